@@ -1,0 +1,156 @@
+"""Resumable partial blobs: data written at offsets, state persisted beside it, survives SIGKILL.
+
+    partials/<hex>        the data, written in place at the offsets the transfer gives
+    partials/<hex>.json   the state: {"digest", "size", "state": <caller's JSON>}, replaced atomically
+
+The caller (a download or an upload) owns the meaning of ``state`` (which parts are done, the ETag,
+how far the running hash got). The rule that makes resume safe: persist state only *after* the data
+it describes was flushed (``sync()`` then ``save_state()``), so after a crash the state never claims
+bytes that are not on disk. Data beyond what the state claims is simply written again.
+
+Several processes must not write the same partial at once; callers hold a lease/lock (see
+``registry.library``) for that. ``verify()`` checks the whole file; the library then publishes it as a blob (``Library.commit``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from registry.blobstore.layout import StoreLayout
+from registry.blobstore.store import BlobStore
+from registry.blobstore.writer import fsync_dir, publish_file, raise_store_error
+from registry.errors import DigestMismatch, SizeInvalid
+from registry.oci.digest import Digest
+
+__all__ = ["PartialBlob"]
+
+
+class PartialBlob:
+    """One resumable partial file for a blob of known digest and size."""
+
+    def __init__(self, store: BlobStore, digest: Digest, size: int) -> None:
+        if size < 0:
+            raise SizeInvalid(f"invalid blob size {size}")
+        self.store = store
+        self.digest = digest
+        self.size = size
+        layout: StoreLayout = store.layout
+        self.path = layout.partial_path(digest)
+        self.state_path = layout.partial_state_path(digest)
+        self._fd: int | None = None
+
+    def open(self) -> dict[str, Any]:
+        """Open (creating if needed) the data file; return the persisted state (``{}`` if none or stale).
+
+        A state file for another size is stale (the upstream blob changed): the data is discarded.
+        """
+        state: dict[str, Any] = {}
+        try:
+            doc = json.loads(self.state_path.read_text())
+            if doc.get("digest") == str(self.digest) and doc.get("size") == self.size:
+                state = dict(doc.get("state") or {})
+        except (OSError, ValueError):
+            state = {}
+        if not state:
+            self.path.unlink(missing_ok=True)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise_store_error(err, "opening a partial download")
+        return state
+
+    @property
+    def fd(self) -> int:
+        """The open data file descriptor (after :meth:`open`)."""
+        if self._fd is None:
+            raise RuntimeError("PartialBlob.open() was not called")
+        return self._fd
+
+    def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` at ``offset``. Raises :class:`DiskFull` (data so far is kept)."""
+        if offset < 0 or offset + len(data) > self.size:
+            raise SizeInvalid(f"write of {len(data)} bytes at {offset} is outside the blob's {self.size} bytes")
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.pwrite(self.fd, view, offset)
+                view = view[n:]
+                offset += n
+        except OSError as err:
+            raise_store_error(err, "writing a partial download")
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        """Read back bytes already written (for resuming a running hash)."""
+        return os.pread(self.fd, length, offset)
+
+    def sync(self) -> None:
+        """fsync the data; call before :meth:`save_state` claims it."""
+        os.fsync(self.fd)
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Atomically persist ``state`` (JSON-serialisable)."""
+        doc = {"digest": str(self.digest), "size": self.size, "state": state}
+        tmp = self.state_path.with_name(f"{self.state_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.state_path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise_store_error(err, "saving partial download state")
+
+    def verify(self, already_hashed: Digest | None = None) -> tuple[Digest, int]:
+        """Check the complete file against the digest; return ``(digest, size)``.
+
+        ``already_hashed``: the digest the caller computed in order while writing; when given, the
+        file is not read again. On a mismatch the partial data is discarded (bad bytes must not be
+        resumed from) and :class:`DigestMismatch` is raised.
+        """
+        self.sync()
+        if os.fstat(self.fd).st_size != self.size:
+            os.ftruncate(self.fd, self.size)
+        actual = already_hashed
+        if actual is None:
+            actual, _ = self.store.hash_file(self.path)
+        if actual != self.digest:
+            self.discard()
+            raise DigestMismatch(
+                f"digest mismatch: expected {self.digest}, got {actual}; the download was discarded"
+            )
+        return self.digest, self.size
+
+    def finish(self) -> tuple[Digest, int]:
+        """:class:`StagedBlob` protocol: digest and size (call :meth:`verify` first)."""
+        return self.digest, self.size
+
+    def publish(self) -> Path:
+        """Publish the verified file as the blob and remove the partial files (StagedBlob protocol)."""
+        self.close()
+        final = self.store.path(self.digest)
+        try:
+            publish_file(self.path, final)
+        except OSError as err:
+            raise_store_error(err, "committing a download")
+        self.state_path.unlink(missing_ok=True)
+        fsync_dir(self.path.parent)
+        return final
+
+    def abort(self) -> None:
+        """StagedBlob protocol: keep the data for a later resume, just close it."""
+        self.close()
+
+    def discard(self) -> None:
+        """Remove the data and state files. Idempotent."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close the data file (the partial stays for a later resume). Idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+

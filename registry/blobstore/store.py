@@ -1,0 +1,179 @@
+"""The blob store: committed, content-addressed, read-only files under one root.
+
+Contract:
+- A file under ``blobs/sha256/<ab>/<hex>`` always holds exactly the bytes whose sha256 is ``<hex>``
+  (writers verify before publishing; ``verify`` re-checks).
+- Publishing is "link if absent": two processes writing the same blob both succeed and the file is
+  never half-written. Readers only ever open final names.
+- Memory use is constant in the blob size: everything streams in :data:`CHUNK` pieces.
+- The store does not know which blobs are in use; the library and its catalog decide that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from registry.blobstore.layout import StoreLayout
+from registry.blobstore.writer import BlobWriter, LinkedBlob, StagedBlob, fsync_dir, raise_store_error
+from registry.errors import BlobNotFound, DigestMismatch
+from registry.oci.digest import Digest
+
+__all__ = ["CHUNK", "BlobStore"]
+
+#: Read/write chunk size. 1 MiB keeps hashing at full speed with little memory.
+CHUNK = 1 << 20
+
+
+class BlobStore:
+    """Content-addressed files under ``layout.root``. Safe for many processes at once."""
+
+    def __init__(self, layout: StoreLayout) -> None:
+        self.layout = layout
+
+    def path(self, digest: Digest) -> Path:
+        """Where the blob lives (it may not exist). Servers hand this to sendfile."""
+        return self.layout.blob_path(digest)
+
+    def exists(self, digest: Digest) -> bool:
+        """True when the blob's file is present."""
+        return self.path(digest).is_file()
+
+    def size(self, digest: Digest) -> int:
+        """Size in bytes. Raises :class:`BlobNotFound`."""
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError as err:
+            raise BlobNotFound(f"blob {digest} not found") from err
+
+    def open(self, digest: Digest) -> BinaryIO:
+        """Open a committed blob for reading. Raises :class:`BlobNotFound`."""
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError as err:
+            raise BlobNotFound(f"blob {digest} not found") from err
+
+    def read_bytes(self, digest: Digest, limit: int = 16 << 20) -> bytes:
+        """Read a small blob whole (configs, templates, manifests). Raises :class:`BlobNotFound`."""
+        with self.open(digest) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"blob {digest} is larger than {limit} bytes")
+        return data
+
+    def writer(self, expected: Digest | None = None, expected_size: int | None = None) -> BlobWriter:
+        """A new :class:`BlobWriter` into ``tmp/``."""
+        return BlobWriter(self.layout.tmp_dir, self.path, expected, expected_size)
+
+    def write_bytes(self, data: bytes, expected: Digest | None = None) -> Digest:
+        """Write and publish a small blob. Idempotent."""
+        with self.writer(expected, len(data)) as w:
+            w.write(data)
+            w.publish()
+            digest, _ = w.finish()
+        return digest
+
+    def write_chunks(
+        self, chunks: Iterable[bytes], expected: Digest | None = None, expected_size: int | None = None
+    ) -> tuple[Digest, int]:
+        """Write and publish a stream of chunks; constant memory."""
+        with self.writer(expected, expected_size) as w:
+            for chunk in chunks:
+                w.write(chunk)
+            w.publish()
+            return w.finish()
+
+    def hash_file(self, path: Path) -> tuple[Digest, int]:
+        """sha256 and size of any file, streaming. Raises ``OSError`` from the file system."""
+        hasher = hashlib.sha256()
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        size = 0
+        with open(path, "rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                hasher.update(view[:n])
+                size += n
+        return Digest.from_hasher(hasher), size
+
+    def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> StagedBlob:
+        """Hash an existing file into a staged blob (publish it, or abort it).
+
+        With ``link=True`` and ``source`` on the store's file system the file is hard-linked into
+        ``tmp/`` and hashed once: no copy (the caller must not modify ``source`` in place afterwards).
+        Otherwise it is copied while hashing, in one pass. Either way the bytes are verified against
+        ``expected`` before anything can be published.
+
+        Raises:
+            DigestMismatch: nothing staged.
+            DiskFull / StoreError: nothing staged.
+            FileNotFoundError: ``source`` does not exist.
+        """
+        if link:
+            linked = self._stage_by_link(source, expected)
+            if linked is not None:
+                return linked
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        writer = self.writer(expected)
+        with open(source, "rb", buffering=0) as f, writer:
+            while n := f.readinto(buf):
+                writer.write(view[:n])
+            writer.finish()
+        return writer
+
+    def ingest_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> tuple[Digest, int]:
+        """:meth:`stage_file` then publish. For callers without a catalog (tests, tools)."""
+        staged = self.stage_file(source, expected, link=link)
+        staged.publish()
+        return staged.finish()
+
+    def _stage_by_link(self, source: Path, expected: Digest | None) -> LinkedBlob | None:
+        tmp = self.layout.tmp_dir / f"l-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            os.link(source, tmp)
+        except OSError:
+            return None  # cross-device, no permission, or no hard links: fall back to a copy
+        try:
+            digest, size = self.hash_file(tmp)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise_store_error(err, "hashing a file for the store")
+            raise  # pragma: no cover
+        if expected is not None and digest != expected:
+            tmp.unlink(missing_ok=True)
+            raise DigestMismatch(f"digest mismatch: expected {expected}, got {digest}; nothing was stored")
+        return LinkedBlob(tmp, self.path(digest), digest, size)
+
+    def remove(self, digest: Digest) -> int:
+        """Unlink a blob; returns the bytes freed (0 if it was absent). Idempotent.
+
+        Callers (library GC and rm) decide that nothing needs it; the store does not check.
+        """
+        path = self.path(digest)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        fsync_dir(path.parent)
+        return size
+
+    def quarantine(self, digest: Digest) -> Path | None:
+        """Move a (corrupt) blob to ``quarantine/``; returns its new path, or None if absent."""
+        target = self.layout.quarantine_dir / digest.hex
+        try:
+            os.replace(self.path(digest), target)
+        except FileNotFoundError:
+            return None
+        return target
+
+    def verify_blob(self, digest: Digest) -> bool:
+        """Re-hash a committed blob; True when the bytes match the name. Raises :class:`BlobNotFound`."""
+        try:
+            actual, _ = self.hash_file(self.path(digest))
+        except FileNotFoundError as err:
+            raise BlobNotFound(f"blob {digest} not found") from err
+        return actual == digest

@@ -1,0 +1,230 @@
+"""A verifying blob writer: every byte is hashed on the way in; the final name appears only on a match.
+
+Life cycle::
+
+    writer = store.writer(expected=digest, expected_size=size)   # tmp/<random> opened
+    writer.write(chunk) ...                                       # hashed and written
+    digest, size = writer.finish()                                # fsync + compare (DigestMismatch)
+    writer.publish()                                              # link into blobs/ (atomic)
+
+``abort()`` (also on any exception inside ``with``) removes the temporary file. A crash leaves at
+worst a file in ``tmp/``, which prune sweeps after its grace period; never a wrong blob under a
+digest name.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO, Protocol
+
+from registry.errors import DigestMismatch, DiskFull, SizeInvalid, StoreError
+from registry.oci.digest import Digest
+
+__all__ = ["BlobWriter", "LinkedBlob", "StagedBlob", "publish_file", "raise_store_error"]
+
+
+def raise_store_error(err: OSError, what: str) -> None:
+    """Re-raise an ``OSError`` as the domain error: :class:`DiskFull` for ENOSPC/EDQUOT."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFull(f"no space left on the store's disk while {what}") from err
+    raise StoreError(f"{what} failed: {err.strerror or err}") from err
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename in it is durable (best effort where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def publish_file(source: Path, final: Path, *, readonly: bool = True) -> bool:
+    """Atomically give ``source`` the name ``final`` if nothing has it yet; remove ``source``.
+
+    Returns True when this call created ``final``, False when it already existed (which is success:
+    the content is the same by construction). Safe against a concurrent publisher of the same blob.
+    ``readonly=False`` leaves the mode alone (for files hard-linked from outside the store, whose
+    inode the user or Ollama still shares).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, final)
+        created = True
+    except FileExistsError:
+        created = False
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+            raise
+        # Filesystems without hard links: rename (atomic; replacing equal content is harmless).
+        os.replace(source, final)
+        fsync_dir(final.parent)
+        return True
+    source.unlink(missing_ok=True)
+    if created and readonly:
+        os.chmod(final, 0o444)
+        fsync_dir(final.parent)
+    return created
+
+
+class BlobWriter:
+    """Hashes and writes one blob to a temporary file. Not safe for concurrent use by several tasks.
+
+    ``expected`` and ``expected_size`` are optional promises; a broken promise raises
+    :class:`DigestMismatch` / :class:`SizeInvalid` and leaves nothing behind.
+    """
+
+    def __init__(
+        self,
+        tmp_dir: Path,
+        final_path_for: Callable[[Digest], Path],
+        expected: Digest | None = None,
+        expected_size: int | None = None,
+    ) -> None:
+        self._final_path_for = final_path_for
+        self.expected = expected
+        self.expected_size = expected_size
+        self.tmp_path = tmp_dir / f"w-{secrets.token_hex(8)}"
+        self._hasher = hashlib.sha256()
+        self.size = 0
+        self._digest: Digest | None = None
+        try:
+            self._file: BinaryIO = open(self.tmp_path, "xb")  # noqa: SIM115 - closed in finish/abort
+        except OSError as err:
+            raise_store_error(err, "creating a temporary blob file")
+            raise  # pragma: no cover - raise_store_error always raises
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Hash and write ``data``.
+
+        Raises:
+            SizeInvalid: when more bytes arrive than ``expected_size`` (the write is refused).
+            DiskFull: when the disk is full (the temporary file is removed).
+        """
+        n = len(data)
+        if self.expected_size is not None and self.size + n > self.expected_size:
+            self.abort()
+            raise SizeInvalid(
+                f"blob is larger than its declared size of {self.expected_size} bytes; nothing was stored"
+            )
+        self._hasher.update(data)
+        try:
+            self._file.write(data)
+        except OSError as err:
+            self.abort()
+            raise_store_error(err, "writing a blob")
+        self.size += n
+
+    def finish(self) -> tuple[Digest, int]:
+        """Flush, fsync and check the promises. Idempotent.
+
+        Raises:
+            DigestMismatch / SizeInvalid: the temporary file is removed first.
+        """
+        if self._digest is not None:
+            return self._digest, self.size
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as err:
+            self.abort()
+            raise_store_error(err, "flushing a blob")
+        digest = Digest.from_hasher(self._hasher)
+        if self.expected_size is not None and self.size != self.expected_size:
+            self.abort()
+            raise SizeInvalid(
+                f"blob has {self.size} bytes but {self.expected_size} were declared; nothing was stored"
+            )
+        if self.expected is not None and digest != self.expected:
+            self.abort()
+            raise DigestMismatch(
+                f"digest mismatch: expected {self.expected}, got {digest}; nothing was stored"
+            )
+        self._digest = digest
+        return digest, self.size
+
+    def publish(self) -> Path:
+        """Give the verified file its digest name (calls :meth:`finish` if needed). Returns the path."""
+        digest, _ = self.finish()
+        final = self._final_path_for(digest)
+        try:
+            publish_file(self.tmp_path, final)
+        except OSError as err:
+            self.abort()
+            raise_store_error(err, "committing a blob")
+        return final
+
+    def abort(self) -> None:
+        """Discard the temporary file. Idempotent; safe after publish."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self.tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+
+
+class StagedBlob(Protocol):
+    """A verified blob waiting for its name: the library publishes it under the catalog lock."""
+
+    def finish(self) -> tuple[Digest, int]:
+        """Digest and size (verifying promises on first call)."""
+        ...
+
+    def publish(self) -> Path:
+        """Give it its digest name (idempotent; an existing blob is success)."""
+        ...
+
+    def abort(self) -> None:
+        """Discard the staged data. Idempotent."""
+        ...
+
+
+class LinkedBlob:
+    """A file hard-linked into ``tmp/`` and already hashed: publishing links it into ``blobs/``.
+
+    The mode is left alone: the inode is shared with a file outside the store.
+    """
+
+    def __init__(self, tmp_path: Path, final: Path, digest: Digest, size: int) -> None:
+        self.tmp_path = tmp_path
+        self._final = final
+        self._digest = digest
+        self._size = size
+
+    def finish(self) -> tuple[Digest, int]:
+        """Digest and size computed when the file was staged."""
+        return self._digest, self._size
+
+    def publish(self) -> Path:
+        """Link into ``blobs/``."""
+        try:
+            publish_file(self.tmp_path, self._final, readonly=False)
+        except OSError as err:
+            self.abort()
+            raise_store_error(err, "linking a blob into the store")
+        return self._final
+
+    def abort(self) -> None:
+        """Remove the temporary link."""
+        self.tmp_path.unlink(missing_ok=True)

@@ -1,0 +1,10 @@
+"""The catalog: names, manifests, blob sizes and leases in a SQL database (SQLite or PostgreSQL).
+
+This package is the only place that imports SQLAlchemy and Alembic. Driver errors stop here and
+become :class:`registry.errors.CatalogError`.
+"""
+
+from registry.catalog.database import Database
+from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
+
+__all__ = ["BlobRow", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]

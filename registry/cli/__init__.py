@@ -1,0 +1,1 @@
+"""The command line: the composition root. The only place that reads argv and the environment."""

@@ -1,0 +1,278 @@
+"""Library commands that work with no server running: list, show, cp, rm, prune, verify,
+import-ollama, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from registry.cli.context import CliContext
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add the library commands to the ``ollama-py`` parser."""
+    p = sub.add_parser("list", aliases=["ls"], help="List models")
+    p.add_argument("prefix", nargs="?", help="only models whose name starts with this (case-insensitive)")
+    p.add_argument("--json", action="store_true", help="print JSON as /api/tags does")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("show", help="Show information for a model")
+    p.add_argument("model")
+    group = p.add_mutually_exclusive_group()
+    for flag, what in (
+        ("license", "license of the model"),
+        ("modelfile", "Modelfile of the model"),
+        ("parameters", "parameters of the model"),
+        ("template", "template of the model"),
+        ("system", "system message of the model"),
+    ):
+        group.add_argument(f"--{flag}", action="store_true", help=f"Show {what}")
+    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed model information")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("cp", help="Copy a model")
+    p.add_argument("source")
+    p.add_argument("destination")
+    p.set_defaults(handler=cmd_cp)
+
+    p = sub.add_parser("rm", help="Remove a model")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.set_defaults(handler=cmd_rm)
+
+    p = sub.add_parser("prune", help="Remove blobs no model needs, stale partial downloads and temp files")
+    p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="keep unreferenced files younger than this (default 3600: protects work in flight)",
+    )
+    p.set_defaults(handler=cmd_prune)
+
+    p = sub.add_parser("verify", help="Re-hash every blob and check the catalog against the files")
+    p.add_argument(
+        "--repair", action="store_true", help="quarantine corrupt blobs and mark the models that need them broken"
+    )
+    p.set_defaults(handler=cmd_verify)
+
+    p = sub.add_parser("import-ollama", help="Adopt the models of an Ollama models directory (read-only)")
+    p.add_argument("directory", nargs="?", help="default: ~/.ollama/models")
+    p.set_defaults(handler=cmd_import_ollama)
+
+    p = sub.add_parser("migrate", help="Create or upgrade the catalog database schema")
+    p.set_defaults(handler=cmd_migrate)
+
+
+def _name(text: str) -> Any:
+    from registry.oci.name import ModelName
+
+    return ModelName.parse(text)
+
+
+def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py list``: NAME ID SIZE MODIFIED, newest first."""
+    from registry.cli.humanize import human_bytes, human_time
+    from registry.library.model_info import list_entry
+
+    rows = ctx.library.list_models()
+    if args.prefix:
+        prefix = args.prefix.casefold()
+        rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
+    if args.json:
+        ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
+        return 0
+    table = [["NAME", "ID", "SIZE", "MODIFIED"]]
+    for r in rows:
+        name = r.name.display_shortest + (" (broken)" if r.broken else "")
+        table.append([name, r.manifest.digest.short, human_bytes(r.manifest.total_size), human_time(r.modified_at)])
+    _print_table(ctx, table)
+    return 0
+
+
+def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        ctx.print("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py show``: a summary, or one part with a flag."""
+    from registry.library.model_info import capabilities
+    from registry.modelfile.writer import format_parameters, render_modelfile
+
+    name = _name(args.model)
+    info = ctx.library.model_info(name)
+    if args.license:
+        ctx.print("\n".join(info.licenses) if info.licenses else "No license was specified for this model.")
+    elif args.system:
+        ctx.print(info.system or "No system message was specified for this model.")
+    elif args.template:
+        ctx.print(info.template or "No prompt template was specified for this model.")
+    elif args.parameters:
+        ctx.print(format_parameters(info.parameters) or "No parameters were specified for this model.")
+    elif args.modelfile:
+        ctx.print(
+            render_modelfile(
+                from_line=str(info.model_path) if info.model_path else name.display_shortest,
+                short_name=info.row.name.display_shortest,
+                adapters=[str(p) for p in info.adapter_paths],
+                template=info.template,
+                system=info.system,
+                parameters=info.parameters,
+                licenses=info.licenses,
+                messages=info.messages,
+            ),
+        )
+    else:
+        _print_summary(ctx, info, capabilities(info))
+    return 0
+
+
+def _print_summary(ctx: CliContext, info: Any, caps: list[str]) -> None:
+    config = info.config
+    model_rows = [
+        ("architecture", config.get("model_family", "")),
+        ("parameters", config.get("model_type", "")),
+        ("context length", str(config.get("context_length", "") or "")),
+        ("embedding length", str(config.get("embedding_length", "") or "")),
+        ("quantization", config.get("file_type", "")),
+    ]
+    ctx.print("  Model")
+    for key, value in model_rows:
+        if value:
+            ctx.print(f"    {key:<20}{value}")
+    ctx.print("")
+    if caps:
+        ctx.print("  Capabilities")
+        for cap in caps:
+            ctx.print(f"    {cap}")
+        ctx.print("")
+    if info.parameters:
+        ctx.print("  Parameters")
+        for line in _parameter_lines(info.parameters):
+            ctx.print(f"    {line}")
+        ctx.print("")
+    if info.system:
+        ctx.print("  System")
+        for line in info.system.strip().splitlines()[:2]:
+            ctx.print(f"    {line}")
+        ctx.print("")
+    if info.licenses:
+        ctx.print("  License")
+        for line in info.licenses[0].strip().splitlines()[:2]:
+            ctx.print(f"    {line}")
+        ctx.print("")
+
+
+def _parameter_lines(parameters: dict[str, Any]) -> list[str]:
+    from registry.modelfile.writer import format_parameter_value
+
+    pairs = []
+    for key, value in parameters.items():
+        for v in value if isinstance(value, list) else [value]:
+            pairs.append((key, format_parameter_value(v)))
+    width = max(len(k) for k, _ in pairs)
+    return [f"{k:<{width}}    {v}" for k, v in pairs]
+
+
+def cmd_cp(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py cp SRC DST``."""
+    ctx.library.copy(_name(args.source), _name(args.destination))
+    ctx.print(f"copied '{args.source}' to '{args.destination}'")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py rm MODEL...``: every name is checked before anything is deleted."""
+    names = [_name(text) for text in args.models]
+    for name in names:
+        ctx.library.get_model(name)
+    for text, name in zip(args.models, names, strict=True):
+        ctx.library.remove(name)
+        ctx.print(f"deleted '{text}'")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py prune [--dry-run]``."""
+    from registry.cli.humanize import human_bytes
+
+    report = ctx.library.prune(dry_run=args.dry_run, grace_seconds=args.grace)
+    verb = "would free" if report.dry_run else "freed"
+    ctx.print(
+        f"{verb} {human_bytes(report.bytes_freed)} in {report.items_removed} items "
+        f"({len(report.blobs_removed)} unused blobs, {report.orphan_files_removed} orphan files, "
+        f"{report.partials_removed} stale partial downloads, {report.temp_files_removed} temporary files; "
+        f"{report.blobs_total} blobs checked)"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py verify [--repair]``: exit 1 when the store has problems."""
+    from registry.cli.humanize import human_bytes
+
+    report = ctx.library.verify(repair=args.repair)
+    for digest in report.corrupt:
+        ctx.print(f"corrupt blob {digest}" + (" (quarantined)" if digest in report.quarantined else ""))
+    for digest in report.missing:
+        ctx.print(f"missing blob {digest}")
+    for manifest, digest in report.dangling:
+        ctx.print(f"manifest {manifest} references {digest}, which the catalog does not have")
+    for name in report.broken_models:
+        state = "marked broken" if report.repaired else "broken"
+        ctx.print(f"model '{name.display_shortest}' is {state}: pull or create it again")
+    ctx.print(
+        f"checked {report.blobs_checked} blobs ({human_bytes(report.bytes_checked)}): "
+        + ("ok" if report.ok else f"{len(report.corrupt)} corrupt, {len(report.missing)} missing, "
+           f"{len(report.dangling)} dangling references")
+        + (f"; {report.orphan_files} unreferenced files (prune removes them)" if report.orphan_files else "")
+    )
+    return 0 if report.ok or report.repaired else 1
+
+
+def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py import-ollama [DIR]``."""
+    from registry.cli.humanize import human_bytes
+    from registry.library.ollama_import import import_ollama_models
+
+    directory = Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
+    try:
+        report = import_ollama_models(ctx.library, directory)
+    except FileNotFoundError as err:
+        ctx.err.write(f"Error: {err}\n")
+        return 1
+    for name in report.imported:
+        ctx.print(f"imported '{name.display_shortest}'")
+    for name in report.unchanged:
+        ctx.print(f"already present '{name.display_shortest}'")
+    for path, reason in report.failed:
+        ctx.print(f"skipped {path}: {reason}")
+    ctx.print(
+        f"{len(report.imported)} imported, {len(report.unchanged)} already present, {len(report.failed)} failed; "
+        f"{report.blobs_linked_or_copied} blobs added ({human_bytes(report.bytes_added)}), "
+        f"{report.blobs_already_present} already in the store"
+    )
+    return 1 if report.failed else 0
+
+
+def cmd_migrate(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py migrate``: bring the catalog schema to the newest revision."""
+    from registry.blobstore import StoreLayout
+    from registry.catalog import Database
+
+    StoreLayout(ctx.settings.models_dir).create()
+    db = Database.for_store(ctx.settings.models_dir, ctx.settings.database_url, migrate=False)
+    try:
+        before = db.current_revision()
+        db.upgrade()
+        after = db.current_revision()
+    finally:
+        db.dispose()
+    ctx.print(f"catalog schema at revision {after}" + (f" (was {before})" if before != after else " (up to date)"))
+    return 0

@@ -1,0 +1,68 @@
+"""``ollama-py``: argument parsing and dispatch.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds its
+sub-commands; handlers are ``(args, ctx) -> int``. Modules must keep their top-level imports light
+(argparse, stdlib): heavy libraries are imported inside handlers so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from registry.cli.context import CliContext
+
+__all__ = ["build_parser", "main"]
+
+VERSION = "0.1.0"
+
+#: Command-group modules, in the order their commands appear in ``--help``.
+COMMAND_MODULES: tuple[str, ...] = ("registry.cli.library_commands",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every command group registered."""
+    parser = argparse.ArgumentParser(
+        prog="ollama-py",
+        description="Run, store and share local language models (an Ollama-compatible toolkit).",
+    )
+    parser.add_argument("-v", "--version", action="store_true", help="show version information")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script. Returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"ollama-py version is {VERSION}")
+        return 0
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    from registry.errors import OllamaPyError
+
+    ctx: CliContext | None = None
+    try:
+        ctx = CliContext.from_environment()
+        return int(handler(args, ctx))
+    except OllamaPyError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""The local model library: the blob store and the catalog kept consistent with each other."""
+
+from registry.library.gc import GcReport
+from registry.library.library import Library, PutResult, RemoveResult
+from registry.library.model_info import ModelInfo
+from registry.library.verify import VerifyReport
+
+__all__ = ["GcReport", "Library", "ModelInfo", "PutResult", "RemoveResult", "VerifyReport"]

@@ -1,0 +1,335 @@
+"""The :class:`Library`: one store root (blobs + catalog) with the invariants that make it safe.
+
+Invariants (see also ``registry.catalog.schema``):
+
+1. *Blobs first, catalog last.* A blob row is written only after its file was verified and given
+   its digest name; a manifest and a model name only after every blob they need has a row.
+2. *Every change to what exists or is referenced happens under the catalog's writer lock*
+   (``Database.write()``): publishing a blob, naming a model, rm, prune, repair. Removing a blob is
+   two steps, each under the lock: forget the row (with the names that needed it), then unlink the
+   file only if no row came back meanwhile. A crash between the two leaves an orphan file, which
+   prune collects; never a row without a file.
+3. *Leases* protect digests that in-flight work is about to reference (a pull between its first
+   blob and its manifest, a create reusing a layer); rm and prune skip leased digests.
+
+All methods are synchronous and safe to call from several threads and several processes at once.
+Async callers run them in a thread (``asyncio.to_thread``); each call is short except blob I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
+from registry.catalog import Database, ModelRow, ModelsCatalog
+from registry.errors import BlobNotFound, InvalidManifest, ModelNotFound
+from registry.library.gc import GcReport, collect
+from registry.library.model_info import ModelInfo, read_model_info
+from registry.library.verify import VerifyReport, check
+from registry.oci.digest import Digest
+from registry.oci.manifest import Manifest
+from registry.oci.name import ModelName
+
+__all__ = ["DEFAULT_LEASE_TTL", "Library", "PutResult", "RemoveResult"]
+
+#: How long a lease protects digests if its holder never releases it (e.g. it was killed).
+DEFAULT_LEASE_TTL = 3600.0
+
+Q = ModelsCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """What :meth:`Library.put_model` did."""
+
+    digest: Digest
+    previous: Digest | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveResult:
+    """What :meth:`Library.remove` and :meth:`Library.remove_unused` freed."""
+
+    names: tuple[ModelName, ...] = ()
+    blobs_removed: tuple[Digest, ...] = ()
+    bytes_freed: int = 0
+    kept_in_use: tuple[Digest, ...] = field(default=())
+
+
+class Library:
+    """A local model library rooted at ``layout.root``."""
+
+    def __init__(self, layout: StoreLayout, database: Database) -> None:
+        self.layout = layout
+        self.db = database
+        self.blobs = BlobStore(layout)
+
+    @classmethod
+    def open(cls, root: Path, database_url: str | None = None) -> Library:
+        """Open (creating and migrating if needed) the library at ``root``.
+
+        Raises:
+            StoreLayoutError: ``root`` is an Ollama models directory.
+            CatalogError: the database cannot be opened or migrated.
+        """
+        layout = StoreLayout(root.expanduser().resolve())
+        layout.create()
+        return cls(layout, Database.for_store(layout.root, database_url))
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.dispose()
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelRow]:
+        """Every model, newest first. One query; no directory walk."""
+        with self.db.read() as conn:
+            return Q.list_models(conn)
+
+    def find_model(self, name: ModelName) -> ModelRow | None:
+        """The model called ``name`` (case-insensitive), or None."""
+        with self.db.read() as conn:
+            return Q.get_model(conn, name)
+
+    def get_model(self, name: ModelName) -> ModelRow:
+        """The model called ``name``. Raises :class:`ModelNotFound` ("model 'x' not found")."""
+        row = self.find_model(name)
+        if row is None:
+            raise ModelNotFound(f"model '{name.display_shortest}' not found")
+        return row
+
+    def manifest_of(self, row: ModelRow) -> Manifest:
+        """The parsed manifest of a model (from its exact stored bytes)."""
+        raw = self.blobs.read_bytes(row.manifest.digest)
+        return Manifest.parse(raw)
+
+    def model_info(self, name: ModelName) -> ModelInfo:
+        """Everything ``show`` needs about a model. Raises :class:`ModelNotFound`."""
+        row = self.get_model(name)
+        return read_model_info(self.blobs, row, self.manifest_of(row))
+
+    def has_blob(self, digest: Digest) -> bool:
+        """True when the catalog knows the blob and its file is present."""
+        with self.db.read() as conn:
+            known = digest in Q.blob_rows(conn, [digest])
+        return known and self.blobs.exists(digest)
+
+    def missing_blobs(self, digests: Iterable[Digest]) -> list[Digest]:
+        """Those digests the library does not have (in the given order, without repeats)."""
+        wanted = list(dict.fromkeys(digests))
+        with self.db.read() as conn:
+            rows = Q.blob_rows(conn, wanted)
+        return [d for d in wanted if d not in rows or not self.blobs.exists(d)]
+
+    def blob_path(self, digest: Digest) -> Path:
+        """The file of a blob the library has. Raises :class:`BlobNotFound`."""
+        if not self.has_blob(digest):
+            raise BlobNotFound(f"blob {digest} not found")
+        return self.blobs.path(digest)
+
+    # ---- adding blobs --------------------------------------------------------------------------
+
+    def commit(self, staged: StagedBlob) -> tuple[Digest, int]:
+        """Publish a staged, verified blob and record it (under the writer lock). Idempotent.
+
+        Accepts a :class:`~registry.blobstore.BlobWriter`, a linked file from ``stage_file``, or a
+        verified :class:`~registry.blobstore.PartialBlob`.
+        """
+        digest, size = staged.finish()
+        try:
+            with self.db.write() as conn:
+                staged.publish()
+                Q.record_blobs(conn, {digest: size})
+        except BaseException:
+            staged.abort()
+            raise
+        return digest, size
+
+    def add_bytes(self, data: bytes, expected: Digest | None = None) -> tuple[Digest, int]:
+        """Store a small blob from memory. Idempotent."""
+        writer = self.blobs.writer(expected, len(data))
+        with writer:
+            writer.write(data)
+            writer.finish()
+        return self.commit(writer)
+
+    def add_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> tuple[Digest, int]:
+        """Store a file (hard-linked when possible, see ``BlobStore.stage_file``). Idempotent."""
+        return self.commit(self.blobs.stage_file(source, expected, link=link))
+
+    def commit_partial(self, partial: PartialBlob, already_hashed: Digest | None = None) -> tuple[Digest, int]:
+        """Verify a finished partial download and commit it as a blob.
+
+        Raises :class:`DigestMismatch` (the partial is discarded).
+        """
+        partial.verify(already_hashed)
+        return self.commit(partial)
+
+    def partial(self, digest: Digest, size: int) -> PartialBlob:
+        """A resumable partial file for a blob of known digest and size (not opened yet)."""
+        return PartialBlob(self.blobs, digest, size)
+
+    # ---- leases --------------------------------------------------------------------------------
+
+    @contextmanager
+    def lease(self, digests: Iterable[Digest], purpose: str, ttl: float = DEFAULT_LEASE_TTL) -> Iterator[_Lease]:
+        """Protect ``digests`` from rm and prune for the duration of the ``with`` (or ``ttl`` seconds
+        if the process dies). More digests can be added with ``lease.add(...)``.
+        """
+        handle = _Lease(self, f"{purpose} pid={os.getpid()}@{socket.gethostname()}", ttl)
+        handle.add(digests)
+        try:
+            yield handle
+        finally:
+            handle.release()
+
+    # ---- naming models -------------------------------------------------------------------------
+
+    def put_model(self, name: ModelName, manifest: Manifest) -> PutResult:
+        """Store manifest bytes and point ``name`` at them. Blobs must already be in the library.
+
+        Raises:
+            InvalidManifest: an index, or a manifest with no config.
+            BlobNotFound: naming the first blob the manifest needs that the library lacks.
+        """
+        if manifest.config is None:
+            raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
+        config_json = self._read_config_json(manifest)
+        manifest_digest, _ = self.add_bytes(manifest.raw)
+        needed = [d.digest for d in manifest.blobs()]
+        with self.db.write() as conn:
+            rows = Q.blob_rows(conn, needed)
+            for digest in needed:
+                if digest not in rows:
+                    raise BlobNotFound(f"blob {digest} not found: pull or create the model's layers first")
+            if manifest_digest not in Q.blob_rows(conn, [manifest_digest]):
+                raise BlobNotFound(f"manifest blob {manifest_digest} vanished while committing")
+            Q.put_manifest(conn, manifest, config_json)
+            previous = Q.set_model(conn, name, manifest_digest)
+            if previous == manifest_digest:
+                previous = None
+            elif previous is not None:
+                Q.delete_manifest_if_unused(conn, previous)
+        return PutResult(manifest_digest, previous)
+
+    def _read_config_json(self, manifest: Manifest) -> str | None:
+        assert manifest.config is not None
+        if manifest.config.size > 1 << 20:
+            return None
+        try:
+            raw = self.blobs.read_bytes(manifest.config.digest, 1 << 20)
+        except BlobNotFound:
+            raise BlobNotFound(f"config blob {manifest.config.digest} not found") from None
+        try:
+            json.loads(raw)
+        except ValueError:
+            return None
+        return raw.decode()
+
+    def copy(self, source: ModelName, dest: ModelName) -> ModelRow:
+        """Give the model ``source`` a second name. The manifest (and so the ID) is shared.
+
+        Raises :class:`ModelNotFound`. Copying a name onto itself is a no-op.
+        """
+        with self.db.write() as conn:
+            row = Q.get_model(conn, source)
+            if row is None:
+                raise ModelNotFound(f"model '{source.display_shortest}' not found")
+            if source.key != dest.key:
+                previous = Q.set_model(conn, dest, row.manifest.digest)
+                if previous is not None and previous != row.manifest.digest:
+                    Q.delete_manifest_if_unused(conn, previous)
+            result = Q.get_model(conn, dest)
+        assert result is not None
+        return result
+
+    def remove(self, name: ModelName) -> RemoveResult:
+        """Delete a model name, then every blob no other model or lease needs.
+
+        Raises :class:`ModelNotFound`.
+        """
+        with self.db.write() as conn:
+            manifest_digest = Q.delete_model(conn, name)
+            if manifest_digest is None:
+                raise ModelNotFound(f"model '{name.display_shortest}' not found")
+            candidates = [manifest_digest, *Q.manifest_blob_digests(conn, manifest_digest)]
+            Q.delete_manifest_if_unused(conn, manifest_digest)
+        freed = self.remove_unused(candidates)
+        return RemoveResult((name,), freed.blobs_removed, freed.bytes_freed, freed.kept_in_use)
+
+    def remove_unused(self, candidates: Iterable[Digest]) -> RemoveResult:
+        """Remove those ``candidates`` that nothing references or leases (Ollama's "removing unused
+        layers"). Returns what was freed. Safe against concurrent commits (see module docstring).
+        """
+        wanted = list(dict.fromkeys(candidates))
+        with self.db.write() as conn:
+            unused = Q.unreferenced(conn, wanted)
+            Q.delete_blob_rows(conn, unused)
+        kept = tuple(d for d in wanted if d not in set(unused))
+        removed, freed = self.unlink_forgotten(unused)
+        return RemoveResult((), tuple(removed), freed, kept)
+
+    def unlink_forgotten(self, digests: Iterable[Digest]) -> tuple[list[Digest], int]:
+        """Unlink the files of blobs whose rows are gone, unless a row came back meanwhile."""
+        removed: list[Digest] = []
+        freed = 0
+        wanted = list(digests)
+        if not wanted:
+            return removed, freed
+        with self.db.write() as conn:
+            back = Q.blob_rows(conn, wanted)
+            for digest in wanted:
+                if digest in back:
+                    continue
+                size = self.blobs.remove(digest)
+                if size or not self.blobs.exists(digest):
+                    removed.append(digest)
+                    freed += size
+        return removed, freed
+
+    # ---- maintenance (implemented in gc.py and verify.py) ----------------------------------------
+
+    def prune(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
+        """Mark and sweep; see :func:`registry.library.gc.collect`."""
+        return collect(self, dry_run=dry_run, grace_seconds=grace_seconds)
+
+    def verify(self, *, repair: bool = False) -> VerifyReport:
+        """Re-hash every blob and check the catalog; see :func:`registry.library.verify.check`."""
+        return check(self, repair=repair)
+
+
+class _Lease:
+    """A set of lease rows held by one piece of in-flight work."""
+
+    def __init__(self, library: Library, holder: str, ttl: float) -> None:
+        self._library = library
+        self._holder = holder
+        self._ttl = ttl
+        self._ids: list[int] = []
+
+    def add(self, digests: Iterable[Digest]) -> None:
+        """Protect more digests."""
+        wanted = list(digests)
+        if wanted:
+            with self._library.db.write() as conn:
+                self._ids.extend(Q.add_leases(conn, wanted, self._holder, self._ttl))
+
+    def renew(self) -> None:
+        """Push the expiry forward (long transfers call this now and then)."""
+        with self._library.db.write() as conn:
+            Q.extend_leases(conn, self._ids, self._ttl)
+
+    def release(self) -> None:
+        """Drop the leases. Idempotent."""
+        if self._ids:
+            with self._library.db.write() as conn:
+                Q.release_leases(conn, self._ids)
+            self._ids = []
+

@@ -1,0 +1,172 @@
+"""What ``show`` knows about a model, read from its manifest's layers and config blob."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from registry.blobstore import BlobStore
+from registry.catalog import ModelRow
+from registry.oci import mediatypes
+from registry.oci.digest import Digest
+from registry.oci.manifest import Manifest
+
+__all__ = ["ModelInfo", "capabilities", "details_of", "list_entry", "read_model_info", "rfc3339"]
+
+_TEXT_LIMIT = 8 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model's parts as ``show``, the Modelfile writer and the scheduler need them."""
+
+    row: ModelRow
+    manifest: Manifest
+    config: dict[str, Any]
+    model_path: Path | None
+    adapter_paths: tuple[Path, ...]
+    projector_paths: tuple[Path, ...]
+    template: str | None
+    system: str | None
+    parameters: dict[str, Any]
+    licenses: tuple[str, ...]
+    messages: tuple[dict[str, Any], ...]
+    parent_model: str | None
+    unknown_layers: tuple[str, ...] = field(default=())
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Ollama's ``details`` object: format, family, families, parameter_size, quantization_level."""
+        families = self.config.get("model_families")
+        family = self.config.get("model_family", "")
+        return {
+            "parent_model": self.parent_model or "",
+            "format": self.config.get("model_format", "gguf"),
+            "family": family,
+            "families": families if families else ([family] if family else None),
+            "parameter_size": self.config.get("model_type", ""),
+            "quantization_level": self.config.get("file_type", ""),
+        }
+
+
+def _text(store: BlobStore, digest: Digest) -> str:
+    return store.read_bytes(digest, _TEXT_LIMIT).decode("utf-8", errors="replace")
+
+
+def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> ModelInfo:
+    """Collect a model's parts. Later layers of a single-valued kind win (as in Ollama)."""
+    config: dict[str, Any] = {}
+    if row.manifest.config_json:
+        try:
+            loaded = json.loads(row.manifest.config_json)
+            config = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            config = {}
+    model_path: Path | None = None
+    adapters: list[Path] = []
+    projectors: list[Path] = []
+    template = system = parent = None
+    params: dict[str, Any] = {}
+    licenses: list[str] = []
+    messages: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for layer in manifest.layers:
+        kind = layer.media_type
+        if kind == mediatypes.OLLAMA_MODEL:
+            model_path = store.path(layer.digest)
+            parent = str(layer.extra.get("from") or "") or parent
+        elif kind == mediatypes.OLLAMA_ADAPTER:
+            adapters.append(store.path(layer.digest))
+        elif kind == mediatypes.OLLAMA_PROJECTOR:
+            projectors.append(store.path(layer.digest))
+        elif kind in (mediatypes.OLLAMA_TEMPLATE, mediatypes.OLLAMA_PROMPT):
+            template = _text(store, layer.digest)
+        elif kind == mediatypes.OLLAMA_SYSTEM:
+            system = _text(store, layer.digest)
+        elif kind == mediatypes.OLLAMA_LICENSE:
+            licenses.append(_text(store, layer.digest))
+        elif kind == mediatypes.OLLAMA_PARAMS:
+            loaded = json.loads(_text(store, layer.digest) or "{}")
+            if isinstance(loaded, dict):
+                params.update(loaded)
+        elif kind == mediatypes.OLLAMA_MESSAGES:
+            loaded = json.loads(_text(store, layer.digest) or "[]")
+            if isinstance(loaded, list):
+                messages.extend(m for m in loaded if isinstance(m, dict))
+        else:
+            unknown.append(kind)
+    return ModelInfo(
+        row=row,
+        manifest=manifest,
+        config=config,
+        model_path=model_path,
+        adapter_paths=tuple(adapters),
+        projector_paths=tuple(projectors),
+        template=template,
+        system=system,
+        parameters=params,
+        licenses=tuple(licenses),
+        messages=tuple(messages),
+        parent_model=parent,
+        unknown_layers=tuple(unknown),
+    )
+
+
+def rfc3339(at: float) -> str:
+    """A UNIX time as RFC 3339 in local time with offset, as Go's ``time.Time`` marshals."""
+    return datetime.fromtimestamp(at).astimezone().isoformat()
+
+
+def details_of(row: ModelRow) -> dict[str, Any]:
+    """Ollama's ``details`` object from the catalog's copy of the config blob (no file reads)."""
+    config: dict[str, Any] = {}
+    if row.manifest.config_json:
+        try:
+            loaded = json.loads(row.manifest.config_json)
+            config = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            config = {}
+    family = config.get("model_family", "")
+    families = config.get("model_families") or ([family] if family else None)
+    return {
+        "parent_model": "",
+        "format": config.get("model_format", "gguf"),
+        "family": family,
+        "families": families,
+        "parameter_size": config.get("model_type", ""),
+        "quantization_level": config.get("file_type", ""),
+    }
+
+
+def list_entry(row: ModelRow) -> dict[str, Any]:
+    """One ``/api/tags`` entry (``ListModelResponse``) for a model."""
+    short = row.name.display_shortest
+    return {
+        "name": short,
+        "model": short,
+        "modified_at": rfc3339(row.modified_at),
+        "size": row.manifest.total_size,
+        "digest": row.manifest.digest.hex,
+        "details": details_of(row),
+    }
+
+
+def capabilities(info: ModelInfo) -> list[str]:
+    """What the model can do: from the config's ``capabilities`` when recorded, else inferred from
+    the template and layers (``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a
+    projector)."""
+    recorded = info.config.get("capabilities")
+    if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
+        return list(recorded)
+    caps = ["completion"]
+    template = info.template or ""
+    if ".Tools" in template:
+        caps.append("tools")
+    if ".Suffix" in template:
+        caps.append("insert")
+    if info.projector_paths:
+        caps.append("vision")
+    return caps

@@ -1,0 +1,1 @@
+"""Modelfiles: a pure parser and writer (no I/O)."""

@@ -1,0 +1,1 @@
+"""Pure OCI/Ollama value types: digests, model names, media types and manifests. No I/O here."""

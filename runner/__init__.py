@@ -1,0 +1,1 @@
+"""The runner: a separate process that loads GGUF layers with llama-cpp-python. Never imports ``registry``."""
