@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh library per test, and a helper to put simple models into it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry.library import Library
+from tests.support.models import make_model
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    """An empty library in a temporary directory (SQLite catalog)."""
+    lib = Library.open(tmp_path / "store")
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def sample_model(library: Library) -> str:
+    """A small model named ``sample:latest`` with weights, template, system, params and license."""
+    make_model(
+        library,
+        "sample",
+        weights=b"GGUF" + b"\x00" * 60 + b"sample weights",
+        template="{{ .Prompt }}",
+        system="You are a test.",
+        params={"temperature": 0.5, "stop": ["<a>", "<b>"]},
+        licenses=["MIT"],
+    )
+    return "sample"
+
+
+__all__ = ["json"]
