@@ -1,0 +1,81 @@
+"""Domain errors -> Ollama's ``{"error": "..."}`` with Ollama's statuses. The one mapping site.
+
+Client mistakes are 4xx with the domain error's message; anything unexpected is a 500 with a
+generic message (and is logged: a 500 is a bug).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+
+__all__ = ["error_middleware", "error_response", "read_json", "status_for"]
+
+log = logging.getLogger(__name__)
+
+_STATUS: tuple[tuple[type[errors.OllamaPyError], int], ...] = (
+    (errors.InvalidInput, 400),
+    (errors.DigestMismatch, 400),
+    (errors.NotFound, 404),
+    (errors.Unauthorized, 401),
+    (errors.Denied, 403),
+    (errors.DiskFull, 507),
+    (errors.TransferError, 502),
+    (errors.StoreError, 500),
+)
+
+
+def status_for(err: errors.OllamaPyError) -> int:
+    """The HTTP status for a domain error."""
+    for cls, status in _STATUS:
+        if isinstance(err, cls):
+            return status
+    return 500
+
+
+def error_response(status: int, message: str) -> web.Response:
+    """``{"error": message}`` with ``status``."""
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn domain errors and aiohttp's own HTTP errors into Ollama-shaped JSON errors."""
+    try:
+        return await handler(request)
+    except errors.OllamaPyError as err:
+        return error_response(status_for(err), str(err))
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        return error_response(exc.status, message.lower() if exc.status == 404 else message)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal server error")
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        errors.InvalidInput: empty body, invalid JSON, or not an object (Ollama answers 400).
+    """
+    raw = await request.read()
+    if not raw.strip():
+        raise errors.InvalidInput("missing request body")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise errors.InvalidInput(f"invalid JSON in request body: {err}") from err
+    if not isinstance(body, dict):
+        raise errors.InvalidInput("request body must be a JSON object")
+    return body

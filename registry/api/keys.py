@@ -1,0 +1,13 @@
+"""Typed application keys: everything the handlers share lives on the ``web.Application``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from registry.config import Settings
+from registry.library import Library
+
+__all__ = ["LIBRARY", "SETTINGS"]
+
+LIBRARY: web.AppKey[Library] = web.AppKey("library", Library)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)

@@ -1,0 +1,123 @@
+"""Model-management routes over the library: ``/``, ``/api/version``, ``/api/tags``, ``/api/show``,
+``/api/copy``, ``/api/delete``. Library calls run in a thread (they touch the disk and database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.api import keys
+from registry.api.errors import read_json
+from registry.library.model_info import capabilities, list_entry, rfc3339
+from registry.modelfile.writer import format_parameters, render_modelfile
+from registry.oci.name import ModelName
+
+__all__ = ["VERSION", "add_routes", "model_name_field"]
+
+VERSION = "0.1.0"
+
+
+def model_name_field(body: dict[str, Any], *fields: str) -> tuple[str, ModelName]:
+    """The model name from the first present field (``model``, then the legacy ``name``).
+
+    Raises InvalidInput ("model is required") when none is given.
+    """
+    for field in fields or ("model", "name"):
+        value = body.get(field)
+        if isinstance(value, str) and value.strip():
+            return value, ModelName.parse(value)
+    raise errors.InvalidInput("model is required")
+
+
+def _not_found(text: str) -> errors.ModelNotFound:
+    return errors.ModelNotFound(f"model '{text}' not found")
+
+
+async def root(_request: web.Request) -> web.Response:
+    """``GET|HEAD /``: the liveness answer clients check."""
+    return web.Response(text="Ollama is running")
+
+
+async def version(_request: web.Request) -> web.Response:
+    """``GET /api/version``."""
+    return web.json_response({"version": VERSION})
+
+
+async def tags(request: web.Request) -> web.Response:
+    """``GET /api/tags``: every model, newest first."""
+    library = request.app[keys.LIBRARY]
+    rows = await asyncio.to_thread(library.list_models)
+    return web.json_response({"models": [list_entry(r) for r in rows]})
+
+
+async def show(request: web.Request) -> web.Response:
+    """``POST /api/show``."""
+    body = await read_json(request)
+    text, name = model_name_field(body)
+    library = request.app[keys.LIBRARY]
+    try:
+        info = await asyncio.to_thread(library.model_info, name)
+    except errors.ModelNotFound:
+        raise _not_found(text) from None
+    modelfile = render_modelfile(
+        from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
+        short_name=info.row.name.display_shortest,
+        adapters=[str(p) for p in info.adapter_paths],
+        template=info.template,
+        system=info.system,
+        parameters=info.parameters,
+        licenses=info.licenses,
+        messages=info.messages,
+    )
+    response: dict[str, Any] = {
+        "license": "\n".join(info.licenses),
+        "modelfile": modelfile,
+        "parameters": format_parameters(info.parameters),
+        "template": info.template or "",
+        "system": info.system or "",
+        "details": info.details,
+        "messages": list(info.messages),
+        "model_info": info.config.get("model_info", {}),
+        "capabilities": capabilities(info),
+        "modified_at": rfc3339(info.row.modified_at),
+    }
+    return web.json_response(response)
+
+
+async def copy(request: web.Request) -> web.Response:
+    """``POST /api/copy`` ``{source, destination}``."""
+    body = await read_json(request)
+    source_text, source = model_name_field(body, "source")
+    _, destination = model_name_field(body, "destination")
+    library = request.app[keys.LIBRARY]
+    try:
+        await asyncio.to_thread(library.copy, source, destination)
+    except errors.ModelNotFound:
+        raise _not_found(source_text) from None
+    return web.Response(status=200)
+
+
+async def delete(request: web.Request) -> web.Response:
+    """``DELETE /api/delete`` ``{model}``."""
+    body = await read_json(request)
+    text, name = model_name_field(body)
+    library = request.app[keys.LIBRARY]
+    try:
+        await asyncio.to_thread(library.remove, name)
+    except errors.ModelNotFound:
+        raise _not_found(text) from None
+    return web.Response(status=200)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    app.router.add_get("/", root)
+    app.router.add_get("/api/version", version)
+    app.router.add_get("/api/tags", tags)
+    app.router.add_post("/api/show", show)
+    app.router.add_post("/api/copy", copy)
+    app.router.add_delete("/api/delete", delete)
