@@ -72,7 +72,9 @@ class PartialBlob:
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` at ``offset``. Raises :class:`DiskFull` (data so far is kept)."""
         if offset < 0 or offset + len(data) > self.size:
-            raise SizeInvalid(f"write of {len(data)} bytes at {offset} is outside the blob's {self.size} bytes")
+            raise SizeInvalid(
+                f"write of {len(data)} bytes at {offset} is outside the blob's {self.size} bytes"
+            )
         view = memoryview(data)
         try:
             while view:
@@ -152,5 +154,3 @@ class PartialBlob:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-

@@ -124,7 +124,9 @@ class BlobStore:
             writer.finish()
         return writer
 
-    def ingest_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> tuple[Digest, int]:
+    def ingest_file(
+        self, source: Path, expected: Digest | None = None, *, link: bool = True
+    ) -> tuple[Digest, int]:
         """:meth:`stage_file` then publish. For callers without a catalog (tests, tools)."""
         staged = self.stage_file(source, expected, link=link)
         staged.publish()

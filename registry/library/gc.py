@@ -46,7 +46,12 @@ class GcReport:
     @property
     def items_removed(self) -> int:
         """Everything removed (or, in a dry run, that would be)."""
-        return len(self.blobs_removed) + self.orphan_files_removed + self.partials_removed + self.temp_files_removed
+        return (
+            len(self.blobs_removed)
+            + self.orphan_files_removed
+            + self.partials_removed
+            + self.temp_files_removed
+        )
 
 
 def _last_change(path: str | Path) -> tuple[float, int]:
