@@ -21,7 +21,7 @@ from typing import Any
 
 from registry.blobstore.layout import StoreLayout
 from registry.blobstore.store import BlobStore
-from registry.blobstore.writer import fsync_dir, publish_file, raise_store_error
+from registry.blobstore.writer import fsync_dir, hold_open_locked, publish_file, raise_store_error
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
 
@@ -57,7 +57,7 @@ class PartialBlob:
         if not state:
             self.path.unlink(missing_ok=True)
         try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = hold_open_locked(self.path, os.O_RDWR | os.O_CREAT)  # marks it live for prune
         except OSError as err:
             raise_store_error(err, "opening a partial download")
         return state

@@ -213,21 +213,31 @@ class Library:
         if manifest.config is None:
             raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
         config_json = self._read_config_json(manifest)
-        manifest_digest, _ = self.add_bytes(manifest.raw)
         needed = [d.digest for d in manifest.blobs()]
-        with self.db.write() as conn:
-            rows = Q.blob_rows(conn, needed)
-            for digest in needed:
-                if digest not in rows:
-                    raise BlobNotFound(f"blob {digest} not found: pull or create the model's layers first")
-            if manifest_digest not in Q.blob_rows(conn, [manifest_digest]):
-                raise BlobNotFound(f"manifest blob {manifest_digest} vanished while committing")
-            Q.put_manifest(conn, manifest, config_json)
-            previous = Q.set_model(conn, name, manifest_digest)
-            if previous == manifest_digest:
-                previous = None
-            elif previous is not None:
-                Q.delete_manifest_if_unused(conn, previous)
+        writer = self.blobs.writer(None, len(manifest.raw))
+        with writer:
+            writer.write(manifest.raw)
+            manifest_digest, size = writer.finish()
+        try:
+            # One transaction: the manifest bytes, their row, the layer index and the name appear
+            # together, and no GC can run between them.
+            with self.db.write() as conn:
+                rows = Q.blob_rows(conn, needed)
+                for digest in needed:
+                    if digest not in rows:
+                        raise BlobNotFound(
+                            f"blob {digest} not found: pull or create the model's layers first"
+                        )
+                writer.publish()
+                Q.record_blobs(conn, {manifest_digest: size})
+                Q.put_manifest(conn, manifest, config_json)
+                previous = Q.set_model(conn, name, manifest_digest)
+                if previous == manifest_digest:
+                    previous = None
+                elif previous is not None:
+                    Q.delete_manifest_if_unused(conn, previous)
+        finally:
+            writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
 
     def _read_config_json(self, manifest: Manifest) -> str | None:

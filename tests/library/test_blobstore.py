@@ -92,7 +92,9 @@ for _ in range(20):
 
 def test_concurrent_writers_of_one_blob(store: BlobStore) -> None:
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(store.layout.root)], cwd=Path(__file__).parents[2])
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(store.layout.root)], cwd=Path(__file__).parents[2]
+        )
         for _ in range(3)
     ]
     assert [p.wait(60) for p in procs] == [0, 0, 0]

@@ -22,7 +22,9 @@ def test_digest_forms() -> None:
     assert Digest(HEX).short == HEX[:12]
 
 
-@pytest.mark.parametrize("bad", ["", "sha256:", f"sha512:{HEX}", f"sha256:{HEX}0", f"sha256:{HEX[:-1]}g", "../x"])
+@pytest.mark.parametrize(
+    "bad", ["", "sha256:", f"sha512:{HEX}", f"sha256:{HEX}0", f"sha256:{HEX[:-1]}g", "../x"]
+)
 def test_bad_digests(bad: str) -> None:
     with pytest.raises(InvalidDigest):
         Digest.parse(bad)
@@ -67,8 +69,14 @@ def test_manifest_keeps_exact_bytes_and_unknown_layers() -> None:
         (b"[]", "not a JSON object"),
         (json.dumps(_doc(schemaVersion=1)).encode(), "schemaVersion"),
         (json.dumps(_doc(config={"mediaType": "x", "size": 1})).encode(), "config.digest"),
-        (json.dumps(_doc(layers=[{"mediaType": "x", "digest": "sha256:zz", "size": 1}])).encode(), "layers[0]"),
-        (json.dumps(_doc(layers=[{"mediaType": "x", "digest": f"sha256:{HEX}", "size": -1}])).encode(), "size"),
+        (
+            json.dumps(_doc(layers=[{"mediaType": "x", "digest": "sha256:zz", "size": 1}])).encode(),
+            "layers[0]",
+        ),
+        (
+            json.dumps(_doc(layers=[{"mediaType": "x", "digest": f"sha256:{HEX}", "size": -1}])).encode(),
+            "size",
+        ),
         (json.dumps(_doc(mediaType="application/x-unknown")).encode(), "unsupported"),
         (b" " * (4 * 1024 * 1024 + 1), "limit"),
     ],

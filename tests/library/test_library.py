@@ -140,7 +140,9 @@ def test_prune_collects_orphans_partials_and_temp_files(lib: Library) -> None:
     report = lib.prune(grace_seconds=3600)
     # ctime is "now" for files just written, so only a zero grace collects them here.
     report = lib.prune(grace_seconds=0)
-    assert report.orphan_files_removed == 1 and report.partials_removed == 1 and report.temp_files_removed == 1
+    assert (
+        report.orphan_files_removed == 1 and report.partials_removed == 1 and report.temp_files_removed == 1
+    )
     assert not lib.blobs.exists(orphan) and not partial.exists() and not tmp.exists()
 
 

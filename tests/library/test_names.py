@@ -95,4 +95,4 @@ def test_parser_never_crashes(text: str) -> None:
     except (InvalidName, InvalidDigest):
         return
     for part in (name.host, name.namespace, name.model, name.tag):
-        assert ".." != part and "/" not in part and "\\" not in part and "\x00" not in part
+        assert part != ".." and "/" not in part and "\\" not in part and "\x00" not in part
