@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from registry.catalog.schema import blobs, leases, manifest_blobs, manifests, models
+from registry.catalog.schema import blobs, catalog_state, leases, manifest_blobs, manifests, models
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 from registry.oci.name import ModelName
@@ -59,8 +58,12 @@ def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported on use: keeps CLI start-up fast
+
         stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only the two dialects above are supported
         raise NotImplementedError(dialect)
@@ -89,13 +92,14 @@ _MODEL_COLUMNS = (
 
 
 def _model_row(row: Any) -> ModelRow:
-    name = ModelName(host=row[0], namespace=row[1], model=row[2], tag=row[3])
+    # Every value here was validated before it was written, so skip re-validation (list speed).
+    name = ModelName.trusted(row[0], row[1], row[2], row[3])
     manifest = ManifestRow(
-        digest=Digest.parse(row[6]),
+        digest=Digest.trusted(row[6]),
         media_type=row[7],
         size=row[8],
         total_size=row[9],
-        config_digest=Digest.parse(row[10]) if row[10] else None,
+        config_digest=Digest.trusted(row[10]) if row[10] else None,
         config_json=row[11],
     )
     return ModelRow(name=name, manifest=manifest, modified_at=row[4], broken=bool(row[5]))
@@ -254,6 +258,20 @@ class ModelsCatalog:
     # ---- model names -------------------------------------------------------------------------
 
     @staticmethod
+    def models_version(conn: Connection) -> int:
+        """A counter that changes whenever any model name, target or flag changes (for caches)."""
+        value = conn.execute(select(catalog_state.c.models_version).where(catalog_state.c.id == 1)).scalar()
+        return int(value or 0)
+
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        conn.execute(
+            update(catalog_state)
+            .where(catalog_state.c.id == 1)
+            .values(models_version=catalog_state.c.models_version + 1)
+        )
+
+    @staticmethod
     def set_model(conn: Connection, name: ModelName, manifest_digest: Digest) -> Digest | None:
         """Point ``name`` at a manifest; return the manifest it pointed at before (or None).
 
@@ -276,12 +294,14 @@ class ModelsCatalog:
                     broken=False,
                 )
             )
+            ModelsCatalog._bump(conn)
             return None
         conn.execute(
             update(models)
             .where(models.c.id == old[0])
             .values(manifest_digest=str(manifest_digest), modified_at=now, broken=False)
         )
+        ModelsCatalog._bump(conn)
         return Digest.parse(old[1])
 
     @staticmethod
@@ -311,6 +331,7 @@ class ModelsCatalog:
         if row is None:
             return None
         conn.execute(delete(models).where(models.c.name_key == name.key))
+        ModelsCatalog._bump(conn)
         return Digest.parse(row[0])
 
     @staticmethod
@@ -336,6 +357,8 @@ class ModelsCatalog:
         keys = [n.key for n in names]
         for chunk in _chunks(keys):
             conn.execute(update(models).where(models.c.name_key.in_(chunk)).values(broken=broken))
+        if keys:
+            ModelsCatalog._bump(conn)
 
     # ---- leases ------------------------------------------------------------------------------
 

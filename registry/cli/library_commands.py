@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.library.model_info import list_entry
 
     rows = ctx.library.list_models()
+    now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
@@ -92,7 +94,12 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     for r in rows:
         name = r.name.display_shortest + (" (broken)" if r.broken else "")
         table.append(
-            [name, r.manifest.digest.short, human_bytes(r.manifest.total_size), human_time(r.modified_at)]
+            [
+                name,
+                r.manifest.digest.short,
+                human_bytes(r.manifest.total_size),
+                human_time(r.modified_at, now=now),
+            ]
         )
     _print_table(ctx, table)
     return 0
