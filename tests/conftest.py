@@ -10,6 +10,7 @@ import pytest
 
 from registry.library import Library
 from tests.support.models import make_model
+from tests.support.tiny_gguf import tiny_gguf
 
 
 @pytest.fixture
@@ -35,4 +36,4 @@ def sample_model(library: Library) -> str:
     return "sample"
 
 
-__all__ = ["json"]
+__all__ = ["json", "tiny_gguf"]
