@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 from aiohttp import web
@@ -72,7 +72,7 @@ async def post_blob(request: web.Request) -> web.Response:
     return web.Response(status=201)
 
 
-async def _in_thread(events: Iterator[Progress]) -> AsyncIterator[dict[str, Any]]:
+async def _in_thread(events: Generator[Progress, None, None]) -> AsyncIterator[dict[str, Any]]:
     """Run a blocking generator in a thread; closing this iterator closes the generator there."""
     out: queue.Queue[object] = queue.Queue(maxsize=64)
     stop = threading.Event()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,7 +260,9 @@ def _build(build: _Build, name: ModelName, request: CreateRequest) -> Iterator[P
         build.library.remove_unused([result.previous, *old])
 
 
-def create_model(library: Library, name: ModelName, request: CreateRequest) -> Iterator[Progress]:
+def create_model(
+    library: Library, name: ModelName, request: CreateRequest
+) -> Generator[Progress, None, None]:
     """Create (or replace) the model ``name`` as ``request`` says; see the module docstring.
 
     Raises (while iterating):
