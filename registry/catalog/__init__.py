@@ -4,7 +4,9 @@ This package is the only place that imports SQLAlchemy and Alembic. Driver error
 become :class:`registry.errors.CatalogError`.
 """
 
+from sqlalchemy import Connection
+
 from registry.catalog.database import Database
 from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
 
-__all__ = ["BlobRow", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]
+__all__ = ["BlobRow", "Connection", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]

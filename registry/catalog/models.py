@@ -145,7 +145,9 @@ class ModelsCatalog:
         return marked
 
     @staticmethod
-    def unreferenced(conn: Connection, candidates: Iterable[Digest], now: float | None = None) -> list[Digest]:
+    def unreferenced(
+        conn: Connection, candidates: Iterable[Digest], now: float | None = None
+    ) -> list[Digest]:
         """Those ``candidates`` that no manifest references, that are no manifest, and have no live lease."""
         wanted = sorted({str(d) for d in candidates})
         if not wanted:
@@ -153,8 +155,14 @@ class ModelsCatalog:
         at = time.time() if now is None else now
         used: set[str] = set()
         for chunk in _chunks(wanted):
-            used.update(conn.execute(select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))).scalars())
-            used.update(conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars())
+            used.update(
+                conn.execute(
+                    select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))
+                ).scalars()
+            )
+            used.update(
+                conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars()
+            )
             used.update(
                 conn.execute(
                     select(leases.c.digest).where(leases.c.digest.in_(chunk), leases.c.expires_at > at)
@@ -229,7 +237,9 @@ class ModelsCatalog:
     @staticmethod
     def delete_manifest_if_unused(conn: Connection, digest: Digest) -> bool:
         """Delete a manifest row (and its layer index) when no model names it. True if deleted."""
-        in_use = conn.execute(select(func.count()).where(models.c.manifest_digest == str(digest))).scalar_one()
+        in_use = conn.execute(
+            select(func.count()).where(models.c.manifest_digest == str(digest))
+        ).scalar_one()
         if in_use:
             return False
         conn.execute(delete(manifest_blobs).where(manifest_blobs.c.manifest_digest == str(digest)))
@@ -335,15 +345,21 @@ class ModelsCatalog:
         expires = time.time() + ttl
         ids = []
         for d in dict.fromkeys(digests):
-            result = conn.execute(leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires))
-            ids.append(int(result.inserted_primary_key[0]))
+            result = conn.execute(
+                leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
         return ids
 
     @staticmethod
     def extend_leases(conn: Connection, ids: Sequence[int], ttl: float) -> None:
         """Push the expiry of live leases to ``ttl`` seconds from now."""
         if ids:
-            conn.execute(update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl))
+            conn.execute(
+                update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl)
+            )
 
     @staticmethod
     def release_leases(conn: Connection, ids: Sequence[int]) -> None:

@@ -56,7 +56,7 @@ def _check_part(kind: str, value: str, whole: str) -> None:
     if not _PART_RE[kind].match(value):
         first_ok = re.match(r"[A-Za-z0-9_]", value[0]) is not None
         why = (
-            f"must start with a letter, digit or '_'"
+            "must start with a letter, digit or '_'"
             if not first_ok
             else f"may contain only {_ALLOWED_TEXT[kind]}"
         )
@@ -104,7 +104,9 @@ class ModelName:
         if "://" in rest:
             scheme, rest = rest.split("://", 1)
             if scheme not in ("http", "https"):
-                raise InvalidName(f"invalid model name {whole[:120]!r}: scheme {scheme!r} is not http or https")
+                raise InvalidName(
+                    f"invalid model name {whole[:120]!r}: scheme {scheme!r} is not http or https"
+                )
         digest = None
         if "@" in rest:
             rest, digest_text = rest.rsplit("@", 1)
