@@ -95,6 +95,7 @@ async def show(request: web.Request) -> web.Response:
         parameters=info.parameters,
         licenses=info.licenses,
         messages=info.messages,
+        requires=info.config.get("requires"),
     )
     response: dict[str, Any] = {
         "license": "\n".join(info.licenses),

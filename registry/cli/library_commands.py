@@ -150,6 +150,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
                 parameters=info.parameters,
                 licenses=info.licenses,
                 messages=info.messages,
+                requires=info.config.get("requires"),
             ),
         )
     else:

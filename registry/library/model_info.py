@@ -155,18 +155,22 @@ def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
 
 
 def capabilities(info: ModelInfo) -> list[str]:
-    """What the model can do: from the config's ``capabilities`` when recorded, else inferred from
-    the template and layers (``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a
-    projector)."""
+    """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
+    them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
+    ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
+    encoder."""
     recorded = info.config.get("capabilities")
     if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
         return list(recorded)
-    caps = ["completion"]
+    gguf_kv = info.config.get("model_info")
+    kv: dict[str, Any] = gguf_kv if isinstance(gguf_kv, dict) else {}
+    arch = kv.get("general.architecture", "")
+    caps = ["embedding"] if kv.get(f"{arch}.pooling_type") else ["completion"]
     template = info.template or ""
     if ".Tools" in template:
         caps.append("tools")
     if ".Suffix" in template:
         caps.append("insert")
-    if info.projector_paths:
+    if info.projector_paths or any(str(k).endswith("vision.block_count") for k in kv):
         caps.append("vision")
     return caps
