@@ -1,0 +1,127 @@
+"""``HEAD|POST /api/blobs/:digest`` (upload a file the way Ollama's client does) and ``POST /api/create``.
+
+Uploads stream into the store in constant memory (hashed on the way in; published only when the
+digest matches). ``/api/create`` streams the creator's progress as NDJSON, or answers once with
+``stream: false``. The creator runs in a worker thread; if the client goes away it is closed, which
+undoes whatever it had half-created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.api import keys
+from registry.api.errors import read_json
+from registry.api.model_routes import model_name_field
+from registry.api.streaming import respond_ndjson
+from registry.creator import CreateRequest, create_model
+from registry.library import Library
+from registry.library.progress import Progress
+from registry.oci.digest import Digest
+
+__all__ = ["add_routes"]
+
+_WRITE_BATCH = 4 << 20
+_DONE = object()
+
+
+def _digest(request: web.Request) -> Digest:
+    return Digest.parse(request.match_info["digest"])
+
+
+async def head_blob(request: web.Request) -> web.Response:
+    """``HEAD /api/blobs/:digest``: 200 when the library has the blob, else 404."""
+    library = request.app[keys.LIBRARY]
+    present = await asyncio.to_thread(library.has_blob, _digest(request))
+    return web.Response(status=200 if present else 404)
+
+
+async def _receive(library: Library, request: web.Request, digest: Digest) -> None:
+    writer = library.blobs.writer(digest)
+    try:
+        pending = bytearray()
+        async for chunk in request.content.iter_chunked(1 << 20):
+            pending += chunk
+            if len(pending) >= _WRITE_BATCH:
+                await asyncio.to_thread(writer.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await asyncio.to_thread(writer.write, bytes(pending))
+        await asyncio.to_thread(library.commit, writer)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+async def post_blob(request: web.Request) -> web.Response:
+    """``POST /api/blobs/:digest``: 201 when stored, 200 when already present, 400 on a mismatch
+    ("digest mismatch: expected ..., got ..."; nothing is stored)."""
+    library = request.app[keys.LIBRARY]
+    digest = _digest(request)
+    if await asyncio.to_thread(library.has_blob, digest):
+        return web.Response(status=200)
+    await _receive(library, request, digest)
+    return web.Response(status=201)
+
+
+async def _in_thread(events: Generator[Progress, None, None]) -> AsyncIterator[dict[str, Any]]:
+    """Run a blocking generator in a thread; closing this iterator closes the generator there."""
+    out: queue.Queue[object] = queue.Queue(maxsize=64)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for event in events:
+                if stop.is_set():
+                    break
+                out.put(event)
+        except BaseException as err:
+            out.put(err)
+        finally:
+            events.close()
+            out.put(_DONE)
+
+    worker = threading.Thread(target=pump, name="create", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = await asyncio.to_thread(out.get)
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Progress)
+            yield item.to_json()
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.get_nowait()
+        await asyncio.to_thread(worker.join)
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    """``POST /api/create`` (Ollama's current structured body; a raw ``modelfile`` is refused)."""
+    body = await read_json(request)
+    _, name = model_name_field(body)
+    if "modelfile" in body and not body.get("files") and not body.get("from"):
+        raise errors.InvalidInput("the 'modelfile' field is no longer supported: send 'from' and 'files'")
+    create_request = CreateRequest.from_json(body)
+    library = request.app[keys.LIBRARY]
+    events = _in_thread(create_model(library, name, create_request))
+    return await respond_ndjson(request, events, stream=body.get("stream", True) is not False)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    app.router.add_route("HEAD", "/api/blobs/{digest}", head_blob)
+    app.router.add_post("/api/blobs/{digest}", post_blob)
+    app.router.add_post("/api/create", create)
