@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     options = LoadOptions.from_json(json.loads(args.load))
     _die_with_parent()
     asyncio.run(_serve(args.socket, options, quiet=not args.verbose))
-    return 0
+    sys.stderr.flush()
+    os._exit(0)  # the parent-watch thread is blocked in read(); skip interpreter finalisation
 
 
 if __name__ == "__main__":

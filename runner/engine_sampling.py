@@ -5,14 +5,19 @@ UTF-8 decoding and stop strings with partial-match hold-back (as Ollama's ``runn
 from __future__ import annotations
 
 import codecs
+import ctypes
+import math
 import random
 from typing import Any
 
 import llama_cpp
+import numpy as np
 
 from runner.protocol import DEFAULT_SAMPLING
 
 __all__ = ["Sampler", "StopText", "sampling_options"]
+
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
 def sampling_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -49,16 +54,16 @@ class Sampler:
     grammar. Not thread-safe; owned by the engine loop."""
 
     def __init__(self, vocab: Any, n_vocab: int, opts: dict[str, Any], grammar: str | None) -> None:
+        self.n_vocab = n_vocab
+        self.grammar: Any = None
+        if grammar:
+            self.grammar = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+            if not self.grammar:
+                raise ValueError("invalid grammar: llama.cpp could not parse it")
         params = llama_cpp.llama_sampler_chain_default_params()
         chain = llama_cpp.llama_sampler_chain_init(params)
         self.chain = chain
         add = llama_cpp.llama_sampler_chain_add
-        if grammar:
-            g = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
-            if not g:
-                llama_cpp.llama_sampler_free(chain)
-                raise ValueError("invalid grammar")
-            add(chain, g)
         penalties = (float(opts["repeat_penalty"]), float(opts["frequency_penalty"]), float(opts["presence_penalty"]))
         if int(opts["repeat_last_n"]) != 0 and penalties != (1.0, 0.0, 0.0):
             last_n = int(opts["repeat_last_n"])
@@ -80,14 +85,46 @@ class Sampler:
         add(chain, llama_cpp.llama_sampler_init_dist(seed if seed >= 0 else random.getrandbits(32)))
 
     def sample(self, ctx: Any, index: int) -> int:
-        """Sample (and accept) the next token from the logits at batch ``index``."""
-        return int(llama_cpp.llama_sampler_sample(self.chain, ctx, index))
+        """Sample (and accept) the next token from the logits at batch ``index``.
+
+        With a grammar, as llama.cpp's common sampler does: sample freely, check only the chosen
+        token against the grammar, and constrain the whole vocabulary only when it was rejected
+        (checking 262k candidates every step would be slow)."""
+        token = int(llama_cpp.llama_sampler_sample(self.chain, ctx, index))
+        if self.grammar is None:
+            return token
+        if not self._allowed(token):
+            token = self._constrained(ctx, index)
+        llama_cpp.llama_sampler_accept(self.grammar, token)
+        return token
+
+    def _allowed(self, token: int) -> bool:
+        one = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 1.0, 0.0))
+        arr = llama_cpp.llama_token_data_array(one, 1, -1, False)
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(arr))
+        return bool(math.isfinite(one[0].logit))
+
+    def _constrained(self, ctx: Any, index: int) -> int:
+        logits = llama_cpp.llama_get_logits_ith(ctx, index)
+        data = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
+        data["id"] = np.arange(self.n_vocab, dtype=np.int32)
+        data["logit"] = np.ctypeslib.as_array(logits, shape=(self.n_vocab,))
+        ptr = data.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data))
+        arr = llama_cpp.llama_token_data_array(ptr, self.n_vocab, -1, False)
+        llama_cpp.llama_sampler_apply(self.grammar, ctypes.byref(arr))
+        llama_cpp.llama_sampler_apply(self.chain, ctypes.byref(arr))
+        token = int(data["id"][arr.selected])
+        llama_cpp.llama_sampler_accept(self.chain, token)
+        return token
 
     def close(self) -> None:
-        """Free the chain. Idempotent."""
+        """Free the samplers. Idempotent."""
         if self.chain is not None:
             llama_cpp.llama_sampler_free(self.chain)
             self.chain = None
+        if self.grammar is not None:
+            llama_cpp.llama_sampler_free(self.grammar)
+            self.grammar = None
 
 
 class StopText:
