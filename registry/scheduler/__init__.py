@@ -3,6 +3,7 @@
 from registry.scheduler.process import CRASHED_MESSAGE, RunnerProcess
 from registry.scheduler.scheduler import (
     BUSY_MESSAGE,
+    UNSET,
     Lease,
     LoadedModel,
     ModelSpec,
@@ -12,6 +13,7 @@ from registry.scheduler.scheduler import (
 
 __all__ = [
     "BUSY_MESSAGE",
+    "UNSET",
     "CRASHED_MESSAGE",
     "Lease",
     "LoadedModel",

@@ -30,11 +30,12 @@ from registry.errors import ServerBusy
 from registry.scheduler.process import RunnerProcess
 from runner.protocol import LoadOptions
 
-__all__ = ["BUSY_MESSAGE", "Lease", "LoadedModel", "ModelSpec", "Scheduler", "SchedulerConfig"]
+__all__ = ["BUSY_MESSAGE", "UNSET", "Lease", "LoadedModel", "ModelSpec", "Scheduler", "SchedulerConfig"]
 
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 
-_UNSET: Any = object()
+#: "keep_alive not given": the model keeps its current session duration.
+UNSET: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ class Scheduler:
     # -- acquire / release ----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def lease(self, spec: ModelSpec, keep_alive: float | None = _UNSET) -> AsyncIterator[Lease]:
+    async def lease(self, spec: ModelSpec, keep_alive: float | None = UNSET) -> AsyncIterator[Lease]:
         """A slot on ``spec``'s runner for the duration of the ``async with`` block.
 
         ``keep_alive`` (seconds, ``None`` = forever) updates the model's session when given.
@@ -132,7 +133,7 @@ class Scheduler:
         try:
             model = await self._loaded_model(spec)
             model.refcount += 1
-            if keep_alive is not _UNSET:
+            if keep_alive is not UNSET:
                 model.keep_alive = keep_alive
             self._cancel_timer(model)
             try:
