@@ -106,6 +106,15 @@ class Scheduler:
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def pending(self) -> int:
+        """Requests waiting for a model to load or for a free slot."""
+        return self._waiting
+
+    def loaded(self) -> list[LoadedModel]:
+        """The loaded models (a snapshot)."""
+        return list(self._loaded.values())
+
     # -- acquire / release ----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
