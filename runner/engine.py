@@ -171,7 +171,9 @@ class Engine:
         if len(tokens) <= limit:
             return tokens
         if not truncate:
-            raise PromptTooLong(f"the input length ({len(tokens)} tokens) exceeds the context length ({limit})")
+            raise PromptTooLong(
+                f"the input length ({len(tokens)} tokens) exceeds the context length ({limit})"
+            )
         keep = max(0, min(num_keep, limit // 2))
         return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
 
@@ -179,28 +181,30 @@ class Engine:
 
     def _run(self) -> None:
         while True:
-            active = any(s.job for s in self.slots)
-            try:
-                item = self._queue.get(block=not active and not self._waiting, timeout=None)
-            except queue.Empty:
-                item = False  # type: ignore[assignment]
-            while item is not False:
-                if item is None:
-                    self._fail_all("the runner is shutting down")
-                    return
-                if isinstance(item, Job):
-                    self._waiting.append(item)
-                else:
-                    item()
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    item = False  # type: ignore[assignment]
+            idle = not any(s.job for s in self.slots) and not self._waiting
+            if not self._take_queued(block=idle):
+                self._fail_all("the runner is shutting down")
+                return
             self._admit()
             try:
                 self._step()
             except Exception as err:  # a failed decode fails the jobs in it, not the runner
                 self._fail_all(f"an error was encountered while running the model: {err}")
+
+    def _take_queued(self, *, block: bool) -> bool:
+        """Move queued jobs to the waiting list and run queued calls; False on shutdown."""
+        while True:
+            try:
+                item = self._queue.get(block=block)
+            except queue.Empty:
+                return True
+            block = False
+            if item is None:
+                return False
+            if isinstance(item, Job):
+                self._waiting.append(item)
+            else:
+                item()
 
     def _fail_all(self, message: str) -> None:
         for slot in self.slots:

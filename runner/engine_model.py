@@ -28,13 +28,13 @@ def backend_init() -> None:
     llama_cpp.llama_backend_init()
 
 
-def _silence_logs() -> Callable[..., None]:
-    @llama_cpp.llama_log_callback
+def _silence_logs() -> Any:
     def _log(_level: int, _text: bytes, _user: ctypes.c_void_p) -> None:
         return None
 
-    llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
-    return _log  # type: ignore[no-any-return]
+    callback = llama_cpp.llama_log_callback(_log)
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback  # kept referenced by the caller for as long as llama.cpp may call it
 
 
 class LoadedModel:
@@ -44,24 +44,29 @@ class LoadedModel:
         LoadError: llama.cpp could not load the file (the message says why when known).
     """
 
-    def __init__(self, options: LoadOptions, progress: Callable[[float], None], *, quiet: bool = True) -> None:
+    def __init__(
+        self, options: LoadOptions, progress: Callable[[float], None], *, quiet: bool = True
+    ) -> None:
         backend_init()
         self._log_cb = _silence_logs() if quiet else None
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 999 if options.num_gpu < 0 else options.num_gpu
         params.main_gpu = options.main_gpu
-        params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MMAP if options.use_mmap else llama_cpp.LLAMA_LOAD_MODE_NONE
+        params.load_mode = (
+            llama_cpp.LLAMA_LOAD_MODE_MMAP if options.use_mmap else llama_cpp.LLAMA_LOAD_MODE_NONE
+        )
 
-        @llama_cpp.llama_progress_callback
         def _progress(fraction: float, _user: ctypes.c_void_p) -> bool:
             progress(float(fraction))
             return True
 
-        self._progress_cb = _progress
-        params.progress_callback = _progress
+        self._progress_cb = llama_cpp.llama_progress_callback(_progress)
+        params.progress_callback = self._progress_cb
         model = llama_cpp.llama_model_load_from_file(options.model.encode(), params)
         if not model:
-            raise LoadError(f"llama.cpp could not load the model file {options.model}{_arch_hint(options.model)}")
+            raise LoadError(
+                f"llama.cpp could not load the model file {options.model}{_arch_hint(options.model)}"
+            )
         self.model = model
         self.vocab = llama_cpp.llama_model_get_vocab(model)
         self.options = options
@@ -122,7 +127,9 @@ class LoadedModel:
         if n < 0:
             capacity = -n
             buf = (llama_cpp.llama_token * capacity)()
-            n = llama_cpp.llama_tokenize(self.vocab, data, len(data), buf, capacity, add_special, parse_special)
+            n = llama_cpp.llama_tokenize(
+                self.vocab, data, len(data), buf, capacity, add_special, parse_special
+            )
         return list(buf[:n])
 
     def piece(self, token: int) -> bytes:

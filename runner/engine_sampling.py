@@ -64,7 +64,11 @@ class Sampler:
         chain = llama_cpp.llama_sampler_chain_init(params)
         self.chain = chain
         add = llama_cpp.llama_sampler_chain_add
-        penalties = (float(opts["repeat_penalty"]), float(opts["frequency_penalty"]), float(opts["presence_penalty"]))
+        penalties = (
+            float(opts["repeat_penalty"]),
+            float(opts["frequency_penalty"]),
+            float(opts["presence_penalty"]),
+        )
         if int(opts["repeat_last_n"]) != 0 and penalties != (1.0, 0.0, 0.0):
             last_n = int(opts["repeat_last_n"])
             add(chain, llama_cpp.llama_sampler_init_penalties(n_vocab, last_n, *penalties))

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runner.engine import Engine, PromptTooLong
+from runner.engine import Engine
 from runner.engine_model import LoadedModel
 from runner.protocol import HEALTH_ERROR, HEALTH_LOADING, HEALTH_OK, CompletionRequest, LoadOptions
 
@@ -79,7 +79,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
             text=json.dumps({"error": f"invalid JSON: {err}"}), content_type="application/json"
         ) from err
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "expected an object"}), content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "expected an object"}), content_type="application/json"
+        )
     return body
 
 
@@ -139,7 +141,9 @@ async def embedding(request: web.Request) -> web.Response:
             return _error(400, "the input length exceeds the context length")
         tokens = tokens[:limit]
     try:
-        vector = await asyncio.to_thread(engine.call, lambda: model.embed(tokens, limit, engine.threads_batch))
+        vector = await asyncio.to_thread(
+            engine.call, lambda: model.embed(tokens, limit, engine.threads_batch)
+        )
     except RuntimeError as err:
         return _error(500, str(err))
     return web.json_response({"embedding": vector, "prompt_eval_count": len(tokens)})

@@ -7,15 +7,23 @@ import fnmatch
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 __all__ = ["DEFAULT_ORIGINS", "cors_middleware"]
 
-DEFAULT_ORIGINS: tuple[str, ...] = tuple(
-    f"{scheme}://{host}{port}"
-    for host in ("localhost", "127.0.0.1", "0.0.0.0")
-    for scheme in ("http", "https")
-    for port in ("", ":*")
-) + ("app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*")
+DEFAULT_ORIGINS: tuple[str, ...] = (
+    *tuple(
+        f"{scheme}://{host}{port}"
+        for host in ("localhost", "127.0.0.1", "0.0.0.0")
+        for scheme in ("http", "https")
+        for port in ("", ":*")
+    ),
+    "app://*",
+    "file://*",
+    "tauri://*",
+    "vscode-webview://*",
+    "vscode-file://*",
+)
 
 _ALLOW_HEADERS = (
     "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, OpenAI-Beta, "
@@ -28,7 +36,7 @@ _ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def cors_middleware(extra_origins: Iterable[str]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
     """A middleware allowing the default origins plus ``extra_origins`` (``*`` wildcards)."""
     patterns = (*DEFAULT_ORIGINS, *extra_origins)
 

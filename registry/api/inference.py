@@ -78,9 +78,15 @@ def _check_options(options: Any) -> dict[str, Any]:
         value = options.get(key)
         if value is None:
             continue
-        ok = isinstance(value, bool) if kind is bool else isinstance(value, int | float) and not isinstance(value, bool)
+        ok = (
+            isinstance(value, bool)
+            if kind is bool
+            else isinstance(value, int | float) and not isinstance(value, bool)
+        )
         if not ok:
-            raise errors.InvalidInput(f'option "{key}" must be of type {"boolean" if kind is bool else "integer"}')
+            raise errors.InvalidInput(
+                f'option "{key}" must be of type {"boolean" if kind is bool else "integer"}'
+            )
     for key, default in DEFAULT_SAMPLING.items():
         value = options.get(key)
         if value is None:
@@ -156,7 +162,9 @@ def model_template(prepared: Prepared, lease: Lease) -> PromptTemplate:
             eos=str(info.get("eos") or ""),
         )
     except TemplateError as err:
-        raise errors.InvalidInput(f"model '{prepared.name}' has a template that cannot be used: {err}") from err
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' has a template that cannot be used: {err}"
+        ) from err
 
 
 def strip_bos(prompt: str, lease: Lease) -> str:

@@ -97,18 +97,28 @@ def _merge_chat(merged: dict[str, Any], event: dict[str, Any]) -> None:
         merged["message"]["tool_calls"] = calls
 
 
-async def _load_only(request: web.Request, prepared: Prepared, extra: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def _load_only(
+    request: web.Request, prepared: Prepared, extra: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
     scheduler = scheduler_of(request)
     if prepared.keep_alive == 0:
         await scheduler.expire(prepared.spec.load.model)
-        yield {"model": prepared.name, "created_at": created_at(), **extra, "done": True, "done_reason": "unload"}
+        yield {
+            "model": prepared.name,
+            "created_at": created_at(),
+            **extra,
+            "done": True,
+            "done_reason": "unload",
+        }
         return
     async with scheduler.lease(prepared.spec, prepared.keep_alive):
         pass
     yield {"model": prepared.name, "created_at": created_at(), **extra, "done": True, "done_reason": "load"}
 
 
-async def generate_stream(request: web.Request, body: dict[str, Any], prepared: Prepared) -> AsyncIterator[dict[str, Any]]:
+async def generate_stream(
+    request: web.Request, body: dict[str, Any], prepared: Prepared
+) -> AsyncIterator[dict[str, Any]]:
     """Events of ``/api/generate`` for a validated body."""
     started = time.perf_counter()
     prompt = _field(body, "prompt", str, "")
@@ -117,7 +127,9 @@ async def generate_stream(request: web.Request, body: dict[str, Any], prepared: 
     fmt = check_format(body.get("format"))
     if _field(body, "images", list):
         if not prepared.info.projector_paths:
-            raise errors.InvalidInput(f"model '{prepared.name}' does not support images: it has no vision projector")
+            raise errors.InvalidInput(
+                f"model '{prepared.name}' does not support images: it has no vision projector"
+            )
         raise errors.Unsupported("images are not supported by this server yet")
     if not prompt:
         async for event in _load_only(request, prepared, {"response": ""}):
@@ -128,7 +140,9 @@ async def generate_stream(request: web.Request, body: dict[str, Any], prepared: 
             system = _field(body, "system", str) or prepared.info.system
             template_src = _field(body, "template", str)
             try:
-                template = PromptTemplate.from_go(template_src) if template_src else model_template(prepared, lease)
+                template = (
+                    PromptTemplate.from_go(template_src) if template_src else model_template(prepared, lease)
+                )
                 text = template.render_generate(prompt, system=system, suffix=_field(body, "suffix", str, ""))
             except TemplateError as err:
                 raise errors.InvalidInput(f"template error: {err}") from err
@@ -137,16 +151,28 @@ async def generate_stream(request: web.Request, body: dict[str, Any], prepared: 
                 text = str(detok.get("content", "")) + text
         else:
             text = prompt
-        async for event in completion_events(request, lease, text, prepared.options, fmt, want_context=not raw):
+        async for event in completion_events(
+            request, lease, text, prepared.options, fmt, want_context=not raw
+        ):
             if event.get("done"):
-                final = {"model": prepared.name, "created_at": created_at(), "response": "", "done": True,
-                         "done_reason": event.get("done_reason", "stop")}
+                final = {
+                    "model": prepared.name,
+                    "created_at": created_at(),
+                    "response": "",
+                    "done": True,
+                    "done_reason": event.get("done_reason", "stop"),
+                }
                 if not raw:
                     final["context"] = event.get("context", [])
                 final.update(durations(started, lease, event))
                 yield final
             else:
-                yield {"model": prepared.name, "created_at": created_at(), "response": event["content"], "done": False}
+                yield {
+                    "model": prepared.name,
+                    "created_at": created_at(),
+                    "response": event["content"],
+                    "done": False,
+                }
 
 
 async def generate(request: web.Request) -> web.StreamResponse:
@@ -217,7 +243,9 @@ async def chat_stream(
                     message["tool_calls"] = calls
                 yield _chat_chunk(prepared.name, message)
             final = _chat_chunk(prepared.name, {"role": "assistant", "content": ""})
-            final.update(done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event))
+            final.update(
+                done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event)
+            )
             yield final
 
 
@@ -232,10 +260,14 @@ async def chat(request: web.Request) -> web.StreamResponse:
     messages = _check_messages(body.get("messages"))
     prepared = await prepare(request, body, text, name)
     stream = _field(body, "stream", bool, True) is not False
-    return await send(request, chat_stream(request, body, prepared, messages), stream=stream, merge=_merge_chat)
+    return await send(
+        request, chat_stream(request, body, prepared, messages), stream=stream, merge=_merge_chat
+    )
 
 
-async def embed_inputs(request: web.Request, prepared: Prepared, inputs: list[str], *, truncate: bool, dimensions: int | None) -> tuple[list[list[float]], int, float]:
+async def embed_inputs(
+    request: web.Request, prepared: Prepared, inputs: list[str], *, truncate: bool, dimensions: int | None
+) -> tuple[list[list[float]], int, float]:
     """Normalised embeddings of ``inputs``; returns ``(vectors, prompt_tokens, load_seconds)``."""
     if not inputs:
         return [], 0, 0.0
@@ -267,11 +299,15 @@ async def embed(request: web.Request) -> web.Response:
     text, name = model_name_field(body)
     inputs = embed_input_list(body.get("input"))
     dimensions = body.get("dimensions")
-    if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1):
+    if dimensions is not None and (
+        not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
+    ):
         raise errors.InvalidInput("dimensions must be a positive integer")
     prepared = await prepare(request, body, text, name)
     truncate = _field(body, "truncate", bool, True) is not False
-    vectors, count, load = await embed_inputs(request, prepared, inputs, truncate=truncate, dimensions=dimensions)
+    vectors, count, load = await embed_inputs(
+        request, prepared, inputs, truncate=truncate, dimensions=dimensions
+    )
     return web.json_response(
         {
             "model": text,

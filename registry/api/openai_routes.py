@@ -113,10 +113,18 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     for m in raw:
         if not isinstance(m, dict):
             raise errors.InvalidInput("invalid message")
-        msg: dict[str, Any] = {"role": str(m.get("role", "user")).lower(), "content": _content_text(m.get("content"))}
+        msg: dict[str, Any] = {
+            "role": str(m.get("role", "user")).lower(),
+            "content": _content_text(m.get("content")),
+        }
         if m.get("tool_calls"):
             msg["tool_calls"] = [
-                {"function": {"name": c["function"]["name"], "arguments": _args(c["function"].get("arguments"))}}
+                {
+                    "function": {
+                        "name": c["function"]["name"],
+                        "arguments": _args(c["function"].get("arguments")),
+                    }
+                }
                 for c in m["tool_calls"]
             ]
         if m.get("name") and msg["role"] == "tool":
@@ -168,7 +176,9 @@ async def _sse(request: web.Request, chunks: AsyncIterator[dict[str, Any]]) -> w
         if not started:
             raise
         log.exception("error while streaming %s", request.path)
-        await response.write(b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n')
+        await response.write(
+            b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n'
+        )
     if not started:
         await response.prepare(request)
     await response.write(b"data: [DONE]\n\n")
@@ -186,7 +196,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await _body(request)
     text, name = _model(body)
     messages = _messages(body)
-    internal = {"options": _options(body, chat=True), "tools": body.get("tools") or None, "format": _format(body)}
+    internal = {
+        "options": _options(body, chat=True),
+        "tools": body.get("tools") or None,
+        "format": _format(body),
+    }
     prepared = await prepare(request, internal, text, name)
     events = chat_stream(request, internal, prepared, messages)
     ident, created = f"chatcmpl-{random.randint(0, 998)}", int(time.time())
@@ -194,7 +208,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return await _sse(request, _chat_chunks(events, base, include_usage))
-    content, calls, final = "", [], {}
+    content, final = "", {}
+    calls: list[dict[str, Any]] = []
     async for event in events:
         if event.get("done"):
             final = event
@@ -206,7 +221,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         message["tool_calls"] = _oai_tool_calls(calls)
         reason = "tool_calls"
     choice = {"index": 0, "message": message, "finish_reason": reason}
-    return web.json_response({**base, "object": "chat.completion", "choices": [choice], "usage": _usage(final)})
+    return web.json_response(
+        {**base, "object": "chat.completion", "choices": [choice], "usage": _usage(final)}
+    )
 
 
 async def _chat_chunks(
@@ -217,7 +234,9 @@ async def _chat_chunks(
     async for event in events:
         chunk = {**base, "object": "chat.completion.chunk"}
         if event.get("done"):
-            reason = "tool_calls" if had_calls else ("length" if event.get("done_reason") == "length" else "stop")
+            reason = (
+                "tool_calls" if had_calls else ("length" if event.get("done_reason") == "length" else "stop")
+            )
             yield {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
             if include_usage:
                 yield {**chunk, "choices": [], "usage": _usage(event)}
@@ -241,11 +260,21 @@ async def completions(request: web.Request) -> web.StreamResponse:
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise errors.InvalidInput("prompt must be a string")
-    internal = {"options": _options(body, chat=False), "prompt": prompt, "suffix": body.get("suffix") or "", "raw": False}
+    internal = {
+        "options": _options(body, chat=False),
+        "prompt": prompt,
+        "suffix": body.get("suffix") or "",
+        "raw": False,
+    }
     prepared = await prepare(request, internal, text, name)
     events = generate_stream(request, internal, prepared)
-    base = {"id": f"cmpl-{random.randint(0, 998)}", "created": int(time.time()), "model": text,
-            "system_fingerprint": "fp_ollama", "object": "text_completion"}
+    base = {
+        "id": f"cmpl-{random.randint(0, 998)}",
+        "created": int(time.time()),
+        "model": text,
+        "system_fingerprint": "fp_ollama",
+        "object": "text_completion",
+    }
     if body.get("stream"):
         return await _sse(request, _completion_chunks(events, base))
     out, final = "", {}
@@ -258,12 +287,19 @@ async def completions(request: web.Request) -> web.StreamResponse:
     return web.json_response({**base, "choices": [choice], "usage": _usage(final)})
 
 
-async def _completion_chunks(events: AsyncIterator[dict[str, Any]], base: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def _completion_chunks(
+    events: AsyncIterator[dict[str, Any]], base: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
     async for event in events:
         reason = None
         if event.get("done"):
             reason = "length" if event.get("done_reason") == "length" else "stop"
-        yield {**base, "choices": [{"index": 0, "text": event.get("response", ""), "logprobs": None, "finish_reason": reason}]}
+        yield {
+            **base,
+            "choices": [
+                {"index": 0, "text": event.get("response", ""), "logprobs": None, "finish_reason": reason}
+            ],
+        }
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
@@ -274,7 +310,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     if not inputs:
         raise errors.InvalidInput("invalid input")
     prepared = await prepare(request, {}, text, name)
-    vectors, count, _ = await embed_inputs(request, prepared, inputs, truncate=True, dimensions=body.get("dimensions"))
+    vectors, count, _ = await embed_inputs(
+        request, prepared, inputs, truncate=True, dimensions=body.get("dimensions")
+    )
     base64_out = body.get("encoding_format") == "base64"
     data = [
         {
@@ -285,7 +323,12 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         for i, v in enumerate(vectors)
     ]
     return web.json_response(
-        {"object": "list", "data": data, "model": text, "usage": {"prompt_tokens": count, "total_tokens": count}}
+        {
+            "object": "list",
+            "data": data,
+            "model": text,
+            "usage": {"prompt_tokens": count, "total_tokens": count},
+        }
     )
 
 

@@ -209,7 +209,11 @@ def _show(session: ChatSession, args: list[str]) -> str:
     if what == "info":
         details = show.get("details") or {}
         lines = ["  Model"]
-        for label, key in (("family", "family"), ("parameters", "parameter_size"), ("quantization", "quantization_level")):
+        for label, key in (
+            ("family", "family"),
+            ("parameters", "parameter_size"),
+            ("quantization", "quantization_level"),
+        ):
             if details.get(key):
                 lines.append(f"    {label:<16}{details[key]}")
         caps = show.get("capabilities") or []
@@ -225,7 +229,10 @@ def _show(session: ChatSession, args: list[str]) -> str:
     if what == "template":
         return show.get("template") or "No prompt template was specified for this model."
     if what == "parameters":
-        out = ["Model defined parameters:", show.get("parameters") or "No parameters were specified for this model."]
+        out = [
+            "Model defined parameters:",
+            show.get("parameters") or "No parameters were specified for this model.",
+        ]
         if session.options:
             out += ["", "User defined parameters:"] + [f"{k:<30} {v}" for k, v in session.options.items()]
         return "\n".join(out)
@@ -251,7 +258,12 @@ def _load(session: ChatSession, args: list[str]) -> str:
 def _save(session: ChatSession, args: list[str]) -> str:
     if not args:
         return "Usage:\n  /save <modelname>"
-    body: dict[str, Any] = {"model": args[0], "from": session.model, "messages": session.messages, "stream": False}
+    body: dict[str, Any] = {
+        "model": args[0],
+        "from": session.model,
+        "messages": session.messages,
+        "stream": False,
+    }
     if session.system is not None:
         body["system"] = session.system
     if session.options:

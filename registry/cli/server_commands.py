@@ -65,7 +65,9 @@ async def _serve(ctx: CliContext) -> None:
         from registry.errors import InvalidInput
 
         raise InvalidInput(f"listen tcp {settings.host.host}:{settings.host.port}: {err.strerror}") from err
-    print(f"Listening on {settings.host.host}:{settings.host.port} (version 0.1.0)", file=sys.stderr, flush=True)
+    print(
+        f"Listening on {settings.host.host}:{settings.host.port} (version 0.1.0)", file=sys.stderr, flush=True
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -168,7 +170,9 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         session.send(prompt)
         return 0
     session.load()
-    return run_repl(session, history=not ctx.settings.nohistory, history_file=ctx.settings.home / ".ollama-py" / "history")
+    return run_repl(
+        session, history=not ctx.settings.nohistory, history_file=ctx.settings.home / ".ollama-py" / "history"
+    )
 
 
 def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -188,7 +192,16 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
             when = "Stopping..."
         else:
             when = f"{human_duration(until - now)} from now"
-        rows.append([m["name"], m["digest"][:12], human_bytes(int(m["size"])), "100% CPU", str(m["context_length"]), when])
+        rows.append(
+            [
+                m["name"],
+                m["digest"][:12],
+                human_bytes(int(m["size"])),
+                "100% CPU",
+                str(m["context_length"]),
+                when,
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         ctx.print("    ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())

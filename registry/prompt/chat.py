@@ -10,7 +10,6 @@ Messages use Ollama's JSON shape: ``{"role", "content", "tool_calls"?, "tool_nam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +64,9 @@ class PromptTemplate:
     jinja: JinjaChatTemplate | None = None
 
     @classmethod
-    def for_model(cls, modelfile_template: str | None, gguf_template: str | None, *, bos: str = "", eos: str = "") -> PromptTemplate:
+    def for_model(
+        cls, modelfile_template: str | None, gguf_template: str | None, *, bos: str = "", eos: str = ""
+    ) -> PromptTemplate:
         """Compile the model's template.
 
         Raises:
@@ -75,7 +76,11 @@ class PromptTemplate:
             return cls("go", modelfile_template, go=parse(modelfile_template))
         if gguf_template:
             try:
-                return cls("jinja", gguf_template, jinja=JinjaChatTemplate(gguf_template, bos_token=bos, eos_token=eos))
+                return cls(
+                    "jinja",
+                    gguf_template,
+                    jinja=JinjaChatTemplate(gguf_template, bos_token=bos, eos_token=eos),
+                )
             except ValueError as err:
                 raise TemplateError(str(err)) from err
         return cls("go", DEFAULT_TEMPLATE, go=parse(DEFAULT_TEMPLATE))
@@ -105,8 +110,14 @@ class PromptTemplate:
         system = "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
         go_tools = [JsonValue(t) for t in tools] if tools else None
         if self.uses_messages:
-            data = {"System": system, "Messages": [_go_message(m) for m in messages], "Tools": go_tools,
-                    "Prompt": "", "Response": "", "Suffix": ""}
+            data = {
+                "System": system,
+                "Messages": [_go_message(m) for m in messages],
+                "Tools": go_tools,
+                "Prompt": "",
+                "Response": "",
+                "Suffix": "",
+            }
             return self.go.execute(data)
         return self._legacy(messages, system, go_tools)
 
@@ -129,8 +140,16 @@ class PromptTemplate:
 
     def _turn(self, system: str, prompt: str, response: str, tools: Any, *, cut: bool) -> str:
         assert self.go is not None
-        text = self.go.execute({"System": system, "Prompt": prompt, "Response": response, "Tools": tools,
-                                "Messages": None, "Suffix": ""})
+        text = self.go.execute(
+            {
+                "System": system,
+                "Prompt": prompt,
+                "Response": response,
+                "Tools": tools,
+                "Messages": None,
+                "Suffix": "",
+            }
+        )
         if cut:
             idx = text.find(_RESPONSE_MARK)
             return text[:idx] if idx >= 0 else text
@@ -151,8 +170,16 @@ class PromptTemplate:
         if self.uses_messages:
             return self.render_chat(messages)
         assert self.go is not None
-        text = self.go.execute({"System": system or "", "Prompt": prompt, "Response": _RESPONSE_MARK,
-                                "Suffix": suffix, "Messages": None, "Tools": None})
+        text = self.go.execute(
+            {
+                "System": system or "",
+                "Prompt": prompt,
+                "Response": _RESPONSE_MARK,
+                "Suffix": suffix,
+                "Messages": None,
+                "Tools": None,
+            }
+        )
         idx = text.find(_RESPONSE_MARK)
         return text[:idx] if idx >= 0 else text
 
@@ -160,5 +187,3 @@ class PromptTemplate:
 def tool_names(tools: list[dict[str, Any]] | None) -> list[str]:
     """The function names declared in ``tools``."""
     return [str((t.get("function") or {}).get("name", "")) for t in tools or [] if isinstance(t, dict)]
-
-

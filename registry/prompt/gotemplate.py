@@ -185,7 +185,7 @@ def parse(source: str) -> Template:
             items[i - 1] = ("text", items[i - 1][1].rstrip(), items[i - 1][2])
         if right and i + 1 < len(items):
             items[i + 1] = ("text", items[i + 1][1].lstrip(), items[i + 1][2])
-    nodes, rest, end = _parse_block(items, 0)
+    nodes, _rest, end = _parse_block(items, 0)
     if end is not None:
         raise TemplateError(f"template: unexpected {{{{{end}}}}}")
     return Template(nodes)
@@ -216,7 +216,9 @@ def _parse_block(items: list[tuple[str, Any, int]], i: int) -> tuple[list[_Node]
     return nodes, i, None
 
 
-def _parse_control(word: str, rest: str, items: list[tuple[str, Any, int]], i: int, where: int) -> tuple[_Node, int]:
+def _parse_control(
+    word: str, rest: str, items: list[tuple[str, Any, int]], i: int, where: int
+) -> tuple[_Node, int]:
     node = _Node(word, pipe=_parse_pipe(_tokens(rest, where), where))
     node.body, i, end = _parse_block(items, i)
     if end is None:
@@ -225,7 +227,9 @@ def _parse_control(word: str, rest: str, items: list[tuple[str, Any, int]], i: i
         node.orelse, i, end = _parse_block(items, i)
     elif end.startswith("else ") and end.split()[1] in ("if", "with"):
         inner_word = end.split()[1]
-        inner, i = _parse_control(inner_word, end.split(None, 2)[2] if len(end.split()) > 2 else "", items, i, where)
+        inner, i = _parse_control(
+            inner_word, end.split(None, 2)[2] if len(end.split()) > 2 else "", items, i, where
+        )
         node.orelse = [inner]
         return node, i
     if end is None or end.split()[0] != "end":
@@ -265,7 +269,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return str(int(value or 0))
     if isinstance(value, list):
         return "[" + " ".join(_text(v) for v in value) + "]"
     if isinstance(value, dict):
@@ -292,7 +296,7 @@ def _printf(fmt: str, *args: Any) -> str:
         if verb == "q":
             return json.dumps(_text(value))
         if verb == "d":
-            return str(int(value))
+            return str(int(value or 0))
         return _text(value)
 
     return re.sub(r"%([-+ #0-9.]*)([vsdqtfgx%])", repl, fmt)

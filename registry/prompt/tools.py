@@ -66,7 +66,10 @@ def parse_tool_calls(text: str, tool_names: Iterable[str] | None = None) -> tupl
         pos = end
     if not found:
         return [], text
-    rest = "".join(text[a:b] for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(text)], strict=True))
+    rest = "".join(
+        text[a:b]
+        for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(text)], strict=True)
+    )
     rest = _WRAPPERS.sub("", rest).strip()
     calls = [{"id": _call_id(), "function": {"index": i, **c}} for i, c in enumerate(found)]
     return calls, rest

@@ -13,8 +13,8 @@ from registry.scheduler.scheduler import (
 
 __all__ = [
     "BUSY_MESSAGE",
-    "UNSET",
     "CRASHED_MESSAGE",
+    "UNSET",
     "Lease",
     "LoadedModel",
     "ModelSpec",

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,10 @@ class RunnerProcess:
         if verbose:
             argv.append("--verbose")
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         return cls(options, proc, workdir)
 
@@ -106,7 +109,9 @@ class RunnerProcess:
         while True:
             if not self.alive:
                 await asyncio.sleep(0.05)  # let stderr drain
-                raise self._crashed(f"llama runner process has terminated: exit status {self.proc.returncode}")
+                raise self._crashed(
+                    f"llama runner process has terminated: exit status {self.proc.returncode}"
+                )
             try:
                 async with self._session.get("http://runner/health") as resp:
                     health = await resp.json()
@@ -130,12 +135,14 @@ class RunnerProcess:
         if not self.alive:
             return False
         try:
-            async with self._session.get("http://runner/health", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            async with self._session.get(
+                "http://runner/health", timeout=aiohttp.ClientTimeout(total=2)
+            ) as resp:
                 return bool((await resp.json()).get("status") == HEALTH_OK)
         except (aiohttp.ClientError, OSError, ValueError, TimeoutError):
             return False
 
-    async def completion(self, request: CompletionRequest) -> AsyncIterator[dict[str, Any]]:
+    async def completion(self, request: CompletionRequest) -> AsyncGenerator[dict[str, Any], None]:
         """Stream the runner's events for ``request`` (``{"content"}`` ... final ``{"done"}``).
 
         Closing the iterator early closes the connection, which cancels the job in the runner.
@@ -154,7 +161,9 @@ class RunnerProcess:
                         continue
                     event = json.loads(line)
                     if "error" in event:
-                        raise RunnerError(f"an error was encountered while running the model: {event['error']}")
+                        raise RunnerError(
+                            f"an error was encountered while running the model: {event['error']}"
+                        )
                     yield event
                     if event.get("done"):
                         done = True

@@ -164,7 +164,9 @@ class Scheduler:
                 await self._unload(model)
             elif model.keep_alive is not None:
                 model.expires_at = time.time() + model.keep_alive
-                model.timer = asyncio.get_running_loop().call_later(model.keep_alive, self._spawn_expire, model)
+                model.timer = asyncio.get_running_loop().call_later(
+                    model.keep_alive, self._spawn_expire, model
+                )
         async with self._changed:
             self._changed.notify_all()
 
@@ -175,7 +177,9 @@ class Scheduler:
                 return model
             async with self._load_lock:
                 model = self._loaded.get(spec.key)
-                if model is not None and (model.dead or model.spec.load != spec.load or not model.runner.alive):
+                if model is not None and (
+                    model.dead or model.spec.load != spec.load or not model.runner.alive
+                ):
                     await self._wait_idle(model)
                     await self._unload(model)
                     continue
@@ -259,7 +263,7 @@ class Scheduler:
         """``/api/ps`` entries, the latest expiry first."""
         from registry.library.model_info import rfc3339
 
-        entries = []
+        entries: list[dict[str, Any]] = []
         for model in self._loaded.values():
             if model.expires_at is not None:
                 expires = model.expires_at

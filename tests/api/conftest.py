@@ -22,14 +22,18 @@ ServerFactory = Callable[..., "Any"]
 def models(library: Library, tiny_gguf: Path) -> Library:
     """``tiny`` (generated llama GGUF, Jinja template inside) and ``tiny-go`` (Go TEMPLATE)."""
     add_gguf_model(library, "tiny", tiny_gguf)
-    add_gguf_model(library, "tiny-go", tiny_gguf, template="{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}")
+    add_gguf_model(
+        library, "tiny-go", tiny_gguf, template="{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"
+    )
     return library
 
 
 @pytest.fixture
 def gemma(library: Library) -> Library:
     """``gemma`` (Gemma 3 270M with Ollama's gemma3 template)."""
-    add_gguf_model(library, "gemma", gemma_path(), template=GEMMA3_TEMPLATE, params={"stop": ["<end_of_turn>"]})
+    add_gguf_model(
+        library, "gemma", gemma_path(), template=GEMMA3_TEMPLATE, params={"stop": ["<end_of_turn>"]}
+    )
     return library
 
 
@@ -39,7 +43,9 @@ async def make_client(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     clients: list[TestClient[Any, Any]] = []
 
     async def factory(library: Library, **overrides: Any) -> TestClient[Any, Any]:
-        settings = dataclasses.replace(Settings(models_dir=tmp_path / "store", context_length=512), **overrides)
+        settings = dataclasses.replace(
+            Settings(models_dir=tmp_path / "store", context_length=512), **overrides
+        )
         client: TestClient[Any, Any] = TestClient(TestServer(build_app(settings, library)))
         await client.start_server()
         clients.append(client)

@@ -36,9 +36,16 @@ async def test_gemma_generation_controls(gemma: Library, make_client: Any) -> No
     stop = words[2]
     cut = await _chat(client, options={"num_predict": 40, "temperature": 0, "stop": [stop]})
     assert stop not in cut["message"]["content"] and cut["done_reason"] == "stop"
-    resp = await client.post("/api/generate", json={"model": "gemma", "prompt": "Describe a cat as JSON.",
-                                                    "format": "json", "stream": False,
-                                                    "options": {"num_predict": 200, "temperature": 0}})
+    resp = await client.post(
+        "/api/generate",
+        json={
+            "model": "gemma",
+            "prompt": "Describe a cat as JSON.",
+            "format": "json",
+            "stream": False,
+            "options": {"num_predict": 200, "temperature": 0},
+        },
+    )
     body = await resp.json()
     if body["done_reason"] == "stop":
         assert isinstance(json.loads(body["response"]), dict)
@@ -48,8 +55,14 @@ async def test_gemma_generation_controls(gemma: Library, make_client: Any) -> No
 
 async def test_gemma_disconnect_frees_slot(gemma: Library, make_client: Any) -> None:
     client = await make_client(gemma, num_parallel=1)
-    resp = await client.post("/api/generate", json={"model": "gemma", "prompt": "Write a very long story.",
-                                                    "options": {"num_predict": 100000, "temperature": 1.0}})
+    resp = await client.post(
+        "/api/generate",
+        json={
+            "model": "gemma",
+            "prompt": "Write a very long story.",
+            "options": {"num_predict": 100000, "temperature": 1.0},
+        },
+    )
     for _ in range(3):
         await resp.content.readline()
     resp.close()

@@ -23,10 +23,19 @@ async def test_ollama_client_every_inference_endpoint(models: Library, make_clie
     def calls() -> dict[str, Any]:
         out: dict[str, Any] = {}
         out["gen"] = oc.generate(model="tiny", prompt="the", options={"num_predict": 5, "seed": 1})
-        out["gen_stream"] = list(oc.generate(model="tiny", prompt="the", stream=True, options={"num_predict": 5}))
-        out["chat"] = oc.chat(model="tiny", messages=[{"role": "user", "content": "hi"}], options={"num_predict": 5})
+        out["gen_stream"] = list(
+            oc.generate(model="tiny", prompt="the", stream=True, options={"num_predict": 5})
+        )
+        out["chat"] = oc.chat(
+            model="tiny", messages=[{"role": "user", "content": "hi"}], options={"num_predict": 5}
+        )
         out["chat_stream"] = list(
-            oc.chat(model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True, options={"num_predict": 5})
+            oc.chat(
+                model="tiny",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                options={"num_predict": 5},
+            )
         )
         out["embed"] = oc.embed(model="tiny", input=["the", "a"])
         out["embeddings"] = oc.embeddings(model="tiny", prompt="the")
@@ -56,7 +65,9 @@ async def test_ollama_client_json_format(models: Library, make_client: Any) -> N
     server = await make_client(models)
     oc = ollama.Client(host=_url(server))
     schema = {"type": "object", "properties": {"n": {"type": "boolean"}}, "required": ["n"]}
-    resp = await asyncio.to_thread(oc.generate, model="tiny", prompt="x", format=schema, options={"num_predict": 300})
+    resp = await asyncio.to_thread(
+        oc.generate, model="tiny", prompt="x", format=schema, options={"num_predict": 300}
+    )
     assert isinstance(json.loads(resp.response)["n"], bool)
 
 
@@ -65,28 +76,51 @@ async def test_openai_client_every_endpoint(models: Library, make_client: Any) -
     oa = openai.OpenAI(base_url=_url(server) + "/v1", api_key="ollama", max_retries=0)
     schema = {
         "type": "object",
-        "properties": {"name": {"enum": ["get_weather"]}, "arguments": {"type": "object", "properties": {"city": {"enum": ["Oslo"]}}, "required": ["city"]}},
+        "properties": {
+            "name": {"enum": ["get_weather"]},
+            "arguments": {"type": "object", "properties": {"city": {"enum": ["Oslo"]}}, "required": ["city"]},
+        },
         "required": ["name", "arguments"],
     }
     tools: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
 
     def calls() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        out["chat"] = oa.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+        out["chat"] = oa.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+        )
         out["stream"] = list(
-            oa.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=5,
-                                       stream=True, stream_options={"include_usage": True})
+            oa.chat.completions.create(
+                model="tiny",
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=5,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
         )
         out["tools"] = oa.chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": "weather in Oslo?"}], tools=tools, max_tokens=400,
+            model="tiny",
+            messages=[{"role": "user", "content": "weather in Oslo?"}],
+            tools=tools,
+            max_tokens=400,
             response_format={"type": "json_schema", "json_schema": {"name": "call", "schema": schema}},
         )
         out["json"] = oa.chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": "json"}], max_tokens=400,
-            response_format={"type": "json_schema", "json_schema": {"name": "b", "schema": {"type": "object", "properties": {"b": {"type": "boolean"}}, "required": ["b"]}}},
+            model="tiny",
+            messages=[{"role": "user", "content": "json"}],
+            max_tokens=400,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "b",
+                    "schema": {"type": "object", "properties": {"b": {"type": "boolean"}}, "required": ["b"]},
+                },
+            },
         )
         out["completion"] = oa.completions.create(model="tiny", prompt="the", max_tokens=5)
-        out["completion_stream"] = list(oa.completions.create(model="tiny", prompt="the", max_tokens=5, stream=True))
+        out["completion_stream"] = list(
+            oa.completions.create(model="tiny", prompt="the", max_tokens=5, stream=True)
+        )
         out["embeddings"] = oa.embeddings.create(model="tiny", input=["the", "a"])
         out["models"] = oa.models.list()
         out["model"] = oa.models.retrieve("tiny")

@@ -35,8 +35,10 @@ async def test_concurrent_requests_share_one_runner(models: Library, make_client
     client = await make_client(models, num_parallel=2)
 
     async def one(i: int) -> dict[str, Any]:
-        resp = await client.post("/api/generate", json={"model": "tiny", "prompt": f"word {i}", "stream": False,
-                                                        "options": {"num_predict": 10}})
+        resp = await client.post(
+            "/api/generate",
+            json={"model": "tiny", "prompt": f"word {i}", "stream": False, "options": {"num_predict": 10}},
+        )
         return dict(await resp.json())
 
     results = await asyncio.gather(*[one(i) for i in range(4)])
@@ -83,11 +85,15 @@ async def test_full_queue_answers_503(models: Library, make_client: Any) -> None
     client = await make_client(models, max_queue=1, num_parallel=1)
     scheduler = client.server.app[keys.SCHEDULER]
     small = {"num_predict": 1, "num_ctx": 64}
-    await client.post("/api/generate", json={"model": "tiny", "prompt": "a", "stream": False, "options": small})
+    await client.post(
+        "/api/generate", json={"model": "tiny", "prompt": "a", "stream": False, "options": small}
+    )
     spec = scheduler.loaded()[0].spec
     async with scheduler.lease(spec):  # someone holds the only slot
         waiting = asyncio.ensure_future(
-            client.post("/api/generate", json={"model": "tiny", "prompt": "a", "stream": False, "options": small})
+            client.post(
+                "/api/generate", json={"model": "tiny", "prompt": "a", "stream": False, "options": small}
+            )
         )
         await _wait_for(lambda: scheduler.pending == 1)
         resp = await client.post("/api/generate", json={"model": "tiny", "prompt": "b", "options": small})
@@ -106,19 +112,30 @@ async def test_runner_killed_mid_generation(models: Library, make_client: Any) -
     os.kill(scheduler.loaded()[0].runner.pid, signal.SIGKILL)
     lines = [json.loads(line) for line in (await resp.text()).splitlines() if line.strip()]
     assert "unexpectedly stopped" in lines[-1]["error"]
-    again = await client.post("/api/generate", json={"model": "tiny", "prompt": "the", "stream": False,
-                                                     "options": {"num_predict": 3, "num_ctx": 64}})
+    again = await client.post(
+        "/api/generate",
+        json={
+            "model": "tiny",
+            "prompt": "the",
+            "stream": False,
+            "options": {"num_predict": 3, "num_ctx": 64},
+        },
+    )
     assert again.status == 200 and (await again.json())["done"] is True
 
 
 async def test_client_disconnect_stops_generation(models: Library, make_client: Any) -> None:
     client = await make_client(models, num_parallel=1)
-    resp = await client.post("/api/chat", json={"model": "tiny", "messages": [{"role": "user", "content": "x"}],
-                                                "options": ENDLESS})
+    resp = await client.post(
+        "/api/chat",
+        json={"model": "tiny", "messages": [{"role": "user", "content": "x"}], "options": ENDLESS},
+    )
     await resp.content.readline()
     resp.close()
     scheduler = client.server.app[keys.SCHEDULER]
     await _wait_for(lambda: scheduler.loaded()[0].refcount == 0)
-    nxt = await client.post("/api/generate", json={"model": "tiny", "prompt": "a", "stream": False,
-                                                   "options": {"num_predict": 2, "num_ctx": 64}})
+    nxt = await client.post(
+        "/api/generate",
+        json={"model": "tiny", "prompt": "a", "stream": False, "options": {"num_predict": 2, "num_ctx": 64}},
+    )
     assert (await nxt.json())["done"] is True

@@ -37,8 +37,13 @@ def server_env(library: Library, tiny_gguf: Path, tmp_path: Path) -> Iterator[di
         "HOME": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
-    proc = subprocess.Popen([sys.executable, "-m", "registry.cli.main", "serve"], env=env, cwd=ROOT,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli.main", "serve"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     assert "Listening on" in proc.stderr.readline()
     try:
@@ -49,14 +54,23 @@ def server_env(library: Library, tiny_gguf: Path, tmp_path: Path) -> Iterator[di
 
 
 def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry.cli.main", *args], env=env, cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
     done = _cli(server_env, "run", "tiny", "hello", "--verbose")
     assert done.returncode == 0, done.stderr
-    assert "eval count:" in done.stderr and "total duration:" in done.stderr and "load duration:" in done.stderr
+    assert (
+        "eval count:" in done.stderr and "total duration:" in done.stderr and "load duration:" in done.stderr
+    )
     piped = _cli(server_env, "run", "tiny", stdin="from stdin\n")
     assert piped.returncode == 0, piped.stderr
     ps = _cli(server_env, "ps")
@@ -71,8 +85,14 @@ def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
 
 
 def test_repl_session(server_env: dict[str, str]) -> None:
-    child = pexpect.spawn(sys.executable, ["-m", "registry.cli.main", "run", "tiny"], env=server_env, cwd=str(ROOT),
-                          encoding="utf-8", timeout=60)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "registry.cli.main", "run", "tiny"],
+        env=server_env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+    )
     try:
         child.expect_exact(">>> ")
         child.sendline("/set parameter num_predict 4")

@@ -18,7 +18,10 @@ MESSAGES = [
 def test_gguf_jinja_template_is_the_default() -> None:
     t = PromptTemplate.for_model(None, CHAT_TEMPLATE, bos="<s>")
     assert t.kind == "jinja"
-    assert t.render_chat(MESSAGES) == "<|system|>S</s><|user|>q1</s><|assistant|>r1</s><|user|>q2</s><|assistant|>"
+    assert (
+        t.render_chat(MESSAGES)
+        == "<|system|>S</s><|user|>q1</s><|assistant|>r1</s><|user|>q2</s><|assistant|>"
+    )
     assert t.render_generate("hi", system="S") == "<|system|>S</s><|user|>hi</s><|assistant|>"
 
 
@@ -41,7 +44,9 @@ def test_jinja_raise_exception_and_bad_syntax() -> None:
 
 
 def test_legacy_go_template_renders_each_turn_and_cuts_at_response() -> None:
-    t = PromptTemplate.for_model("{{ if .System }}<s>{{ .System }}</s>{{ end }}<u>{{ .Prompt }}</u><a>{{ .Response }}</a>", None)
+    t = PromptTemplate.for_model(
+        "{{ if .System }}<s>{{ .System }}</s>{{ end }}<u>{{ .Prompt }}</u><a>{{ .Response }}</a>", None
+    )
     assert t.render_chat(MESSAGES) == "<s>S</s><u>q1</u><a>r1</a><s>S</s><u>q2</u><a>"
     assert t.render_generate("hi") == "<u>hi</u><a>"
 
@@ -62,7 +67,9 @@ def test_tool_calls_found_in_common_shapes() -> None:
         calls, rest = parse_tool_calls(text, names)
         assert [c["function"]["name"] for c in calls] == ["get_weather"], text
         assert calls[0]["function"]["arguments"] == {"city": "Paris"} and rest == ""
-    calls, _ = parse_tool_calls('{"name": "add", "arguments": {"a": 1}} {"name": "add", "arguments": {"a": 2}}', names)
+    calls, _ = parse_tool_calls(
+        '{"name": "add", "arguments": {"a": 1}} {"name": "add", "arguments": {"a": 2}}', names
+    )
     assert [c["function"]["index"] for c in calls] == [0, 1]
 
 

@@ -45,7 +45,13 @@ You have tools:{{ range .Tools }}
 
 def test_gemma3_library_template() -> None:
     out = parse(GEMMA3_TEMPLATE).execute(
-        {"Messages": [{"Role": "user", "Content": "hi"}, {"Role": "assistant", "Content": "yo"}, {"Role": "user", "Content": "again"}]}
+        {
+            "Messages": [
+                {"Role": "user", "Content": "hi"},
+                {"Role": "assistant", "Content": "yo"},
+                {"Role": "user", "Content": "again"},
+            ]
+        }
     )
     assert out == (
         "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\nyo<end_of_turn>\n"
@@ -59,14 +65,20 @@ def test_llama31_template_with_tools_and_tool_calls() -> None:
         "Tools": [JsonValue({"type": "function", "function": {"name": "f"}})],
         "Messages": [
             {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": JsonValue({"a": 1})}}]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"function": {"name": "f", "arguments": JsonValue({"a": 1})}}],
+            },
             {"role": "tool", "content": "42"},
         ],
     }
     out = parse(LLAMA31_TOOLS).execute(data)
     assert '{"type":"function","function":{"name":"f"}}' in out
     assert '{"name": "f", "parameters": {"a":1}}' in out
-    assert out.endswith("<|start_header_id|>ipython<|end_header_id|>\n\n42<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert out.endswith(
+        "<|start_header_id|>ipython<|end_header_id|>\n\n42<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,7 +96,7 @@ def test_llama31_template_with_tools_and_tool_calls() -> None:
         ("{{ len .L }} {{ index .L 1 }} {{ slice .L 1 }}", {"L": [1, 2, 3]}, "3 2 [2 3]"),
         ("{{ json .M }}", {"M": {"k": [1, "x"]}}, '{"k":[1,"x"]}'),
         ("{{ $x := 1 }}{{ $x = 2 }}{{ $x }}", {}, "2"),
-        ("{{ .A | printf \"<%s>\" }}", {"A": "p"}, "<p>"),
+        ('{{ .A | printf "<%s>" }}', {"A": "p"}, "<p>"),
         ("{{/* a comment */}}ok", {}, "ok"),
         ("{{ (index .L 0).Name }}", {"L": [{"Name": "n"}]}, "n"),
     ],
@@ -99,7 +111,14 @@ def test_actions(source: str, data: dict[str, object], expected: str | None) -> 
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ if .X }}", "{{ end }}", "{{ nofunc .X }}", "{{ .X", "{{ template \"x\" }}", "{{ if .X }}{{ else }}{{ else }}{{ end }}"],
+    [
+        "{{ if .X }}",
+        "{{ end }}",
+        "{{ nofunc .X }}",
+        "{{ .X",
+        '{{ template "x" }}',
+        "{{ if .X }}{{ else }}{{ else }}{{ end }}",
+    ],
 )
 def test_parse_errors_are_clear(source: str) -> None:
     with pytest.raises(TemplateError, match="template"):

@@ -56,7 +56,9 @@ async def test_tokenize_detokenize_round_trip(runner: RunnerProcess) -> None:
 
 async def test_completion_streams_and_counts(runner: RunnerProcess) -> None:
     pieces = []
-    async for event in runner.completion(CompletionRequest(prompt="the", options={"num_predict": 12, "seed": 1})):
+    async for event in runner.completion(
+        CompletionRequest(prompt="the", options={"num_predict": 12, "seed": 1})
+    ):
         pieces.append(event)
     final = pieces[-1]
     assert final["done"] is True and final["done_reason"] in ("length", "stop")
@@ -83,7 +85,9 @@ async def test_stop_sequence_cuts_output(runner: RunnerProcess) -> None:
     text, _ = await _complete(runner, prompt="the", options={"num_predict": 40, "seed": 3, "temperature": 0})
     assert len(text) > 4
     stop = text[2:4]
-    cut, final = await _complete(runner, prompt="the", options={"num_predict": 40, "seed": 3, "temperature": 0, "stop": [stop]})
+    cut, final = await _complete(
+        runner, prompt="the", options={"num_predict": 40, "seed": 3, "temperature": 0, "stop": [stop]}
+    )
     assert stop not in cut and final["done_reason"] == "stop"
     assert text.startswith(cut)
 
@@ -102,7 +106,9 @@ async def test_bad_option_type_is_rejected(runner: RunnerProcess) -> None:
 
 
 async def test_concurrent_completions_share_slots(runner: RunnerProcess) -> None:
-    results = await asyncio.gather(*[_complete(runner, prompt=f"word {i}", options={"num_predict": 16}) for i in range(5)])
+    results = await asyncio.gather(
+        *[_complete(runner, prompt=f"word {i}", options={"num_predict": 16}) for i in range(5)]
+    )
     assert all(final["done"] for _, final in results)
 
 
@@ -135,7 +141,9 @@ async def test_sigkill_mid_generation_is_a_clear_error(tiny_gguf: Path) -> None:
     try:
         await proc.wait_ready(60)
         with pytest.raises(RunnerError, match="unexpectedly stopped"):
-            async for _ in proc.completion(CompletionRequest(prompt="the", options={"num_predict": 10_000_000})):
+            async for _ in proc.completion(
+                CompletionRequest(prompt="the", options={"num_predict": 10_000_000})
+            ):
                 os.kill(proc.pid, signal.SIGKILL)
     finally:
         await proc.stop()

@@ -59,6 +59,10 @@ def add_gguf_model(
     ):
         digest, size = library.add_bytes(data)
         layers.append(Descriptor(media_type, digest, size))
-    config = json.dumps({"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"})
+    config = json.dumps(
+        {"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"}
+    )
     cfg_digest, cfg_size = library.add_bytes(config.encode())
-    library.put_model(ModelName.parse(name), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg_digest, cfg_size), layers))
+    library.put_model(
+        ModelName.parse(name), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg_digest, cfg_size), layers)
+    )
