@@ -89,7 +89,7 @@ def test_nested_arrays_are_refused(tmp_path: Path) -> None:
 def test_missing_architecture(tmp_path: Path) -> None:
     path = tmp_path / "noarch.gguf"
     path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
-    with pytest.raises(InvalidWeights, match="general.architecture is missing"):
+    with pytest.raises(InvalidWeights, match=r"general\.architecture is missing"):
         read_metadata(path)
 
 
