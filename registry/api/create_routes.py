@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 from aiohttp import web
@@ -72,9 +72,9 @@ async def post_blob(request: web.Request) -> web.Response:
     return web.Response(status=201)
 
 
-async def _in_thread(events: Generator[Progress, None, None]) -> AsyncIterator[dict[str, Any]]:
+async def _in_thread(events: Generator[Progress, None, None]) -> AsyncGenerator[dict[str, Any], None]:
     """Run a blocking generator in a thread; closing this iterator closes the generator there."""
-    out: queue.Queue[object] = queue.Queue(maxsize=64)
+    out: queue.Queue[object] = queue.Queue(maxsize=2)  # the creator runs at most a step ahead
     stop = threading.Event()
 
     def pump() -> None:
@@ -117,7 +117,10 @@ async def create(request: web.Request) -> web.StreamResponse:
     create_request = CreateRequest.from_json(body)
     library = request.app[keys.LIBRARY]
     events = _in_thread(create_model(library, name, create_request))
-    return await respond_ndjson(request, events, stream=body.get("stream", True) is not False)
+    try:
+        return await respond_ndjson(request, events, stream=body.get("stream", True) is not False)
+    finally:
+        await events.aclose()  # a client that went away stops the creation (and undoes it)
 
 
 def add_routes(app: web.Application) -> None:

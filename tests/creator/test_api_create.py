@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -112,3 +113,31 @@ async def test_create_stream_false_and_errors(server: TestServer, library: Libra
             assert await r.json() == {"status": "success"}
     assert [r.name.display_shortest for r in library.list_models()] == ["quiet:latest"]
     assert library.find_model(ModelName.parse("x")) is None
+
+
+@pytest.mark.slow
+async def test_client_leaving_mid_quantize_undoes_the_create(
+    server: TestServer, library: Library, tmp_path: Path
+) -> None:
+    from tests.support.tiny_gguf import write_tiny_gguf
+
+    big = write_tiny_gguf(
+        tmp_path / "big.gguf", embedding_length=512, feed_forward_length=16384, block_count=2
+    )
+    digest, _ = library.add_file(big)
+    before = snapshot(library)
+    body = {"model": "left", "files": {"big.gguf": str(digest)}, "quantize": "q8_0", "system": "unused"}
+    async with ClientSession() as http:
+        response = await http.post(server.make_url("/api/create"), json=body)
+        first = await response.content.readline()
+        assert json.loads(first) == {"status": "parsing GGUF"}
+        response.close()  # the client goes away while the quantizer works
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if not any(library.layout.tmp_dir.glob("quantize-*")) and snapshot(library) == before:
+            break
+    await asyncio.sleep(0.5)
+    assert not any(library.layout.tmp_dir.glob("quantize-*"))
+    assert library.find_model(ModelName.parse("left")) is None
+    assert snapshot(library) == before
+    assert library.verify().ok
