@@ -44,7 +44,7 @@ from registry.remote.transport import ProtocolError, converted_errors, raise_for
 
 __all__ = ["BlobDownload", "Part", "plan_parts"]
 
-_BLOCK = 1 << 20
+_BLOCK = 256 * 1024
 
 
 @dataclass(slots=True)

@@ -62,6 +62,7 @@ class Upstream:
         self.repo_blobs: dict[str, set[str]] = {}
         self.uploads: dict[str, bytearray] = {}
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
         self.port = 0
 
     # ---- fixtures ------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class Upstream:
 
     async def stop(self) -> None:
         """Close the listener and every connection."""
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -208,7 +210,8 @@ class Upstream:
                 return
             if faults.stall_after is not None and faults.stall_times > 0 and sent >= faults.stall_after:
                 faults.stall_times -= 1
-                await asyncio.sleep(3600)
+                await self._stopping.wait()
+                return
             chunk = body[sent : sent + piece]
             await response.write(chunk)
             self.counters.served[hexd] += len(chunk)
