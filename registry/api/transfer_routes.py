@@ -58,7 +58,9 @@ async def push(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     _, name = model_name_field(body)
     options = request.app.get(TRANSFER_OPTIONS) or TransferOptions()
-    events = push_model(request.app[keys.LIBRARY], name, insecure=_flag(body, "insecure", False), options=options)
+    events = push_model(
+        request.app[keys.LIBRARY], name, insecure=_flag(body, "insecure", False), options=options
+    )
     return await respond_ndjson(request, _as_json(events), stream=_flag(body, "stream", True))
 
 

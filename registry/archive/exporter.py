@@ -47,14 +47,16 @@ def export_models(library: Library, names: Sequence[ModelName], out: BinaryIO) -
     paths = {digest: library.blob_path(digest) for digest in blobs}
     index = _index_bytes(entries)
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=0, write_checksum=True)
-    with compressor.stream_writer(out, closefd=False) as zout:
-        with tarfile.open(fileobj=zout, mode="w|", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[call-overload]
-            _add_bytes(tar, OCI_LAYOUT, OCI_LAYOUT_BYTES)
-            _add_bytes(tar, INDEX, index)
-            for directory in ("blobs", "blobs/sha256"):
-                tar.addfile(tar_info(directory, 0, directory=True))
-            for digest in sorted(blobs, key=lambda d: d.hex):
-                _add_file(tar, blob_member(digest.hex), paths[digest], blobs[digest])
+    with (
+        compressor.stream_writer(out, closefd=False) as zout,
+        tarfile.open(fileobj=zout, mode="w|", format=tarfile.GNU_FORMAT) as tar,
+    ):
+        _add_bytes(tar, OCI_LAYOUT, OCI_LAYOUT_BYTES)
+        _add_bytes(tar, INDEX, index)
+        for directory in ("blobs", "blobs/sha256"):
+            tar.addfile(tar_info(directory, 0, directory=True))
+        for digest in sorted(blobs, key=lambda d: d.hex):
+            _add_file(tar, blob_member(digest.hex), paths[digest], blobs[digest])
     return sorted(blobs, key=lambda d: d.hex)
 
 

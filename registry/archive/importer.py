@@ -52,7 +52,7 @@ def import_archive(library: Library, source: BinaryIO) -> ImportReport:
     index: bytes | None = None
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(source, closefd=False)
-        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
                 data = _member(library, tar, member, report)
                 if data is not None:
@@ -66,7 +66,9 @@ def import_archive(library: Library, source: BinaryIO) -> ImportReport:
     return report
 
 
-def _member(library: Library, tar: tarfile.TarFile, member: tarfile.TarInfo, report: ImportReport) -> bytes | None:
+def _member(
+    library: Library, tar: tarfile.TarFile, member: tarfile.TarInfo, report: ImportReport
+) -> bytes | None:
     """Ingest one member; returns the index bytes when it is ``index.json``."""
     name = member.name.removeprefix("./")
     if member.isdir():

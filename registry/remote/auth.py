@@ -95,7 +95,9 @@ class Authenticator:
             return
         if any(c.scheme == "basic" for c in challenges):
             if self._credentials.lookup(host) is None or host in self._basic_hosts:
-                raise Unauthorized(f"unauthorized: {host} wants a username and password (none or wrong ones stored)")
+                raise Unauthorized(
+                    f"unauthorized: {host} wants a username and password (none or wrong ones stored)"
+                )
             self._basic_hosts.add(host)
             return
         raise Unauthorized(f"unauthorized: access denied by {host}")
@@ -104,8 +106,12 @@ class Authenticator:
         realm = challenge.params["realm"]
         query = {"service": challenge.params.get("service", "")}
         wanted_scope = challenge.params.get("scope") or scope
-        url = realm + ("&" if "?" in realm else "?") + urlencode(
-            [("service", query["service"])] + [("scope", s) for s in wanted_scope.split(" ") if s]
+        url = (
+            realm
+            + ("&" if "?" in realm else "?")
+            + urlencode(
+                [("service", query["service"])] + [("scope", s) for s in wanted_scope.split(" ") if s]
+            )
         )
         headers: dict[str, str] = {}
         creds = self._credentials.lookup(host)

@@ -34,7 +34,9 @@ class RegistryClient:
         if transport.options.insecure:
             scheme = "http"
         elif scheme == "http":
-            raise InvalidName("insecure protocol http: use --insecure (insecure: true) for plain http registries")
+            raise InvalidName(
+                "insecure protocol http: use --insecure (insecure: true) for plain http registries"
+            )
         self.transport = transport
         self.name = name
         self.base = f"{scheme}://{name.host}/v2/{name.repository}"
@@ -78,9 +80,13 @@ class RegistryClient:
             content_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         manifest = Manifest.parse(raw, content_type)
         if self.name.digest is not None and manifest.digest != self.name.digest:
-            raise ModelNotFound(f"pull model manifest: registry sent {manifest.digest}, not {self.name.digest}")
+            raise ModelNotFound(
+                f"pull model manifest: registry sent {manifest.digest}, not {self.name.digest}"
+            )
         if manifest.is_index:
-            raise Unsupported(f"{self.name.display_shortest} is a multi-platform index; pull one of its manifests")
+            raise Unsupported(
+                f"{self.name.display_shortest} is a multi-platform index; pull one of its manifests"
+            )
         return manifest
 
     async def blob_size(self, digest: Digest) -> int | None:

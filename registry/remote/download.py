@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -195,7 +194,8 @@ class BlobDownload:
             raise BlobNotFound(f"pull blob {self.digest}: the registry does not have it")
         if size != self.descriptor.size:
             raise ProtocolError(
-                f"blob {self.digest.short}: the registry reports {size} bytes, the manifest {self.descriptor.size}"
+                f"blob {self.digest.short}: the registry reports {size} bytes, "
+                f"the manifest {self.descriptor.size}"
             )
 
     async def _run_parts(self) -> None:
@@ -224,14 +224,18 @@ class BlobDownload:
                     self._direct_url = None
                     failures = 1 if part.written > before else failures + 1
                     if failures > self.options.max_retries:
-                        raise TransferError(f"pulling {self.digest.short}: max retries exceeded: {err}") from err
+                        raise TransferError(
+                            f"pulling {self.digest.short}: max retries exceeded: {err}"
+                        ) from err
                     delay = min(self.options.backoff_max, self.options.backoff_base * 2 ** (failures - 1))
                     await asyncio.sleep(delay)
 
     async def _fetch_part(self, part: Part) -> None:
         url = self._direct_url or self.client.blob_url(self.digest)
         headers = {"Range": f"bytes={part.pos}-{part.end - 1}"}
-        async with self.client.transport.request("GET", url, scope=self.client.scope, headers=headers) as resp:
+        async with self.client.transport.request(
+            "GET", url, scope=self.client.scope, headers=headers
+        ) as resp:
             skip = self._check_response(resp, part, url)
             if resp.status not in (200, 206):
                 if resp.status in (408, 429) or resp.status >= 500 or url == self._direct_url:

@@ -1,7 +1,8 @@
 """Run one job per blob concurrently and merge their byte counts into one stream of Progress events.
 
 Events per blob: ``"<verb> <12 hex>"`` with ``digest``, ``total`` and ``completed``, at most every
-``interval`` seconds per blob plus a final one at ``completed == total`` (no event with ``completed == 0`` unless the blob is empty). The first failing job
+``interval`` seconds per blob plus a final one at ``completed == total`` (no event with
+``completed == 0`` unless the blob is empty). The first failing job
 cancels the others and its error is raised from the iterator. Closing the iterator early (a client
 that went away) cancels the jobs; their partial state is kept for the next try.
 """

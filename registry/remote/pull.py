@@ -18,12 +18,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from registry.library import Library, Progress
+from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, Manifest
 from registry.oci.name import ModelName
 from registry.remote.client import RegistryClient
 from registry.remote.download import BlobDownload
 from registry.remote.options import TransferOptions
-from registry.remote.progress_merge import run_with_progress
+from registry.remote.progress_merge import Job, run_with_progress
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import Transport
 
@@ -66,7 +67,8 @@ async def pull_model(
         manifest = await client.get_manifest()
         previous = await asyncio.to_thread(_previous_blobs, library, name)
         wanted = pull_order(manifest)
-        lease = await asyncio.to_thread(_open_lease, library, name, manifest)
+        lease = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")
+        await asyncio.to_thread(lease.__enter__)
         try:
             async for event in run_with_progress(
                 "pulling", wanted, _downloader(client, library, limiter), parallel=opts.parallel_blobs
@@ -85,24 +87,17 @@ async def pull_model(
     yield Progress("success")
 
 
-def _downloader(
-    client: RegistryClient, library: Library, limiter: RateLimiter
-) -> Callable[[Descriptor, Callable[[int], None]], object]:
+def _downloader(client: RegistryClient, library: Library, limiter: RateLimiter) -> Job:
     async def job(desc: Descriptor, report: Callable[[int], None]) -> bool:
         return await BlobDownload(client, library, desc, limiter, report).run()
 
     return job
 
 
-def _previous_blobs(library: Library, name: ModelName) -> list:  # type: ignore[type-arg]
+def _previous_blobs(library: Library, name: ModelName) -> list[Digest]:
+    """The manifest and blobs ``name`` points at now (candidates for "removing unused layers")."""
     row = library.find_model(name)
     if row is None:
         return []
     old = library.manifest_of(row)
     return [row.manifest.digest, *(d.digest for d in old.blobs())]
-
-
-def _open_lease(library: Library, name: ModelName, manifest: Manifest):  # type: ignore[no-untyped-def]
-    ctx = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")
-    ctx.__enter__()
-    return ctx

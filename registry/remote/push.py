@@ -56,7 +56,9 @@ async def push_model(
         async def job(desc: Descriptor, report: Callable[[int], None]) -> bool:
             return await BlobUpload(client, library, desc, limiter, report, mounts.get(desc.digest)).run()
 
-        async for event in run_with_progress("pushing", pull_order(manifest), job, parallel=opts.parallel_blobs):
+        async for event in run_with_progress(
+            "pushing", pull_order(manifest), job, parallel=opts.parallel_blobs
+        ):
             yield event
         yield Progress("pushing manifest")
         await client.put_manifest(manifest)
@@ -73,7 +75,10 @@ def _mount_sources(library: Library, name: ModelName, manifest: Manifest) -> dic
     sources: dict[Digest, str] = {}
     for row in library.list_models():
         other = row.name
-        if other.host.casefold() != name.host.casefold() or other.repository.casefold() == name.repository.casefold():
+        if (
+            other.host.casefold() != name.host.casefold()
+            or other.repository.casefold() == name.repository.casefold()
+        ):
             continue
         for desc in library.manifest_of(row).blobs():
             if desc.digest in wanted:

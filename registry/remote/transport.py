@@ -47,7 +47,7 @@ async def converted_errors(what: str) -> AsyncIterator[None]:
     """Turn aiohttp/socket/timeout errors inside the block into :class:`TransferError`."""
     try:
         yield
-    except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as err:
+    except (TimeoutError, aiohttp.ClientError, ConnectionError) as err:
         detail = str(err) or type(err).__name__
         if isinstance(err, asyncio.TimeoutError):
             detail = "no data received before the stall timeout"
@@ -64,7 +64,7 @@ async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
         return
     try:
         excerpt = (await resp.content.read(2048)).decode(errors="replace").strip()
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         excerpt = ""
     message = _registry_message(excerpt)
     if resp.status == 401:

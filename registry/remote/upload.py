@@ -80,8 +80,12 @@ class BlobUpload:
             except TransferError as err:
                 failures += 1
                 if failures > self.options.max_retries:
-                    raise TransferError(f"pushing {self.descriptor.digest.short}: max retries exceeded: {err}") from err
-                await asyncio.sleep(min(self.options.backoff_max, self.options.backoff_base * 2 ** (failures - 1)))
+                    raise TransferError(
+                        f"pushing {self.descriptor.digest.short}: max retries exceeded: {err}"
+                    ) from err
+                await asyncio.sleep(
+                    min(self.options.backoff_max, self.options.backoff_base * 2 ** (failures - 1))
+                )
 
     async def _mount(self) -> bool:
         query = urlencode({"mount": str(self.descriptor.digest), "from": self.mount_from})
@@ -129,7 +133,9 @@ class BlobUpload:
         return new_location, offset
 
     async def _start(self) -> str:
-        async with self.client.transport.request("POST", self.client.uploads_url, scope=self.client.scope) as resp:
+        async with self.client.transport.request(
+            "POST", self.client.uploads_url, scope=self.client.scope
+        ) as resp:
             await raise_for_status(resp, "starting an upload")
             location = resp.headers.get("Docker-Upload-Location") or resp.headers.get("Location")
         if not location:
@@ -145,7 +151,11 @@ class BlobUpload:
             "Content-Length": str(end - start),
         }
         async with self.client.transport.request(
-            "PATCH", location, scope=self.client.scope, headers=headers, body=lambda: self._body(start, end),
+            "PATCH",
+            location,
+            scope=self.client.scope,
+            headers=headers,
+            body=lambda: self._body(start, end),
             follow_redirects=False,
         ) as resp:
             if resp.status >= 500 or resp.status in (408, 429):
@@ -182,7 +192,9 @@ class BlobUpload:
             while offset < end:
                 data = os.pread(fd, min(_READ, end - offset), offset)
                 if not data:
-                    raise TransferError(f"pushing {self.descriptor.digest.short}: the local blob is shorter than its size")
+                    raise TransferError(
+                        f"pushing {self.descriptor.digest.short}: the local blob is shorter than its size"
+                    )
                 await self.limiter.consume(len(data))
                 yield data
                 offset += len(data)
@@ -193,7 +205,7 @@ class BlobUpload:
     def _save(self, location: str) -> None:
         tmp = self.state_path.with_name(f"{self.state_path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"location": location}))
-        os.replace(tmp, self.state_path)
+        tmp.replace(self.state_path)
 
 
 def _range_end(value: str | None) -> int:
@@ -206,4 +218,3 @@ def _range_end(value: str | None) -> int:
     except ValueError:
         return -1
     return 0 if end <= 1 and int(first) == 0 and last == "0" else end
-

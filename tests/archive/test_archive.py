@@ -40,7 +40,9 @@ def test_export_is_deterministic_and_an_oci_layout(library: Library, tmp_path: P
         assert _export(other, names) == first  # another store, other mtimes: same bytes
     finally:
         other.close()
-    with tarfile.open(fileobj=io.BytesIO(zstandard.ZstdDecompressor().decompress(first, max_output_size=1 << 26))) as tar:
+    with tarfile.open(
+        fileobj=io.BytesIO(zstandard.ZstdDecompressor().decompress(first, max_output_size=1 << 26))
+    ) as tar:
         members = tar.getnames()
         assert members[:2] == ["oci-layout", "index.json"]
         index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]

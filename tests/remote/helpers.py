@@ -19,10 +19,14 @@ def weights(size: int, seed: int = 1) -> bytes:
     return hashlib.shake_256(seed.to_bytes(4, "big")).digest(size)
 
 
-def serve_model(upstream: Upstream, repo: str = "library/tiny", tag: str = "latest", size: int = 1 << 20) -> bytes:
+def serve_model(
+    upstream: Upstream, repo: str = "library/tiny", tag: str = "latest", size: int = 1 << 20
+) -> bytes:
     """Put a two-layer model on the upstream; returns the weights."""
     data = weights(size)
-    upstream.add_model(repo, tag, [(MODEL_MT, data), ("application/vnd.ollama.image.template", b"{{ .Prompt }}")])
+    upstream.add_model(
+        repo, tag, [(MODEL_MT, data), ("application/vnd.ollama.image.template", b"{{ .Prompt }}")]
+    )
     return data
 
 

@@ -21,7 +21,9 @@ async def client(library: Library) -> AsyncIterator[TestClient[object, object]]:
         yield c
 
 
-async def test_pull_streams_ndjson(client: TestClient[object, object], upstream: Upstream, library: Library) -> None:
+async def test_pull_streams_ndjson(
+    client: TestClient[object, object], upstream: Upstream, library: Library
+) -> None:
     serve_model(upstream)
     resp = await client.post("/api/pull", json={"model": str(name_on(upstream)), "insecure": True})
     assert resp.status == 200
@@ -35,13 +37,17 @@ async def test_pull_streams_ndjson(client: TestClient[object, object], upstream:
 
 async def test_pull_stream_false(client: TestClient[object, object], upstream: Upstream) -> None:
     serve_model(upstream)
-    resp = await client.post("/api/pull", json={"name": str(name_on(upstream)), "insecure": True, "stream": False})
+    resp = await client.post(
+        "/api/pull", json={"name": str(name_on(upstream)), "insecure": True, "stream": False}
+    )
     assert resp.status == 200
     assert await resp.json() == {"status": "success"}
 
 
 async def test_pull_missing_model_is_404(client: TestClient[object, object], upstream: Upstream) -> None:
-    resp = await client.post("/api/pull", json={"model": str(name_on(upstream, "library/no")), "insecure": True, "stream": False})
+    resp = await client.post(
+        "/api/pull", json={"model": str(name_on(upstream, "library/no")), "insecure": True, "stream": False}
+    )
     assert resp.status == 404
     assert (await resp.json())["error"] == "pull model manifest: file does not exist"
 
@@ -53,11 +59,15 @@ async def test_bad_input_is_400(client: TestClient[object, object]) -> None:
     assert (await client.post("/api/push", data=b"{not json")).status == 400
 
 
-async def test_push_roundtrip(client: TestClient[object, object], upstream: Upstream, library: Library) -> None:
+async def test_push_roundtrip(
+    client: TestClient[object, object], upstream: Upstream, library: Library
+) -> None:
     serve_model(upstream)
     await client.post("/api/pull", json={"model": str(name_on(upstream)), "insecure": True, "stream": False})
     library.copy(name_on(upstream), name_on(upstream, "me/again"))
-    resp = await client.post("/api/push", json={"model": str(name_on(upstream, "me/again")), "insecure": True})
+    resp = await client.post(
+        "/api/push", json={"model": str(name_on(upstream, "me/again")), "insecure": True}
+    )
     lines = [json.loads(line) for line in (await resp.text()).splitlines()]
     assert lines[0] == {"status": "retrieving manifest"}
     assert [line["status"] for line in lines[-2:]] == ["pushing manifest", "success"]

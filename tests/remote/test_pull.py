@@ -26,7 +26,9 @@ async def test_pull_statuses_and_result(library: Library, upstream: Upstream) ->
     assert layer_events[0].status == f"pulling {weights_hex[:12]}"
     assert layer_events[-1].completed == layer_events[-1].total == len(data)
     row = library.get_model(name_on(upstream))
-    assert row.manifest.digest.hex == hashlib.sha256(upstream.manifests[("library/tiny", "latest")]).hexdigest()
+    assert (
+        row.manifest.digest.hex == hashlib.sha256(upstream.manifests[("library/tiny", "latest")]).hexdigest()
+    )
     assert library.verify().ok
     assert upstream.counters.served[weights_hex] == len(data)
 
@@ -51,7 +53,9 @@ async def test_concurrent_pulls_share_bytes(library: Library, upstream: Upstream
     assert library.find_model(name_on(upstream)) is not None
 
 
-async def test_redirect_to_cdn_gets_no_credentials(library: Library, upstream: Upstream, cdn: Upstream) -> None:
+async def test_redirect_to_cdn_gets_no_credentials(
+    library: Library, upstream: Upstream, cdn: Upstream
+) -> None:
     data = serve_model(upstream)
     upstream.faults.redirect_to = f"http://{cdn.host}"
     upstream.faults.token = "sekrit"
@@ -80,7 +84,9 @@ async def test_http_needs_insecure(library: Library, upstream: Upstream) -> None
 async def test_retag_removes_unused_layers(library: Library, upstream: Upstream) -> None:
     old = serve_model(upstream, size=1000)
     await pull_all(library, name_on(upstream))
-    upstream.add_model("library/tiny", "latest", [("application/vnd.ollama.image.model", b"new weights" * 100)])
+    upstream.add_model(
+        "library/tiny", "latest", [("application/vnd.ollama.image.model", b"new weights" * 100)]
+    )
     events = await pull_all(library, name_on(upstream))
     assert "removing unused layers" in [e.status for e in events]
     from registry.oci.digest import sha256_of

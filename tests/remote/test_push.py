@@ -21,7 +21,9 @@ async def push_all(library: Library, name: ModelName, options: TransferOptions =
     return [e async for e in push_model(library, name, insecure=True, options=options)]
 
 
-def local_model(library: Library, upstream: Upstream, size: int = 1 << 20, repo: str = "me/tiny") -> tuple[ModelName, bytes]:
+def local_model(
+    library: Library, upstream: Upstream, size: int = 1 << 20, repo: str = "me/tiny"
+) -> tuple[ModelName, bytes]:
     data = weights(size, seed=7)
     name = ModelName.parse(f"{upstream.host}/{repo}:v1")
     make_model(library, str(name), weights=data, template="{{ .Prompt }}")
@@ -42,7 +44,7 @@ async def test_push_sends_blobs_then_exact_manifest(library: Library, upstream: 
 
 
 async def test_chunked_push_and_second_push_skips(library: Library, upstream: Upstream) -> None:
-    name, data = local_model(library, upstream, size=3 << 20)
+    name, _data = local_model(library, upstream, size=3 << 20)
     opts = replace(FAST, monolithic_limit=1 << 20, upload_chunk=1 << 20)
     await push_all(library, name, opts)
     patches = [r for r in upstream.counters.requests if r[0] == "PATCH"]

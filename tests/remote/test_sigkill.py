@@ -28,8 +28,16 @@ KILLS = 3
 async def _run_worker(action: str, store: Path, name: str, kill_at: int | None, part: int) -> int:
     """Run the worker; with ``kill_at``, SIGKILL it once a progress event reports that many bytes."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.remote.worker", action, str(store), name, str(part),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.remote.worker",
+        action,
+        str(store),
+        name,
+        str(part),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
     async for line in proc.stdout:

@@ -79,7 +79,10 @@ class Upstream:
         doc = {
             "schemaVersion": 2,
             "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **self.add_blob(repo, config)},
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                **self.add_blob(repo, config),
+            },
             "layers": [{"mediaType": mt, **self.add_blob(repo, data)} for mt, data in layers],
         }
         raw = json.dumps(doc).encode()
@@ -152,7 +155,9 @@ class Upstream:
             return web.Response(status=201)
         raw = self.manifests.get(key)
         if raw is None:
-            return web.json_response({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}, status=404)
+            return web.json_response(
+                {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}, status=404
+            )
         return web.Response(body=raw, headers={"Content-Type": self.faults.manifest_content_type})
 
     async def blob(self, request: web.Request) -> web.StreamResponse:
@@ -161,11 +166,17 @@ class Upstream:
             return denied
         hexd = request.match_info["digest"].removeprefix("sha256:")
         if hexd not in self.blobs or hexd not in self.repo_blobs.get(request.match_info["repo"], set()):
-            return web.json_response({"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}, status=404)
+            return web.json_response(
+                {"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]}, status=404
+            )
         if request.method == "HEAD":
-            return web.Response(headers={"Content-Length": str(len(self.blobs[hexd])), "Accept-Ranges": "bytes"})
+            return web.Response(
+                headers={"Content-Length": str(len(self.blobs[hexd])), "Accept-Ranges": "bytes"}
+            )
         if self.faults.redirect_to:
-            raise web.HTTPTemporaryRedirect(f"{self.faults.redirect_to}/cdn/{hexd}?sig={secrets.token_hex(4)}")
+            raise web.HTTPTemporaryRedirect(
+                f"{self.faults.redirect_to}/cdn/{hexd}?sig={secrets.token_hex(4)}"
+            )
         return await self.send_blob(request, hexd)
 
     async def cdn_blob(self, request: web.Request) -> web.StreamResponse:
@@ -198,7 +209,9 @@ class Upstream:
         await self._stream(request, response, hexd, data[start:end])
         return response
 
-    async def _stream(self, request: web.Request, response: web.StreamResponse, hexd: str, body: bytes) -> None:
+    async def _stream(
+        self, request: web.Request, response: web.StreamResponse, hexd: str, body: bytes
+    ) -> None:
         faults = self.faults
         sent = 0
         piece = 64 * 1024
@@ -226,19 +239,25 @@ class Upstream:
         self._log(request)
         repo = request.match_info["repo"]
         mount = request.query.get("mount")
-        if mount and mount.removeprefix("sha256:") in self.repo_blobs.get(request.query.get("from", ""), set()):
+        if mount and mount.removeprefix("sha256:") in self.repo_blobs.get(
+            request.query.get("from", ""), set()
+        ):
             self.repo_blobs.setdefault(repo, set()).add(mount.removeprefix("sha256:"))
             return web.Response(status=201, headers={"Location": f"/v2/{repo}/blobs/{mount}"})
         uuid = secrets.token_hex(8)
         self.uploads[uuid] = bytearray()
-        return web.Response(status=202, headers={"Location": f"/v2/{repo}/blobs/uploads/{uuid}", "Range": "0-0"})
+        return web.Response(
+            status=202, headers={"Location": f"/v2/{repo}/blobs/uploads/{uuid}", "Range": "0-0"}
+        )
 
     async def upload(self, request: web.Request) -> web.Response:
         self._log(request)
         repo, uuid = request.match_info["repo"], request.match_info["uuid"]
         buf = self.uploads.get(uuid)
         if buf is None:
-            return web.json_response({"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "?"}]}, status=404)
+            return web.json_response(
+                {"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "?"}]}, status=404
+            )
         location = {"Location": f"/v2/{repo}/blobs/uploads/{uuid}"}
         if request.method == "GET":
             return web.Response(status=204, headers={**location, "Range": f"0-{max(0, len(buf) - 1)}"})
@@ -252,7 +271,9 @@ class Upstream:
             await self._receive(request, buf)
             hexd = request.query["digest"].removeprefix("sha256:")
             if hashlib.sha256(buf).hexdigest() != hexd:
-                return web.json_response({"errors": [{"code": "DIGEST_INVALID", "message": "digest"}]}, status=400)
+                return web.json_response(
+                    {"errors": [{"code": "DIGEST_INVALID", "message": "digest"}]}, status=400
+                )
             self.blobs[hexd] = bytes(buf)
             self.repo_blobs.setdefault(repo, set()).add(hexd)
             del self.uploads[uuid]
