@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,29 +80,48 @@ def _name(text: str) -> Any:
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py list``: NAME ID SIZE MODIFIED, newest first."""
     from registry.cli.humanize import human_bytes, human_time
-    from registry.library.model_info import list_entry
 
-    rows = ctx.library.list_models()
+    rows = _list_models(ctx)
+    now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
     if args.json:
+        from registry.library.model_info import list_entry
+
         ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
         return 0
     table = [["NAME", "ID", "SIZE", "MODIFIED"]]
     for r in rows:
         name = r.name.display_shortest + (" (broken)" if r.broken else "")
         table.append(
-            [name, r.manifest.digest.short, human_bytes(r.manifest.total_size), human_time(r.modified_at)]
+            [
+                name,
+                r.manifest.digest.short,
+                human_bytes(r.manifest.total_size),
+                human_time(r.modified_at, now=now),
+            ]
         )
     _print_table(ctx, table)
     return 0
 
 
+def _list_models(ctx: CliContext) -> list[Any]:
+    """The stdlib fast path when the catalog is local SQLite (see ``catalog.sqlite_reader``)."""
+    if ctx.settings.database_url is None:
+        from registry.blobstore.layout import StoreLayout
+        from registry.catalog.sqlite_reader import read_models
+
+        rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
+        if rows is not None:
+            return rows
+    return ctx.library.list_models()
+
+
 def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        ctx.print("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines = ("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    ctx.out.write("\n".join(lines) + "\n")
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:

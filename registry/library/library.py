@@ -93,6 +93,12 @@ class Library:
         with self.db.read() as conn:
             return Q.list_models(conn)
 
+    def models_version(self) -> int:
+        """A number that changes whenever any model name, target or broken flag changes. One cheap
+        query: callers cache derived views (such as ``/api/tags``) on it."""
+        with self.db.read() as conn:
+            return Q.models_version(conn)
+
     def find_model(self, name: ModelName) -> ModelRow | None:
         """The model called ``name`` (case-insensitive), or None."""
         with self.db.read() as conn:

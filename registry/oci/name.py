@@ -134,6 +134,21 @@ class ModelName:
                 raise InvalidName(f"invalid model name {whole[:120]!r}: the {kind} is empty")
         return cls(host=host, namespace=namespace, model=model, tag=tag, scheme=scheme, digest=digest)
 
+    @classmethod
+    def trusted(cls, host: str, namespace: str, model: str, tag: str) -> ModelName:
+        """Rebuild a name read back from our own catalog, where every part was validated on the way in."""
+        obj = object.__new__(cls)
+        for field_name, value in (
+            ("host", host),
+            ("namespace", namespace),
+            ("model", model),
+            ("tag", tag),
+            ("scheme", DEFAULT_SCHEME),
+            ("digest", None),
+        ):
+            object.__setattr__(obj, field_name, value)
+        return obj
+
     @property
     def key(self) -> str:
         """The case-folded ``host/namespace/model:tag``: what equality, hashing and lookups use."""

@@ -98,7 +98,7 @@ def test_rm_checks_every_name_first(store: Path) -> None:
     assert "me/tiny:q8" in run(store, "list").stdout  # nothing deleted
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b/c/d", "x:", "my.ns/model", "/etc/passwd"])
+@pytest.mark.parametrize("bad", ["../escape", "a/b/c/d", "x:", "my.ns/model", "/etc/passwd", "m@sha256:123"])
 def test_invalid_names_change_nothing(store: Path, bad: str) -> None:
     def listing() -> list[list[str]]:
         return [line.split()[:2] for line in run(store, "list").stdout.splitlines()]
@@ -106,7 +106,12 @@ def test_invalid_names_change_nothing(store: Path, bad: str) -> None:
     before = listing()
     for args in (["show", bad], ["rm", bad], ["cp", "llama3.2", bad], ["cp", bad, "y"]):
         out = run(store, *args)
-        assert out.returncode == 1 and out.stderr.startswith("Error: invalid model name"), (args, out.stderr)
+        assert out.returncode == 1 and out.stderr.startswith(
+            ("Error: invalid model name", "Error: invalid digest")
+        ), (
+            args,
+            out.stderr,
+        )
     assert listing() == before
     assert not list(store.parent.glob("escape*"))
 
