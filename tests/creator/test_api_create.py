@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from registry.api.app import build_app
 from registry.config import Settings
 from registry.library import Library
+from registry.oci import mediatypes as mt
 from registry.oci.name import ModelName
 from tests.creator.conftest import snapshot
 
@@ -141,3 +142,30 @@ async def test_client_leaving_mid_quantize_undoes_the_create(
     assert library.find_model(ModelName.parse("left")) is None
     assert snapshot(library) == before
     assert library.verify().ok
+
+
+async def test_create_from_a_missing_model_pulls_it_first(
+    library: Library, tmp_path: Path, tiny_gguf: Path
+) -> None:
+    from registry.api.transfer_routes import TRANSFER_OPTIONS
+    from registry.remote.options import TransferOptions
+    from tests.support.upstream import Upstream
+
+    upstream = await Upstream().start()
+    try:
+        upstream.add_model("library/base", "latest", [(mt.OLLAMA_MODEL, tiny_gguf.read_bytes())])
+        app = build_app(Settings(models_dir=tmp_path / "store"), library)
+        app[TRANSFER_OPTIONS] = TransferOptions(insecure=True)
+        base = f"{upstream.host}/library/base:latest"
+        async with TestServer(app, host="127.0.0.1") as srv, ClientSession() as http:
+            body = {"model": "derived", "from": base, "system": "derived system"}
+            async with http.post(srv.make_url("/api/create"), json=body) as r:
+                lines = [json.loads(line)["status"] for line in (await r.text()).splitlines()]
+    finally:
+        await upstream.stop()
+    assert lines[0] == "pulling manifest"
+    assert lines.count("success") == 1 and lines[-2:] == ["writing manifest", "success"]
+    derived = library.model_info(ModelName.parse("derived"))
+    assert derived.system == "derived system"
+    assert derived.parent_model == ModelName.parse(base).display_shortest
+    assert library.find_model(ModelName.parse(base)) is not None
