@@ -17,7 +17,7 @@ from registry.config import Settings
 from registry.library import Library
 from registry.oci import mediatypes as mt
 from registry.oci.name import ModelName
-from tests.creator.conftest import snapshot
+from tests.support.store_snapshot import snapshot
 
 
 @pytest.fixture
