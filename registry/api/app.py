@@ -22,6 +22,7 @@ __all__ = ["ROUTE_MODULES", "build_app"]
 ROUTE_MODULES: tuple[str, ...] = (
     "registry.api.model_routes",
     "registry.api.create_routes",
+    "registry.api.transfer_routes",
     "registry.api.inference_routes",
     "registry.api.openai_routes",
 )

@@ -97,6 +97,9 @@ def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
     modelfile, base_dir = _read_modelfile(args)
     for warning in modelfile.warnings:
         print(f"warning: {warning}", file=ctx.err)
+    for instruction in ("draft", "renderer", "parser"):
+        if getattr(modelfile, instruction):
+            print(f"warning: {instruction.upper()} is not supported yet and was ignored", file=ctx.err)
     local = find_local_files(modelfile, base_dir)
     printer = _Printer(ctx)
     url = _server_url(ctx)

@@ -126,8 +126,8 @@ def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py show``: a summary, or one part with a flag."""
-    from registry.library.model_info import capabilities
-    from registry.modelfile.writer import format_parameters, render_modelfile
+    from registry.library.model_info import capabilities, modelfile_of
+    from registry.modelfile.writer import format_parameters
 
     name = _name(args.model)
     info = ctx.library.model_info(name)
@@ -140,19 +140,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     elif args.parameters:
         ctx.print(format_parameters(info.parameters) or "No parameters were specified for this model.")
     elif args.modelfile:
-        ctx.print(
-            render_modelfile(
-                from_line=str(info.model_path) if info.model_path else name.display_shortest,
-                short_name=info.row.name.display_shortest,
-                adapters=[str(p) for p in info.adapter_paths],
-                template=info.template,
-                system=info.system,
-                parameters=info.parameters,
-                licenses=info.licenses,
-                messages=info.messages,
-                requires=info.config.get("requires"),
-            ),
-        )
+        ctx.print(modelfile_of(info))
     else:
         _print_summary(ctx, info, capabilities(info))
     return 0

@@ -22,6 +22,7 @@ VERSION = "0.1.0"
 COMMAND_MODULES: tuple[str, ...] = (
     "registry.cli.library_commands",
     "registry.cli.create_command",
+    "registry.cli.transfer_commands",
     "registry.cli.server_commands",
 )
 

@@ -140,6 +140,8 @@ class _Cursor:
                 f"{self.path}: invalid GGUF file: key {key!r} has unknown value type {vtype}"
             )
         item_type, count = self.unpack("<I"), self.unpack("<Q")
+        if item_type == _ARRAY:
+            raise InvalidWeights(f"{self.path}: invalid GGUF file: nested array in key {key!r}")
         if count > ARRAY_KEEP:
             lengths[key] = count
             if item_type == _STRING:

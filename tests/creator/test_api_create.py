@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -14,8 +15,9 @@ from aiohttp.test_utils import TestServer
 from registry.api.app import build_app
 from registry.config import Settings
 from registry.library import Library
+from registry.oci import mediatypes as mt
 from registry.oci.name import ModelName
-from tests.creator.conftest import snapshot
+from tests.support.store_snapshot import snapshot
 
 
 @pytest.fixture
@@ -112,3 +114,58 @@ async def test_create_stream_false_and_errors(server: TestServer, library: Libra
             assert await r.json() == {"status": "success"}
     assert [r.name.display_shortest for r in library.list_models()] == ["quiet:latest"]
     assert library.find_model(ModelName.parse("x")) is None
+
+
+@pytest.mark.slow
+async def test_client_leaving_mid_quantize_undoes_the_create(
+    server: TestServer, library: Library, tmp_path: Path
+) -> None:
+    from tests.support.tiny_gguf import write_tiny_gguf
+
+    big = write_tiny_gguf(
+        tmp_path / "big.gguf", embedding_length=512, feed_forward_length=16384, block_count=2
+    )
+    digest, _ = library.add_file(big)
+    before = snapshot(library)
+    body = {"model": "left", "files": {"big.gguf": str(digest)}, "quantize": "q8_0", "system": "unused"}
+    async with ClientSession() as http:
+        response = await http.post(server.make_url("/api/create"), json=body)
+        first = await response.content.readline()
+        assert json.loads(first) == {"status": "parsing GGUF"}
+        response.close()  # the client goes away while the quantizer works
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if not any(library.layout.tmp_dir.glob("quantize-*")) and snapshot(library) == before:
+            break
+    await asyncio.sleep(0.5)
+    assert not any(library.layout.tmp_dir.glob("quantize-*"))
+    assert library.find_model(ModelName.parse("left")) is None
+    assert snapshot(library) == before
+    assert library.verify().ok
+
+
+async def test_create_from_a_missing_model_pulls_it_first(
+    library: Library, tmp_path: Path, tiny_gguf: Path
+) -> None:
+    from registry.api.transfer_routes import TRANSFER_OPTIONS
+    from registry.remote.options import TransferOptions
+    from tests.support.upstream import Upstream
+
+    upstream = await Upstream().start()
+    try:
+        upstream.add_model("library/base", "latest", [(mt.OLLAMA_MODEL, tiny_gguf.read_bytes())])
+        app = build_app(Settings(models_dir=tmp_path / "store"), library)
+        app[TRANSFER_OPTIONS] = TransferOptions(insecure=True)
+        base = f"{upstream.host}/library/base:latest"
+        async with TestServer(app, host="127.0.0.1") as srv, ClientSession() as http:
+            body = {"model": "derived", "from": base, "system": "derived system"}
+            async with http.post(srv.make_url("/api/create"), json=body) as r:
+                lines = [json.loads(line)["status"] for line in (await r.text()).splitlines()]
+    finally:
+        await upstream.stop()
+    assert lines[0] == "pulling manifest"
+    assert lines.count("success") == 1 and lines[-2:] == ["writing manifest", "success"]
+    derived = library.model_info(ModelName.parse("derived"))
+    assert derived.system == "derived system"
+    assert derived.parent_model == ModelName.parse(base).display_shortest
+    assert library.find_model(ModelName.parse(base)) is not None

@@ -18,7 +18,7 @@ from registry.errors import (
 from registry.library import Library
 from registry.oci.digest import sha256_of
 from registry.oci.name import ModelName
-from tests.creator.conftest import snapshot
+from tests.support.store_snapshot import snapshot
 from tests.support.tiny_gguf import write_tiny_gguf
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 from registry.creator import CreateRequest, create_model
 from registry.creator.local_files import find_local_files
 from registry.library import Library
-from registry.library.model_info import capabilities
+from registry.library.model_info import capabilities, modelfile_of
 from registry.modelfile.parser import parse_modelfile
-from registry.modelfile.writer import render_modelfile
 from registry.oci.name import ModelName
 from tests.support.models import make_model
 
@@ -28,16 +27,7 @@ def test_show_modelfile_round_trip(library: Library, tiny_gguf: Path, tmp_path: 
     list(create_model(library, ModelName.parse("orig"), request))
     info = library.model_info(ModelName.parse("orig"))
     assert info.model_path is not None
-    text = render_modelfile(
-        from_line=str(info.model_path),
-        short_name="orig:latest",
-        template=info.template,
-        system=info.system,
-        parameters=info.parameters,
-        licenses=info.licenses,
-        messages=info.messages,
-        requires=info.config.get("requires"),
-    )
+    text = modelfile_of(info)
     parsed = parse_modelfile(text)
     local = find_local_files(parsed, tmp_path)
     files = {key: library.add_file(path)[0] for key, path in local.files.items()}

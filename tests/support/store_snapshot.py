@@ -1,8 +1,6 @@
-"""Helpers for create tests: store snapshots to prove nothing half-created remains."""
+"""Store snapshots for tests that prove nothing half-created remains."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from registry.library import Library
 
@@ -18,4 +16,4 @@ def snapshot(library: Library) -> tuple[list[str], set[str]]:
     return [r.name.display_shortest for r in library.list_models()], blob_files(library)
 
 
-__all__ = ["Path", "blob_files", "snapshot"]
+__all__ = ["blob_files", "snapshot"]
