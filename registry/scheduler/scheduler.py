@@ -174,7 +174,9 @@ class Scheduler:
         while True:
             model = self._loaded.get(spec.key)
             if model is not None and not model.dead and model.spec.load == spec.load and model.runner.alive:
-                return model
+                if model.refcount > 0 or await model.runner.ping():
+                    return model
+                model.dead = True  # idle and not answering (e.g. killed): replace it, as Ollama's Ping does
             async with self._load_lock:
                 model = self._loaded.get(spec.key)
                 if model is not None and (

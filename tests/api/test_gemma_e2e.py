@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -51,6 +53,25 @@ async def test_gemma_generation_controls(gemma: Library, make_client: Any) -> No
         assert isinstance(json.loads(body["response"]), dict)
     results = await asyncio.gather(*[_chat(client, options={"num_predict": 16, "seed": i}) for i in range(4)])
     assert all(r["done"] for r in results)
+
+
+async def test_gemma_runner_killed_mid_generation(gemma: Library, make_client: Any) -> None:
+    client = await make_client(gemma)
+    scheduler = client.server.app[keys.SCHEDULER]
+    resp = await client.post(
+        "/api/generate",
+        json={
+            "model": "gemma",
+            "prompt": "Write a very long story.",
+            "options": {"num_predict": 100000, "temperature": 1.0},
+        },
+    )
+    await resp.content.readline()
+    os.kill(scheduler.loaded()[0].runner.pid, signal.SIGKILL)
+    lines = [json.loads(line) for line in (await resp.text()).splitlines() if line.strip()]
+    assert "model runner has unexpectedly stopped" in lines[-1]["error"]
+    again = await _chat(client, options={"num_predict": 3})
+    assert again["done"] is True
 
 
 async def test_gemma_disconnect_frees_slot(gemma: Library, make_client: Any) -> None:
