@@ -84,7 +84,7 @@ class Engine:
         self.num_ctx = max(8, options.num_ctx)
         self.parallel = max(1, options.parallel)
         self.threads = options.num_thread or max(1, (os.cpu_count() or 2) // 2)
-        self.threads_batch = options.num_thread or (os.cpu_count() or 2)
+        self.threads_batch = self.threads  # as llama-server (-tb defaults to -t) and Ollama
         self.n_batch = max(options.num_batch, self.parallel)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = self.num_ctx * self.parallel
@@ -94,7 +94,7 @@ class Engine:
         params.n_threads = self.threads
         params.n_threads_batch = self.threads_batch
         params.swa_full = True  # keeps every position so cached prefixes stay reusable
-        params.kv_unified = False
+        params.kv_unified = False  # one KV stream per slot: each slot owns num_ctx positions
         params.flash_attn_type = (
             llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
             if options.flash_attention
