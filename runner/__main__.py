@@ -32,17 +32,22 @@ def _die_with_parent() -> None:
 
 
 async def _serve(socket_path: str, options: LoadOptions, quiet: bool) -> None:
-    from aiohttp import web
-
-    from runner.server import RunnerState, build_app, load_engine
+    from runner.state import RunnerState, load_engine
 
     state = RunnerState(options=options)
+    # Load the model (C code, GIL released) while aiohttp is imported and the socket opened.
+    loader = threading.Thread(target=load_engine, args=(state,), kwargs={"quiet": quiet}, daemon=True)
+    loader.start()
+    from aiohttp import web
+
+    from runner.server import build_app
+
     app_runner = web.AppRunner(build_app(state), handler_cancellation=True, access_log=None)
     await app_runner.setup()
     site = web.UnixSite(app_runner, socket_path)
     await site.start()
     print(f"runner listening on {socket_path}", file=sys.stderr, flush=True)
-    await asyncio.to_thread(load_engine, state, quiet=quiet)
+    await asyncio.to_thread(loader.join)
     if state.error:
         print(f"error: {state.error}", file=sys.stderr, flush=True)
     stop = asyncio.Event()

@@ -9,53 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from runner.engine import Engine
 from runner.engine_model import LoadedModel
-from runner.protocol import HEALTH_ERROR, HEALTH_LOADING, HEALTH_OK, CompletionRequest, LoadOptions
+from runner.protocol import HEALTH_OK, CompletionRequest
+from runner.state import RunnerState
 
-__all__ = ["RunnerState", "build_app", "load_engine"]
-
-
-@dataclass
-class RunnerState:
-    """What the runner process knows about itself; owned by the app."""
-
-    options: LoadOptions
-    status: str = HEALTH_LOADING
-    progress: float = 0.0
-    error: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    model: LoadedModel | None = None
-    engine: Engine | None = None
+__all__ = ["build_app"]
 
 
 STATE: web.AppKey[RunnerState] = web.AppKey("runner_state", RunnerState)
-
-
-def load_engine(state: RunnerState, *, quiet: bool) -> None:
-    """Load the model and start the engine (blocking; run it in a thread). Records failures in
-    ``state`` rather than raising."""
-
-    def progress(fraction: float) -> None:
-        state.progress = fraction
-
-    try:
-        model = LoadedModel(state.options, progress, quiet=quiet)
-        state.model = model
-        engine = Engine(model, state.options)
-        engine.start()
-        state.engine = engine
-        state.info = model.info(engine.num_ctx, engine.parallel)
-        state.progress = 1.0
-        state.status = HEALTH_OK
-    except Exception as err:  # reported through /health; the server kills us
-        state.error = str(err) or type(err).__name__
-        state.status = HEALTH_ERROR
 
 
 def _error(status: int, message: str) -> web.Response:
