@@ -218,6 +218,12 @@ async def chat_stream(
     started = time.perf_counter()
     tools = _field(body, "tools", list) or None
     fmt = check_format(body.get("format"))
+    if any(m.get("images") for m in messages):
+        if not prepared.info.projector_paths:
+            raise errors.InvalidInput(
+                f"model '{prepared.name}' does not support images: it has no vision projector"
+            )
+        raise errors.Unsupported("images are not supported by this server yet")
     if not messages:
         async for event in _load_only(request, prepared, {"message": {"role": "assistant", "content": ""}}):
             yield event

@@ -88,6 +88,11 @@ async def test_errors_match_ollama(models: Library, make_client: Any) -> None:
     assert resp.status == 400 and "does not support images" in (await resp.json())["error"]
     resp = await client.post("/api/chat", json={"model": "tiny", "messages": "hello"})
     assert resp.status == 400
+    resp = await client.post(
+        "/api/chat",
+        json={"model": "tiny", "messages": [{"role": "user", "content": "x", "images": ["aGk="]}]},
+    )
+    assert resp.status == 400 and "does not support images" in (await resp.json())["error"]
 
 
 async def test_format_schema_gives_valid_json(models: Library, make_client: Any) -> None:
