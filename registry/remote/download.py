@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 import aiohttp
 
 from registry.blobstore import PartialBlob
+from registry.blobstore.writer import raise_store_error
 from registry.errors import BlobNotFound, TransferError
 from registry.library import Library
 from registry.oci.manifest import Descriptor
@@ -43,7 +46,7 @@ from registry.remote.transport import ProtocolError, converted_errors, raise_for
 
 __all__ = ["BlobDownload", "Part", "plan_parts"]
 
-_BLOCK = 256 * 1024
+_BLOCK = 512 * 1024
 
 
 @dataclass(slots=True)
@@ -69,6 +72,22 @@ class Part:
     def done(self) -> bool:
         """All bytes written."""
         return self.written >= self.size
+
+
+def write_chunks_at(partial: PartialBlob, offset: int, chunks: list[bytes]) -> None:
+    """``pwritev`` the chunks at ``offset`` (one syscall per block). Raises DiskFull / StoreError."""
+    views = [memoryview(c) for c in chunks]
+    try:
+        while views:
+            n = os.pwritev(partial.fd, views, offset)
+            offset += n
+            while views and n >= len(views[0]):
+                n -= len(views[0])
+                views.pop(0)
+            if views and n:
+                views[0] = views[0][n:]
+    except OSError as err:
+        raise_store_error(err, "writing a partial download")
 
 
 def plan_parts(size: int, part_size: int) -> list[Part]:
@@ -130,6 +149,9 @@ class BlobDownload:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._catching_up = False
         self._syncing = False
+        self._saving = False
+        self._state_lock = threading.Lock()
+        self._boot_id = boot_id()
 
     @property
     def digest(self) -> Any:
@@ -268,9 +290,15 @@ class BlobDownload:
         return 0
 
     async def _stream_into(self, part: Part, resp: aiohttp.ClientResponse, skip: int) -> None:
-        buf = bytearray()
+        """Read the body in blocks of chunks and write/hash each block as it fills.
+
+        Writing and hashing run inline on the event loop: measured here, that beats handing each
+        block to a thread (the GIL handoffs cost more than the page-cache copy they would overlap).
+        """
+        block: list[bytes] = []
+        block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
-            while part.pos + len(buf) < part.end:
+            while part.pos + block_len < part.end:
                 chunk = await resp.content.readany()
                 if not chunk:
                     break
@@ -279,33 +307,37 @@ class BlobDownload:
                         skip -= len(chunk)
                         continue
                     chunk, skip = chunk[skip:], 0
-                buf += chunk
-                if len(buf) >= _BLOCK:
-                    await self._write(part, buf)
-                    buf = bytearray()
-        if buf:
-            await self._write(part, buf)
+                room = part.end - part.pos - block_len
+                if len(chunk) > room:
+                    chunk = chunk[:room]  # slicing copies: only when the body runs past the part
+                block.append(chunk)
+                block_len += len(chunk)
+                if block_len >= _BLOCK:
+                    await self._write(part, block, block_len)
+                    block, block_len = [], 0
+        if block:
+            await self._write(part, block, block_len)
         if not part.done:
             raise TransferError(f"pulling {self.digest.short}: connection closed at byte {part.pos}")
         resp.close()  # a 200 body (or an over-long one) may still be flowing: do not reuse it
 
-    async def _write(self, part: Part, data: bytearray) -> None:
-        data = data[: part.end - part.pos]
-        await self.limiter.consume(len(data))
-        offset = part.pos
+    async def _write(self, part: Part, chunks: list[bytes], length: int) -> None:
+        """Write and hash one block at the part's position, then account for it."""
+        await self.limiter.consume(length)
         partial = self._partial
         assert partial is not None
-
-        def write() -> None:
-            partial.write_at(offset, data)
-            self.hasher.feed(offset, data)
-
-        await asyncio.to_thread(write)
-        part.written += len(data)
-        self._unsaved += len(data)
-        self._unsynced += len(data)
-        if self._unsaved >= self.options.checkpoint_bytes:
-            self._save_state()
+        offset = part.pos
+        write_chunks_at(partial, offset, chunks)
+        for chunk in chunks:
+            if not self.hasher.feed(offset, chunk):
+                break  # ahead of the hash cursor: read back once the cursor gets here
+            offset += len(chunk)
+        part.written += length
+        self._unsaved += length
+        self._unsynced += length
+        if self._unsaved >= self.options.checkpoint_bytes and not self._saving:
+            self._saving = True
+            self._spawn(self._save_state_in_thread())
         self._maybe_start_side_tasks()
         self.on_progress(self.completed)
 
@@ -351,12 +383,21 @@ class BlobDownload:
         while self._side_tasks:
             await asyncio.gather(*list(self._side_tasks), return_exceptions=True)
 
+    async def _save_state_in_thread(self) -> None:
+        try:
+            await asyncio.to_thread(self._save_state)
+        finally:
+            self._saving = False
+
     def _save_state(self) -> None:
         """Persist part progress (the data is in the page cache already: SIGKILL-safe)."""
         partial = self._partial
         if partial is None or not self.parts:
             return
         self._unsaved = 0
-        partial.save_state(
-            {"boot_id": boot_id(), "parts": [[p.start, p.size, p.written, p.durable] for p in self.parts]}
-        )
+        state = {
+            "boot_id": self._boot_id,
+            "parts": [[p.start, p.size, p.written, p.durable] for p in self.parts],
+        }
+        with self._state_lock:
+            partial.save_state(state)
