@@ -46,7 +46,7 @@ class TransferOptions:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     #: Save part state after this many new bytes per part (bounds what a SIGKILL loses).
-    checkpoint_bytes: int = 8 * MiB
+    checkpoint_bytes: int = 4 * MiB
     #: fdatasync the partial file after this many bytes (bounds what a power loss loses).
     sync_bytes: int = 256 * MiB
     #: Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks.

@@ -109,7 +109,7 @@ class Transport:
             timeout=timeout,
             trust_env=self.options.trust_env,
             auto_decompress=False,
-            read_bufsize=4 << 20,
+            read_bufsize=2 << 20,
             headers={"User-Agent": self.options.user_agent},
         )
         return self
