@@ -15,6 +15,7 @@ Each also subclasses the builtin that best describes it, so callers may catch ``
     │   ├── InvalidTag           TAG_INVALID
     │   ├── SizeInvalid          SIZE_INVALID
     │   ├── InvalidModelfile     MODELFILE_INVALID
+    │   ├── InvalidWeights       MODEL_INVALID      a weights file (GGUF) that is not what it claims
     │   └── Unsupported          UNSUPPORTED
     ├── NotFound (LookupError)
     │   ├── ModelNotFound        MANIFEST_UNKNOWN
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidName",
     "InvalidRange",
     "InvalidTag",
+    "InvalidWeights",
     "ModelNotFound",
     "NotFound",
     "OllamaPyError",
@@ -118,6 +120,12 @@ class InvalidModelfile(InvalidInput):
     """A Modelfile cannot be parsed or names something that does not exist."""
 
     code = "MODELFILE_INVALID"
+
+
+class InvalidWeights(InvalidInput):
+    """A weights file is not a GGUF, is truncated or malformed, or llama.cpp cannot load it."""
+
+    code = "MODEL_INVALID"
 
 
 class Unsupported(InvalidInput):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from registry.library import Library
 from tests.support.models import make_model
+from tests.support.tiny_gguf import tiny_gguf
 
 
 @pytest.fixture
@@ -35,4 +35,13 @@ def sample_model(library: Library) -> str:
     return "sample"
 
 
-__all__ = ["json"]
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Base URL of a private PostgreSQL server for the whole test session."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+__all__ = ["tiny_gguf"]

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from registry.catalog.schema import blobs, leases, manifest_blobs, manifests, models
+from registry.catalog.rows import BlobRow, ManifestRow, ModelRow, model_row
+from registry.catalog.schema import blobs, catalog_state, leases, manifest_blobs, manifests, models
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 from registry.oci.name import ModelName
@@ -23,44 +22,17 @@ __all__ = ["BlobRow", "ManifestRow", "ModelRow", "ModelsCatalog"]
 _IN_CHUNK = 5000  # stay well below SQLite's bound-parameter limit
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRow:
-    """A blob the catalog knows of."""
-
-    digest: Digest
-    size: int
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestRow:
-    """A stored manifest's summary (its bytes are the blob named ``digest``)."""
-
-    digest: Digest
-    media_type: str
-    size: int
-    total_size: int
-    config_digest: Digest | None
-    config_json: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRow:
-    """A model name pointing at a manifest."""
-
-    name: ModelName
-    manifest: ManifestRow
-    modified_at: float
-    broken: bool
-
-
 def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
     if not rows:
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported on use: keeps CLI start-up fast
+
         stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only the two dialects above are supported
         raise NotImplementedError(dialect)
@@ -86,19 +58,6 @@ _MODEL_COLUMNS = (
     manifests.c.config_digest,
     manifests.c.config_json,
 )
-
-
-def _model_row(row: Any) -> ModelRow:
-    name = ModelName(host=row[0], namespace=row[1], model=row[2], tag=row[3])
-    manifest = ManifestRow(
-        digest=Digest.parse(row[6]),
-        media_type=row[7],
-        size=row[8],
-        total_size=row[9],
-        config_digest=Digest.parse(row[10]) if row[10] else None,
-        config_json=row[11],
-    )
-    return ModelRow(name=name, manifest=manifest, modified_at=row[4], broken=bool(row[5]))
 
 
 class ModelsCatalog:
@@ -145,7 +104,9 @@ class ModelsCatalog:
         return marked
 
     @staticmethod
-    def unreferenced(conn: Connection, candidates: Iterable[Digest], now: float | None = None) -> list[Digest]:
+    def unreferenced(
+        conn: Connection, candidates: Iterable[Digest], now: float | None = None
+    ) -> list[Digest]:
         """Those ``candidates`` that no manifest references, that are no manifest, and have no live lease."""
         wanted = sorted({str(d) for d in candidates})
         if not wanted:
@@ -153,8 +114,14 @@ class ModelsCatalog:
         at = time.time() if now is None else now
         used: set[str] = set()
         for chunk in _chunks(wanted):
-            used.update(conn.execute(select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))).scalars())
-            used.update(conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars())
+            used.update(
+                conn.execute(
+                    select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))
+                ).scalars()
+            )
+            used.update(
+                conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars()
+            )
             used.update(
                 conn.execute(
                     select(leases.c.digest).where(leases.c.digest.in_(chunk), leases.c.expires_at > at)
@@ -229,7 +196,9 @@ class ModelsCatalog:
     @staticmethod
     def delete_manifest_if_unused(conn: Connection, digest: Digest) -> bool:
         """Delete a manifest row (and its layer index) when no model names it. True if deleted."""
-        in_use = conn.execute(select(func.count()).where(models.c.manifest_digest == str(digest))).scalar_one()
+        in_use = conn.execute(
+            select(func.count()).where(models.c.manifest_digest == str(digest))
+        ).scalar_one()
         if in_use:
             return False
         conn.execute(delete(manifest_blobs).where(manifest_blobs.c.manifest_digest == str(digest)))
@@ -242,6 +211,20 @@ class ModelsCatalog:
         return [Digest.parse(d) for d in conn.execute(select(manifests.c.digest)).scalars()]
 
     # ---- model names -------------------------------------------------------------------------
+
+    @staticmethod
+    def models_version(conn: Connection) -> int:
+        """A counter that changes whenever any model name, target or flag changes (for caches)."""
+        value = conn.execute(select(catalog_state.c.models_version).where(catalog_state.c.id == 1)).scalar()
+        return int(value or 0)
+
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        conn.execute(
+            update(catalog_state)
+            .where(catalog_state.c.id == 1)
+            .values(models_version=catalog_state.c.models_version + 1)
+        )
 
     @staticmethod
     def set_model(conn: Connection, name: ModelName, manifest_digest: Digest) -> Digest | None:
@@ -266,12 +249,14 @@ class ModelsCatalog:
                     broken=False,
                 )
             )
+            ModelsCatalog._bump(conn)
             return None
         conn.execute(
             update(models)
             .where(models.c.id == old[0])
             .values(manifest_digest=str(manifest_digest), modified_at=now, broken=False)
         )
+        ModelsCatalog._bump(conn)
         return Digest.parse(old[1])
 
     @staticmethod
@@ -282,7 +267,7 @@ class ModelsCatalog:
             .join(manifests, manifests.c.digest == models.c.manifest_digest)
             .where(models.c.name_key == name.key)
         ).first()
-        return None if row is None else _model_row(row)
+        return None if row is None else model_row(row)
 
     @staticmethod
     def list_models(conn: Connection) -> list[ModelRow]:
@@ -292,7 +277,7 @@ class ModelsCatalog:
             .join(manifests, manifests.c.digest == models.c.manifest_digest)
             .order_by(models.c.modified_at.desc(), models.c.name_key)
         )
-        return [_model_row(row) for row in rows]
+        return [model_row(row) for row in rows]
 
     @staticmethod
     def delete_model(conn: Connection, name: ModelName) -> Digest | None:
@@ -301,6 +286,7 @@ class ModelsCatalog:
         if row is None:
             return None
         conn.execute(delete(models).where(models.c.name_key == name.key))
+        ModelsCatalog._bump(conn)
         return Digest.parse(row[0])
 
     @staticmethod
@@ -316,7 +302,7 @@ class ModelsCatalog:
                 .where(models.c.manifest_digest.in_(via_layers) | models.c.manifest_digest.in_(chunk))
             )
             for row in rows:
-                model = _model_row(row)
+                model = model_row(row)
                 out[model.name.key] = model
         return list(out.values())
 
@@ -326,6 +312,8 @@ class ModelsCatalog:
         keys = [n.key for n in names]
         for chunk in _chunks(keys):
             conn.execute(update(models).where(models.c.name_key.in_(chunk)).values(broken=broken))
+        if keys:
+            ModelsCatalog._bump(conn)
 
     # ---- leases ------------------------------------------------------------------------------
 
@@ -335,15 +323,21 @@ class ModelsCatalog:
         expires = time.time() + ttl
         ids = []
         for d in dict.fromkeys(digests):
-            result = conn.execute(leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires))
-            ids.append(int(result.inserted_primary_key[0]))
+            result = conn.execute(
+                leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
         return ids
 
     @staticmethod
     def extend_leases(conn: Connection, ids: Sequence[int], ttl: float) -> None:
         """Push the expiry of live leases to ``ttl`` seconds from now."""
         if ids:
-            conn.execute(update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl))
+            conn.execute(
+                update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl)
+            )
 
     @staticmethod
     def release_leases(conn: Connection, ids: Sequence[int]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("verify", help="Re-hash every blob and check the catalog against the files")
     p.add_argument(
-        "--repair", action="store_true", help="quarantine corrupt blobs and mark the models that need them broken"
+        "--repair",
+        action="store_true",
+        help="quarantine corrupt blobs and mark the models that need them broken",
     )
     p.set_defaults(handler=cmd_verify)
 
@@ -77,33 +80,54 @@ def _name(text: str) -> Any:
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py list``: NAME ID SIZE MODIFIED, newest first."""
     from registry.cli.humanize import human_bytes, human_time
-    from registry.library.model_info import list_entry
 
-    rows = ctx.library.list_models()
+    rows = _list_models(ctx)
+    now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
     if args.json:
+        from registry.library.model_info import list_entry
+
         ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
         return 0
     table = [["NAME", "ID", "SIZE", "MODIFIED"]]
     for r in rows:
         name = r.name.display_shortest + (" (broken)" if r.broken else "")
-        table.append([name, r.manifest.digest.short, human_bytes(r.manifest.total_size), human_time(r.modified_at)])
+        table.append(
+            [
+                name,
+                r.manifest.digest.short,
+                human_bytes(r.manifest.total_size),
+                human_time(r.modified_at, now=now),
+            ]
+        )
     _print_table(ctx, table)
     return 0
 
 
+def _list_models(ctx: CliContext) -> list[Any]:
+    """The stdlib fast path when the catalog is local SQLite (see ``catalog.sqlite_reader``)."""
+    if ctx.settings.database_url is None:
+        from registry.blobstore.layout import StoreLayout
+        from registry.catalog.sqlite_reader import read_models
+
+        rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
+        if rows is not None:
+            return rows
+    return ctx.library.list_models()
+
+
 def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        ctx.print("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines = ("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    ctx.out.write("\n".join(lines) + "\n")
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py show``: a summary, or one part with a flag."""
-    from registry.library.model_info import capabilities
-    from registry.modelfile.writer import format_parameters, render_modelfile
+    from registry.library.model_info import capabilities, modelfile_of
+    from registry.modelfile.writer import format_parameters
 
     name = _name(args.model)
     info = ctx.library.model_info(name)
@@ -116,18 +140,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     elif args.parameters:
         ctx.print(format_parameters(info.parameters) or "No parameters were specified for this model.")
     elif args.modelfile:
-        ctx.print(
-            render_modelfile(
-                from_line=str(info.model_path) if info.model_path else name.display_shortest,
-                short_name=info.row.name.display_shortest,
-                adapters=[str(p) for p in info.adapter_paths],
-                template=info.template,
-                system=info.system,
-                parameters=info.parameters,
-                licenses=info.licenses,
-                messages=info.messages,
-            ),
-        )
+        ctx.print(modelfile_of(info))
     else:
         _print_summary(ctx, info, capabilities(info))
     return 0
@@ -229,8 +242,12 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.print(f"model '{name.display_shortest}' is {state}: pull or create it again")
     ctx.print(
         f"checked {report.blobs_checked} blobs ({human_bytes(report.bytes_checked)}): "
-        + ("ok" if report.ok else f"{len(report.corrupt)} corrupt, {len(report.missing)} missing, "
-           f"{len(report.dangling)} dangling references")
+        + (
+            "ok"
+            if report.ok
+            else f"{len(report.corrupt)} corrupt, {len(report.missing)} missing, "
+            f"{len(report.dangling)} dangling references"
+        )
         + (f"; {report.orphan_files} unreferenced files (prune removes them)" if report.orphan_files else "")
     )
     return 0 if report.ok or report.repaired else 1
@@ -241,7 +258,9 @@ def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.cli.humanize import human_bytes
     from registry.library.ollama_import import import_ollama_models
 
-    directory = Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
+    directory = (
+        Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
+    )
     try:
         report = import_ollama_models(ctx.library, directory)
     except FileNotFoundError as err:
@@ -274,5 +293,7 @@ def cmd_migrate(args: argparse.Namespace, ctx: CliContext) -> int:
         after = db.current_revision()
     finally:
         db.dispose()
-    ctx.print(f"catalog schema at revision {after}" + (f" (was {before})" if before != after else " (up to date)"))
+    ctx.print(
+        f"catalog schema at revision {after}" + (f" (was {before})" if before != after else " (up to date)")
+    )
     return 0
