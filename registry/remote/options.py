@@ -1,7 +1,8 @@
 """Transfer options: every knob of pull and push, passed explicitly (nothing reads the environment).
 
 Defaults were chosen by measurement on loopback (see ``bench/`` and ``docs/transfers.md``): parts of
-64 MiB, up to 4 in flight per blob, uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
+64 MiB; one stream per blob, widened to 4 when one stream is slower than 200 MiB/s (a WAN, a CDN);
+uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ class TransferOptions:
     max_rate: float | None = None
     #: Download part size in bytes (the last part takes the remainder).
     part_size: int = 64 * MiB
-    #: Parts of one blob fetched at once.
+    #: Parts of one blob fetched at once (at most). A download starts with one stream and opens
+    #: the others only if that stream moved less than ``fast_stream`` bytes/s in ``ramp_after`` s.
     parallel_parts: int = 4
+    fast_stream: float = 200 * MiB
+    ramp_after: float = 1.0
     #: Blobs of one model transferred at once.
     parallel_blobs: int = 3
     #: No bytes for this long means the connection stalled: reconnect (not a failed pull).

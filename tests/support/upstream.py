@@ -35,6 +35,8 @@ class Faults:
     wrong_bytes: bool = False  # serve corrupted content
     redirect_to: str | None = None  # base URL of a CDN server: blob GETs answer 307 there
     token: str | None = None  # demand ``Bearer <token>`` (token endpoint /token)
+    issued_token: str | None = None  # what /token hands out (default: ``token``)
+    basic: str | None = None  # demand ``Authorization: Basic <this>`` instead
     manifest_content_type: str = "text/plain; charset=utf-8"  # Ollama's registry quirk
     send_delay: float = 0.0  # seconds between 64 KiB body pieces (slows the serving down)
     patch_drop_after: int | None = None  # uploads: drop a PATCH after this many bytes ...
@@ -125,6 +127,14 @@ class Upstream:
         self.counters.requests.append((request.method, request.path, request.headers.get("Authorization")))
 
     def _authorized(self, request: web.Request) -> web.Response | None:
+        if self.faults.basic is not None:
+            if request.headers.get("Authorization") == f"Basic {self.faults.basic}":
+                return None
+            return web.json_response(
+                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="fixture"'},
+            )
         if self.faults.token is None:
             return None
         if request.headers.get("Authorization") == f"Bearer {self.faults.token}":
@@ -141,7 +151,7 @@ class Upstream:
     async def token(self, request: web.Request) -> web.Response:
         self._log(request)
         self.counters.token_requests += 1
-        return web.json_response({"token": self.faults.token})
+        return web.json_response({"token": self.faults.issued_token or self.faults.token})
 
     async def manifest(self, request: web.Request) -> web.Response:
         self._log(request)
