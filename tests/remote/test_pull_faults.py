@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from registry.errors import DigestMismatch, TransferError
+from registry.errors import DigestMismatch, DiskFull, TransferError
 from registry.library import Library
 from registry.oci.digest import sha256_of
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
@@ -92,3 +92,20 @@ async def test_interrupted_pull_resumes_from_saved_parts(library: Library, upstr
     await pull_all(library, name_on(upstream), replace(FAST, part_size=4 << 20))
     assert _served(upstream, data) <= len(data) + (1 << 20)  # only a checkpoint's worth again
     assert library.has_blob(sha256_of(data))
+
+
+async def test_full_disk_is_a_clear_error_and_keeps_state(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=1 << 20)
+    digest = sha256_of(data)
+    # A real ENOSPC from the kernel: the partial file is /dev/full (a valid state keeps it open).
+    partial = library.partial(digest, len(data))
+    partial.open()
+    partial.save_state({"boot_id": "x", "parts": [[0, len(data), 0, 0]]})
+    partial.close()
+    partial.path.unlink()
+    partial.path.symlink_to("/dev/full")
+    with pytest.raises(DiskFull, match="no space left"):
+        await pull_all(library, name_on(upstream))
+    assert library.list_models() == []
+    assert partial.state_path.exists()
+    partial.path.unlink()
