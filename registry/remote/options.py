@@ -11,6 +11,7 @@ import ssl
 from dataclasses import dataclass
 
 from registry.remote.credentials import CredentialStore
+from registry.remote.signing import OllamaKey
 
 __all__ = ["TransferOptions"]
 
@@ -27,6 +28,9 @@ class TransferOptions:
     ssl_context: ssl.SSLContext | None = None
     #: Basic credentials (docker ``config.json`` ``auths``); ``None`` = anonymous or tokens only.
     credentials: CredentialStore | None = None
+    #: Ollama's ed25519 key (``~/.ollama/id_ed25519``) for signing token requests to ``signing_hosts``.
+    signing_key: OllamaKey | None = None
+    signing_hosts: frozenset[str] = frozenset({"ollama.com", "registry.ollama.ai", "registry.ollama.com"})
     #: Honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY (aiohttp ``trust_env``).
     trust_env: bool = True
     #: Bandwidth limit in bytes per second for all transfers of one operation; ``None`` = unlimited.

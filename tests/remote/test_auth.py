@@ -13,6 +13,7 @@ from registry.errors import InvalidInput, Unauthorized
 from registry.library import Library
 from registry.remote.auth import parse_challenges
 from registry.remote.credentials import BasicCredentials, CredentialStore, normalise_host
+from registry.remote.signing import OllamaKey
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
 from tests.support.upstream import Upstream
 
@@ -77,3 +78,36 @@ async def test_basic_credentials_stay_on_their_host(
     assert all(auth is None for _, _, auth in cdn.counters.requests)
     with pytest.raises(Unauthorized):
         await pull_all(library, name_on(upstream, tag="other"), FAST)  # no credentials at all
+
+
+def _write_key(path: Path) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return public.split()[1].decode()
+
+
+async def test_ollama_signed_token_request(library: Library, upstream: Upstream, tmp_path: Path) -> None:
+    serve_model(upstream)
+    upstream.faults.token, upstream.faults.signed_tokens = "t0k", True
+    public = _write_key(tmp_path / "id_ed25519")
+    key = OllamaKey.load(tmp_path / "id_ed25519")
+    opts = replace(FAST, signing_key=key, signing_hosts=frozenset({upstream.host}))
+    await pull_all(library, name_on(upstream), opts)
+    assert upstream.counters.token_signers == [public]
+    # Without the key the same registry refuses the token request.
+    with pytest.raises(Unauthorized):
+        await pull_all(library, name_on(upstream, tag="other"), FAST)
+
+
+def test_bad_key_file(tmp_path: Path) -> None:
+    (tmp_path / "k").write_text("not a key")
+    with pytest.raises(InvalidInput, match="cannot load"):
+        OllamaKey.load(tmp_path / "k")
