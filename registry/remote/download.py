@@ -231,12 +231,12 @@ class BlobDownload:
             return
         extra = max(1, self.options.parallel_parts) - 1
         ramp = asyncio.create_task(self._ramp_up(semaphore, extra)) if extra and len(tasks) > 1 else None
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        if ramp is not None:
-            ramp.cancel()
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:  # also when we are cancelled: no part may outlive its download
+            for task in [*tasks, *([ramp] if ramp else [])]:
+                task.cancel()
+            await asyncio.gather(*tasks, *([ramp] if ramp else []), return_exceptions=True)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]

@@ -32,7 +32,8 @@ class Faults:
     status_500_times: int = 0  # answer blob GETs with 500 this many times
     ignore_range: bool = False  # answer ranged GETs with 200 and the whole blob
     wrong_offset: bool = False  # answer ranged GETs with a 206 one byte off
-    wrong_bytes: bool = False  # serve corrupted content
+    wrong_bytes: bool = False  # serve corrupted content ...
+    wrong_bytes_hex: str | None = None  # ... only for this blob (hex digest) when set
     redirect_to: str | None = None  # base URL of a CDN server: blob GETs answer 307 there
     token: str | None = None  # demand ``Bearer <token>`` (token endpoint /token)
     issued_token: str | None = None  # what /token hands out (default: ``token``)
@@ -210,7 +211,7 @@ class Upstream:
         if faults.status_500_times > 0:
             faults.status_500_times -= 1
             return web.Response(status=500, text="injected failure")
-        if faults.wrong_bytes:
+        if faults.wrong_bytes and faults.wrong_bytes_hex in (None, hexd):
             data = bytes(b ^ 0xFF for b in data[:16]) + data[16:]
         start, end, status = 0, len(data), 200
         rng = request.headers.get("Range")
