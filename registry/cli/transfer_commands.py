@@ -116,8 +116,20 @@ def cmd_push(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.remote.push import push_model
 
     name = ModelName.parse(args.model)
+    from registry.errors import Denied, Unauthorized
+
     options = _options(args, name.host, ctx.settings.home)
-    return _render(push_model(ctx.library, name, insecure=args.insecure, options=options))
+    try:
+        code = _render(push_model(ctx.library, name, insecure=args.insecure, options=options))
+    except (Unauthorized, Denied) as err:
+        if name.host.lower() not in options.signing_hosts:
+            raise
+        raise Unauthorized(
+            "you are not authorized to push to this namespace, create the model under a namespace you own"
+        ) from err
+    if name.host.lower() in options.signing_hosts:
+        ctx.print(f"You can find your model at: https://ollama.com/{name.repository}")
+    return code
 
 
 def _render(events: Any) -> int:
