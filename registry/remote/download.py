@@ -40,7 +40,7 @@ from registry.library import Library
 from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
-from registry.remote.hashing import OrderedHasher
+from registry.remote.hashing import HashWorker, OrderedHasher
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
 
@@ -143,12 +143,14 @@ class BlobDownload:
         self.on_progress = on_progress
         self.parts: list[Part] = []
         self.hasher = OrderedHasher()
+        self._hash_worker: HashWorker | None = None
         self._partial: PartialBlob | None = None
         self._direct_url: str | None = None
         self._unsaved = 0
         self._unsynced = 0
         self._side_tasks: set[asyncio.Task[None]] = set()
-        self._catching_up = False
+        self._catch_queued = 0
+        self._last_done_parts = -1
         self._syncing = False
         self._saving = False
         self._state_lock = threading.Lock()
@@ -193,14 +195,18 @@ class BlobDownload:
                 await self._check_size()
                 parts = plan_parts(self.descriptor.size, self.options.part_size)
             self.parts = parts
+            self._hash_worker = HashWorker(partial.read_at)
+            self.hasher = self._hash_worker.hasher
             self._save_state()
             self.on_progress(self.completed)
             await self._run_parts()
             await self._drain_side_tasks()
-            await asyncio.to_thread(self.hasher.catch_up, partial.read_at, self.descriptor.size)
-            digest = self.hasher.digest()
+            assert self._hash_worker is not None
+            digest = await asyncio.to_thread(self._hash_worker.finish, self.descriptor.size)
             await asyncio.to_thread(self.library.commit_partial, partial, digest)
         except BaseException:
+            if self._hash_worker is not None:
+                await asyncio.to_thread(self._hash_worker.stop)
             await self._drain_side_tasks()
             if partial.path.exists():
                 self._save_state()
@@ -310,11 +316,10 @@ class BlobDownload:
         return 0
 
     async def _stream_into(self, part: Part, resp: aiohttp.ClientResponse, skip: int) -> None:
-        """Read the body in blocks of chunks and write/hash each block as it fills.
-
-        Writing and hashing run inline on the event loop: measured here, that beats handing each
-        block to a thread (the GIL handoffs cost more than the page-cache copy they would overlap).
-        """
+        """Read the body in blocks of chunks; write each block as it fills and queue it for the hash
+        thread. The write stays on the event loop (measured: handing every write to a thread pool
+        costs more in GIL handoffs than it overlaps); hashing runs on one dedicated thread that is
+        fed without waiting (``HashWorker``), so it overlaps receiving and writing."""
         block: list[bytes] = []
         block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
@@ -348,10 +353,13 @@ class BlobDownload:
         assert partial is not None
         offset = part.pos
         write_chunks_at(partial, offset, chunks)
-        for chunk in chunks:
-            if not self.hasher.feed(offset, chunk):
-                break  # ahead of the hash cursor: read back once the cursor gets here
-            offset += len(chunk)
+        worker = self._hash_worker
+        assert worker is not None
+        if not worker.try_feed(offset, chunks):
+            await asyncio.to_thread(worker.wait_for_room)
+            # If another part took the slot meanwhile these bytes are not queued: they are read
+            # back from disk when the hash cursor gets here.
+            worker.try_feed(offset, chunks)
         part.written += length
         self._unsaved += length
         self._unsynced += length
@@ -370,9 +378,12 @@ class BlobDownload:
     def _maybe_start_side_tasks(self) -> None:
         partial = self._partial
         assert partial is not None
-        if not self._catching_up and self.hasher.cursor < self._frontier():
-            self._catching_up = True
-            self._spawn(self._catch_up(partial))
+        frontier = self._frontier()
+        if frontier > self._catch_queued and self.hasher.cursor < frontier and self._hash_worker is not None:
+            if self._last_done_parts != self._done_parts():  # a lower part ended: read the next one's prefix
+                self._catch_queued = frontier
+                self._last_done_parts = self._done_parts()
+                self._hash_worker.catch_up(frontier)
         if not self._syncing and self._unsynced >= self.options.sync_bytes:
             self._syncing = True
             self._spawn(self._sync(partial))
@@ -388,11 +399,8 @@ class BlobDownload:
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    async def _catch_up(self, partial: PartialBlob) -> None:
-        try:
-            await asyncio.to_thread(self.hasher.catch_up, partial.read_at, self._frontier())
-        finally:
-            self._catching_up = False
+    def _done_parts(self) -> int:
+        return sum(1 for p in self.parts if p.done)
 
     async def _sync(self, partial: PartialBlob) -> None:
         try:
