@@ -206,9 +206,23 @@ def cmd_rm(args: argparse.Namespace, ctx: CliContext) -> int:
     for name in names:
         ctx.library.get_model(name)
     for text, name in zip(args.models, names, strict=True):
+        _unload_if_served(ctx, text)
         ctx.library.remove(name)
         ctx.print(f"deleted '{text}'")
     return 0
+
+
+def _unload_if_served(ctx: CliContext, model: str) -> None:
+    """As Ollama's CLI does before deleting: ask a running server to unload the model (best effort;
+    no server, or a model it has not loaded, is fine)."""
+    from registry.cli.api_client import ApiClient, ApiError, ServerUnreachable
+
+    try:
+        ApiClient(ctx.settings.host.url, timeout=10).call(
+            "POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}
+        )
+    except (ApiError, ServerUnreachable):
+        pass
 
 
 def cmd_prune(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -84,6 +84,16 @@ def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
     assert bad.returncode == 1 and "Error:" in bad.stderr
 
 
+def test_rm_unloads_from_the_running_server_first(server_env: dict[str, str]) -> None:
+    assert _cli(server_env, "cp", "tiny", "spare").returncode == 0
+    assert _cli(server_env, "run", "spare", "hello").returncode == 0
+    assert "spare:latest" in _cli(server_env, "ps").stdout
+    removed = _cli(server_env, "rm", "spare")
+    assert removed.returncode == 0 and removed.stdout == "deleted 'spare'\n"
+    assert "spare:latest" not in _cli(server_env, "ps").stdout
+    assert "tiny:latest" in _cli(server_env, "list").stdout
+
+
 def test_repl_session(server_env: dict[str, str]) -> None:
     child = pexpect.spawn(
         sys.executable,
