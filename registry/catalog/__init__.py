@@ -6,5 +6,14 @@ become :class:`registry.errors.CatalogError`.
 
 from registry.catalog.database import Database
 from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
+from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
-__all__ = ["BlobRow", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]
+__all__ = [
+    "BlobRow",
+    "Database",
+    "ManifestRecord",
+    "ManifestRow",
+    "ModelRow",
+    "ModelsCatalog",
+    "RegistryCatalog",
+]

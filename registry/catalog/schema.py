@@ -29,7 +29,7 @@ from sqlalchemy import (
 __all__ = ["SCHEMA_REVISION", "blobs", "leases", "manifest_blobs", "manifests", "metadata", "models"]
 
 #: The Alembic head this code expects. A test checks it equals the newest migration's revision.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 metadata = MetaData()
 
