@@ -19,7 +19,7 @@ __all__ = ["build_parser", "main"]
 VERSION = "0.1.0"
 
 #: Command-group modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("registry.cli.library_commands",)
+COMMAND_MODULES: tuple[str, ...] = ("registry.cli.library_commands", "registry.cli.registry_commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
