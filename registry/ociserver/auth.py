@@ -30,6 +30,7 @@ from registry.ociserver.auth_config import ANONYMOUS, AuthConfig
 __all__ = ["Authenticator", "Identity"]
 
 _SERVICE = "ollama-py-registry"
+
 _VERIFIED_TTL = 60.0
 
 
@@ -39,6 +40,9 @@ class Identity:
 
     name: str
     scopes: dict[str, frozenset[str]] | None = None
+
+
+IDENTITY: web.RequestKey[Identity] = web.RequestKey("registry_identity", Identity)
 
 
 class Authenticator:
@@ -125,8 +129,8 @@ class Authenticator:
 
     def may(self, request: web.Request, repo: str, action: str) -> bool:
         """Whether the request's (already identified) caller may take ``action`` on ``repo``."""
-        identity = request.get("identity")
-        return isinstance(identity, Identity) and action in self.allowed(identity, repo)
+        identity = request.get(IDENTITY)
+        return identity is not None and action in self.allowed(identity, repo)
 
     def challenge(self, request: web.Request, repo: str | None, actions: str) -> dict[str, str]:
         """The ``WWW-Authenticate`` header for a 401."""
@@ -156,7 +160,7 @@ class Authenticator:
             except Unauthorized as err:
                 err.headers = self.challenge(request, repo, action)  # type: ignore[attr-defined]
                 raise
-            request["identity"] = identity
+            request[IDENTITY] = identity
             if repo is None:
                 if identity.name == ANONYMOUS and not self.config.anonymous_pull:
                     raise _unauthorized(self.challenge(request, None, action))
