@@ -60,7 +60,7 @@ def parse_keep_alive(value: object) -> float | None:
     elif isinstance(value, str):
         seconds = parse_go_duration(value)
     else:
-        raise InvalidInput(f"invalid keep_alive value {value!r}: expected a duration like \"5m\" or seconds")
+        raise InvalidInput(f'invalid keep_alive value {value!r}: expected a duration like "5m" or seconds')
     if math.isnan(seconds):
         raise InvalidInput("invalid keep_alive value: NaN")
     return None if seconds < 0 else seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,4 +34,10 @@ def sample_model(library: Library) -> str:
     return "sample"
 
 
-__all__ = ["json"]
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """Base URL of a private PostgreSQL server for the whole test session."""
+    from tests.support.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url

@@ -70,9 +70,16 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.Float, nullable=False),
     )
     op.create_index("ix_leases_digest", "leases", ["digest"])
+    state = op.create_table(
+        "catalog_state",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("models_version", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    op.bulk_insert(state, [{"id": 1, "models_version": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("catalog_state")
     op.drop_table("leases")
     op.drop_table("models")
     op.drop_table("manifest_blobs")

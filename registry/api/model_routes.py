@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -12,11 +14,12 @@ from aiohttp import web
 from registry import errors
 from registry.api import keys
 from registry.api.errors import read_json
+from registry.library import Library
 from registry.library.model_info import capabilities, list_entry, rfc3339
 from registry.modelfile.writer import format_parameters, render_modelfile
 from registry.oci.name import ModelName
 
-__all__ = ["VERSION", "add_routes", "model_name_field"]
+__all__ = ["TAGS_CACHE", "VERSION", "TagsCache", "add_routes", "model_name_field"]
 
 VERSION = "0.1.0"
 
@@ -47,11 +50,31 @@ async def version(_request: web.Request) -> web.Response:
     return web.json_response({"version": VERSION})
 
 
+class TagsCache:
+    """The encoded ``/api/tags`` body, valid while the catalog's models version is unchanged."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.body = b""
+
+    def get(self, library: Library) -> bytes:
+        """The current body (one cheap query when nothing changed). Runs in a worker thread."""
+        version = library.models_version()
+        if version != self.version:
+            tz = datetime.now().astimezone().tzinfo
+            rows = library.list_models()
+            self.body = json.dumps({"models": [list_entry(r, tz) for r in rows]}).encode()
+            self.version = version
+        return self.body
+
+
+TAGS_CACHE: web.AppKey[TagsCache] = web.AppKey("tags_cache", TagsCache)
+
+
 async def tags(request: web.Request) -> web.Response:
-    """``GET /api/tags``: every model, newest first."""
-    library = request.app[keys.LIBRARY]
-    rows = await asyncio.to_thread(library.list_models)
-    return web.json_response({"models": [list_entry(r) for r in rows]})
+    """``GET /api/tags``: every model, newest first (cached until any model changes)."""
+    body = await asyncio.to_thread(request.app[TAGS_CACHE].get, request.app[keys.LIBRARY])
+    return web.Response(body=body, content_type="application/json")
 
 
 async def show(request: web.Request) -> web.Response:
@@ -115,6 +138,7 @@ async def delete(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register this module's routes."""
+    app[TAGS_CACHE] = TagsCache()
     app.router.add_get("/", root)
     app.router.add_get("/api/version", version)
     app.router.add_get("/api/tags", tags)

@@ -21,7 +21,7 @@ from typing import Any
 
 from registry.blobstore.layout import StoreLayout
 from registry.blobstore.store import BlobStore
-from registry.blobstore.writer import fsync_dir, publish_file, raise_store_error
+from registry.blobstore.writer import fsync_dir, hold_open_locked, publish_file, raise_store_error
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
 
@@ -57,7 +57,7 @@ class PartialBlob:
         if not state:
             self.path.unlink(missing_ok=True)
         try:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._fd = hold_open_locked(self.path, os.O_RDWR | os.O_CREAT)  # marks it live for prune
         except OSError as err:
             raise_store_error(err, "opening a partial download")
         return state
@@ -72,7 +72,9 @@ class PartialBlob:
     def write_at(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` at ``offset``. Raises :class:`DiskFull` (data so far is kept)."""
         if offset < 0 or offset + len(data) > self.size:
-            raise SizeInvalid(f"write of {len(data)} bytes at {offset} is outside the blob's {self.size} bytes")
+            raise SizeInvalid(
+                f"write of {len(data)} bytes at {offset} is outside the blob's {self.size} bytes"
+            )
         view = memoryview(data)
         try:
             while view:
@@ -152,5 +154,3 @@ class PartialBlob:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import BinaryIO
 
 from registry.blobstore.layout import StoreLayout
-from registry.blobstore.writer import BlobWriter, LinkedBlob, StagedBlob, fsync_dir, raise_store_error
+from registry.blobstore.writer import (
+    BlobWriter,
+    LinkedBlob,
+    StagedBlob,
+    fsync_dir,
+    hold_open_locked,
+    raise_store_error,
+)
 from registry.errors import BlobNotFound, DigestMismatch
 from registry.oci.digest import Digest
 
@@ -124,7 +131,9 @@ class BlobStore:
             writer.finish()
         return writer
 
-    def ingest_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> tuple[Digest, int]:
+    def ingest_file(
+        self, source: Path, expected: Digest | None = None, *, link: bool = True
+    ) -> tuple[Digest, int]:
         """:meth:`stage_file` then publish. For callers without a catalog (tests, tools)."""
         staged = self.stage_file(source, expected, link=link)
         staged.publish()
@@ -137,15 +146,23 @@ class BlobStore:
         except OSError:
             return None  # cross-device, no permission, or no hard links: fall back to a copy
         try:
+            lock_fd = hold_open_locked(tmp, os.O_RDONLY)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return None
+        try:
             digest, size = self.hash_file(tmp)
-        except OSError as err:
+            if expected is not None and digest != expected:
+                raise DigestMismatch(
+                    f"digest mismatch: expected {expected}, got {digest}; nothing was stored"
+                )
+        except BaseException as err:
             tmp.unlink(missing_ok=True)
-            raise_store_error(err, "hashing a file for the store")
-            raise  # pragma: no cover
-        if expected is not None and digest != expected:
-            tmp.unlink(missing_ok=True)
-            raise DigestMismatch(f"digest mismatch: expected {expected}, got {digest}; nothing was stored")
-        return LinkedBlob(tmp, self.path(digest), digest, size)
+            os.close(lock_fd)
+            if isinstance(err, OSError):
+                raise_store_error(err, "hashing a file for the store")
+            raise
+        return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd)
 
     def remove(self, digest: Digest) -> int:
         """Unlink a blob; returns the bytes freed (0 if it was absent). Idempotent.

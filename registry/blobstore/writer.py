@@ -8,13 +8,17 @@ Life cycle::
     writer.publish()                                              # link into blobs/ (atomic)
 
 ``abort()`` (also on any exception inside ``with``) removes the temporary file. A crash leaves at
-worst a file in ``tmp/``, which prune sweeps after its grace period; never a wrong blob under a
-digest name.
+worst a file in ``tmp/``, which prune sweeps; never a wrong blob under a digest name.
+
+Liveness: a writer holds a shared ``flock`` on its temporary file from creation until publish or
+abort. Prune removes only temporary files it can lock exclusively, so it never pulls a file from
+under a live writer in another process, and a killed writer's lock disappears with it.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import secrets
@@ -26,7 +30,23 @@ from typing import BinaryIO, Protocol
 from registry.errors import DigestMismatch, DiskFull, SizeInvalid, StoreError
 from registry.oci.digest import Digest
 
-__all__ = ["BlobWriter", "LinkedBlob", "StagedBlob", "publish_file", "raise_store_error"]
+__all__ = ["BlobWriter", "LinkedBlob", "StagedBlob", "hold_open_locked", "publish_file", "raise_store_error"]
+
+
+def hold_open_locked(path: Path, flags: int, mode: int = 0o644) -> int:
+    """Open ``path`` and take a shared flock that marks it as in use; return the fd.
+
+    If prune unlinked the file between our open and our lock (it checks the lock first, so only in
+    that instant), the name is gone: open it again.
+    """
+    for _ in range(5):
+        fd = os.open(path, flags, mode)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        if os.fstat(fd).st_nlink > 0:
+            return fd
+        os.close(fd)
+        flags &= ~os.O_EXCL
+    raise FileNotFoundError(path)
 
 
 def raise_store_error(err: OSError, what: str) -> None:
@@ -100,7 +120,8 @@ class BlobWriter:
         self.size = 0
         self._digest: Digest | None = None
         try:
-            self._file: BinaryIO = open(self.tmp_path, "xb")  # noqa: SIM115 - closed in finish/abort
+            fd = hold_open_locked(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            self._file: BinaryIO = os.fdopen(fd, "wb")
         except OSError as err:
             raise_store_error(err, "creating a temporary blob file")
             raise  # pragma: no cover - raise_store_error always raises
@@ -137,7 +158,6 @@ class BlobWriter:
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
         except OSError as err:
             self.abort()
             raise_store_error(err, "flushing a blob")
@@ -164,6 +184,7 @@ class BlobWriter:
         except OSError as err:
             self.abort()
             raise_store_error(err, "committing a blob")
+        self._file.close()
         return final
 
     def abort(self) -> None:
@@ -206,8 +227,9 @@ class LinkedBlob:
     The mode is left alone: the inode is shared with a file outside the store.
     """
 
-    def __init__(self, tmp_path: Path, final: Path, digest: Digest, size: int) -> None:
+    def __init__(self, tmp_path: Path, final: Path, digest: Digest, size: int, lock_fd: int) -> None:
         self.tmp_path = tmp_path
+        self._lock_fd: int | None = lock_fd
         self._final = final
         self._digest = digest
         self._size = size
@@ -223,8 +245,15 @@ class LinkedBlob:
         except OSError as err:
             self.abort()
             raise_store_error(err, "linking a blob into the store")
+        self._release()
         return self._final
 
     def abort(self) -> None:
         """Remove the temporary link."""
         self.tmp_path.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

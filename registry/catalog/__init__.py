@@ -4,12 +4,15 @@ This package is the only place that imports SQLAlchemy and Alembic. Driver error
 become :class:`registry.errors.CatalogError`.
 """
 
+from sqlalchemy import Connection
+
 from registry.catalog.database import Database
 from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
 from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
 __all__ = [
     "BlobRow",
+    "Connection",
     "Database",
     "ManifestRecord",
     "ManifestRow",

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from registry.catalog.schema import blobs, leases, manifest_blobs, manifests, models
+from registry.catalog.schema import blobs, catalog_state, leases, manifest_blobs, manifests, models
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 from registry.oci.name import ModelName
@@ -59,8 +58,12 @@ def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         return
     dialect = conn.dialect.name
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported on use: keeps CLI start-up fast
+
         stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only the two dialects above are supported
         raise NotImplementedError(dialect)
@@ -89,13 +92,14 @@ _MODEL_COLUMNS = (
 
 
 def _model_row(row: Any) -> ModelRow:
-    name = ModelName(host=row[0], namespace=row[1], model=row[2], tag=row[3])
+    # Every value here was validated before it was written, so skip re-validation (list speed).
+    name = ModelName.trusted(row[0], row[1], row[2], row[3])
     manifest = ManifestRow(
-        digest=Digest.parse(row[6]),
+        digest=Digest.trusted(row[6]),
         media_type=row[7],
         size=row[8],
         total_size=row[9],
-        config_digest=Digest.parse(row[10]) if row[10] else None,
+        config_digest=Digest.trusted(row[10]) if row[10] else None,
         config_json=row[11],
     )
     return ModelRow(name=name, manifest=manifest, modified_at=row[4], broken=bool(row[5]))
@@ -145,7 +149,9 @@ class ModelsCatalog:
         return marked
 
     @staticmethod
-    def unreferenced(conn: Connection, candidates: Iterable[Digest], now: float | None = None) -> list[Digest]:
+    def unreferenced(
+        conn: Connection, candidates: Iterable[Digest], now: float | None = None
+    ) -> list[Digest]:
         """Those ``candidates`` that no manifest references, that are no manifest, and have no live lease."""
         wanted = sorted({str(d) for d in candidates})
         if not wanted:
@@ -153,8 +159,14 @@ class ModelsCatalog:
         at = time.time() if now is None else now
         used: set[str] = set()
         for chunk in _chunks(wanted):
-            used.update(conn.execute(select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))).scalars())
-            used.update(conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars())
+            used.update(
+                conn.execute(
+                    select(manifest_blobs.c.digest).where(manifest_blobs.c.digest.in_(chunk))
+                ).scalars()
+            )
+            used.update(
+                conn.execute(select(manifests.c.digest).where(manifests.c.digest.in_(chunk))).scalars()
+            )
             used.update(
                 conn.execute(
                     select(leases.c.digest).where(leases.c.digest.in_(chunk), leases.c.expires_at > at)
@@ -229,7 +241,9 @@ class ModelsCatalog:
     @staticmethod
     def delete_manifest_if_unused(conn: Connection, digest: Digest) -> bool:
         """Delete a manifest row (and its layer index) when no model names it. True if deleted."""
-        in_use = conn.execute(select(func.count()).where(models.c.manifest_digest == str(digest))).scalar_one()
+        in_use = conn.execute(
+            select(func.count()).where(models.c.manifest_digest == str(digest))
+        ).scalar_one()
         if in_use:
             return False
         conn.execute(delete(manifest_blobs).where(manifest_blobs.c.manifest_digest == str(digest)))
@@ -242,6 +256,20 @@ class ModelsCatalog:
         return [Digest.parse(d) for d in conn.execute(select(manifests.c.digest)).scalars()]
 
     # ---- model names -------------------------------------------------------------------------
+
+    @staticmethod
+    def models_version(conn: Connection) -> int:
+        """A counter that changes whenever any model name, target or flag changes (for caches)."""
+        value = conn.execute(select(catalog_state.c.models_version).where(catalog_state.c.id == 1)).scalar()
+        return int(value or 0)
+
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        conn.execute(
+            update(catalog_state)
+            .where(catalog_state.c.id == 1)
+            .values(models_version=catalog_state.c.models_version + 1)
+        )
 
     @staticmethod
     def set_model(conn: Connection, name: ModelName, manifest_digest: Digest) -> Digest | None:
@@ -266,12 +294,14 @@ class ModelsCatalog:
                     broken=False,
                 )
             )
+            ModelsCatalog._bump(conn)
             return None
         conn.execute(
             update(models)
             .where(models.c.id == old[0])
             .values(manifest_digest=str(manifest_digest), modified_at=now, broken=False)
         )
+        ModelsCatalog._bump(conn)
         return Digest.parse(old[1])
 
     @staticmethod
@@ -301,6 +331,7 @@ class ModelsCatalog:
         if row is None:
             return None
         conn.execute(delete(models).where(models.c.name_key == name.key))
+        ModelsCatalog._bump(conn)
         return Digest.parse(row[0])
 
     @staticmethod
@@ -326,6 +357,8 @@ class ModelsCatalog:
         keys = [n.key for n in names]
         for chunk in _chunks(keys):
             conn.execute(update(models).where(models.c.name_key.in_(chunk)).values(broken=broken))
+        if keys:
+            ModelsCatalog._bump(conn)
 
     # ---- leases ------------------------------------------------------------------------------
 
@@ -335,15 +368,21 @@ class ModelsCatalog:
         expires = time.time() + ttl
         ids = []
         for d in dict.fromkeys(digests):
-            result = conn.execute(leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires))
-            ids.append(int(result.inserted_primary_key[0]))
+            result = conn.execute(
+                leases.insert().values(digest=str(d), holder=holder[:255], expires_at=expires)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            ids.append(int(key[0]))
         return ids
 
     @staticmethod
     def extend_leases(conn: Connection, ids: Sequence[int], ttl: float) -> None:
         """Push the expiry of live leases to ``ttl`` seconds from now."""
         if ids:
-            conn.execute(update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl))
+            conn.execute(
+                update(leases).where(leases.c.id.in_(list(ids))).values(expires_at=time.time() + ttl)
+            )
 
     @staticmethod
     def release_leases(conn: Connection, ids: Sequence[int]) -> None:

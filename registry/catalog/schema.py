@@ -26,7 +26,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_REVISION", "blobs", "leases", "manifest_blobs", "manifests", "metadata", "models"]
+__all__ = [
+    "SCHEMA_REVISION",
+    "blobs",
+    "catalog_state",
+    "leases",
+    "manifest_blobs",
+    "manifests",
+    "metadata",
+    "models",
+]
 
 #: The Alembic head this code expects. A test checks it equals the newest migration's revision.
 SCHEMA_REVISION = "0002"
@@ -89,4 +98,11 @@ leases = Table(
     Column("holder", String(255), nullable=False),
     Column("expires_at", Float, nullable=False),
     Index("ix_leases_digest", "digest"),
+)
+
+catalog_state = Table(
+    "catalog_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("models_version", BigInteger, nullable=False, default=0),
 )

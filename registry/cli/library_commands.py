@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("verify", help="Re-hash every blob and check the catalog against the files")
     p.add_argument(
-        "--repair", action="store_true", help="quarantine corrupt blobs and mark the models that need them broken"
+        "--repair",
+        action="store_true",
+        help="quarantine corrupt blobs and mark the models that need them broken",
     )
     p.set_defaults(handler=cmd_verify)
 
@@ -80,6 +83,7 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.library.model_info import list_entry
 
     rows = ctx.library.list_models()
+    now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
@@ -89,7 +93,14 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     table = [["NAME", "ID", "SIZE", "MODIFIED"]]
     for r in rows:
         name = r.name.display_shortest + (" (broken)" if r.broken else "")
-        table.append([name, r.manifest.digest.short, human_bytes(r.manifest.total_size), human_time(r.modified_at)])
+        table.append(
+            [
+                name,
+                r.manifest.digest.short,
+                human_bytes(r.manifest.total_size),
+                human_time(r.modified_at, now=now),
+            ]
+        )
     _print_table(ctx, table)
     return 0
 
@@ -229,8 +240,12 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.print(f"model '{name.display_shortest}' is {state}: pull or create it again")
     ctx.print(
         f"checked {report.blobs_checked} blobs ({human_bytes(report.bytes_checked)}): "
-        + ("ok" if report.ok else f"{len(report.corrupt)} corrupt, {len(report.missing)} missing, "
-           f"{len(report.dangling)} dangling references")
+        + (
+            "ok"
+            if report.ok
+            else f"{len(report.corrupt)} corrupt, {len(report.missing)} missing, "
+            f"{len(report.dangling)} dangling references"
+        )
         + (f"; {report.orphan_files} unreferenced files (prune removes them)" if report.orphan_files else "")
     )
     return 0 if report.ok or report.repaired else 1
@@ -241,7 +256,9 @@ def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.cli.humanize import human_bytes
     from registry.library.ollama_import import import_ollama_models
 
-    directory = Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
+    directory = (
+        Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
+    )
     try:
         report = import_ollama_models(ctx.library, directory)
     except FileNotFoundError as err:
@@ -274,5 +291,7 @@ def cmd_migrate(args: argparse.Namespace, ctx: CliContext) -> int:
         after = db.current_revision()
     finally:
         db.dispose()
-    ctx.print(f"catalog schema at revision {after}" + (f" (was {before})" if before != after else " (up to date)"))
+    ctx.print(
+        f"catalog schema at revision {after}" + (f" (was {before})" if before != after else " (up to date)")
+    )
     return 0

@@ -7,15 +7,19 @@ the writer lock). Sweep, in this order:
    lock, files unlinked afterwards only if no row came back (see ``library.py``);
 2. files under ``blobs/`` with no catalog row (left by a crash between publish and record) whose
    last change is older than the grace period;
-3. partial downloads not touched for the grace period and not leased;
-4. temporary files older than the grace period.
+3. partial downloads not touched for the grace period, not leased and not open in any process;
+4. temporary files older than the grace period and not open in any process.
 
 The grace period protects work in flight that holds no lease (a blob committed moments ago whose
-manifest has not arrived yet). Nothing here prints: :func:`collect` returns a :class:`GcReport`.
+manifest has not arrived yet). Live writers hold a shared ``flock`` on their temporary and partial
+files (see ``registry.blobstore.writer``); files are removed only under an exclusive lock, so even
+``--grace 0`` never breaks a transfer in progress. Nothing here prints: :func:`collect` returns a
+:class:`GcReport`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from dataclasses import dataclass, field
@@ -46,7 +50,12 @@ class GcReport:
     @property
     def items_removed(self) -> int:
         """Everything removed (or, in a dry run, that would be)."""
-        return len(self.blobs_removed) + self.orphan_files_removed + self.partials_removed + self.temp_files_removed
+        return (
+            len(self.blobs_removed)
+            + self.orphan_files_removed
+            + self.partials_removed
+            + self.temp_files_removed
+        )
 
 
 def _last_change(path: str | Path) -> tuple[float, int]:
@@ -115,26 +124,50 @@ def _sweep_orphan_files(
             report.bytes_freed += size
 
 
-def _sweep_partials(library: Library, marked: set[str], cutoff: float, report: GcReport) -> None:
+def _unlink_if_unused(path: str, dry_run: bool) -> bool:
+    """Remove ``path`` unless a live process holds it open and locked. True if removed (or would be)."""
     try:
-        entries = list(os.scandir(library.layout.partials_dir))
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        if not dry_run:
+            Path(path).unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _sweep_partials(library: Library, marked: set[str], cutoff: float, report: GcReport) -> None:
+    """Remove stale partial downloads: data file and state file go together, under the data lock."""
+    try:
+        entries = {entry.name: entry for entry in os.scandir(library.layout.partials_dir)}
     except FileNotFoundError:
         return
-    for entry in entries:
-        hex_part = entry.name.split(".", 1)[0]
+    for name, entry in entries.items():
+        hex_part = name.split(".", 1)[0]
+        data_name = hex_part
         if f"sha256:{hex_part}" in marked:
             continue
+        if name != data_name and data_name in entries:
+            continue  # a state file: handled with its data file
         try:
             changed, size = _last_change(entry.path)
         except FileNotFoundError:
             continue
-        if changed >= cutoff:
+        if changed >= cutoff or not _unlink_if_unused(entry.path, report.dry_run):
             continue
-        if not report.dry_run:
-            Path(entry.path).unlink(missing_ok=True)
-        if not entry.name.endswith(".json"):
-            report.partials_removed += 1
         report.bytes_freed += size
+        if name == data_name:
+            report.partials_removed += 1
+            state = library.layout.partials_dir / f"{data_name}.json"
+            if not report.dry_run:
+                state.unlink(missing_ok=True)
 
 
 def _sweep_dir(directory: Path, cutoff: float, report: GcReport, dry_run: bool) -> None:
@@ -147,9 +180,7 @@ def _sweep_dir(directory: Path, cutoff: float, report: GcReport, dry_run: bool) 
             changed, size = _last_change(entry.path)
         except FileNotFoundError:
             continue
-        if changed >= cutoff:
+        if changed >= cutoff or not _unlink_if_unused(entry.path, dry_run):
             continue
-        if not dry_run:
-            Path(entry.path).unlink(missing_ok=True)
         report.temp_files_removed += 1
         report.bytes_freed += size

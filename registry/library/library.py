@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
-from registry.catalog import Database, ModelRow, ModelsCatalog
+from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.errors import BlobNotFound, InvalidManifest, ModelNotFound
 from registry.library.gc import GcReport, collect
 from registry.library.model_info import ModelInfo, read_model_info
@@ -36,7 +36,7 @@ from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 from registry.oci.name import ModelName
 
-__all__ = ["DEFAULT_LEASE_TTL", "Library", "PutResult", "RemoveResult"]
+__all__ = ["DEFAULT_LEASE_TTL", "Lease", "Library", "PutResult", "RemoveResult"]
 
 #: How long a lease protects digests if its holder never releases it (e.g. it was killed).
 DEFAULT_LEASE_TTL = 3600.0
@@ -93,6 +93,12 @@ class Library:
         with self.db.read() as conn:
             return Q.list_models(conn)
 
+    def models_version(self) -> int:
+        """A number that changes whenever any model name, target or broken flag changes. One cheap
+        query: callers cache derived views (such as ``/api/tags``) on it."""
+        with self.db.read() as conn:
+            return Q.models_version(conn)
+
     def find_model(self, name: ModelName) -> ModelRow | None:
         """The model called ``name`` (case-insensitive), or None."""
         with self.db.read() as conn:
@@ -136,41 +142,50 @@ class Library:
 
     # ---- adding blobs --------------------------------------------------------------------------
 
-    def commit(self, staged: StagedBlob) -> tuple[Digest, int]:
+    def commit(self, staged: StagedBlob, lease: Lease | None = None) -> tuple[Digest, int]:
         """Publish a staged, verified blob and record it (under the writer lock). Idempotent.
 
         Accepts a :class:`~registry.blobstore.BlobWriter`, a linked file from ``stage_file``, or a
-        verified :class:`~registry.blobstore.PartialBlob`.
+        verified :class:`~registry.blobstore.PartialBlob`. With ``lease``, the blob is leased in the
+        same transaction, so no GC can slip in between the commit and the manifest that will name it.
         """
         digest, size = staged.finish()
         try:
             with self.db.write() as conn:
                 staged.publish()
                 Q.record_blobs(conn, {digest: size})
+                if lease is not None:
+                    lease.add_in(conn, [digest])
         except BaseException:
             staged.abort()
             raise
         return digest, size
 
-    def add_bytes(self, data: bytes, expected: Digest | None = None) -> tuple[Digest, int]:
+    def add_bytes(
+        self, data: bytes, expected: Digest | None = None, *, lease: Lease | None = None
+    ) -> tuple[Digest, int]:
         """Store a small blob from memory. Idempotent."""
         writer = self.blobs.writer(expected, len(data))
         with writer:
             writer.write(data)
             writer.finish()
-        return self.commit(writer)
+        return self.commit(writer, lease)
 
-    def add_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> tuple[Digest, int]:
+    def add_file(
+        self, source: Path, expected: Digest | None = None, *, link: bool = True, lease: Lease | None = None
+    ) -> tuple[Digest, int]:
         """Store a file (hard-linked when possible, see ``BlobStore.stage_file``). Idempotent."""
-        return self.commit(self.blobs.stage_file(source, expected, link=link))
+        return self.commit(self.blobs.stage_file(source, expected, link=link), lease)
 
-    def commit_partial(self, partial: PartialBlob, already_hashed: Digest | None = None) -> tuple[Digest, int]:
+    def commit_partial(
+        self, partial: PartialBlob, already_hashed: Digest | None = None, *, lease: Lease | None = None
+    ) -> tuple[Digest, int]:
         """Verify a finished partial download and commit it as a blob.
 
         Raises :class:`DigestMismatch` (the partial is discarded).
         """
         partial.verify(already_hashed)
-        return self.commit(partial)
+        return self.commit(partial, lease)
 
     def partial(self, digest: Digest, size: int) -> PartialBlob:
         """A resumable partial file for a blob of known digest and size (not opened yet)."""
@@ -179,11 +194,13 @@ class Library:
     # ---- leases --------------------------------------------------------------------------------
 
     @contextmanager
-    def lease(self, digests: Iterable[Digest], purpose: str, ttl: float = DEFAULT_LEASE_TTL) -> Iterator[_Lease]:
+    def lease(
+        self, digests: Iterable[Digest], purpose: str, ttl: float = DEFAULT_LEASE_TTL
+    ) -> Iterator[Lease]:
         """Protect ``digests`` from rm and prune for the duration of the ``with`` (or ``ttl`` seconds
         if the process dies). More digests can be added with ``lease.add(...)``.
         """
-        handle = _Lease(self, f"{purpose} pid={os.getpid()}@{socket.gethostname()}", ttl)
+        handle = Lease(self, f"{purpose} pid={os.getpid()}@{socket.gethostname()}", ttl)
         handle.add(digests)
         try:
             yield handle
@@ -202,21 +219,31 @@ class Library:
         if manifest.config is None:
             raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
         config_json = self._read_config_json(manifest)
-        manifest_digest, _ = self.add_bytes(manifest.raw)
         needed = [d.digest for d in manifest.blobs()]
-        with self.db.write() as conn:
-            rows = Q.blob_rows(conn, needed)
-            for digest in needed:
-                if digest not in rows:
-                    raise BlobNotFound(f"blob {digest} not found: pull or create the model's layers first")
-            if manifest_digest not in Q.blob_rows(conn, [manifest_digest]):
-                raise BlobNotFound(f"manifest blob {manifest_digest} vanished while committing")
-            Q.put_manifest(conn, manifest, config_json)
-            previous = Q.set_model(conn, name, manifest_digest)
-            if previous == manifest_digest:
-                previous = None
-            elif previous is not None:
-                Q.delete_manifest_if_unused(conn, previous)
+        writer = self.blobs.writer(None, len(manifest.raw))
+        with writer:
+            writer.write(manifest.raw)
+            manifest_digest, size = writer.finish()
+        try:
+            # One transaction: the manifest bytes, their row, the layer index and the name appear
+            # together, and no GC can run between them.
+            with self.db.write() as conn:
+                rows = Q.blob_rows(conn, needed)
+                for digest in needed:
+                    if digest not in rows:
+                        raise BlobNotFound(
+                            f"blob {digest} not found: pull or create the model's layers first"
+                        )
+                writer.publish()
+                Q.record_blobs(conn, {manifest_digest: size})
+                Q.put_manifest(conn, manifest, config_json)
+                previous = Q.set_model(conn, name, manifest_digest)
+                if previous == manifest_digest:
+                    previous = None
+                elif previous is not None:
+                    Q.delete_manifest_if_unused(conn, previous)
+        finally:
+            writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
 
     def _read_config_json(self, manifest: Manifest) -> str | None:
@@ -305,8 +332,8 @@ class Library:
         return check(self, repair=repair)
 
 
-class _Lease:
-    """A set of lease rows held by one piece of in-flight work."""
+class Lease:
+    """A set of lease rows held by one piece of in-flight work (see :meth:`Library.lease`)."""
 
     def __init__(self, library: Library, holder: str, ttl: float) -> None:
         self._library = library
@@ -321,6 +348,10 @@ class _Lease:
             with self._library.db.write() as conn:
                 self._ids.extend(Q.add_leases(conn, wanted, self._holder, self._ttl))
 
+    def add_in(self, conn: Connection, digests: Iterable[Digest]) -> None:
+        """Protect more digests inside the caller's write transaction."""
+        self._ids.extend(Q.add_leases(conn, list(digests), self._holder, self._ttl))
+
     def renew(self) -> None:
         """Push the expiry forward (long transfers call this now and then)."""
         with self._library.db.write() as conn:
@@ -332,4 +363,3 @@ class _Lease:
             with self._library.db.write() as conn:
                 Q.release_leases(conn, self._ids)
             self._ids = []
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +115,9 @@ def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> Mode
     )
 
 
-def rfc3339(at: float) -> str:
-    """A UNIX time as RFC 3339 in local time with offset, as Go's ``time.Time`` marshals."""
-    return datetime.fromtimestamp(at).astimezone().isoformat()
+def rfc3339(at: float, tz: tzinfo | None = None) -> str:
+    """A UNIX time as RFC 3339 in local time (or ``tz``) with offset, as Go's ``time.Time`` marshals."""
+    return datetime.fromtimestamp(at, tz or datetime.now().astimezone().tzinfo).isoformat()
 
 
 def details_of(row: ModelRow) -> dict[str, Any]:
@@ -141,13 +141,13 @@ def details_of(row: ModelRow) -> dict[str, Any]:
     }
 
 
-def list_entry(row: ModelRow) -> dict[str, Any]:
+def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
     """One ``/api/tags`` entry (``ListModelResponse``) for a model."""
     short = row.name.display_shortest
     return {
         "name": short,
         "model": short,
-        "modified_at": rfc3339(row.modified_at),
+        "modified_at": rfc3339(row.modified_at, tz),
         "size": row.manifest.total_size,
         "digest": row.manifest.digest.hex,
         "details": details_of(row),

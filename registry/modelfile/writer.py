@@ -39,7 +39,7 @@ def format_parameter_value(value: Any) -> str:
 
 def format_parameters(parameters: Mapping[str, Any]) -> str:
     """``show --parameters`` text: ``%-30s %#v`` per value, lists expanded (Ollama's format)."""
-    lines = []
+    lines: list[str] = []
     for key, value in parameters.items():
         values = value if isinstance(value, list) else [value]
         lines.extend(f"{key:<30} {format_parameter_value(v)}" for v in values)

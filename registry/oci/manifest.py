@@ -115,7 +115,9 @@ class Manifest:
             InvalidManifest: for bad JSON, a wrong schemaVersion, or malformed descriptors.
         """
         if len(raw) > MAX_MANIFEST_BYTES:
-            raise InvalidManifest(f"invalid manifest: {len(raw)} bytes is over the {MAX_MANIFEST_BYTES} limit")
+            raise InvalidManifest(
+                f"invalid manifest: {len(raw)} bytes is over the {MAX_MANIFEST_BYTES} limit"
+            )
         try:
             doc = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:

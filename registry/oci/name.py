@@ -56,7 +56,7 @@ def _check_part(kind: str, value: str, whole: str) -> None:
     if not _PART_RE[kind].match(value):
         first_ok = re.match(r"[A-Za-z0-9_]", value[0]) is not None
         why = (
-            f"must start with a letter, digit or '_'"
+            "must start with a letter, digit or '_'"
             if not first_ok
             else f"may contain only {_ALLOWED_TEXT[kind]}"
         )
@@ -104,7 +104,9 @@ class ModelName:
         if "://" in rest:
             scheme, rest = rest.split("://", 1)
             if scheme not in ("http", "https"):
-                raise InvalidName(f"invalid model name {whole[:120]!r}: scheme {scheme!r} is not http or https")
+                raise InvalidName(
+                    f"invalid model name {whole[:120]!r}: scheme {scheme!r} is not http or https"
+                )
         digest = None
         if "@" in rest:
             rest, digest_text = rest.rsplit("@", 1)
@@ -131,6 +133,21 @@ class ModelName:
             if not value:
                 raise InvalidName(f"invalid model name {whole[:120]!r}: the {kind} is empty")
         return cls(host=host, namespace=namespace, model=model, tag=tag, scheme=scheme, digest=digest)
+
+    @classmethod
+    def trusted(cls, host: str, namespace: str, model: str, tag: str) -> ModelName:
+        """Rebuild a name read back from our own catalog, where every part was validated on the way in."""
+        obj = object.__new__(cls)
+        for field_name, value in (
+            ("host", host),
+            ("namespace", namespace),
+            ("model", model),
+            ("tag", tag),
+            ("scheme", DEFAULT_SCHEME),
+            ("digest", None),
+        ):
+            object.__setattr__(obj, field_name, value)
+        return obj
 
     @property
     def key(self) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.postgres import postgres_url  # noqa: F401 - fixture
+from tests.support.postgres import fresh_database
 from tests.support.registry_process import RegistryProcess
 from tests.support.registry_server import push_image, sha
 from tests.support.s3_server import moto_s3
@@ -87,10 +87,11 @@ create_bucket = true
 
 
 async def test_two_processes_share_postgres_and_bucket(
-    tmp_path: Path, s3_endpoint: str, postgres_url: str  # noqa: F811
+    tmp_path: Path, s3_endpoint: str, postgres_url: str
 ) -> None:
-    a = RegistryProcess("--root", str(tmp_path / "a"), "--config", str(_config(tmp_path, "a", s3_endpoint, postgres_url)))
-    b = RegistryProcess("--root", str(tmp_path / "b"), "--config", str(_config(tmp_path, "b", s3_endpoint, postgres_url)))
+    db_url = fresh_database(postgres_url)
+    a = RegistryProcess("--root", str(tmp_path / "a"), "--config", str(_config(tmp_path, "a", s3_endpoint, db_url)))
+    b = RegistryProcess("--root", str(tmp_path / "b"), "--config", str(_config(tmp_path, "b", s3_endpoint, db_url)))
     try:
         layer = os.urandom(500_000)
         async with aiohttp.ClientSession() as http:

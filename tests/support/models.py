@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from registry.library import Library, PutResult
+from registry.library.library import Lease
 from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, Manifest, build_manifest
 from registry.oci.name import ModelName
@@ -21,12 +22,13 @@ def make_manifest(
     params: dict[str, Any] | None = None,
     licenses: Sequence[str] = (),
     config: dict[str, Any] | None = None,
+    lease: Lease | None = None,
 ) -> Manifest:
     """Store the blobs of a model and return its (unstored) manifest."""
     layers: list[Descriptor] = []
 
     def add(media_type: str, data: bytes) -> None:
-        digest, size = library.add_bytes(data)
+        digest, size = library.add_bytes(data, lease=lease)
         layers.append(Descriptor(media_type, digest, size))
 
     add(mt.OLLAMA_MODEL, weights)
@@ -40,10 +42,11 @@ def make_manifest(
         add(mt.OLLAMA_LICENSE, text.encode())
     cfg = config or {"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"}
     cfg_bytes = json.dumps(cfg).encode()
-    cfg_digest, cfg_size = library.add_bytes(cfg_bytes)
+    cfg_digest, cfg_size = library.add_bytes(cfg_bytes, lease=lease)
     return build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg_digest, cfg_size), layers)
 
 
 def make_model(library: Library, name: str, **kwargs: Any) -> PutResult:
-    """Store a model's blobs and name it."""
-    return library.put_model(ModelName.parse(name), make_manifest(library, **kwargs))
+    """Store a model's blobs and name it, holding a lease meanwhile (as pull and create do)."""
+    with library.lease([], f"test make_model {name}") as lease:
+        return library.put_model(ModelName.parse(name), make_manifest(library, lease=lease, **kwargs))

@@ -1,7 +1,9 @@
-"""A throwaway PostgreSQL cluster for tests: initdb + pg_ctl in a temp dir on a free loopback port.
+"""A throwaway PostgreSQL server for tests: initdb in a temp dir, started on a free loopback port.
 
-Use the ``postgres_url`` fixture (re-exported by test packages' conftest) or :func:`start_postgres`.
-Skips cleanly when the PostgreSQL server binaries are not installed (CI installs them).
+``postgres_server()`` yields the server URL (``postgresql+psycopg://postgres@127.0.0.1:PORT``);
+``fresh_database(url)`` creates an empty database and returns its URL. Set
+``OLLAMA_PY_TEST_POSTGRES_URL`` to use an existing server instead. When no PostgreSQL binaries are
+installed the fixtures skip (CI installs them: Debian package ``postgresql``).
 """
 
 from __future__ import annotations
@@ -12,24 +14,22 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-__all__ = ["find_pg_bin", "postgres_url", "start_postgres"]
+__all__ = ["fresh_database", "postgres_server"]
 
 
-def find_pg_bin() -> Path | None:
-    """The directory holding ``initdb`` and ``pg_ctl``, or None."""
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
     initdb = shutil.which("initdb")
-    if initdb and shutil.which("pg_ctl"):
-        return Path(initdb).parent
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    return None
+    return Path(initdb).parent if initdb else None
 
 
 def _free_port() -> int:
@@ -38,35 +38,59 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", "postgres", "--", *cmd]
+
+
 @contextmanager
-def start_postgres() -> Iterator[str]:
-    """Start a cluster; yields a SQLAlchemy URL (psycopg 3). Stops and deletes it afterwards."""
-    bin_dir = find_pg_bin()
+def postgres_server() -> Iterator[str]:
+    """Start a private PostgreSQL server; yield its base URL; stop and delete it afterwards."""
+    existing = os.environ.get("OLLAMA_PY_TEST_POSTGRES_URL")
+    if existing:
+        yield existing
+        return
+    bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    tmp = Path(tempfile.mkdtemp(prefix="pgtest-"))
-    data, port = tmp / "data", _free_port()
-    env = dict(os.environ, LC_ALL="C")
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run as the postgres (or nobody) user
-        user = "postgres" if shutil.which("id") and subprocess.run(["id", "postgres"], capture_output=True).returncode == 0 else "nobody"
-        shutil.chown(tmp, user)
-        run_as = ["runuser", "-u", user, "--"]
-    subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "test", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True, env=env)
-    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={tmp} -c fsync=off"
-    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "log"), "-w", "start"],
-                   check=True, capture_output=True, env=env)
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql)")
+    tmp = Path(tempfile.mkdtemp(prefix="ollama-py-pg-"))
+    data = tmp / "data"
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres", "postgres")
+        tmp.chmod(0o755)
+    port = _free_port()
+    subprocess.run(
+        _as_postgres(
+            [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_postgres(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(tmp / "log"), "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
-        yield f"postgresql+psycopg://test@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, env=env)
+        subprocess.run(
+            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A session-wide throwaway PostgreSQL server's URL (tests use distinct roots but share the DB)."""
-    with start_postgres() as url:
-        yield url
+def fresh_database(server_url: str) -> str:
+    """Create an empty database on the server and return its URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
