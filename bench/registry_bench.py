@@ -51,7 +51,9 @@ def start_docker_registry(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
         f"  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(f"{url}/v2/")
     return proc, url
@@ -61,9 +63,20 @@ def start_ours(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli.main", "registry", "serve", "--listen", f"127.0.0.1:{port}",
-         "--root", str(root)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "registry.cli.main",
+            "registry",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--root",
+            str(root),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     wait_up(f"{url}/v2/")
@@ -81,15 +94,29 @@ def push(url: str, repo: str, path: Path, digest: str) -> float:
     if location.startswith("/"):
         location = url + location
     sep = "&" if "?" in location else "?"
-    code = curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "Content-Type: application/octet-stream",
-                "-T", str(path), f"{location}{sep}digest={digest}")
+    code = curl(
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-T",
+        str(path),
+        f"{location}{sep}digest={digest}",
+    )
     assert code == "201", code
     return time.monotonic() - started
 
 
 def pull(url: str, repo: str, digest: str, clients: int) -> float:
     started = time.monotonic()
-    procs = [subprocess.Popen(["curl", "-sf", "-o", "/dev/null", f"{url}/v2/{repo}/blobs/{digest}"]) for _ in range(clients)]
+    procs = [
+        subprocess.Popen(["curl", "-sf", "-o", "/dev/null", f"{url}/v2/{repo}/blobs/{digest}"])
+        for _ in range(clients)
+    ]
     assert all(p.wait() == 0 for p in procs)
     return time.monotonic() - started
 
@@ -102,23 +129,51 @@ def put_manifest(url: str, repo: str) -> None:
         tmp.write_bytes(blob)
         push(url, repo, tmp, d)
         tmp.unlink()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
-        "layers": [],
-    })
-    code = curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H",
-                "Content-Type: application/vnd.docker.distribution.manifest.v2+json", "--data-binary", manifest,
-                f"{url}/v2/{repo}/manifests/latest")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    )
+    code = curl(
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.docker.distribution.manifest.v2+json",
+        "--data-binary",
+        manifest,
+        f"{url}/v2/{repo}/manifests/latest",
+    )
     assert code == "201", code
 
 
 def wrk(url: str, repo: str, seconds: int) -> float:
     out = subprocess.run(
-        ["wrk", "-t", "2", "-c", "64", "-d", f"{seconds}s", "-H",
-         "Accept: application/vnd.docker.distribution.manifest.v2+json", f"{url}/v2/{repo}/manifests/latest"],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            "64",
+            "-d",
+            f"{seconds}s",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            f"{url}/v2/{repo}/manifests/latest",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
@@ -133,7 +188,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--wrk-seconds", type=int, default=10)
@@ -147,7 +204,8 @@ def main() -> int:
     with open(blob, "wb") as f:
         for _ in range(args.size_mib):
             f.write(os.urandom(1 << 20))
-    digest = "sha256:" + hashlib.file_digest(open(blob, "rb"), "sha256").hexdigest()
+    with open(blob, "rb") as f:
+        digest = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     results: dict[str, dict[str, float]] = {}
     try:
         for name, start in (("docker-registry", start_docker_registry), ("ollama-py", start_ours)):
@@ -174,7 +232,9 @@ def main() -> int:
     print(f"{'metric':<14}{'docker-registry':>17}{'ollama-py':>12}{'ratio':>8}{'target':>8}")
     for key, target in targets.items():
         ratio = ours[key] / peer[key]
-        print(f"{key:<14}{peer[key]:>17.1f}{ours[key]:>12.1f}{ratio:>8.2f}{target:>8.1f}  {'ok' if ratio >= target else 'MISS'}")
+        print(
+            f"{key:<14}{peer[key]:>17.1f}{ours[key]:>12.1f}{ratio:>8.2f}{target:>8.1f}  {'ok' if ratio >= target else 'MISS'}"
+        )
     return 0
 
 

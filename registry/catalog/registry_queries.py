@@ -72,7 +72,9 @@ class UploadRow:
     updated_at: float
 
 
-def _upsert(conn: Connection, table: Table, row: dict[str, Any], keys: list[str], update_cols: list[str]) -> None:
+def _upsert(
+    conn: Connection, table: Table, row: dict[str, Any], keys: list[str], update_cols: list[str]
+) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
         stmt: Any = postgresql.insert(table).values(**row)
@@ -108,7 +110,13 @@ class RegistryCatalog:
     def link_blob(conn: Connection, repo: str, digest: Digest, now: float | None = None) -> None:
         """Make a (recorded) blob visible in ``repo``; refreshes its ``touched_at``. Idempotent."""
         now = now or time.time()
-        _upsert(conn, reg_repo_blobs, {"repo": repo, "digest": str(digest), "linked_at": now}, ["repo", "digest"], ["linked_at"])
+        _upsert(
+            conn,
+            reg_repo_blobs,
+            {"repo": repo, "digest": str(digest), "linked_at": now},
+            ["repo", "digest"],
+            ["linked_at"],
+        )
         conn.execute(update(reg_blobs).where(reg_blobs.c.digest == str(digest)).values(touched_at=now))
 
     @staticmethod
@@ -126,7 +134,9 @@ class RegistryCatalog:
     def unlink_blob(conn: Connection, repo: str, digest: Digest) -> bool:
         """Remove a blob's link from ``repo`` (the bytes go at the next GC if nothing needs them)."""
         result = conn.execute(
-            delete(reg_repo_blobs).where(reg_repo_blobs.c.repo == repo, reg_repo_blobs.c.digest == str(digest))
+            delete(reg_repo_blobs).where(
+                reg_repo_blobs.c.repo == repo, reg_repo_blobs.c.digest == str(digest)
+            )
         )
         return bool(result.rowcount)
 
@@ -163,7 +173,12 @@ class RegistryCatalog:
             _upsert(
                 conn,
                 reg_manifest_refs,
-                {"repo": repo, "manifest_digest": str(record.digest), "child_digest": str(child), "kind": kind},
+                {
+                    "repo": repo,
+                    "manifest_digest": str(record.digest),
+                    "child_digest": str(child),
+                    "kind": kind,
+                },
                 ["repo", "manifest_digest", "child_digest"],
                 [],
             )
@@ -174,7 +189,9 @@ class RegistryCatalog:
         wanted = sorted({str(d) for d in digests})
         if not wanted:
             return set()
-        stmt = select(reg_manifests.c.digest).where(reg_manifests.c.repo == repo, reg_manifests.c.digest.in_(wanted))
+        stmt = select(reg_manifests.c.digest).where(
+            reg_manifests.c.repo == repo, reg_manifests.c.digest.in_(wanted)
+        )
         return {Digest.parse(r) for r in conn.execute(stmt).scalars()}
 
     @staticmethod
@@ -192,9 +209,13 @@ class RegistryCatalog:
         d = str(digest)
         conn.execute(delete(reg_tags).where(reg_tags.c.repo == repo, reg_tags.c.digest == d))
         conn.execute(
-            delete(reg_manifest_refs).where(reg_manifest_refs.c.repo == repo, reg_manifest_refs.c.manifest_digest == d)
+            delete(reg_manifest_refs).where(
+                reg_manifest_refs.c.repo == repo, reg_manifest_refs.c.manifest_digest == d
+            )
         )
-        result = conn.execute(delete(reg_manifests).where(reg_manifests.c.repo == repo, reg_manifests.c.digest == d))
+        result = conn.execute(
+            delete(reg_manifests).where(reg_manifests.c.repo == repo, reg_manifests.c.digest == d)
+        )
         return bool(result.rowcount)
 
     @staticmethod
@@ -212,7 +233,8 @@ class RegistryCatalog:
             .order_by(reg_manifests.c.digest)
         )
         return [
-            ReferrerRow(Digest.parse(r[0]), str(r[1]), len(r[2]), r[3], r[4]) for r in conn.execute(stmt).all()
+            ReferrerRow(Digest.parse(r[0]), str(r[1]), len(r[2]), r[3], r[4])
+            for r in conn.execute(stmt).all()
         ]
 
     # -- tags and repositories ---------------------------------------------------------------------
@@ -220,7 +242,9 @@ class RegistryCatalog:
     @staticmethod
     def resolve_tag(conn: Connection, repo: str, tag: str) -> TagRow | None:
         """The manifest a tag points at, or None."""
-        stmt = select(reg_tags.c.digest, reg_tags.c.validated_at).where(reg_tags.c.repo == repo, reg_tags.c.tag == tag)
+        stmt = select(reg_tags.c.digest, reg_tags.c.validated_at).where(
+            reg_tags.c.repo == repo, reg_tags.c.tag == tag
+        )
         row = conn.execute(stmt).first()
         return None if row is None else TagRow(Digest.parse(row[0]), float(row[1]))
 
@@ -272,7 +296,9 @@ class RegistryCatalog:
         row = conn.execute(select(reg_uploads).where(reg_uploads.c.id == upload_id)).first()
         if row is None:
             return None
-        return UploadRow(str(row.id), str(row.repo), int(row.offset), float(row.started_at), float(row.updated_at))
+        return UploadRow(
+            str(row.id), str(row.repo), int(row.offset), float(row.started_at), float(row.updated_at)
+        )
 
     @staticmethod
     def set_upload_offset(conn: Connection, upload_id: str, offset: int, now: float | None = None) -> None:

@@ -17,15 +17,23 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     """Add the ``registry`` command group."""
-    group = sub.add_parser("registry", help="Run an OCI registry server for models (private registry or mirror)")
+    group = sub.add_parser(
+        "registry", help="Run an OCI registry server for models (private registry or mirror)"
+    )
     rsub = group.add_subparsers(dest="registry_command", metavar="COMMAND")
     group.set_defaults(handler=lambda args, ctx: (group.print_help(), 0)[1])
 
     p = rsub.add_parser("serve", help="Serve the OCI Distribution API")
     _storage_args(p)
-    p.add_argument("--listen", default=None, metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)")
-    p.add_argument("--upstream", default=None, metavar="URL", help="act as a pull-through mirror of this registry")
-    p.add_argument("--gc-interval", default=None, metavar="DURATION", help="run online GC this often (e.g. 1h)")
+    p.add_argument(
+        "--listen", default=None, metavar="HOST:PORT", help="address to listen on (default 127.0.0.1:5000)"
+    )
+    p.add_argument(
+        "--upstream", default=None, metavar="URL", help="act as a pull-through mirror of this registry"
+    )
+    p.add_argument(
+        "--gc-interval", default=None, metavar="DURATION", help="run online GC this often (e.g. 1h)"
+    )
     p.add_argument(
         "--insecure-public", action="store_true", help="allow serving without auth on a non-loopback address"
     )
@@ -34,7 +42,9 @@ def register(sub: Any) -> None:
     p = rsub.add_parser("gc", help="Remove blobs no manifest references and stale upload sessions (online)")
     _storage_args(p)
     p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
-    p.add_argument("--grace", default=None, metavar="DURATION", help="spare blobs touched within this (default 1h)")
+    p.add_argument(
+        "--grace", default=None, metavar="DURATION", help="spare blobs touched within this (default 1h)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_gc)
 
@@ -44,7 +54,9 @@ def register(sub: Any) -> None:
 
 
 def _storage_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", default=None, type=Path, help="registry storage root (default ~/.ollama-py/registry)")
+    p.add_argument(
+        "--root", default=None, type=Path, help="registry storage root (default ~/.ollama-py/registry)"
+    )
     p.add_argument("--config", default=None, type=Path, help="TOML config file (auth, storage, gc, mirror)")
     p.add_argument("--database-url", default=None, help="catalog database URL (default SQLite in the root)")
 

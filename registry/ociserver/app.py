@@ -66,7 +66,9 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.upstream:
         from registry.ociserver.mirror import Mirror
 
-        mirror = Mirror(settings.upstream, store, app[BLOBS], app[MANIFESTS], app[METRICS], settings.mirror_tag_ttl)
+        mirror = Mirror(
+            settings.upstream, store, app[BLOBS], app[MANIFESTS], app[METRICS], settings.mirror_tag_ttl
+        )
     app[MIRROR] = mirror
     try:
         yield

@@ -87,7 +87,10 @@ class Authenticator:
         if static is not None:
             return Identity(static)
         payload = self._verify_token(token)
-        scopes = {str(k): frozenset(map(str, v)) for k, v in payload.get("access", {}).items()}
+        access = payload.get("access")
+        scopes = (
+            {str(k): frozenset(map(str, v)) for k, v in access.items()} if isinstance(access, dict) else {}
+        )
         return Identity(str(payload["sub"]), scopes)
 
     def _verify_token(self, token: str) -> dict[str, object]:
@@ -168,7 +171,9 @@ class Authenticator:
             if action not in self.allowed(identity, repo):
                 if identity.name == ANONYMOUS:
                     raise _unauthorized(self.challenge(request, repo, _wanted(request.method)))
-                raise Denied("requested access to the resource is denied", detail={"name": repo, "action": action})
+                raise Denied(
+                    "requested access to the resource is denied", detail={"name": repo, "action": action}
+                )
             return await handler(request)
 
         return authorize
@@ -214,8 +219,8 @@ def _unauthorized(headers: dict[str, str]) -> Unauthorized:
 def _check_password(password: str, hashed: str) -> bool:
     if hashed.startswith("$argon2"):
         try:
-            from argon2 import PasswordHasher
-            from argon2.exceptions import VerificationError
+            from argon2 import PasswordHasher  # type: ignore[import-not-found]
+            from argon2.exceptions import VerificationError  # type: ignore[import-not-found]
         except ImportError:  # pragma: no cover - argon2-cffi is optional
             return False
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from registry.errors import InvalidInput
 
-__all__ = ["ANONYMOUS", "ACTIONS", "AccessRule", "AuthConfig", "parse_auth"]
+__all__ = ["ACTIONS", "ANONYMOUS", "AccessRule", "AuthConfig", "parse_auth"]
 
 ANONYMOUS = "anonymous"
 ACTIONS = frozenset({"pull", "push", "delete"})
@@ -95,7 +95,9 @@ def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]
     for entry in _list(table, "users"):
         name, hashed = str(entry.get("name", "")), str(entry.get("password_hash", ""))
         if not name or not hashed.startswith(("$2a$", "$2b$", "$2y$", "$argon2")):
-            raise InvalidInput("config: each [[auth.users]] needs a name and a bcrypt or argon2 password_hash")
+            raise InvalidInput(
+                "config: each [[auth.users]] needs a name and a bcrypt or argon2 password_hash"
+            )
         users[name] = hashed
     tokens: dict[str, str] = {}
     for entry in _list(table, "tokens"):
@@ -107,9 +109,15 @@ def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]
     for entry in _list(table, "rules"):
         actions = frozenset(str(a) for a in entry.get("actions", ["pull"]))
         if not actions <= ACTIONS or "repository" not in entry:
-            raise InvalidInput(f"config: [[auth.rules]] needs a repository and actions among {sorted(ACTIONS)}")
+            raise InvalidInput(
+                f"config: [[auth.rules]] needs a repository and actions among {sorted(ACTIONS)}"
+            )
         rules.append(
-            AccessRule(glob_to_regex(str(entry["repository"])), frozenset(map(str, entry.get("users", ["*"]))), actions)
+            AccessRule(
+                glob_to_regex(str(entry["repository"])),
+                frozenset(map(str, entry.get("users", ["*"]))),
+                actions,
+            )
         )
     secret = str(table.get("token_secret", "")) or secrets.token_hex(32)
     return AuthConfig(

@@ -8,7 +8,7 @@ from registry.errors import BlobNotFound, InvalidDigest, Unsupported
 from registry.oci.digest import Digest
 from registry.ociserver.byte_ranges import parse_byte_range
 from registry.ociserver.http_bodies import body_chunks, has_body, parse_chunk_range
-from registry.ociserver.keys import AUTH, BLOBS, MIRROR, STORE
+from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE
 from registry.ociserver.names import parse_digest, validate_repo, validate_upload_id
 
 __all__ = ["add_routes"]
@@ -110,6 +110,7 @@ async def start_upload(request: web.Request) -> web.Response:
         if allowed and await blobs.mount(repo, digest, source):
             return _blob_created(request, repo, digest)
     upload_id = await blobs.start_upload(repo)
+    request.app[METRICS].uploads_started.inc()
     digest_text = request.query.get("digest")
     if digest_text is not None:
         digest = parse_digest(digest_text)
@@ -123,7 +124,11 @@ async def start_upload(request: web.Request) -> web.Response:
 
 
 def _blob_created(request: web.Request, repo: str, digest: Digest) -> web.Response:
-    headers = {"Location": _absolute(request, f"/v2/{repo}/blobs/{digest}"), "Docker-Content-Digest": str(digest)}
+    request.app[METRICS].uploads_completed.inc()
+    headers = {
+        "Location": _absolute(request, f"/v2/{repo}/blobs/{digest}"),
+        "Docker-Content-Digest": str(digest),
+    }
     return web.Response(status=201, headers=headers)
 
 

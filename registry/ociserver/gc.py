@@ -17,6 +17,7 @@ Runs while the server serves; there is no read-only mode. Safety argument:
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -107,10 +108,14 @@ async def _purge_uploads(store: RegistryStore, idle_before: float, dry_run: bool
     if dry_run:
         return len(stale)
     for upload_id in stale:
-        await store.write(lambda c, u=upload_id: RegistryCatalog.delete_upload(c, u))
+        await store.write(functools.partial(_delete_upload, upload_id=upload_id))
         store.spool.discard(upload_id)
     live = await store.read(RegistryCatalog.upload_ids)
     for entry in os.scandir(store.spool.directory):
         if entry.name not in live and entry.stat().st_mtime < idle_before:
             os.unlink(entry.path)  # data of a session whose row never got written
     return len(stale)
+
+
+def _delete_upload(conn: Any, upload_id: str) -> bool:
+    return RegistryCatalog.delete_upload(conn, upload_id)

@@ -42,7 +42,12 @@ def parse_manifest(content: bytes, content_type: str | None) -> ManifestRecord:
     body_type = doc.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
         raise InvalidManifest("manifest invalid: mediaType must be a string")
-    if body_type and content_type and content_type != body_type and content_type != "application/octet-stream":
+    if (
+        body_type
+        and content_type
+        and content_type != body_type
+        and content_type != "application/octet-stream"
+    ):
         raise InvalidManifest(
             f"manifest invalid: Content-Type {content_type!r} differs from mediaType {body_type!r}"
         )

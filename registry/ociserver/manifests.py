@@ -68,9 +68,10 @@ class ManifestService:
 
     def invalidate(self, repo: str) -> None:
         """Drop every cached entry of ``repo``."""
-        for cache in (self._tags, self._manifests):
-            for key in [k for k in cache if k[0] == repo]:
-                del cache[key]
+        for tag_key in [k for k in self._tags if k[0] == repo]:
+            del self._tags[tag_key]
+        for manifest_key in [k for k in self._manifests if k[0] == repo]:
+            del self._manifests[manifest_key]
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -111,7 +112,12 @@ class ManifestService:
     # -- writes ------------------------------------------------------------------------------------
 
     async def put(
-        self, repo: str, reference: Reference, content: bytes, content_type: str | None, tags: Sequence[str] = ()
+        self,
+        repo: str,
+        reference: Reference,
+        content: bytes,
+        content_type: str | None,
+        tags: Sequence[str] = (),
     ) -> ManifestRecord:
         """Store a manifest (and point ``reference``'s tag and ``tags`` at it).
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["RegistryMetrics"]
@@ -19,18 +19,37 @@ class RegistryMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "registry_http_requests", "HTTP requests by route, method and status", ["route", "method", "status"], registry=r
+            "registry_http_requests",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=r,
         )
-        self.latency = Histogram("registry_http_request_seconds", "Request handling time", ["route"], registry=r)
+        self.latency = Histogram(
+            "registry_http_request_seconds", "Request handling time", ["route"], registry=r
+        )
         self.bytes_in = Counter("registry_bytes_received", "Request body bytes received", registry=r)
-        self.bytes_out = Counter("registry_bytes_sent", "Response body bytes announced by Content-Length", registry=r)
-        self.mirror_hits = Counter("registry_mirror_hits", "Mirror requests served from the cache", ["kind"], registry=r)
-        self.mirror_misses = Counter("registry_mirror_misses", "Mirror requests fetched upstream", ["kind"], registry=r)
-        self.uploads_started = Counter("registry_upload_sessions_started", "Upload sessions started", registry=r)
-        self.uploads_active = Gauge("registry_upload_sessions_active", "Upload sessions in the catalog", registry=r)
+        self.bytes_out = Counter(
+            "registry_bytes_sent", "Response body bytes announced by Content-Length", registry=r
+        )
+        self.mirror_hits = Counter(
+            "registry_mirror_hits", "Mirror requests served from the cache", ["kind"], registry=r
+        )
+        self.mirror_misses = Counter(
+            "registry_mirror_misses", "Mirror requests fetched upstream", ["kind"], registry=r
+        )
+        self.uploads_started = Counter(
+            "registry_upload_sessions_started", "Upload sessions started", registry=r
+        )
+        self.uploads_completed = Counter(
+            "registry_upload_sessions_completed", "Blob uploads committed", registry=r
+        )
         self.gc_runs = Counter("registry_gc_runs", "Garbage collection runs", registry=r)
-        self.gc_bytes_freed = Counter("registry_gc_bytes_freed", "Bytes freed by garbage collection", registry=r)
-        self.gc_blobs_removed = Counter("registry_gc_blobs_removed", "Blobs removed by garbage collection", registry=r)
+        self.gc_bytes_freed = Counter(
+            "registry_gc_bytes_freed", "Bytes freed by garbage collection", registry=r
+        )
+        self.gc_blobs_removed = Counter(
+            "registry_gc_blobs_removed", "Blobs removed by garbage collection", registry=r
+        )
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         """An aiohttp middleware counting requests by route template and final status."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -207,7 +208,7 @@ class Mirror:
                         async with fill.changed:
                             fill.received += len(chunk)
                             fill.changed.notify_all()
-                except (OSError, asyncio.TimeoutError) as err:
+                except (TimeoutError, OSError) as err:
                     raise TransferError(f"upstream broke off while sending {digest}: {err}") from err
         if hasher.hexdigest() != digest.hex or (fill.size is not None and fill.received != fill.size):
             raise DigestMismatch(f"upstream sent bytes that do not match {digest}; nothing was stored")
@@ -233,7 +234,7 @@ class Mirror:
         with f:
             while True:
                 async with fill.changed:
-                    await fill.changed.wait_for(lambda: fill.received > sent or fill.done or fill.error is not None)
+                    await fill.changed.wait_for(functools.partial(_has_news, fill, sent))
                 if fill.error is not None:
                     raise ConnectionResetError("upstream fill failed; the response is cut short")
                 data = await asyncio.to_thread(f.read, fill.received - sent)
@@ -244,3 +245,7 @@ class Mirror:
                     break
         await response.write_eof()
         return response
+
+
+def _has_news(fill: _Fill, sent: int) -> bool:
+    return fill.received > sent or fill.done or fill.error is not None

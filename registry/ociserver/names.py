@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from registry.errors import InvalidDigest, InvalidName, InvalidTag, UploadNotFound
 from registry.oci.digest import Digest
 
-__all__ = ["MAX_NAME_LENGTH", "Reference", "parse_digest", "parse_reference", "validate_repo", "validate_tag", "validate_upload_id"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "Reference",
+    "parse_digest",
+    "parse_reference",
+    "validate_repo",
+    "validate_tag",
+    "validate_upload_id",
+]
 
 #: Clients cap ``host[:port]/name`` at 255 characters; we allow the name itself up to 255.
 MAX_NAME_LENGTH = 255

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -27,7 +28,8 @@ async def serve_forever(settings: ServerSettings, say: Callable[[str], None]) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    addresses = [s.getsockname() for s in (site._server.sockets if site._server else [])]  # type: ignore[union-attr]
+    server: Any = site._server
+    addresses = [s.getsockname() for s in (server.sockets if server is not None else [])]
     host, port = addresses[0][0], addresses[0][1]
     shown = f"[{host}]" if ":" in host else host
     say(f"ollama-py registry listening on http://{shown}:{port} (root {settings.root})")

@@ -172,4 +172,3 @@ def _hash_prefix(path: Path, offset: int) -> hashlib._Hash:
             hasher.update(view[:n])
             remaining -= n
     return hasher
-

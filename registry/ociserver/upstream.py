@@ -7,7 +7,6 @@ Anonymous Bearer tokens are fetched when the upstream challenges, only from a re
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +46,9 @@ class Upstream:
         return self._session
 
     @asynccontextmanager
-    async def request(self, method: str, repo: str, path: str, accept: str | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def request(
+        self, method: str, repo: str, path: str, accept: str | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """``method`` on ``/v2/<repo>/<path>``; yields the response. Raises :class:`TransferError`."""
         url = f"{self.base_url}/v2/{repo}/{path}"
         for attempt in range(2):
@@ -57,7 +58,7 @@ class Upstream:
                 headers["Authorization"] = f"Bearer {token}"
             try:
                 response = await self._http().request(method, url, headers=headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as err:
+            except (TimeoutError, aiohttp.ClientError, OSError) as err:
                 raise TransferError(f"upstream {self._host} is unreachable: {err}") from err
             if response.status == 401 and attempt == 0 and await self._authenticate(response, repo):
                 response.release()
@@ -82,7 +83,7 @@ class Upstream:
                 if r.status != 200:
                     return False
                 body = await r.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, aiohttp.ClientError, ValueError):
             return False
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str):
@@ -94,7 +95,9 @@ class Upstream:
         """``(bytes, Content-Type)`` of a manifest. Raises ModelNotFound (404) / TransferError."""
         async with self.request("GET", repo, f"manifests/{reference}", accept=_ACCEPT) as r:
             if r.status == 404:
-                raise ModelNotFound("manifest unknown to registry (upstream)", detail={"reference": reference})
+                raise ModelNotFound(
+                    "manifest unknown to registry (upstream)", detail={"reference": reference}
+                )
             if r.status != 200:
                 raise TransferError(f"upstream answered {r.status} for manifest {repo}:{reference}")
             body = await r.read()

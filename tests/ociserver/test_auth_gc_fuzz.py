@@ -12,7 +12,9 @@ from typing import Any
 import aiohttp
 import bcrypt
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from registry.errors import InvalidInput
 from registry.ociserver.gc import collect_garbage
@@ -70,11 +72,13 @@ async def test_auth_basic_bearer_rules(tmp_path: Path, http: Http) -> None:
             assert r.status == 403 and (await r.json())["errors"][0]["code"] == "DENIED"
         async with http.post(f"{reg.url}/v2/team/m/blobs/uploads/", headers=_basic("alice")) as r:
             assert r.status == 202
-        async with http.post(f"{reg.url}/v2/team/m/blobs/uploads/",
-                             headers={"Authorization": "Bearer static-token-0123456789"}) as r:
+        async with http.post(
+            f"{reg.url}/v2/team/m/blobs/uploads/", headers={"Authorization": "Bearer static-token-0123456789"}
+        ) as r:
             assert r.status == 202
-        async with http.get(f"{reg.url}/v2/token", params={"scope": "repository:team/m:pull,push"},
-                            headers=_basic("bob")) as r:
+        async with http.get(
+            f"{reg.url}/v2/token", params={"scope": "repository:team/m:pull,push"}, headers=_basic("bob")
+        ) as r:
             token = (await r.json())["token"]
         bearer = {"Authorization": f"Bearer {token}"}
         async with http.get(f"{reg.url}/v2/team/m/tags/list", headers=bearer) as r:
@@ -83,7 +87,9 @@ async def test_auth_basic_bearer_rules(tmp_path: Path, http: Http) -> None:
             assert r.status == 403  # bob's token was narrowed to pull
         async with http.get(f"{reg.url}/v2/team/other/tags/list", headers=bearer) as r:
             assert r.status == 403  # token scoped to team/m only
-        async with http.get(f"{reg.url}/v2/team/m/tags/list", headers={"Authorization": f"Bearer {token}x"}) as r:
+        async with http.get(
+            f"{reg.url}/v2/team/m/tags/list", headers={"Authorization": f"Bearer {token}x"}
+        ) as r:
             assert r.status == 401
     finally:
         await reg.stop()
@@ -122,11 +128,13 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="bcrypt or argon2"):
         load_config_file(path, ServerSettings(root=tmp_path))
     path.write_text("[gc]\ninterval = 'soon'\n")
-    with pytest.raises(InvalidInput, match="gc.interval"):
+    with pytest.raises(InvalidInput, match=r"gc\.interval"):
         load_config_file(path, ServerSettings(root=tmp_path))
 
 
-async def test_gc_sweeps_unreferenced_after_grace_keeps_referenced(registry: RunningRegistry, http: Http) -> None:
+async def test_gc_sweeps_unreferenced_after_grace_keeps_referenced(
+    registry: RunningRegistry, http: Http
+) -> None:
     store = registry.app[STORE]
     _, _ = await push_image(http, registry.url, "g/r", "v1", b"{}", [b"kept"])
     orphan = await push_blob(http, registry.url, "g/r", b"orphan")
@@ -147,7 +155,7 @@ async def test_gc_racing_pushes_loses_nothing(registry: RunningRegistry, http: H
 
     async def pusher(i: int) -> None:
         layer = os.urandom(20_000) + bytes([i])
-        digest, _ = await push_image(http, registry.url, f"race/r{i}", "v1", b"{}", [layer])
+        _digest, _ = await push_image(http, registry.url, f"race/r{i}", "v1", b"{}", [layer])
         async with http.get(f"{registry.url}/v2/race/r{i}/blobs/{sha(layer)}") as r:
             assert r.status == 200
 
@@ -180,21 +188,45 @@ _methods = st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"])
 @hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     method=_methods,
-    parts=st.lists(st.one_of(_segments, st.sampled_from(
-        ["v2", "blobs", "uploads", "manifests", "tags", "list", "referrers", "a", "sha256:" + "0" * 64, "..", "_catalog"]
-    )), min_size=1, max_size=6),
+    parts=st.lists(
+        st.one_of(
+            _segments,
+            st.sampled_from(
+                [
+                    "v2",
+                    "blobs",
+                    "uploads",
+                    "manifests",
+                    "tags",
+                    "list",
+                    "referrers",
+                    "a",
+                    "sha256:" + "0" * 64,
+                    "..",
+                    "_catalog",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
     headers=st.dictionaries(
         st.sampled_from(["Content-Range", "Range", "Content-Type", "Authorization", "Accept"]),
         st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
         max_size=3,
     ),
     body=st.binary(max_size=200),
-    query=st.dictionaries(st.sampled_from(["digest", "n", "last", "mount", "from", "tag"]),
-                          st.text(max_size=20), max_size=3),
+    query=st.dictionaries(
+        st.sampled_from(["digest", "n", "last", "mount", "from", "tag"]), st.text(max_size=20), max_size=3
+    ),
 )
 def test_fuzzed_requests_never_500(
     fuzz_registry: tuple[asyncio.AbstractEventLoop, RunningRegistry, Any],
-    method: str, parts: list[str], headers: dict[str, str], body: bytes, query: dict[str, str],
+    method: str,
+    parts: list[str],
+    headers: dict[str, str],
+    body: bytes,
+    query: dict[str, str],
 ) -> None:
     loop, reg, session = fuzz_registry
     from urllib.parse import quote
@@ -226,4 +258,3 @@ def fuzz_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     loop.run_until_complete(session.close())
     loop.run_until_complete(reg.stop())
     loop.close()
-

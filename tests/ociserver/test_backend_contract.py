@@ -25,8 +25,14 @@ def s3_endpoint() -> Iterator[str]:
 
 
 def s3_settings(endpoint: str, bucket: str, redirect: bool = False) -> S3Settings:
-    return S3Settings(bucket=bucket, endpoint_url=endpoint, access_key="test", secret_key="test",
-                      redirect=redirect, create_bucket=True)
+    return S3Settings(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        access_key="test",
+        secret_key="test",
+        redirect=redirect,
+        create_bucket=True,
+    )
 
 
 @pytest.fixture(params=["filesystem", "s3"])
@@ -35,7 +41,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         made: BlobBackend = FilesystemBackend(StoreLayout(tmp_path / "root"))
     else:
         endpoint = request.getfixturevalue("s3_endpoint")
-        made = await asyncio.to_thread(S3Backend, s3_settings(endpoint, f"b{os.urandom(4).hex()}", redirect=True))
+        made = await asyncio.to_thread(
+            S3Backend, s3_settings(endpoint, f"b{os.urandom(4).hex()}", redirect=True)
+        )
     yield made
     await made.close()
 

@@ -20,10 +20,12 @@ def _codes(body: dict[str, Any]) -> list[str]:
     return [e["code"] for e in body["errors"]]
 
 
-async def _put(http: Http, reg: Reg, repo: str, ref: str, body: bytes, ctype: str = OCI_MANIFEST,
-               **params: Any) -> aiohttp.ClientResponse:
-    r = await http.put(f"{reg.url}/v2/{repo}/manifests/{ref}", data=body, headers={"Content-Type": ctype},
-                       params=params)
+async def _put(
+    http: Http, reg: Reg, repo: str, ref: str, body: bytes, ctype: str = OCI_MANIFEST, **params: Any
+) -> aiohttp.ClientResponse:
+    r = await http.put(
+        f"{reg.url}/v2/{repo}/manifests/{ref}", data=body, headers={"Content-Type": ctype}, params=params
+    )
     await r.read()
     return r
 
@@ -45,8 +47,11 @@ async def test_manifest_put_by_tag_201_location_digest(registry: Reg, http: Http
 async def test_manifest_put_by_digest_and_tag_params_oci_tag(registry: Reg, http: Http) -> None:
     await _blobs(http, registry, "m/r", b"{}", b"L")
     body = image_manifest(b"{}", [b"L"])
-    r = await http.put(f"{registry.url}/v2/m/r/manifests/{sha(body)}?tag=a&tag=b", data=body,
-                       headers={"Content-Type": OCI_MANIFEST})
+    r = await http.put(
+        f"{registry.url}/v2/m/r/manifests/{sha(body)}?tag=a&tag=b",
+        data=body,
+        headers={"Content-Type": OCI_MANIFEST},
+    )
     assert r.status == 201
     assert r.headers.getall("OCI-Tag") == ["a", "b"]
     async with http.get(f"{registry.url}/v2/m/r/tags/list") as t:
@@ -66,7 +71,9 @@ async def test_manifest_put_blob_from_other_repo_is_unknown(registry: Reg, http:
     assert _codes(await r.json()) == ["MANIFEST_BLOB_UNKNOWN"]
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"schemaVersion": 1}', b'{"schemaVersion":2,"layers":[{}]}'])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"schemaVersion": 1}', b'{"schemaVersion":2,"layers":[{}]}']
+)
 async def test_manifest_put_invalid_400_manifest_invalid(registry: Reg, http: Http, body: bytes) -> None:
     r = await _put(http, registry, "m/r", "v1", body)
     assert r.status == 400
@@ -117,7 +124,7 @@ async def test_manifest_get_by_tag_and_digest_exact_bytes(registry: Reg, http: H
 
 
 async def test_manifest_get_oci_without_accept_header_is_served(registry: Reg, http: Http) -> None:
-    digest, body = await push_image(http, registry.url, "m/r", "v1", b"{}", [b"a"])
+    _digest, body = await push_image(http, registry.url, "m/r", "v1", b"{}", [b"a"])
     async with http.get(f"{registry.url}/v2/m/r/manifests/v1", headers={"Accept": "application/json"}) as g:
         assert g.status == 200 and await g.read() == body
 
@@ -137,15 +144,24 @@ async def test_manifest_ollama_docker_v2s2_with_ollama_layers(registry: Reg, htt
     doc = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": sha(config),
-                   "size": len(config)},
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": sha(config),
+            "size": len(config),
+        },
         "layers": [
             {"mediaType": "application/vnd.ollama.image.model", "digest": sha(weights), "size": len(weights)},
-            {"mediaType": "application/vnd.ollama.image.template", "digest": sha(template), "size": len(template)},
+            {
+                "mediaType": "application/vnd.ollama.image.template",
+                "digest": sha(template),
+                "size": len(template),
+            },
         ],
     }
     body = json.dumps(doc).encode()
-    r = await _put(http, registry, "library/tiny", "latest", body, "application/vnd.docker.distribution.manifest.v2+json")
+    r = await _put(
+        http, registry, "library/tiny", "latest", body, "application/vnd.docker.distribution.manifest.v2+json"
+    )
     assert r.status == 201
     async with http.get(f"{registry.url}/v2/library/tiny/manifests/latest") as g:
         assert g.headers["Content-Type"] == "application/vnd.docker.distribution.manifest.v2+json"
@@ -161,9 +177,19 @@ async def test_manifest_declared_size_must_match_stored_blob(registry: Reg, http
 
 
 async def _index(http: Http, reg: Reg, repo: str, children: list[str], **extra: Any) -> tuple[str, bytes]:
-    doc: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": d, "size": 10, "platform": {"os": "linux", "architecture": "amd64"}}
-        for d in children]}
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": d,
+                "size": 10,
+                "platform": {"os": "linux", "architecture": "amd64"},
+            }
+            for d in children
+        ],
+    }
     doc.update(extra)
     body = json.dumps(doc).encode()
     r = await _put(http, reg, repo, "index", body, OCI_INDEX)
@@ -185,14 +211,34 @@ async def test_manifest_artifact_no_layers_data_field_custom_fields_nondistribut
     registry: Reg, http: Http
 ) -> None:
     await _blobs(http, registry, "m/r", b"{}")
-    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}"), "size": 2, "data": "e30="}
+    empty = {
+        "mediaType": "application/vnd.oci.empty.v1+json",
+        "digest": sha(b"{}"),
+        "size": 2,
+        "data": "e30=",
+    }
     docs = [
-        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.sbom",
-         "config": empty, "layers": []},
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.example.sbom",
+            "config": empty,
+            "layers": [],
+        },
         {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": empty, "layers": [], "x-custom": {"a": 1}},
-        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": empty, "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar", "digest": sha(b"far away"),
-             "size": 8, "urls": ["https://example.invalid/layer"]}]},
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": empty,
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                    "digest": sha(b"far away"),
+                    "size": 8,
+                    "urls": ["https://example.invalid/layer"],
+                }
+            ],
+        },
     ]
     for i, doc in enumerate(docs):
         r = await _put(http, registry, "m/r", f"t{i}", json.dumps(doc).encode())
@@ -201,9 +247,12 @@ async def test_manifest_artifact_no_layers_data_field_custom_fields_nondistribut
 
 async def _referrer(http: Http, reg: Reg, subject: str, artifact_type: str, note: str) -> str:
     doc = {
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}"), "size": 2},
-        "layers": [], "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 10},
+        "layers": [],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 10},
         "annotations": {"note": note},
     }
     body = json.dumps(doc).encode()
@@ -222,8 +271,9 @@ async def test_referrers_list_filter_and_missing_subject(registry: Reg, http: Ht
         assert r.headers["Content-Type"].startswith(OCI_INDEX)
         assert {m["digest"] for m in index["manifests"]} == {sig, sbom}
         assert {m["annotations"]["note"] for m in index["manifests"]} == {"one", "two"}
-    async with http.get(f"{registry.url}/v2/m/r/referrers/{subject}",
-                        params={"artifactType": "application/vnd.example.sbom"}) as r:
+    async with http.get(
+        f"{registry.url}/v2/m/r/referrers/{subject}", params={"artifactType": "application/vnd.example.sbom"}
+    ) as r:
         assert r.headers["OCI-Filters-Applied"] == "artifactType"
         assert [m["digest"] for m in (await r.json())["manifests"]] == [sbom]
     dangling = sha(b"never pushed subject")

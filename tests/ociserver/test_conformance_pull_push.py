@@ -88,7 +88,9 @@ async def test_blob_push_stream_patch_without_content_range(registry: Reg, http:
         assert put.status == 201
 
 
-async def _chunked(http: Http, reg: Reg, data: bytes, sizes: list[int], put_last: bool) -> aiohttp.ClientResponse:
+async def _chunked(
+    http: Http, reg: Reg, data: bytes, sizes: list[int], put_last: bool
+) -> aiohttp.ClientResponse:
     r = await _post(http, reg)
     location = r.headers["Location"]
     offset = 0
@@ -99,7 +101,10 @@ async def _chunked(http: Http, reg: Reg, data: bytes, sizes: list[int], put_last
     last = pieces.pop() if put_last else b""
     start = 0
     for piece in pieces:
-        headers = {"Content-Range": f"{start}-{start + len(piece) - 1}", "Content-Type": "application/octet-stream"}
+        headers = {
+            "Content-Range": f"{start}-{start + len(piece) - 1}",
+            "Content-Type": "application/octet-stream",
+        }
         async with http.patch(location, data=piece, headers=headers) as p:
             assert p.status == 202, await p.text()
             assert p.headers["Range"] == f"0-{start + len(piece) - 1}"
@@ -185,7 +190,9 @@ async def test_blob_push_bad_digest_400_digest_invalid(registry: Reg, http: Http
         if method == "post_put":
             resp = await http.put(loc, params={"digest": wrong}, data=data)
         elif method == "chunked_put":
-            resp = await http.put(loc, params={"digest": wrong}, data=data, headers={"Content-Range": "0-2047"})
+            resp = await http.put(
+                loc, params={"digest": wrong}, data=data, headers={"Content-Range": "0-2047"}
+            )
         else:
             headers = {"Content-Range": "0-2047"} if method == "chunked" else {}
             async with http.patch(loc, data=data, headers=headers) as p:
@@ -217,7 +224,9 @@ async def test_blob_push_empty_blob_and_empty_json(registry: Reg, http: Http, da
 async def test_blob_push_sha512_digest_algorithm_is_refused_clearly(registry: Reg, http: Http) -> None:
     data = b"abc"
     digest = "sha512:" + hashlib.sha512(data).hexdigest()
-    async with http.post(f"{registry.url}/v2/conf/repo/blobs/uploads/", params={"digest": digest}, data=data) as r:
+    async with http.post(
+        f"{registry.url}/v2/conf/repo/blobs/uploads/", params={"digest": digest}, data=data
+    ) as r:
         assert r.status == 400
         assert _errors(await r.json()) == ["DIGEST_INVALID"]
 

@@ -33,7 +33,11 @@ def test_registry_command_and_config_are_accepted(tmp_path: Path) -> None:
     assert args.registry_command == "serve"
     config = ROOT / args.config.relative_to("/app")
     settings = load_config_file(config, ServerSettings(root=tmp_path))
-    assert settings.backend == "s3" and settings.s3 is not None and settings.s3.endpoint_url == "http://minio:9000"
+    assert (
+        settings.backend == "s3"
+        and settings.s3 is not None
+        and settings.s3.endpoint_url == "http://minio:9000"
+    )
     assert settings.database_url is not None and settings.database_url.startswith("postgresql+psycopg://")
     assert settings.auth is not None and "admin" in settings.auth.users
     assert (settings.host, settings.port) == ("0.0.0.0", 5000)

@@ -28,7 +28,9 @@ async def upstream(tmp_path: Any) -> AsyncIterator[RunningRegistry]:
 
 async def _mirror(tmp_path: Any, upstream_url: str, ttl: float = 300.0) -> RunningRegistry:
     return await start_registry(
-        ServerSettings(root=tmp_path / "mirror", port=0, tag_cache_seconds=0, upstream=upstream_url, mirror_tag_ttl=ttl)
+        ServerSettings(
+            root=tmp_path / "mirror", port=0, tag_cache_seconds=0, upstream=upstream_url, mirror_tag_ttl=ttl
+        )
     )
 
 
@@ -38,7 +40,8 @@ def _blob_gets(server: RunningRegistry) -> float:
         sample.value
         for metric in counter.collect()
         for sample in metric.samples
-        if sample.labels.get("route", "").endswith("/blobs/{digest}") and sample.labels.get("method") == "GET"
+        if sample.labels.get("route", "").endswith("/blobs/{digest}")
+        and sample.labels.get("method") == "GET"
         and sample.name.endswith("_total")
     )
 
@@ -47,7 +50,7 @@ async def test_mirror_pulls_through_and_serves_cached_when_upstream_down(
     tmp_path: Any, upstream: RunningRegistry, http: Http
 ) -> None:
     layer = os.urandom(300_000)
-    digest, body = await push_image(http, upstream.url, "library/tiny", "latest", b"{}", [layer])
+    _digest, body = await push_image(http, upstream.url, "library/tiny", "latest", b"{}", [layer])
     mirror = await _mirror(tmp_path, upstream.url)
     try:
         async with http.get(f"{mirror.url}/v2/library/tiny/manifests/latest") as r:
@@ -57,7 +60,9 @@ async def test_mirror_pulls_through_and_serves_cached_when_upstream_down(
         await upstream.stop()
         async with http.get(f"{mirror.url}/v2/library/tiny/manifests/latest") as r:
             assert r.status == 200 and await r.read() == body
-        async with http.get(f"{mirror.url}/v2/library/tiny/blobs/{sha(layer)}", headers={"Range": "bytes=10-19"}) as r:
+        async with http.get(
+            f"{mirror.url}/v2/library/tiny/blobs/{sha(layer)}", headers={"Range": "bytes=10-19"}
+        ) as r:
             assert r.status == 206 and await r.read() == layer[10:20]
         async with http.get(f"{mirror.url}/v2/library/other/manifests/latest") as r:
             assert r.status == 502
@@ -71,6 +76,7 @@ async def test_concurrent_misses_fetch_once(tmp_path: Any, upstream: RunningRegi
     before = _blob_gets(upstream)
     mirror = await _mirror(tmp_path, upstream.url)
     try:
+
         async def pull() -> bytes:
             async with http.get(f"{mirror.url}/v2/m/r/blobs/{sha(layer)}") as r:
                 assert r.status == 200

@@ -27,15 +27,20 @@ async def test_kill_mid_upload_then_resume_after_restart(tmp_path: Path) -> None
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{first.url}/v2/m/r/blobs/uploads/") as r:
                 location = r.headers["Location"]
-            async with http.patch(location, data=data[: 2 << 20], headers={"Content-Range": f"0-{(2 << 20) - 1}"}) as r:
+            async with http.patch(
+                location, data=data[: 2 << 20], headers={"Content-Range": f"0-{(2 << 20) - 1}"}
+            ) as r:
                 assert r.status == 202
 
             async def slow_body() -> object:
                 yield data[2 << 20 : 3 << 20]
                 await asyncio.sleep(30)
 
-            task = asyncio.create_task(http.patch(location, data=slow_body(),
-                                                  headers={"Content-Range": f"{2 << 20}-{(6 << 20) - 1}"}))
+            task = asyncio.create_task(
+                http.patch(
+                    location, data=slow_body(), headers={"Content-Range": f"{2 << 20}-{(6 << 20) - 1}"}
+                )
+            )
             await asyncio.sleep(0.5)
             first.kill()
             with pytest.raises(aiohttp.ClientError):
@@ -50,7 +55,9 @@ async def test_kill_mid_upload_then_resume_after_restart(tmp_path: Path) -> None
             async with http.get(location) as r:
                 assert r.status == 204
                 assert r.headers["Range"] == f"0-{(2 << 20) - 1}"
-            async with http.patch(location, data=data[2 << 20 :], headers={"Content-Range": f"{2 << 20}-{(6 << 20) - 1}"}) as r:
+            async with http.patch(
+                location, data=data[2 << 20 :], headers={"Content-Range": f"{2 << 20}-{(6 << 20) - 1}"}
+            ) as r:
                 assert r.status == 202
             async with http.put(location, params={"digest": sha(data)}) as r:
                 assert r.status == 201, await r.text()
@@ -90,17 +97,23 @@ async def test_two_processes_share_postgres_and_bucket(
     tmp_path: Path, s3_endpoint: str, postgres_url: str
 ) -> None:
     db_url = fresh_database(postgres_url)
-    a = RegistryProcess("--root", str(tmp_path / "a"), "--config", str(_config(tmp_path, "a", s3_endpoint, db_url)))
-    b = RegistryProcess("--root", str(tmp_path / "b"), "--config", str(_config(tmp_path, "b", s3_endpoint, db_url)))
+    a = RegistryProcess(
+        "--root", str(tmp_path / "a"), "--config", str(_config(tmp_path, "a", s3_endpoint, db_url))
+    )
+    b = RegistryProcess(
+        "--root", str(tmp_path / "b"), "--config", str(_config(tmp_path, "b", s3_endpoint, db_url))
+    )
     try:
         layer = os.urandom(500_000)
         async with aiohttp.ClientSession() as http:
-            digest, body = await push_image(http, a.url, "team/model", "v1", b"{}", [layer])
+            _digest, body = await push_image(http, a.url, "team/model", "v1", b"{}", [layer])
             async with http.get(f"{b.url}/v2/team/model/manifests/v1") as r:
                 assert r.status == 200 and await r.read() == body
             async with http.get(f"{b.url}/v2/team/model/blobs/{sha(layer)}") as r:
                 assert await r.read() == layer
-            async with http.get(f"{b.url}/v2/team/model/blobs/{sha(layer)}", headers={"Range": "bytes=5-9"}) as r:
+            async with http.get(
+                f"{b.url}/v2/team/model/blobs/{sha(layer)}", headers={"Range": "bytes=5-9"}
+            ) as r:
                 assert r.status == 206 and await r.read() == layer[5:10]
             # a chunked upload started on one process and finished on the other
             async with http.post(f"{a.url}/v2/team/model/blobs/uploads/") as r:

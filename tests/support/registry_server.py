@@ -57,8 +57,9 @@ async def push_blob(http: aiohttp.ClientSession, base: str, repo: str, data: byt
         location = r.headers["Location"]
     digest = sha(data)
     sep = "&" if "?" in location else "?"
-    async with http.put(f"{location}{sep}digest={digest}", data=data,
-                        headers={"Content-Type": "application/octet-stream"}) as r:
+    async with http.put(
+        f"{location}{sep}digest={digest}", data=data, headers={"Content-Type": "application/octet-stream"}
+    ) as r:
         assert r.status == 201, await r.text()
     return digest
 
@@ -68,7 +69,11 @@ def image_manifest(config: bytes, layers: list[bytes], **extra: Any) -> bytes:
     doc: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": sha(config),
+            "size": len(config),
+        },
         "layers": [
             {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}
             for layer in layers
@@ -79,14 +84,23 @@ def image_manifest(config: bytes, layers: list[bytes], **extra: Any) -> bytes:
 
 
 async def push_image(
-    http: aiohttp.ClientSession, base: str, repo: str, tag: str, config: bytes, layers: list[bytes], **extra: Any
+    http: aiohttp.ClientSession,
+    base: str,
+    repo: str,
+    tag: str,
+    config: bytes,
+    layers: list[bytes],
+    **extra: Any,
 ) -> tuple[str, bytes]:
     """Push blobs and an OCI manifest under ``tag``; returns (manifest digest, manifest bytes)."""
     for blob in [config, *layers]:
         await push_blob(http, base, repo, blob)
     body = image_manifest(config, layers, **extra)
-    async with http.put(f"{base}/v2/{repo}/manifests/{tag}", data=body,
-                        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}) as r:
+    async with http.put(
+        f"{base}/v2/{repo}/manifests/{tag}",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ) as r:
         assert r.status == 201, await r.text()
         assert r.headers["Docker-Content-Digest"] == sha(body)
     return sha(body), body

@@ -40,8 +40,8 @@ class S3Backend:
     name = "s3"
 
     def __init__(self, settings: S3Settings) -> None:
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         self.settings = settings
         self._client: Any = boto3.session.Session().client(
@@ -56,7 +56,7 @@ class S3Backend:
             self._ensure_bucket()
 
     def _ensure_bucket(self) -> None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
         try:
             self._client.head_bucket(Bucket=self.settings.bucket)
@@ -98,7 +98,9 @@ class S3Backend:
         """Delete the object; True when it existed."""
         if await self.stat(digest) is None:
             return False
-        await asyncio.to_thread(self._client.delete_object, Bucket=self.settings.bucket, Key=self._key(digest))
+        await asyncio.to_thread(
+            self._client.delete_object, Bucket=self.settings.bucket, Key=self._key(digest)
+        )
         return True
 
     async def open_range(self, digest: Digest, start: int, end: int) -> AsyncIterator[bytes]:
