@@ -213,7 +213,9 @@ def main() -> int:
             root.mkdir()
             proc, url = start(root)
             try:
+                os.sync()  # start each push with no dirty pages left by the previous step
                 push_s = push(url, "bench/blob", blob, digest)
+                os.sync()
                 pull_s = pull(url, "bench/blob", digest, args.clients)
                 put_manifest(url, "bench/manifest")
                 rps = wrk(url, "bench/manifest", args.wrk_seconds)

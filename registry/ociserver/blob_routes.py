@@ -7,9 +7,10 @@ from aiohttp import web
 from registry.errors import BlobNotFound, InvalidDigest, Unsupported
 from registry.oci.digest import Digest
 from registry.ociserver.byte_ranges import parse_byte_range
-from registry.ociserver.http_bodies import body_chunks, has_body, parse_chunk_range
+from registry.ociserver.http_bodies import has_body, parse_chunk_range
 from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE
 from registry.ociserver.names import parse_digest, validate_repo, validate_upload_id
+from registry.ociserver.raw_body import RequestBody
 
 __all__ = ["add_routes"]
 
@@ -114,7 +115,8 @@ async def start_upload(request: web.Request) -> web.Response:
     digest_text = request.query.get("digest")
     if digest_text is not None:
         digest = parse_digest(digest_text)
-        await blobs.write_chunk(repo, upload_id, None, body_chunks(request))
+        body = RequestBody(request)
+        await blobs.write_chunk(repo, upload_id, None, body)
         await blobs.finish_upload(repo, upload_id, digest)
         return _blob_created(request, repo, digest)
     headers = blobs.range_headers(repo, upload_id, 0)
@@ -155,7 +157,8 @@ async def patch_upload(request: web.Request) -> web.Response:
     _refuse_writes_on_mirror(request)
     repo, upload_id = _session(request)
     chunk = parse_chunk_range(request.headers.get("Content-Range"))
-    offset = await request.app[BLOBS].write_chunk(repo, upload_id, chunk, body_chunks(request))
+    body = RequestBody(request)
+    offset = await request.app[BLOBS].write_chunk(repo, upload_id, chunk, body)
     return web.Response(status=202, headers=_session_headers(request, repo, upload_id, offset))
 
 
@@ -168,9 +171,10 @@ async def finish_upload(request: web.Request) -> web.Response:
         raise InvalidDigest("the closing PUT of an upload needs ?digest=")
     digest = parse_digest(digest_text)
     blobs = request.app[BLOBS]
+    body = RequestBody(request)
     if has_body(request):
         chunk = parse_chunk_range(request.headers.get("Content-Range"))
-        await blobs.write_chunk(repo, upload_id, chunk, body_chunks(request))
+        await blobs.write_chunk(repo, upload_id, chunk, body)
     await blobs.finish_upload(repo, upload_id, digest)
     return _blob_created(request, repo, digest)
 

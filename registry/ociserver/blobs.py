@@ -13,7 +13,7 @@ Ordering that keeps the store consistent and GC safe (see ``registry_tables``):
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +104,7 @@ class BlobService:
         return headers
 
     async def write_chunk(
-        self, repo: str, upload_id: str, chunk: ChunkRange | None, body: AsyncIterator[bytes]
+        self, repo: str, upload_id: str, chunk: ChunkRange | None, body: AsyncIterable[bytes]
     ) -> int:
         """Append a chunk (``chunk`` None = stream mode: append wherever the session is).
 

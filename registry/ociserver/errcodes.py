@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from registry import errors
+from registry.ociserver.raw_body import BODY_DETACHED
 
 __all__ = ["SPEC_CODES", "error_middleware", "oci_error_response", "status_for"]
 
@@ -110,19 +111,22 @@ async def error_middleware(
 ) -> web.StreamResponse:
     """Turn domain errors and aiohttp's own HTTP errors into OCI-shaped JSON errors."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except errors.OllamaPyError as err:
-        return _from_domain(err)
+        response = _from_domain(err)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "UNSUPPORTED")
         message = exc.reason.lower() if exc.status in (404, 405) else exc.reason
         extra = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
-        return oci_error_response(exc.status, code, message, headers=extra)
+        response = oci_error_response(exc.status, code, message, headers=extra)
     except (ConnectionResetError, ConnectionError) as err:
         log.info("client went away during %s %s: %s", request.method, request.path, err)
         raise
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return oci_error_response(500, "UNKNOWN", "internal server error")
+        response = oci_error_response(500, "UNKNOWN", "internal server error")
+    if request.get(BODY_DETACHED):
+        response.force_close()  # the HTTP parser did not see the body: the connection cannot be reused
+    return response

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -11,7 +10,7 @@ from aiohttp import web
 from registry.errors import InvalidInput, InvalidRange, TooLarge
 from registry.ociserver.blobs import ChunkRange
 
-__all__ = ["body_chunks", "has_body", "page", "parse_chunk_range", "read_limited"]
+__all__ = ["has_body", "page", "parse_chunk_range", "read_limited"]
 
 _CHUNK_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})$")
 
@@ -21,12 +20,6 @@ def has_body(request: web.Request) -> bool:
     if request.content_length is not None:
         return request.content_length > 0
     return request.body_exists
-
-
-async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The body as it arrives, in whatever pieces the transport delivers."""
-    async for chunk in request.content.iter_any():
-        yield chunk
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:

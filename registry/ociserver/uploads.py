@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from pathlib import Path
-from typing import BinaryIO
 
 from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, TooLarge
+from registry.ociserver.appender import Appender, open_appender
 
 __all__ = ["ChunkOutOfOrder", "UploadSpool"]
 
@@ -70,19 +70,19 @@ class UploadSpool:
         self._locks.pop(upload_id, None)
         self.path(upload_id).unlink(missing_ok=True)
 
-    async def append(self, upload_id: str, offset: int, body: AsyncIterator[bytes]) -> int:
+    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes]) -> int:
         """Write ``body`` at ``offset`` (the session's current length). Returns the new length.
 
         The caller holds :meth:`lock` and has checked ``offset`` against the catalog. On an error
-        mid-stream, the bytes received so far stay in the file and the hash; the returned/raised
-        state lets the caller record what was accepted (see :meth:`received`).
+        mid-stream nothing of this chunk counts: the caller records no new offset and the next
+        append cuts the file back to the recorded one.
 
         Raises:
             TooLarge: the session would exceed ``max_upload_bytes``.
             DiskFull / StoreError: the disk refused.
         """
         hasher = await self._hasher_at(upload_id, offset)
-        f = await asyncio.to_thread(self._open_at, upload_id, offset)
+        f = await asyncio.to_thread(open_appender, self.path(upload_id), offset)
         size = offset
         pending: list[bytes] = []
         pending_len = 0
@@ -111,7 +111,11 @@ class UploadSpool:
             self._hashers.pop(upload_id, None)  # the file length now decides on the next append
             raise
         finally:
-            await asyncio.to_thread(f.close)
+            try:
+                await asyncio.to_thread(f.close)
+            except OSError as err:
+                self._hashers.pop(upload_id, None)
+                raise_store_error(err, "writing an upload")
         self._remember(upload_id, size, hasher)
         return size
 
@@ -124,18 +128,6 @@ class UploadSpool:
         hasher = await self._hasher_at(upload_id, offset)
         self._remember(upload_id, offset, hasher)
         return hasher.copy().hexdigest()
-
-    def _open_at(self, upload_id: str, offset: int) -> BinaryIO:
-        try:
-            f = open(self.path(upload_id), "r+b")  # noqa: SIM115 - closed by append
-            f.truncate(offset)
-            f.seek(offset)
-        except FileNotFoundError:
-            raise
-        except OSError as err:
-            raise_store_error(err, "opening an upload")
-            raise  # pragma: no cover
-        return f
 
     async def _hasher_at(self, upload_id: str, offset: int) -> hashlib._Hash:
         known = self._hashers.get(upload_id)
@@ -150,11 +142,12 @@ class UploadSpool:
             self._hashers.popitem(last=False)
 
 
-def _write_and_hash(f: BinaryIO, hasher: hashlib._Hash, pieces: list[bytes]) -> None:
-    data = b"".join(pieces) if len(pieces) > 1 else pieces[0]
-    hasher.update(data)
+def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+    """Hash and write each piece as received (no joining copy). Runs in a worker thread."""
     try:
-        f.write(data)
+        for piece in pieces:
+            hasher.update(piece)
+            f.write(piece)
     except OSError as err:
         raise_store_error(err, "writing an upload")
 
