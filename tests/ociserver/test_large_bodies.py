@@ -4,6 +4,7 @@ at aligned and unaligned offsets, chunked transfer encoding, and truncated bodie
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 from pathlib import Path
@@ -40,7 +41,7 @@ async def test_large_chunks_at_unaligned_offsets(registry: RunningRegistry, http
     data = os.urandom(2 * BIG + 1000)
     location = await _session(http, registry)
     cuts = [0, 1000, 1000 + BIG, len(data)]  # the 2nd and 3rd chunks start unaligned
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         headers = {"Content-Range": f"{start}-{end - 1}"}
         async with http.patch(location, data=data[start:end], headers=headers) as r:
             assert r.status == 202, await r.text()
