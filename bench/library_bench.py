@@ -35,7 +35,9 @@ from registry.oci.name import ModelName  # noqa: E402
 
 def _cli(env: dict[str, str], *args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "registry.cli.main", *args], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "registry.cli.main", *args], env=env, check=True, capture_output=True
+    )
     return time.perf_counter() - start
 
 
@@ -46,7 +48,9 @@ def seed_models(lib: Library, count: int) -> None:
         sizes = {}
         puts = []
         for i in range(count):
-            cfg = json.dumps({"model_format": "gguf", "model_family": "llama", "model_type": f"{i}M"}).encode()
+            cfg = json.dumps(
+                {"model_format": "gguf", "model_family": "llama", "model_type": f"{i}M"}
+            ).encode()
             digest = lib.blobs.write_bytes(cfg)
             sizes[digest] = len(cfg)
             manifest = build_manifest(
@@ -117,7 +121,9 @@ def bench_prune(tmp: Path) -> None:
     cfg, cfg_size = lib.add_bytes(b"{}")
     for chunk in range(99):
         layers = [Descriptor(mt.OLLAMA_MODEL, d, 8) for d in live[chunk * 1000 : (chunk + 1) * 1000]]
-        lib.put_model(ModelName.parse(f"m{chunk}"), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg, cfg_size), layers))
+        lib.put_model(
+            ModelName.parse(f"m{chunk}"), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg, cfg_size), layers)
+        )
     for d in garbage:
         os.utime(lib.blobs.path(d), (old, old))
     start = time.perf_counter()
@@ -125,7 +131,9 @@ def bench_prune(tmp: Path) -> None:
     elapsed = time.perf_counter() - start
     assert len(report.blobs_removed) == 1000, len(report.blobs_removed)
     lib.close()
-    print(f"prune 100,000 blobs with 1,000 garbage: {elapsed:.2f} s (target < 5 s), removed {len(report.blobs_removed)}")
+    print(
+        f"prune 100,000 blobs with 1,000 garbage: {elapsed:.2f} s (target < 5 s), removed {len(report.blobs_removed)}"
+    )
 
 
 def bench_help() -> None:

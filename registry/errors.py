@@ -17,6 +17,7 @@ Each also subclasses the builtin that best describes it, so callers may catch ``
     │   ├── SizeInvalid          SIZE_INVALID
     │   │   └── TooLarge         SIZE_INVALID   a body or upload exceeds a configured limit
     │   ├── InvalidModelfile     MODELFILE_INVALID
+    │   ├── InvalidWeights       MODEL_INVALID      a weights file (GGUF) that is not what it claims
     │   └── Unsupported          UNSUPPORTED
     ├── NotFound (LookupError)
     │   ├── ModelNotFound        MANIFEST_UNKNOWN
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidName",
     "InvalidRange",
     "InvalidTag",
+    "InvalidWeights",
     "ManifestBlobUnknown",
     "ModelNotFound",
     "NameUnknown",
@@ -134,6 +136,12 @@ class InvalidModelfile(InvalidInput):
     """A Modelfile cannot be parsed or names something that does not exist."""
 
     code = "MODELFILE_INVALID"
+
+
+class InvalidWeights(InvalidInput):
+    """A weights file is not a GGUF, is truncated or malformed, or llama.cpp cannot load it."""
+
+    code = "MODEL_INVALID"
 
 
 class Unsupported(InvalidInput):

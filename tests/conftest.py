@@ -9,6 +9,7 @@ import pytest
 
 from registry.library import Library
 from tests.support.models import make_model
+from tests.support.tiny_gguf import tiny_gguf
 
 
 @pytest.fixture
@@ -41,3 +42,6 @@ def postgres_url() -> Iterator[str]:
 
     with postgres_server() as url:
         yield url
+
+
+__all__ = ["tiny_gguf"]

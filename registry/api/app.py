@@ -16,7 +16,11 @@ from registry.library import Library
 __all__ = ["ROUTE_MODULES", "build_app"]
 
 #: Route modules, each with ``add_routes(app: web.Application) -> None``.
-ROUTE_MODULES: tuple[str, ...] = ("registry.api.model_routes",)
+ROUTE_MODULES: tuple[str, ...] = (
+    "registry.api.model_routes",
+    "registry.api.create_routes",
+    "registry.api.transfer_routes",
+)
 
 
 def build_app(settings: Settings, library: Library) -> web.Application:

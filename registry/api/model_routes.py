@@ -15,8 +15,8 @@ from registry import errors
 from registry.api import keys
 from registry.api.errors import read_json
 from registry.library import Library
-from registry.library.model_info import capabilities, list_entry, rfc3339
-from registry.modelfile.writer import format_parameters, render_modelfile
+from registry.library.model_info import capabilities, list_entry, modelfile_of, rfc3339
+from registry.modelfile.writer import format_parameters
 from registry.oci.name import ModelName
 
 __all__ = ["TAGS_CACHE", "VERSION", "TagsCache", "add_routes", "model_name_field"]
@@ -86,16 +86,7 @@ async def show(request: web.Request) -> web.Response:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
         raise _not_found(text) from None
-    modelfile = render_modelfile(
-        from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
-        short_name=info.row.name.display_shortest,
-        adapters=[str(p) for p in info.adapter_paths],
-        template=info.template,
-        system=info.system,
-        parameters=info.parameters,
-        licenses=info.licenses,
-        messages=info.messages,
-    )
+    modelfile = modelfile_of(info)
     response: dict[str, Any] = {
         "license": "\n".join(info.licenses),
         "modelfile": modelfile,

@@ -1,11 +1,13 @@
 """The catalog: names, manifests, blob sizes and leases in a SQL database (SQLite or PostgreSQL).
 
 This package is the only place that imports SQLAlchemy and Alembic. Driver errors stop here and
-become :class:`registry.errors.CatalogError`.
+become :class:`registry.errors.CatalogError`. SQLAlchemy is imported on first use of a name that
+needs it, so stdlib-only readers (``sqlite_reader``) stay fast to start.
 """
 
-from sqlalchemy import Connection
+from __future__ import annotations
 
+<<<<<<< HEAD
 from registry.catalog.database import Database
 from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
 from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
@@ -20,3 +22,30 @@ __all__ = [
     "ModelsCatalog",
     "RegistryCatalog",
 ]
+=======
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from registry.catalog.rows import BlobRow, ManifestRow, ModelRow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry.catalog.database import Database
+    from registry.catalog.models import ModelsCatalog
+
+__all__ = ["BlobRow", "Connection", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]
+
+_LAZY = {
+    "Connection": ("sqlalchemy", "Connection"),
+    "Database": ("registry.catalog.database", "Database"),
+    "ModelsCatalog": ("registry.catalog.models", "ModelsCatalog"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+>>>>>>> main

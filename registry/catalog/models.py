@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
+from registry.catalog.rows import BlobRow, ManifestRow, ModelRow, model_row
 from registry.catalog.schema import blobs, catalog_state, leases, manifest_blobs, manifests, models
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
@@ -20,37 +20,6 @@ from registry.oci.name import ModelName
 __all__ = ["BlobRow", "ManifestRow", "ModelRow", "ModelsCatalog"]
 
 _IN_CHUNK = 5000  # stay well below SQLite's bound-parameter limit
-
-
-@dataclass(frozen=True, slots=True)
-class BlobRow:
-    """A blob the catalog knows of."""
-
-    digest: Digest
-    size: int
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestRow:
-    """A stored manifest's summary (its bytes are the blob named ``digest``)."""
-
-    digest: Digest
-    media_type: str
-    size: int
-    total_size: int
-    config_digest: Digest | None
-    config_json: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRow:
-    """A model name pointing at a manifest."""
-
-    name: ModelName
-    manifest: ManifestRow
-    modified_at: float
-    broken: bool
 
 
 def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> None:
@@ -89,20 +58,6 @@ _MODEL_COLUMNS = (
     manifests.c.config_digest,
     manifests.c.config_json,
 )
-
-
-def _model_row(row: Any) -> ModelRow:
-    # Every value here was validated before it was written, so skip re-validation (list speed).
-    name = ModelName.trusted(row[0], row[1], row[2], row[3])
-    manifest = ManifestRow(
-        digest=Digest.trusted(row[6]),
-        media_type=row[7],
-        size=row[8],
-        total_size=row[9],
-        config_digest=Digest.trusted(row[10]) if row[10] else None,
-        config_json=row[11],
-    )
-    return ModelRow(name=name, manifest=manifest, modified_at=row[4], broken=bool(row[5]))
 
 
 class ModelsCatalog:
@@ -312,7 +267,7 @@ class ModelsCatalog:
             .join(manifests, manifests.c.digest == models.c.manifest_digest)
             .where(models.c.name_key == name.key)
         ).first()
-        return None if row is None else _model_row(row)
+        return None if row is None else model_row(row)
 
     @staticmethod
     def list_models(conn: Connection) -> list[ModelRow]:
@@ -322,7 +277,7 @@ class ModelsCatalog:
             .join(manifests, manifests.c.digest == models.c.manifest_digest)
             .order_by(models.c.modified_at.desc(), models.c.name_key)
         )
-        return [_model_row(row) for row in rows]
+        return [model_row(row) for row in rows]
 
     @staticmethod
     def delete_model(conn: Connection, name: ModelName) -> Digest | None:
@@ -347,7 +302,7 @@ class ModelsCatalog:
                 .where(models.c.manifest_digest.in_(via_layers) | models.c.manifest_digest.in_(chunk))
             )
             for row in rows:
-                model = _model_row(row)
+                model = model_row(row)
                 out[model.name.key] = model
         return list(out.values())
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
 )
 
+from registry.catalog.schema_revision import SCHEMA_REVISION
+
 __all__ = [
     "SCHEMA_REVISION",
     "blobs",
@@ -37,8 +39,11 @@ __all__ = [
     "models",
 ]
 
+<<<<<<< HEAD
 #: The Alembic head this code expects. A test checks it equals the newest migration's revision.
 SCHEMA_REVISION = "0002"
+=======
+>>>>>>> main
 
 metadata = MetaData()
 

@@ -80,14 +80,15 @@ def _name(text: str) -> Any:
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py list``: NAME ID SIZE MODIFIED, newest first."""
     from registry.cli.humanize import human_bytes, human_time
-    from registry.library.model_info import list_entry
 
-    rows = ctx.library.list_models()
+    rows = _list_models(ctx)
     now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
     if args.json:
+        from registry.library.model_info import list_entry
+
         ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
         return 0
     table = [["NAME", "ID", "SIZE", "MODIFIED"]]
@@ -105,16 +106,28 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _list_models(ctx: CliContext) -> list[Any]:
+    """The stdlib fast path when the catalog is local SQLite (see ``catalog.sqlite_reader``)."""
+    if ctx.settings.database_url is None:
+        from registry.blobstore.layout import StoreLayout
+        from registry.catalog.sqlite_reader import read_models
+
+        rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
+        if rows is not None:
+            return rows
+    return ctx.library.list_models()
+
+
 def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        ctx.print("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines = ("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    ctx.out.write("\n".join(lines) + "\n")
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py show``: a summary, or one part with a flag."""
-    from registry.library.model_info import capabilities
-    from registry.modelfile.writer import format_parameters, render_modelfile
+    from registry.library.model_info import capabilities, modelfile_of
+    from registry.modelfile.writer import format_parameters
 
     name = _name(args.model)
     info = ctx.library.model_info(name)
@@ -127,18 +140,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     elif args.parameters:
         ctx.print(format_parameters(info.parameters) or "No parameters were specified for this model.")
     elif args.modelfile:
-        ctx.print(
-            render_modelfile(
-                from_line=str(info.model_path) if info.model_path else name.display_shortest,
-                short_name=info.row.name.display_shortest,
-                adapters=[str(p) for p in info.adapter_paths],
-                template=info.template,
-                system=info.system,
-                parameters=info.parameters,
-                licenses=info.licenses,
-                messages=info.messages,
-            ),
-        )
+        ctx.print(modelfile_of(info))
     else:
         _print_summary(ctx, info, capabilities(info))
     return 0

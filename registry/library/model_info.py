@@ -10,11 +10,21 @@ from typing import Any
 
 from registry.blobstore import BlobStore
 from registry.catalog import ModelRow
+from registry.modelfile.writer import render_modelfile
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 
-__all__ = ["ModelInfo", "capabilities", "details_of", "list_entry", "read_model_info", "rfc3339"]
+__all__ = [
+    "ModelInfo",
+    "capabilities",
+    "config_of",
+    "details_of",
+    "list_entry",
+    "modelfile_of",
+    "read_model_info",
+    "rfc3339",
+]
 
 _TEXT_LIMIT = 8 << 20
 
@@ -56,15 +66,20 @@ def _text(store: BlobStore, digest: Digest) -> str:
     return store.read_bytes(digest, _TEXT_LIMIT).decode("utf-8", errors="replace")
 
 
+def config_of(row: ModelRow) -> dict[str, Any]:
+    """The model's config blob as the catalog keeps a copy of it (``{}`` when absent or not JSON)."""
+    if not row.manifest.config_json:
+        return {}
+    try:
+        loaded = json.loads(row.manifest.config_json)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> ModelInfo:
     """Collect a model's parts. Later layers of a single-valued kind win (as in Ollama)."""
-    config: dict[str, Any] = {}
-    if row.manifest.config_json:
-        try:
-            loaded = json.loads(row.manifest.config_json)
-            config = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            config = {}
+    config = config_of(row)
     model_path: Path | None = None
     adapters: list[Path] = []
     projectors: list[Path] = []
@@ -122,13 +137,7 @@ def rfc3339(at: float, tz: tzinfo | None = None) -> str:
 
 def details_of(row: ModelRow) -> dict[str, Any]:
     """Ollama's ``details`` object from the catalog's copy of the config blob (no file reads)."""
-    config: dict[str, Any] = {}
-    if row.manifest.config_json:
-        try:
-            loaded = json.loads(row.manifest.config_json)
-            config = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            config = {}
+    config = config_of(row)
     family = config.get("model_family", "")
     families = config.get("model_families") or ([family] if family else None)
     return {
@@ -155,18 +164,37 @@ def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
 
 
 def capabilities(info: ModelInfo) -> list[str]:
-    """What the model can do: from the config's ``capabilities`` when recorded, else inferred from
-    the template and layers (``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a
-    projector)."""
+    """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
+    them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
+    ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
+    encoder."""
     recorded = info.config.get("capabilities")
     if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
         return list(recorded)
-    caps = ["completion"]
+    gguf_kv = info.config.get("model_info")
+    kv: dict[str, Any] = gguf_kv if isinstance(gguf_kv, dict) else {}
+    arch = kv.get("general.architecture", "")
+    caps = ["embedding"] if kv.get(f"{arch}.pooling_type") else ["completion"]
     template = info.template or ""
     if ".Tools" in template:
         caps.append("tools")
     if ".Suffix" in template:
         caps.append("insert")
-    if info.projector_paths:
+    if info.projector_paths or any(str(k).endswith("vision.block_count") for k in kv):
         caps.append("vision")
     return caps
+
+
+def modelfile_of(info: ModelInfo) -> str:
+    """The Modelfile that ``show --modelfile`` and ``/api/show`` print; it parses back to the model."""
+    return render_modelfile(
+        from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
+        short_name=info.row.name.display_shortest,
+        adapters=[str(p) for p in info.adapter_paths],
+        template=info.template,
+        system=info.system,
+        parameters=info.parameters,
+        licenses=info.licenses,
+        messages=info.messages,
+        requires=info.config.get("requires"),
+    )

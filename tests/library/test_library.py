@@ -166,3 +166,16 @@ def test_verify_finds_and_repairs_corruption(lib: Library) -> None:
     # Re-creating a model clears the flag.
     make_model(lib, "bad", weights=b"will rot")
     assert {m.name.model: m.broken for m in lib.list_models()}["bad"] is False
+
+
+def test_stdlib_fast_listing_matches_the_catalog(tmp_path: Path) -> None:
+    from registry.catalog.sqlite_reader import read_models
+
+    library = Library.open(tmp_path / "store")
+    assert read_models(library.layout.catalog_path) == []
+    make_model(library, "one", weights=b"1")
+    make_model(library, "ns/two:t", weights=b"2", config={"model_family": "qwen"})
+    library.verify(repair=False)
+    assert read_models(library.layout.catalog_path) == library.list_models()
+    assert read_models(tmp_path / "missing.db") is None
+    library.close()

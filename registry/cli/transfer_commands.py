@@ -1,0 +1,185 @@
+"""Transfer commands: pull, push (with per-layer progress bars), export and import archives.
+
+These run the library code in-process (no server needed). Environment read here (the composition
+root): ``DOCKER_CONFIG`` (directory of ``config.json`` with registry credentials, default
+``~/.docker``) and ``OLLAMA_PY_CA_BUNDLE`` (PEM file of extra trusted CAs; ``--ca-bundle`` wins).
+HTTPS_PROXY / NO_PROXY are honoured by the transport.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry.cli.context import CliContext
+
+if TYPE_CHECKING:
+    from registry.library import Progress
+    from registry.remote.options import TransferOptions
+
+__all__ = ["parse_rate", "register"]
+
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3}
+
+
+def parse_rate(text: str) -> float:
+    """``10M``, ``500KB/s``, ``1.5MiB`` -> bytes per second.
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else (argparse prints it).
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]i?)?b?(?:/s)?\s*", text.lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid rate {text!r}: use e.g. 500K, 10M or 1.5MiB (bytes per second)"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2) or ""]
+
+
+def register(sub: Any) -> None:
+    """Add pull, push, export and import to the ``ollama-py`` parser."""
+    for command, what in (("pull", "Pull a model from a registry"), ("push", "Push a model to a registry")):
+        p = sub.add_parser(command, help=what)
+        p.add_argument("model")
+        p.add_argument("--insecure", action="store_true", help="use an insecure (plain http) registry")
+        p.add_argument(
+            "--max-rate", type=parse_rate, metavar="RATE", help="bandwidth limit, e.g. 10M (bytes/s)"
+        )
+        p.add_argument("--ca-bundle", type=Path, metavar="FILE", help="PEM file of extra trusted CAs")
+        p.set_defaults(handler=cmd_pull if command == "pull" else cmd_push)
+
+    p = sub.add_parser("export", help="Write models to one archive (zstd tar, OCI layout) for caching")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("import", help="Restore the models of an archive made by 'export'")
+    p.add_argument("archive", type=Path, metavar="FILE")
+    p.set_defaults(handler=cmd_import)
+
+
+def _options(args: argparse.Namespace) -> TransferOptions:
+    import ssl
+
+    from registry.remote.credentials import CredentialStore
+    from registry.remote.options import TransferOptions
+
+    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    ca_bundle = args.ca_bundle or (
+        Path(os.environ["OLLAMA_PY_CA_BUNDLE"]) if os.environ.get("OLLAMA_PY_CA_BUNDLE") else None
+    )
+    context = None
+    if ca_bundle is not None:
+        context = ssl.create_default_context()
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except (OSError, ssl.SSLError) as err:
+            from registry.errors import InvalidInput
+
+            raise InvalidInput(f"cannot load CA bundle {ca_bundle}: {err}") from err
+    return TransferOptions(
+        insecure=args.insecure,
+        ssl_context=context,
+        credentials=CredentialStore.from_docker_config(config_dir / "config.json"),
+        max_rate=args.max_rate,
+    )
+
+
+def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py pull MODEL``."""
+    from registry.oci.name import ModelName
+    from registry.remote.pull import pull_model
+
+    name = ModelName.parse(args.model)
+    events = pull_model(
+        ctx.library, name, insecure=args.insecure, options=_options(args), prune=not ctx.settings.noprune
+    )
+    return _render(events)
+
+
+def cmd_push(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py push MODEL``."""
+    from registry.oci.name import ModelName
+    from registry.remote.push import push_model
+
+    name = ModelName.parse(args.model)
+    return _render(push_model(ctx.library, name, insecure=args.insecure, options=_options(args)))
+
+
+def _render(events: Any) -> int:
+    """Drive the async progress stream, drawing one bar per layer (speed and ETA) on stderr."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    console = Console(stderr=True)
+    bars: dict[str, TaskID] = {}
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+
+    async def drive(progress: Progress) -> None:
+        async for event in events:
+            _show(event, progress, bars, console)
+
+    with Progress(*columns, console=console, transient=False) as progress:
+        asyncio.run(drive(progress))
+    return 0
+
+
+def _show(event: Progress, progress: Any, bars: dict[str, Any], console: Any) -> None:
+    if event.digest is None or event.total is None:
+        console.print(event.status)
+        return
+    task = bars.get(event.digest)
+    if task is None:
+        task = progress.add_task(event.status, total=event.total)
+        bars[event.digest] = task
+    progress.update(task, completed=event.completed or 0)
+
+
+def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py export MODEL... -o FILE``."""
+    from registry.archive.exporter import export_to_path
+    from registry.cli.humanize import human_bytes
+    from registry.oci.name import ModelName
+
+    names = [ModelName.parse(text) for text in args.models]
+    digests = export_to_path(ctx.library, names, args.output)
+    size = args.output.stat().st_size
+    ctx.print(f"exported {len(names)} model(s), {len(digests)} blobs, to {args.output} ({human_bytes(size)})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    """``ollama-py import FILE``."""
+    from registry.archive import import_archive
+    from registry.errors import InvalidInput
+
+    try:
+        source = open(args.archive, "rb")  # noqa: SIM115 - closed below
+    except OSError as err:
+        raise InvalidInput(f"cannot open {args.archive}: {err.strerror}") from err
+    with source:
+        report = import_archive(ctx.library, source)
+    for name in report.imported:
+        ctx.print(f"imported {name.display_shortest}")
+    for name in report.unchanged:
+        ctx.print(f"unchanged {name.display_shortest}")
+    return 0

@@ -1,0 +1,128 @@
+"""Registry auth: anonymous, Bearer tokens from a ``WWW-Authenticate`` challenge, Basic credentials.
+
+Flow (the Docker token protocol): a request answered 401 carries ``WWW-Authenticate: Bearer
+realm="...",service="...",scope="..."``; we GET the realm with ``service`` and ``scope`` and receive
+``{"token": ...}`` (or ``access_token``); the token is cached per (host, scope) and sent as
+``Authorization: Bearer``. A ``Basic`` challenge uses the stored credentials for that host directly.
+
+Credential safety (better than following redirects blindly): an ``Authorization`` header is only
+ever attached to requests for the host it belongs to; the transport strips it across redirects to
+another host (CDNs), and Basic credentials are sent to a token realm only when the realm is on the
+same host as the registry (Ollama's rule: "realm host must match original host").
+
+Concurrency: one :class:`Authenticator` per operation (one event loop); not thread-safe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+from registry.errors import Unauthorized
+from registry.remote.credentials import CredentialStore
+
+__all__ = ["Authenticator", "Challenge", "parse_challenges"]
+
+_PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
+
+#: ``(url, headers) -> (status, json body or None)``: the transport's plain GET, injected.
+TokenFetcher = Callable[[str, dict[str, str]], Awaitable[tuple[int, object]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """One parsed ``WWW-Authenticate`` challenge."""
+
+    scheme: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse a ``WWW-Authenticate`` value (one or more challenges). Tolerates odd quoting."""
+    out: list[Challenge] = []
+    rest = header.strip()
+    while rest:
+        match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", rest)
+        if match is None:
+            break
+        scheme = match.group(1).lower()
+        rest = rest[match.end() :]
+        params: dict[str, str] = {}
+        while True:
+            pm = _PARAM_RE.match(rest)
+            if pm is None or (pm.group(2) is None and not pm.group(3) and "=" not in pm.group(0)):
+                break
+            value = pm.group(2) if pm.group(2) is not None else pm.group(3)
+            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+            rest = rest[pm.end() :]
+        out.append(Challenge(scheme, params))
+        rest = rest.lstrip(", ")
+    return out
+
+
+class Authenticator:
+    """Holds tokens and knows which header to send to which host."""
+
+    def __init__(self, credentials: CredentialStore | None, fetch: TokenFetcher) -> None:
+        self._credentials = credentials or CredentialStore()
+        self._fetch = fetch
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._basic_hosts: set[str] = set()
+
+    def header_for(self, host: str, scope: str) -> str | None:
+        """The ``Authorization`` value for a request to ``host`` needing ``scope``, if known."""
+        token = self._tokens.get((host, scope))
+        if token is not None:
+            return f"Bearer {token}"
+        if host in self._basic_hosts:
+            creds = self._credentials.lookup(host)
+            return creds.header() if creds else None
+        return None
+
+    async def answer(self, host: str, scope: str, www_authenticate: str | None) -> None:
+        """React to a 401 from ``host``: obtain a token (or arm Basic) for ``scope``.
+
+        Raises:
+            Unauthorized: no usable challenge, no credentials for a Basic challenge, or the token
+                endpoint refused us.
+        """
+        challenges = parse_challenges(www_authenticate or "")
+        bearer = next((c for c in challenges if c.scheme == "bearer" and "realm" in c.params), None)
+        if bearer is not None:
+            self._tokens[(host, scope)] = await self._token(host, scope, bearer)
+            return
+        if any(c.scheme == "basic" for c in challenges):
+            if self._credentials.lookup(host) is None or host in self._basic_hosts:
+                raise Unauthorized(
+                    f"unauthorized: {host} wants a username and password (none or wrong ones stored)"
+                )
+            self._basic_hosts.add(host)
+            return
+        raise Unauthorized(f"unauthorized: access denied by {host}")
+
+    async def _token(self, host: str, scope: str, challenge: Challenge) -> str:
+        realm = challenge.params["realm"]
+        query = {"service": challenge.params.get("service", "")}
+        wanted_scope = challenge.params.get("scope") or scope
+        url = (
+            realm
+            + ("&" if "?" in realm else "?")
+            + urlencode(
+                [("service", query["service"])] + [("scope", s) for s in wanted_scope.split(" ") if s]
+            )
+        )
+        headers: dict[str, str] = {}
+        creds = self._credentials.lookup(host)
+        if creds is not None and urlsplit(realm).netloc.lower() == host:
+            headers["Authorization"] = creds.header()
+        status, body = await self._fetch(url, headers)
+        if status >= 400:
+            raise Unauthorized(f"unauthorized: token request to {urlsplit(realm).netloc} answered {status}")
+        token = None
+        if isinstance(body, dict):
+            token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise Unauthorized(f"unauthorized: token endpoint {urlsplit(realm).netloc} sent no token")
+        return token

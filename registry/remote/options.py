@@ -1,0 +1,57 @@
+"""Transfer options: every knob of pull and push, passed explicitly (nothing reads the environment).
+
+Defaults were chosen by measurement on loopback (see ``bench/`` and ``docs/transfers.md``): parts of
+64 MiB, up to 4 in flight per blob, uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from registry.remote.credentials import CredentialStore
+
+__all__ = ["TransferOptions"]
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOptions:
+    """How to talk to registries. Frozen; build one per operation or share it."""
+
+    #: Allow plain http (Ollama's ``--insecure``); also skips TLS verification.
+    insecure: bool = False
+    #: TLS context for https (e.g. a custom CA bundle); ``None`` = the system default.
+    ssl_context: ssl.SSLContext | None = None
+    #: Basic credentials (docker ``config.json`` ``auths``); ``None`` = anonymous or tokens only.
+    credentials: CredentialStore | None = None
+    #: Honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY (aiohttp ``trust_env``).
+    trust_env: bool = True
+    #: Bandwidth limit in bytes per second for all transfers of one operation; ``None`` = unlimited.
+    max_rate: float | None = None
+    #: Download part size in bytes (the last part takes the remainder).
+    part_size: int = 64 * MiB
+    #: Parts of one blob fetched at once.
+    parallel_parts: int = 4
+    #: Blobs of one model transferred at once.
+    parallel_blobs: int = 3
+    #: No bytes for this long means the connection stalled: reconnect (not a failed pull).
+    stall_timeout: float = 30.0
+    #: Connect timeout in seconds.
+    connect_timeout: float = 30.0
+    #: Consecutive failed attempts (without progress) per part or request before giving up.
+    max_retries: int = 6
+    #: First backoff delay in seconds; doubles per failed attempt up to ``backoff_max``.
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    #: Save part state after this many new bytes per part (bounds what a SIGKILL loses).
+    checkpoint_bytes: int = 4 * MiB
+    #: fdatasync the partial file after this many bytes (bounds what a power loss loses).
+    sync_bytes: int = 256 * MiB
+    #: Blobs up to this size are uploaded in one PUT; larger ones in PATCH chunks.
+    monolithic_limit: int = 32 * MiB
+    #: Upload PATCH chunk size.
+    upload_chunk: int = 128 * MiB
+    #: User-Agent header.
+    user_agent: str = "ollama-py/0.1.0"

@@ -1,0 +1,103 @@
+"""``pull_model``: manifest, then every blob (resumable, parallel, verified), then the name.
+
+Statuses, exactly Ollama's: ``pulling manifest``; per blob ``pulling <12 hex>`` with digest, total
+and completed (blobs already present are reported at once as complete); ``verifying sha256 digest``;
+``writing manifest``; ``removing unused layers`` (only when the name pointed at another manifest
+whose layers nothing else needs, and pruning is on); ``success``.
+
+Manifest last: the model name is written only after every blob is committed and verified, so it
+appears in ``list`` complete or not at all. The blobs are leased for the whole pull, so a concurrent
+``rm``/``prune`` cannot delete a blob between its commit and the manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+from registry.library import Library, Progress
+from registry.oci.digest import Digest
+from registry.oci.manifest import Descriptor, Manifest
+from registry.oci.name import ModelName
+from registry.remote.client import RegistryClient
+from registry.remote.download import BlobDownload
+from registry.remote.options import TransferOptions
+from registry.remote.progress_merge import Job, run_with_progress
+from registry.remote.ratelimit import RateLimiter
+from registry.remote.transport import Transport
+
+__all__ = ["pull_model"]
+
+
+def pull_order(manifest: Manifest) -> list[Descriptor]:
+    """Layers then the config (Ollama's order), each digest once."""
+    seen: dict[str, Descriptor] = {}
+    for desc in [*manifest.layers, *([manifest.config] if manifest.config else [])]:
+        seen.setdefault(str(desc.digest), desc)
+    return list(seen.values())
+
+
+async def pull_model(
+    library: Library,
+    name: ModelName,
+    *,
+    insecure: bool = False,
+    options: TransferOptions | None = None,
+    prune: bool = True,
+) -> AsyncIterator[Progress]:
+    """Pull ``name`` from its registry into ``library``, yielding progress.
+
+    Idempotent: pulling a model already present transfers nothing but the manifest. Resumes
+    interrupted downloads (also those of a killed process).
+
+    Raises:
+        ModelNotFound ("pull model manifest: file does not exist"), InvalidName (http without
+        insecure), Unauthorized, Denied, TransferError (after bounded retries), DigestMismatch
+        (nothing committed), DiskFull (partial data kept), InvalidManifest, Unsupported (an index).
+    """
+    opts = options or TransferOptions()
+    if insecure and not opts.insecure:
+        opts = replace(opts, insecure=True)
+    limiter = RateLimiter(opts.max_rate)
+    yield Progress("pulling manifest")
+    async with Transport(opts) as transport:
+        client = RegistryClient(transport, name)
+        manifest = await client.get_manifest()
+        previous = await asyncio.to_thread(_previous_blobs, library, name)
+        wanted = pull_order(manifest)
+        lease = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")
+        await asyncio.to_thread(lease.__enter__)
+        try:
+            async for event in run_with_progress(
+                "pulling", wanted, _downloader(client, library, limiter), parallel=opts.parallel_blobs
+            ):
+                yield event
+            yield Progress("verifying sha256 digest")
+            yield Progress("writing manifest")
+            await asyncio.to_thread(library.put_model, name, manifest)
+            new = {d.digest for d in manifest.blobs()} | {manifest.digest}
+            unused = [d for d in previous if d not in new]
+            if unused and prune:
+                yield Progress("removing unused layers")
+                await asyncio.to_thread(library.remove_unused, unused)
+        finally:
+            await asyncio.to_thread(lease.__exit__, None, None, None)
+    yield Progress("success")
+
+
+def _downloader(client: RegistryClient, library: Library, limiter: RateLimiter) -> Job:
+    async def job(desc: Descriptor, report: Callable[[int], None]) -> bool:
+        return await BlobDownload(client, library, desc, limiter, report).run()
+
+    return job
+
+
+def _previous_blobs(library: Library, name: ModelName) -> list[Digest]:
+    """The manifest and blobs ``name`` points at now (candidates for "removing unused layers")."""
+    row = library.find_model(name)
+    if row is None:
+        return []
+    old = library.manifest_of(row)
+    return [row.manifest.digest, *(d.digest for d in old.blobs())]

@@ -1,0 +1,94 @@
+"""Pull against an upstream that misbehaves: drops, stalls, 500s, ignored Range, lies."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+import pytest
+
+from registry.errors import DigestMismatch, TransferError
+from registry.library import Library
+from registry.oci.digest import sha256_of
+from tests.remote.helpers import FAST, name_on, pull_all, serve_model
+from tests.support.upstream import Upstream
+
+
+def _served(upstream: Upstream, data: bytes) -> int:
+    return upstream.counters.served[hashlib.sha256(data).hexdigest()]
+
+
+async def test_dropped_connections_resume_mid_part(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=2 << 20)
+    upstream.faults.drop_after, upstream.faults.drop_times = 100_000, 3
+    await pull_all(library, name_on(upstream), replace(FAST, part_size=1 << 20))
+    assert library.has_blob(sha256_of(data))
+    # Each drop costs at most what was in flight, never a whole part again.
+    assert _served(upstream, data) < len(data) + 3 * 200_000
+
+
+async def test_stall_reconnects(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=1 << 20)
+    upstream.faults.stall_after, upstream.faults.stall_times = 200_000, 1
+    await pull_all(library, name_on(upstream), replace(FAST, stall_timeout=0.3, part_size=4 << 20))
+    assert library.has_blob(sha256_of(data))
+
+
+async def test_500s_are_retried(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream)
+    upstream.faults.status_500_times = 3
+    await pull_all(library, name_on(upstream))
+    assert library.has_blob(sha256_of(data))
+
+
+async def test_retries_are_bounded(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream)
+    upstream.faults.status_500_times = 1000
+    with pytest.raises(TransferError, match="max retries exceeded"):
+        await pull_all(library, name_on(upstream), replace(FAST, max_retries=2))
+    assert not library.has_blob(sha256_of(data))
+    assert library.list_models() == []
+
+
+async def test_server_ignoring_range(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=1 << 20)
+    upstream.faults.ignore_range = True
+    upstream.faults.drop_after, upstream.faults.drop_times = 300_000, 1
+    await pull_all(library, name_on(upstream), replace(FAST, part_size=4 << 20))
+    assert library.has_blob(sha256_of(data))
+    assert library.verify().ok
+
+
+async def test_wrong_offset_206_is_an_error(library: Library, upstream: Upstream) -> None:
+    serve_model(upstream)
+    upstream.faults.wrong_offset = True
+    with pytest.raises(TransferError, match="asked for bytes from"):
+        await pull_all(library, name_on(upstream))
+    assert library.list_models() == []
+
+
+async def test_wrong_bytes_commit_nothing(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream)
+    upstream.faults.wrong_bytes = True
+    with pytest.raises(DigestMismatch, match="digest mismatch"):
+        await pull_all(library, name_on(upstream))
+    assert not library.has_blob(sha256_of(data))
+    assert library.list_models() == []
+    assert not library.layout.partial_path(sha256_of(data)).exists()
+    # The next pull from an honest server starts over and succeeds.
+    upstream.faults.wrong_bytes = False
+    await pull_all(library, name_on(upstream))
+    assert library.has_blob(sha256_of(data))
+
+
+async def test_interrupted_pull_resumes_from_saved_parts(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=2 << 20)
+    upstream.faults.drop_after, upstream.faults.drop_times = 1_200_000, 1
+    with pytest.raises(TransferError):
+        await pull_all(library, name_on(upstream), replace(FAST, part_size=4 << 20, max_retries=0))
+    first = _served(upstream, data)
+    assert 0 < first < len(data)
+    assert library.list_models() == []
+    await pull_all(library, name_on(upstream), replace(FAST, part_size=4 << 20))
+    assert _served(upstream, data) <= len(data) + (1 << 20)  # only a checkpoint's worth again
+    assert library.has_blob(sha256_of(data))
