@@ -7,10 +7,17 @@ needs it, so stdlib-only readers (``sqlite_reader``) stay fast to start.
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-from registry.catalog.database import Database
-from registry.catalog.models import BlobRow, ManifestRow, ModelRow, ModelsCatalog
-from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from registry.catalog.rows import BlobRow, ManifestRow, ModelRow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from registry.catalog.database import Database
+    from registry.catalog.models import ModelsCatalog
+    from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
 __all__ = [
     "BlobRow",
@@ -22,24 +29,13 @@ __all__ = [
     "ModelsCatalog",
     "RegistryCatalog",
 ]
-=======
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from registry.catalog.rows import BlobRow, ManifestRow, ModelRow
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-    from registry.catalog.database import Database
-    from registry.catalog.models import ModelsCatalog
-
-__all__ = ["BlobRow", "Connection", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]
 
 _LAZY = {
     "Connection": ("sqlalchemy", "Connection"),
     "Database": ("registry.catalog.database", "Database"),
     "ModelsCatalog": ("registry.catalog.models", "ModelsCatalog"),
+    "ManifestRecord": ("registry.catalog.registry_queries", "ManifestRecord"),
+    "RegistryCatalog": ("registry.catalog.registry_queries", "RegistryCatalog"),
 }
 
 
@@ -48,4 +44,3 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
->>>>>>> main

@@ -39,11 +39,6 @@ __all__ = [
     "models",
 ]
 
-<<<<<<< HEAD
-#: The Alembic head this code expects. A test checks it equals the newest migration's revision.
-SCHEMA_REVISION = "0002"
-=======
->>>>>>> main
 
 metadata = MetaData()
 

@@ -19,15 +19,12 @@ __all__ = ["build_parser", "main"]
 VERSION = "0.1.0"
 
 #: Command-group modules, in the order their commands appear in ``--help``.
-<<<<<<< HEAD
-COMMAND_MODULES: tuple[str, ...] = ("registry.cli.library_commands", "registry.cli.registry_commands")
-=======
 COMMAND_MODULES: tuple[str, ...] = (
     "registry.cli.library_commands",
     "registry.cli.create_command",
     "registry.cli.transfer_commands",
+    "registry.cli.registry_commands",
 )
->>>>>>> main
 
 
 def build_parser() -> argparse.ArgumentParser:

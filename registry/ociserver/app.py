@@ -80,28 +80,36 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    task = asyncio.create_task(_maintenance_loop(app)) if settings.gc_interval > 0 else None
+    task = asyncio.create_task(_maintenance_loop(app))
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _maintenance_loop(app: web.Application) -> None:
-    """Periodic online GC (which also purges stale upload sessions)."""
+    """Periodic online GC when ``gc_interval`` is set; otherwise only stale upload sessions are purged
+    (every ``upload_max_age / 4``, at most hourly)."""
     settings = app[SETTINGS]
     metrics = app[METRICS]
+    sweep = settings.gc_interval > 0
+    interval = settings.gc_interval if sweep else min(max(settings.upload_max_age / 4, 1.0), 3600.0)
     while True:
-        await asyncio.sleep(settings.gc_interval)
+        await asyncio.sleep(interval)
         try:
             report = await collect_garbage(
-                app[STORE], grace=settings.gc_grace, upload_max_age=settings.upload_max_age, now=time.time()
+                app[STORE],
+                grace=settings.gc_grace,
+                upload_max_age=settings.upload_max_age,
+                now=time.time(),
+                sweep_blobs=sweep,
             )
         except Exception:
             log.exception("periodic garbage collection failed")
+            continue
+        if not sweep:
             continue
         metrics.gc_runs.inc()
         metrics.gc_bytes_freed.inc(report.bytes_freed)

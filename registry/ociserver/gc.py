@@ -59,8 +59,12 @@ async def collect_garbage(
     upload_max_age: float,
     dry_run: bool = False,
     now: float | None = None,
+    sweep_blobs: bool = True,
 ) -> GcReport:
     """Sweep unreferenced blobs older than ``grace`` and sessions idle longer than ``upload_max_age``.
+
+    ``sweep_blobs=False`` only purges stale upload sessions (what the server does when periodic GC
+    is off).
 
     Idempotent; safe to run concurrently with pushes, pulls and other GC runs (they serialise on
     the catalog's writer lock). Returns a report; prints nothing.
@@ -79,8 +83,9 @@ async def collect_garbage(
         for digest in report.blobs:
             asyncio.run_coroutine_threadsafe(store.backend.delete(digest), loop).result()
 
-    await store.write(sweep)
-    await _sweep_orphan_files(store, report, loop, dry_run)
+    if sweep_blobs:
+        await store.write(sweep)
+        await _sweep_orphan_files(store, report, loop, dry_run)
     report.uploads_purged = await _purge_uploads(store, now - upload_max_age, dry_run)
     return report
 
