@@ -79,7 +79,6 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
     task = asyncio.create_task(_maintenance_loop(app))
     try:
         yield

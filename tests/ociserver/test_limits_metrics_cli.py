@@ -22,8 +22,9 @@ Http = aiohttp.ClientSession
 async def test_upload_over_limit_is_413_and_stores_nothing(make_settings: Any, http: Http) -> None:
     reg = await start_registry(make_settings(max_upload_bytes=1000))
     try:
-        async with http.post(f"{reg.url}/v2/l/r/blobs/uploads/", params={"digest": "sha256:" + "0" * 64},
-                             data=os.urandom(5000)) as r:
+        async with http.post(
+            f"{reg.url}/v2/l/r/blobs/uploads/", params={"digest": "sha256:" + "0" * 64}, data=os.urandom(5000)
+        ) as r:
             assert r.status == 413
             assert (await r.json())["errors"][0]["code"] == "SIZE_INVALID"
         await push_blob(http, reg.url, "l/r", b"small enough")
@@ -52,7 +53,10 @@ async def test_metrics_count_requests_and_bytes(registry: RunningRegistry, http:
         await r.read()
     async with http.get(f"{registry.url}/metrics") as r:
         text = await r.text()
-    assert 'registry_http_requests_total{method="GET",route="/v2/{name}/manifests/{reference}",status="200"} 1.0' in text
+    assert (
+        'registry_http_requests_total{method="GET",route="/v2/{name}/manifests/{reference}",status="200"} 1.0'
+        in text
+    )
     assert "registry_upload_sessions_started_total 2.0" in text
     assert "registry_bytes_received_total" in text and "registry_bytes_sent_total" in text
 

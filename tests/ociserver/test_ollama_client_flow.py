@@ -32,12 +32,17 @@ async def _ollama_push_blob(http: Http, base: str, repo: str, data: bytes, part:
     assert location.startswith("http://"), "Ollama's client needs an absolute upload URL"
     for offset in range(0, len(data), part):
         chunk = data[offset : offset + part]
-        headers = {"X-Redirect-Uploads": "1", "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                   "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Redirect-Uploads": "1",
+            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+            "Content-Type": "application/octet-stream",
+        }
         async with http.patch(location, data=chunk, headers=headers, allow_redirects=False) as r:
             assert r.status == 202, await r.text()
             location = r.headers.get("Docker-Upload-Location") or r.headers["Location"]
-    async with http.put(location, params={"digest": digest, "etag": "0123-1"}, headers={"Content-Length": "0"}) as r:
+    async with http.put(
+        location, params={"digest": digest, "etag": "0123-1"}, headers={"Content-Length": "0"}
+    ) as r:
         assert r.status == 201, await r.text()
 
 
@@ -49,20 +54,37 @@ async def test_ollama_push_then_pull(registry: RunningRegistry, http: Http) -> N
     for blob in (weights, template, config):
         await _ollama_push_blob(http, registry.url, repo, blob, part=1_000_000)
     await _ollama_push_blob(http, registry.url, repo, weights, part=1_000_000)  # HEAD 200: skipped
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": sha(config),
-                   "size": len(config)},
-        "layers": [
-            {"mediaType": "application/vnd.ollama.image.model", "digest": sha(weights), "size": len(weights)},
-            {"mediaType": "application/vnd.ollama.image.template", "digest": sha(template), "size": len(template)},
-        ],
-    }).encode()
-    async with http.put(f"{registry.url}/v2/{repo}/manifests/latest", data=manifest,
-                        headers={"Content-Type": DOCKER_MANIFEST}) as r:
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": sha(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.ollama.image.model",
+                    "digest": sha(weights),
+                    "size": len(weights),
+                },
+                {
+                    "mediaType": "application/vnd.ollama.image.template",
+                    "digest": sha(template),
+                    "size": len(template),
+                },
+            ],
+        }
+    ).encode()
+    async with http.put(
+        f"{registry.url}/v2/{repo}/manifests/latest", data=manifest, headers={"Content-Type": DOCKER_MANIFEST}
+    ) as r:
         assert r.status == 201
 
-    async with http.get(f"{registry.url}/v2/{repo}/manifests/latest", headers={"Accept": DOCKER_MANIFEST}) as r:
+    async with http.get(
+        f"{registry.url}/v2/{repo}/manifests/latest", headers={"Accept": DOCKER_MANIFEST}
+    ) as r:
         assert r.status == 200 and await r.read() == manifest
     url = f"{registry.url}/v2/{repo}/blobs/{sha(weights)}"
     async with http.head(url) as r:
