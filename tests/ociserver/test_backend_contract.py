@@ -111,3 +111,33 @@ async def test_concurrent_puts_of_one_blob(backend: BlobBackend, tmp_path: Path)
     digest = sha256_of(data)
     await asyncio.gather(*(backend.put_file(digest, _file(tmp_path, data)) for _ in range(4)))
     assert await _read(backend, digest, 0, len(data)) == data
+
+
+async def test_server_on_s3_redirects_blob_gets_and_serves_heads(tmp_path: Path, s3_endpoint: str) -> None:
+    import aiohttp
+
+    from registry.ociserver.settings import ServerSettings
+    from tests.support.registry_server import push_image, sha, start_registry
+
+    settings = ServerSettings(
+        root=tmp_path / "root",
+        port=0,
+        tag_cache_seconds=0,
+        backend="s3",
+        s3=s3_settings(s3_endpoint, f"srv{os.urandom(4).hex()}", redirect=True),
+    )
+    reg = await start_registry(settings)
+    try:
+        async with aiohttp.ClientSession() as http:
+            layer = os.urandom(200_000)
+            await push_image(http, reg.url, "s3/r", "v1", b"{}", [layer])
+            url = f"{reg.url}/v2/s3/r/blobs/{sha(layer)}"
+            async with http.get(url, allow_redirects=False) as r:
+                assert r.status == 307
+                assert r.headers["Location"].startswith(s3_endpoint)
+            async with http.get(url) as r:
+                assert await r.read() == layer
+            async with http.head(url) as r:
+                assert r.status == 200 and r.headers["Content-Length"] == str(len(layer))
+    finally:
+        await reg.stop()
