@@ -107,7 +107,9 @@ async def start_upload(request: web.Request) -> web.Response:
         from_repo = request.query.get("from")
         source = validate_repo(from_repo) if from_repo else None
         auth = request.app[AUTH]
-        allowed = source is None or auth is None or auth.may(request, source, "pull")
+        # With auth on, a mount needs pull access to a named source: automatic discovery (no
+        # ``from``) would let anyone who knows a digest link a blob from a repository they cannot read.
+        allowed = auth is None or (source is not None and auth.may(request, source, "pull"))
         if allowed and await blobs.mount(repo, digest, source):
             return _blob_created(request, repo, digest)
     upload_id = await blobs.start_upload(repo)

@@ -9,7 +9,7 @@ from aiohttp import web
 from registry.errors import InvalidInput, Unsupported
 from registry.oci import mediatypes
 from registry.ociserver.http_bodies import page, read_limited
-from registry.ociserver.keys import MANIFESTS, MIRROR, SETTINGS
+from registry.ociserver.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
 from registry.ociserver.names import parse_digest, parse_reference, validate_repo, validate_tag
 
 __all__ = ["add_routes"]
@@ -37,7 +37,11 @@ async def ping(request: web.Request) -> web.Response:
 
 async def catalog(request: web.Request) -> web.Response:
     """GET /v2/_catalog: repositories, sorted, with ``n``/``last``/``Link``."""
-    repos, link = page(request, await request.app[MANIFESTS].repositories())
+    repos = await request.app[MANIFESTS].repositories()
+    auth = request.app[AUTH]
+    if auth is not None:  # list only what the caller may pull
+        repos = [r for r in repos if auth.may(request, r, "pull")]
+    repos, link = page(request, repos)
     headers = {"Link": link} if link else None
     return web.json_response({"repositories": repos}, headers=headers)
 

@@ -258,3 +258,38 @@ def fuzz_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     loop.run_until_complete(session.close())
     loop.run_until_complete(reg.stop())
     loop.close()
+
+
+async def test_catalog_filtered_and_mounts_need_read_access(tmp_path: Path) -> None:
+    extra = f"""
+[[auth.users]]
+name = "carol"
+password_hash = "{HASH}"
+[[auth.rules]]
+repository = "private/**"
+users = ["carol"]
+actions = ["pull", "push"]
+"""
+    reg = await start_registry(_auth_config(tmp_path, extra))
+    try:
+        async with (
+            aiohttp.ClientSession(headers=_basic("alice")) as alice,
+            aiohttp.ClientSession(headers=_basic("carol")) as carol,
+            aiohttp.ClientSession(headers=_basic("bob")) as bob,
+        ):
+            await push_image(alice, reg.url, "team/m", "v1", b"{}", [b"team layer"])
+            await push_image(carol, reg.url, "private/x", "v1", b"{}", [b"secret layer"])
+            async with bob.get(f"{reg.url}/v2/_catalog") as r:
+                assert (await r.json())["repositories"] == ["team/m"]
+            secret = sha(b"secret layer")
+            url = f"{reg.url}/v2/team/m/blobs/uploads/"
+            async with alice.post(url, params={"mount": secret}) as r:
+                assert r.status == 202  # no automatic discovery with auth on
+            async with alice.post(url, params={"mount": secret, "from": "private/x"}) as r:
+                assert r.status == 202  # alice cannot read private/x
+            async with alice.post(
+                f"{reg.url}/v2/team/n/blobs/uploads/", params={"mount": sha(b"team layer"), "from": "team/m"}
+            ) as r:
+                assert r.status == 201
+    finally:
+        await reg.stop()
