@@ -20,7 +20,14 @@ from registry.errors import InvalidInput
 from registry.ociserver.gc import collect_garbage
 from registry.ociserver.keys import STORE
 from registry.ociserver.settings import ServerSettings, load_config_file
-from tests.support.registry_server import RunningRegistry, push_blob, push_image, sha, start_registry
+from tests.support.registry_server import (
+    RunningRegistry,
+    image_manifest,
+    push_blob,
+    push_image,
+    sha,
+    start_registry,
+)
 
 Http = aiohttp.ClientSession
 HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
@@ -293,3 +300,33 @@ actions = ["pull", "push"]
                 assert r.status == 201
     finally:
         await reg.stop()
+
+
+async def test_gc_without_grace_never_lets_a_manifest_reference_a_swept_blob(
+    registry: RunningRegistry, http: Http
+) -> None:
+    """Even with grace 0 (so fresh blobs ARE swept), a manifest is accepted only if its blobs exist."""
+    store = registry.app[STORE]
+    accepted = rejected = 0
+    for i in range(15):
+        config, layer = b"{}", os.urandom(5000) + bytes([i])
+        for blob in (config, layer):
+            await push_blob(http, registry.url, "race/zero", blob)
+        body = image_manifest(config, [layer])
+        gc = asyncio.create_task(collect_garbage(store, grace=0, upload_max_age=3600, now=time.time() + 1))
+        async with http.put(
+            f"{registry.url}/v2/race/zero/manifests/t{i}",
+            data=body,
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        ) as r:
+            status = r.status
+        await gc
+        if status == 201:
+            accepted += 1
+            for blob in (config, layer):
+                async with http.get(f"{registry.url}/v2/race/zero/blobs/{sha(blob)}") as g:
+                    assert g.status == 200 and await g.read() == blob
+        else:
+            assert status == 400
+            rejected += 1
+    assert accepted + rejected == 15
