@@ -6,6 +6,7 @@ from aiohttp import web
 
 from registry.errors import BlobNotFound, InvalidDigest, Unsupported
 from registry.oci.digest import Digest
+from registry.ociserver import threaded_sendfile
 from registry.ociserver.byte_ranges import parse_byte_range
 from registry.ociserver.http_bodies import has_body, parse_chunk_range
 from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE
@@ -72,6 +73,11 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
     if path is not None:
         if not path.is_file():
             raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
+        if threaded_sendfile.applicable(request, size):
+            try:
+                return await threaded_sendfile.send_whole_file(request, path, size, headers)
+            except FileNotFoundError as err:
+                raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)}) from err
         headers.pop("Etag")
         return web.FileResponse(path, headers=headers)
     span = parse_byte_range(request.headers.get("Range"), size)

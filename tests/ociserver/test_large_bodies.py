@@ -99,3 +99,40 @@ def test_direct_appender_round_trip(tmp_path: Path) -> None:
     appender.write(b"tail")
     appender.close()
     assert path.read_bytes() == pieces[0] + pieces[1][:4] + b"tail"
+
+
+async def test_large_whole_blob_gets_reuse_the_connection(registry: RunningRegistry) -> None:
+    data = os.urandom(BIG)
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        location = await _session(http, registry)
+        async with http.put(location, params={"digest": sha(data)}, data=data) as r:
+            assert r.status == 201
+        url = f"{registry.url}/v2/big/r/blobs/{sha(data)}"
+        for _ in range(2):
+            async with http.get(url) as r:
+                assert r.status == 200 and r.headers["Content-Length"] == str(BIG)
+                assert await r.read() == data
+        async with http.get(url, headers={"Range": "bytes=10-19"}) as r:
+            assert r.status == 206 and await r.read() == data[10:20]
+        async with http.head(url) as r:
+            assert r.status == 200 and r.headers["Content-Length"] == str(BIG)
+
+
+async def test_client_leaving_mid_download_breaks_nothing(registry: RunningRegistry, http: Http) -> None:
+    data = os.urandom(BIG * 3)
+    location = await _session(http, registry)
+    async with http.put(location, params={"digest": sha(data)}, data=data) as r:
+        assert r.status == 201
+    host, port = registry.host.split(":")
+    path = f"/v2/big/r/blobs/{sha(data)}"
+
+    def read_a_little() -> bytes:
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: {registry.host}\r\n\r\n".encode())
+            return s.recv(65536)
+
+    head = await asyncio.to_thread(read_a_little)
+    assert head.startswith(b"HTTP/1.1 200")
+    async with http.get(f"{registry.url}{path}", headers={"Range": "bytes=0-9"}) as r:
+        assert r.status == 206 and await r.read() == data[:10]

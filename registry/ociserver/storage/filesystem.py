@@ -29,6 +29,7 @@ class FilesystemBackend:
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
         layout.blobs_dir.mkdir(parents=True, exist_ok=True)
+        self._prefetches: set[asyncio.Task[None]] = set()
 
     async def stat(self, digest: Digest) -> int | None:
         """Size of the blob file, or None."""
@@ -44,6 +45,11 @@ class FilesystemBackend:
             DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
         """
         await asyncio.to_thread(self._put_file_sync, digest, path)
+        # Uploads are written with O_DIRECT, bypassing the page cache: warm it in the background so
+        # a pull right after a push is served from memory (not awaited: the push answers at once).
+        task = asyncio.create_task(asyncio.to_thread(_prefetch, self.layout.blob_path(digest)))
+        self._prefetches.add(task)
+        task.add_done_callback(self._prefetches.discard)
 
     def _put_file_sync(self, digest: Digest, path: Path) -> None:
         try:
@@ -97,4 +103,29 @@ class FilesystemBackend:
         return [d for d, _ in self.layout.iter_blob_files() if d is not None]
 
     async def close(self) -> None:
-        """Nothing to release."""
+        """Wait for background page-cache prefetches to finish."""
+        if self._prefetches:
+            await asyncio.gather(*self._prefetches, return_exceptions=True)
+
+
+def _prefetch(path: Path) -> None:
+    """Read a file into the page cache (best effort): ``sendfile`` to /dev/null costs no copies."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            offset, size = 0, os.fstat(fd).st_size
+            while offset < size:
+                sent = os.sendfile(null, fd, offset, 64 << 20)
+                if sent <= 0:
+                    break
+                offset += sent
+        finally:
+            os.close(null)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
