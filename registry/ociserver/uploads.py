@@ -17,6 +17,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterable
 from pathlib import Path
+from typing import Any
 
 from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, TooLarge
@@ -86,7 +87,7 @@ class UploadSpool:
         size = offset
         pending: list[bytes] = []
         pending_len = 0
-        job: asyncio.Future[None] | None = None
+        job: asyncio.Future[Any] | None = None
         loop = asyncio.get_running_loop()
         try:
             async for chunk in body:
@@ -98,7 +99,10 @@ class UploadSpool:
                 if pending_len >= _FLUSH_AT:
                     if job is not None:
                         await job
-                    job = loop.run_in_executor(None, _write_and_hash, f, hasher, pending)
+                    job = asyncio.gather(  # hash and write the same batch on two threads at once
+                        loop.run_in_executor(None, _hash_pieces, hasher, pending),
+                        loop.run_in_executor(None, _write_pieces, f, pending),
+                    )
                     pending, pending_len = [], 0
             if job is not None:
                 await job
@@ -140,6 +144,19 @@ class UploadSpool:
         self._hashers.move_to_end(upload_id)
         while len(self._hashers) > _MAX_LIVE_HASHERS:
             self._hashers.popitem(last=False)
+
+
+def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        hasher.update(piece)
+
+
+def _write_pieces(f: Appender, pieces: list[bytes]) -> None:
+    try:
+        for piece in pieces:
+            f.write(piece)
+    except OSError as err:
+        raise_store_error(err, "writing an upload")
 
 
 def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes]) -> None:
