@@ -31,7 +31,9 @@ Each also subclasses the builtin that best describes it, so callers may catch ``
     │   └── CatalogError         the database failed (wraps sqlalchemy errors at the catalog seam)
     ├── TransferError (ConnectionError)  a remote registry failed us after retries
     ├── Unauthorized (PermissionError)   UNAUTHORIZED
-    └── Denied (PermissionError)         DENIED
+    ├── Denied (PermissionError)         DENIED
+    ├── ServerBusy                       the model server's queue is full (Ollama: 503)
+    └── RunnerError (RuntimeError)       a model runner failed to load or died mid-request
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ __all__ = [
     "NameUnknown",
     "NotFound",
     "OllamaPyError",
+    "RunnerError",
+    "ServerBusy",
     "SizeInvalid",
     "StoreError",
     "StoreLayoutError",
@@ -226,3 +230,15 @@ class Denied(OllamaPyError, PermissionError):
     """Credentials are valid but do not allow this."""
 
     code = "DENIED"
+
+
+class ServerBusy(OllamaPyError):
+    """Too many requests are waiting for a model; try again later."""
+
+    code = "TOOMANYREQUESTS"
+
+
+class RunnerError(OllamaPyError, RuntimeError):
+    """A model runner could not load the model, or stopped while serving a request."""
+
+    code = "RUNNER_ERROR"

@@ -5,13 +5,16 @@ the route modules below. Each route module has ``add_routes(app)``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from registry.api import keys
+from registry.api.cors import cors_middleware
 from registry.api.errors import error_middleware
 from registry.config import Settings
 from registry.library import Library
+from registry.scheduler import Scheduler, SchedulerConfig
 
 __all__ = ["ROUTE_MODULES", "build_app"]
 
@@ -20,14 +23,37 @@ ROUTE_MODULES: tuple[str, ...] = (
     "registry.api.model_routes",
     "registry.api.create_routes",
     "registry.api.transfer_routes",
+    "registry.api.inference_routes",
+    "registry.api.openai_routes",
 )
 
 
 def build_app(settings: Settings, library: Library) -> web.Application:
     """The application, ready for ``web.AppRunner``. The caller owns ``library`` (closes it)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[cors_middleware(settings.origins), error_middleware], client_max_size=64 * 1024 * 1024
+    )
     app[keys.SETTINGS] = settings
     app[keys.LIBRARY] = library
+    app.cleanup_ctx.append(_scheduler_ctx)
     for module_name in ROUTE_MODULES:
         importlib.import_module(module_name).add_routes(app)
     return app
+
+
+async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The scheduler lives as long as the app; closing the app kills every runner."""
+    settings = app[keys.SETTINGS]
+    scheduler = Scheduler(
+        SchedulerConfig(
+            num_parallel=settings.num_parallel,
+            max_loaded_models=settings.max_loaded_models,
+            max_queue=settings.max_queue,
+            keep_alive=settings.keep_alive,
+            load_timeout=settings.load_timeout,
+            verbose=settings.debug > 0,
+        )
+    )
+    app[keys.SCHEDULER] = scheduler
+    yield
+    await scheduler.close()

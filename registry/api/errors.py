@@ -26,6 +26,8 @@ _STATUS: tuple[tuple[type[errors.OllamaPyError], int], ...] = (
     (errors.Unauthorized, 401),
     (errors.Denied, 403),
     (errors.DiskFull, 507),
+    (errors.ServerBusy, 503),
+    (errors.RunnerError, 500),
     (errors.TransferError, 502),
     (errors.StoreError, 500),
 )

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from registry.config import Settings
 from registry.library import Library
+from registry.scheduler import Scheduler
 
-__all__ = ["LIBRARY", "SETTINGS"]
+__all__ = ["LIBRARY", "SCHEDULER", "SETTINGS"]
 
 LIBRARY: web.AppKey[Library] = web.AppKey("library", Library)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)

@@ -1,7 +1,7 @@
 """Transfer commands: pull, push (with per-layer progress bars), export and import archives.
 
 These run the library code in-process (no server needed). Environment read here (the composition
-root): ``DOCKER_CONFIG`` (directory of ``config.json`` with registry credentials, default
+root): ``~/.ollama/id_ed25519`` (Ollama's key, signs token requests to ollama.com), ``DOCKER_CONFIG`` (directory of ``config.json`` with registry credentials, default
 ``~/.docker``) and ``OLLAMA_PY_CA_BUNDLE`` (PEM file of extra trusted CAs; ``--ca-bundle`` wins).
 HTTPS_PROXY / NO_PROXY are honoured by the transport.
 """
@@ -61,7 +61,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_import)
 
 
-def _options(args: argparse.Namespace) -> TransferOptions:
+def _options(args: argparse.Namespace, host: str, home: Path) -> TransferOptions:
+    """Options from the flags and environment; Ollama's key signs token requests to ollama.com."""
     import ssl
 
     from registry.remote.credentials import CredentialStore
@@ -80,12 +81,20 @@ def _options(args: argparse.Namespace) -> TransferOptions:
             from registry.errors import InvalidInput
 
             raise InvalidInput(f"cannot load CA bundle {ca_bundle}: {err}") from err
-    return TransferOptions(
+    options = TransferOptions(
         insecure=args.insecure,
         ssl_context=context,
         credentials=CredentialStore.from_docker_config(config_dir / "config.json"),
         max_rate=args.max_rate,
     )
+    key_path = home / ".ollama" / "id_ed25519"
+    if host.lower() in options.signing_hosts and key_path.exists():
+        from dataclasses import replace
+
+        from registry.remote.signing import OllamaKey
+
+        options = replace(options, signing_key=OllamaKey.load(key_path))
+    return options
 
 
 def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -94,8 +103,9 @@ def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.remote.pull import pull_model
 
     name = ModelName.parse(args.model)
+    options = _options(args, name.host, ctx.settings.home)
     events = pull_model(
-        ctx.library, name, insecure=args.insecure, options=_options(args), prune=not ctx.settings.noprune
+        ctx.library, name, insecure=args.insecure, options=options, prune=not ctx.settings.noprune
     )
     return _render(events)
 
@@ -106,7 +116,20 @@ def cmd_push(args: argparse.Namespace, ctx: CliContext) -> int:
     from registry.remote.push import push_model
 
     name = ModelName.parse(args.model)
-    return _render(push_model(ctx.library, name, insecure=args.insecure, options=_options(args)))
+    from registry.errors import Denied, Unauthorized
+
+    options = _options(args, name.host, ctx.settings.home)
+    try:
+        code = _render(push_model(ctx.library, name, insecure=args.insecure, options=options))
+    except (Unauthorized, Denied) as err:
+        if name.host.lower() not in options.signing_hosts:
+            raise
+        raise Unauthorized(
+            "you are not authorized to push to this namespace, create the model under a namespace you own"
+        ) from err
+    if name.host.lower() in options.signing_hosts:
+        ctx.print(f"You can find your model at: https://ollama.com/{name.repository}")
+    return code
 
 
 def _render(events: Any) -> int:

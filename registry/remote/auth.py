@@ -10,18 +10,25 @@ ever attached to requests for the host it belongs to; the transport strips it ac
 another host (CDNs), and Basic credentials are sent to a token realm only when the realm is on the
 same host as the registry (Ollama's rule: "realm host must match original host").
 
+With an :class:`OllamaKey` for a host (ollama.com), token requests are signed as Ollama's are
+(``ts`` and ``nonce`` query parameters, ``Authorization: <public key>:<signature>``).
+
 Concurrency: one :class:`Authenticator` per operation (one event loop); not thread-safe.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from registry.errors import Unauthorized
 from registry.remote.credentials import CredentialStore
+from registry.remote.signing import OllamaKey, signed_message
 
 __all__ = ["Authenticator", "Challenge", "parse_challenges"]
 
@@ -62,12 +69,24 @@ def parse_challenges(header: str) -> list[Challenge]:
     return out
 
 
+def _nonce() -> str:
+    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+
+
 class Authenticator:
     """Holds tokens and knows which header to send to which host."""
 
-    def __init__(self, credentials: CredentialStore | None, fetch: TokenFetcher) -> None:
+    def __init__(
+        self,
+        credentials: CredentialStore | None,
+        fetch: TokenFetcher,
+        signing_key: OllamaKey | None = None,
+        signing_hosts: frozenset[str] = frozenset(),
+    ) -> None:
         self._credentials = credentials or CredentialStore()
         self._fetch = fetch
+        self._signing_key = signing_key
+        self._signing_hosts = signing_hosts
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
 
@@ -104,18 +123,24 @@ class Authenticator:
 
     async def _token(self, host: str, scope: str, challenge: Challenge) -> str:
         realm = challenge.params["realm"]
-        query = {"service": challenge.params.get("service", "")}
         wanted_scope = challenge.params.get("scope") or scope
-        url = (
-            realm
-            + ("&" if "?" in realm else "?")
-            + urlencode(
-                [("service", query["service"])] + [("scope", s) for s in wanted_scope.split(" ") if s]
-            )
-        )
+        params = [("service", challenge.params.get("service", ""))]
+        params += [("scope", s) for s in wanted_scope.split(" ") if s]
         headers: dict[str, str] = {}
+        same_host = urlsplit(realm).netloc.lower() == host
+        key = self._signing_key if host in self._signing_hosts else None
+        if key is not None:
+            if not same_host:  # Ollama's rule: never sign for a realm on another host
+                raise Unauthorized(
+                    f"unauthorized: realm host {urlsplit(realm).netloc!r} does not match {host!r}"
+                )
+            params += [("ts", str(int(time.time()))), ("nonce", _nonce())]
+            params.sort(key=lambda kv: kv[0])  # Go's url.Values.Encode order
+        url = realm + ("&" if "?" in realm else "?") + urlencode(params)
         creds = self._credentials.lookup(host)
-        if creds is not None and urlsplit(realm).netloc.lower() == host:
+        if key is not None:
+            headers["Authorization"] = key.authorization(signed_message("GET", url))
+        elif creds is not None and same_host:
             headers["Authorization"] = creds.header()
         status, body = await self._fetch(url, headers)
         if status >= 400:

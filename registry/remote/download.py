@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -32,18 +34,20 @@ from typing import Any
 import aiohttp
 
 from registry.blobstore import PartialBlob
+from registry.blobstore.writer import raise_store_error
 from registry.errors import BlobNotFound, TransferError
 from registry.library import Library
 from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
-from registry.remote.hashing import OrderedHasher
+from registry.remote.hashing import HashWorker, OrderedHasher
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
 
 __all__ = ["BlobDownload", "Part", "plan_parts"]
 
-_BLOCK = 256 * 1024
+_BLOCK = 512 * 1024
+_WRITEBACK_EVERY = 16 << 20
 
 
 @dataclass(slots=True)
@@ -69,6 +73,22 @@ class Part:
     def done(self) -> bool:
         """All bytes written."""
         return self.written >= self.size
+
+
+def write_chunks_at(partial: PartialBlob, offset: int, chunks: list[bytes]) -> None:
+    """``pwritev`` the chunks at ``offset`` (one syscall per block). Raises DiskFull / StoreError."""
+    views = [memoryview(c) for c in chunks]
+    try:
+        while views:
+            n = os.pwritev(partial.fd, views, offset)
+            offset += n
+            while views and n >= len(views[0]):
+                n -= len(views[0])
+                views.pop(0)
+            if views and n:
+                views[0] = views[0][n:]
+    except OSError as err:
+        raise_store_error(err, "writing a partial download")
 
 
 def plan_parts(size: int, part_size: int) -> list[Part]:
@@ -123,13 +143,19 @@ class BlobDownload:
         self.on_progress = on_progress
         self.parts: list[Part] = []
         self.hasher = OrderedHasher()
+        self._hash_worker: HashWorker | None = None
         self._partial: PartialBlob | None = None
         self._direct_url: str | None = None
         self._unsaved = 0
         self._unsynced = 0
         self._side_tasks: set[asyncio.Task[None]] = set()
-        self._catching_up = False
+        self._catch_queued = 0
+        self._last_done_parts = -1
         self._syncing = False
+        self._saving = False
+        self._state_lock = threading.Lock()
+        self._boot_id = boot_id()
+        self._advised = 0
 
     @property
     def digest(self) -> Any:
@@ -169,14 +195,18 @@ class BlobDownload:
                 await self._check_size()
                 parts = plan_parts(self.descriptor.size, self.options.part_size)
             self.parts = parts
+            self._hash_worker = HashWorker(partial.read_at)
+            self.hasher = self._hash_worker.hasher
             self._save_state()
             self.on_progress(self.completed)
             await self._run_parts()
             await self._drain_side_tasks()
-            await asyncio.to_thread(self.hasher.catch_up, partial.read_at, self.descriptor.size)
-            digest = self.hasher.digest()
+            assert self._hash_worker is not None
+            digest = await asyncio.to_thread(self._hash_worker.finish, self.descriptor.size)
             await asyncio.to_thread(self.library.commit_partial, partial, digest)
         except BaseException:
+            if self._hash_worker is not None:
+                await asyncio.to_thread(self._hash_worker.stop)
             await self._drain_side_tasks()
             if partial.path.exists():
                 self._save_state()
@@ -199,17 +229,35 @@ class BlobDownload:
             )
 
     async def _run_parts(self) -> None:
-        semaphore = asyncio.Semaphore(max(1, self.options.parallel_parts))
+        """Fetch the missing parts: one stream first, more only if one stream is slow (see
+        ``TransferOptions.fast_stream``)."""
+        semaphore = asyncio.Semaphore(1)
         tasks = [asyncio.create_task(self._run_part(p, semaphore)) for p in self.parts if not p.done]
         if not tasks:
             return
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        extra = max(1, self.options.parallel_parts) - 1
+        ramp = asyncio.create_task(self._ramp_up(semaphore, extra)) if extra and len(tasks) > 1 else None
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:  # also when we are cancelled: no part may outlive its download
+            for task in [*tasks, *([ramp] if ramp else [])]:
+                task.cancel()
+            await asyncio.gather(*tasks, *([ramp] if ramp else []), return_exceptions=True)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+    async def _ramp_up(self, semaphore: asyncio.Semaphore, extra: int) -> None:
+        """After ``ramp_after`` seconds, open ``extra`` more streams if one stream moved fewer than
+        ``fast_stream`` bytes per second. Measured on loopback: one stream is fastest there (parallel
+        parts must be read back for the in-order hash, and the CPU is the limit); over real networks
+        one TCP stream is usually the limit and parallel parts multiply it."""
+        before = self.completed
+        await asyncio.sleep(self.options.ramp_after)
+        rate = (self.completed - before) / self.options.ramp_after
+        if rate < self.options.fast_stream:
+            for _ in range(extra):
+                semaphore.release()
 
     async def _run_part(self, part: Part, semaphore: asyncio.Semaphore) -> None:
         async with semaphore:
@@ -268,9 +316,14 @@ class BlobDownload:
         return 0
 
     async def _stream_into(self, part: Part, resp: aiohttp.ClientResponse, skip: int) -> None:
-        buf = bytearray()
+        """Read the body in blocks of chunks; write each block as it fills and queue it for the hash
+        thread. The write stays on the event loop (measured: handing every write to a thread pool
+        costs more in GIL handoffs than it overlaps); hashing runs on one dedicated thread that is
+        fed without waiting (``HashWorker``), so it overlaps receiving and writing."""
+        block: list[bytes] = []
+        block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
-            while part.pos + len(buf) < part.end:
+            while part.pos + block_len < part.end:
                 chunk = await resp.content.readany()
                 if not chunk:
                     break
@@ -279,33 +332,40 @@ class BlobDownload:
                         skip -= len(chunk)
                         continue
                     chunk, skip = chunk[skip:], 0
-                buf += chunk
-                if len(buf) >= _BLOCK:
-                    await self._write(part, buf)
-                    buf = bytearray()
-        if buf:
-            await self._write(part, buf)
+                room = part.end - part.pos - block_len
+                if len(chunk) > room:
+                    chunk = chunk[:room]  # slicing copies: only when the body runs past the part
+                block.append(chunk)
+                block_len += len(chunk)
+                if block_len >= _BLOCK:
+                    await self._write(part, block, block_len)
+                    block, block_len = [], 0
+        if block:
+            await self._write(part, block, block_len)
         if not part.done:
             raise TransferError(f"pulling {self.digest.short}: connection closed at byte {part.pos}")
         resp.close()  # a 200 body (or an over-long one) may still be flowing: do not reuse it
 
-    async def _write(self, part: Part, data: bytearray) -> None:
-        data = data[: part.end - part.pos]
-        await self.limiter.consume(len(data))
-        offset = part.pos
+    async def _write(self, part: Part, chunks: list[bytes], length: int) -> None:
+        """Write and hash one block at the part's position, then account for it."""
+        await self.limiter.consume(length)
         partial = self._partial
         assert partial is not None
-
-        def write() -> None:
-            partial.write_at(offset, data)
-            self.hasher.feed(offset, data)
-
-        await asyncio.to_thread(write)
-        part.written += len(data)
-        self._unsaved += len(data)
-        self._unsynced += len(data)
-        if self._unsaved >= self.options.checkpoint_bytes:
-            self._save_state()
+        offset = part.pos
+        write_chunks_at(partial, offset, chunks)
+        worker = self._hash_worker
+        assert worker is not None
+        if not worker.try_feed(offset, chunks):
+            await asyncio.to_thread(worker.wait_for_room)
+            # If another part took the slot meanwhile these bytes are not queued: they are read
+            # back from disk when the hash cursor gets here.
+            worker.try_feed(offset, chunks)
+        part.written += length
+        self._unsaved += length
+        self._unsynced += length
+        if self._unsaved >= self.options.checkpoint_bytes and not self._saving:
+            self._saving = True
+            self._spawn(self._save_state_in_thread())
         self._maybe_start_side_tasks()
         self.on_progress(self.completed)
 
@@ -318,23 +378,29 @@ class BlobDownload:
     def _maybe_start_side_tasks(self) -> None:
         partial = self._partial
         assert partial is not None
-        if not self._catching_up and self.hasher.cursor < self._frontier():
-            self._catching_up = True
-            self._spawn(self._catch_up(partial))
+        frontier = self._frontier()
+        if frontier > self._catch_queued and self.hasher.cursor < frontier and self._hash_worker is not None:
+            if self._last_done_parts != self._done_parts():  # a lower part ended: read the next one's prefix
+                self._catch_queued = frontier
+                self._last_done_parts = self._done_parts()
+                self._hash_worker.catch_up(frontier)
         if not self._syncing and self._unsynced >= self.options.sync_bytes:
             self._syncing = True
             self._spawn(self._sync(partial))
+        cursor = self.hasher.cursor
+        if cursor - self._advised >= _WRITEBACK_EVERY:
+            # Hashed bytes are never read again: start their writeback now (so the final fsync has
+            # little left) and let the kernel drop them from the page cache (memory stays flat).
+            os.posix_fadvise(partial.fd, self._advised, cursor - self._advised, os.POSIX_FADV_DONTNEED)
+            self._advised = cursor
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    async def _catch_up(self, partial: PartialBlob) -> None:
-        try:
-            await asyncio.to_thread(self.hasher.catch_up, partial.read_at, self._frontier())
-        finally:
-            self._catching_up = False
+    def _done_parts(self) -> int:
+        return sum(1 for p in self.parts if p.done)
 
     async def _sync(self, partial: PartialBlob) -> None:
         try:
@@ -351,12 +417,21 @@ class BlobDownload:
         while self._side_tasks:
             await asyncio.gather(*list(self._side_tasks), return_exceptions=True)
 
+    async def _save_state_in_thread(self) -> None:
+        try:
+            await asyncio.to_thread(self._save_state)
+        finally:
+            self._saving = False
+
     def _save_state(self) -> None:
         """Persist part progress (the data is in the page cache already: SIGKILL-safe)."""
         partial = self._partial
         if partial is None or not self.parts:
             return
         self._unsaved = 0
-        partial.save_state(
-            {"boot_id": boot_id(), "parts": [[p.start, p.size, p.written, p.durable] for p in self.parts]}
-        )
+        state = {
+            "boot_id": self._boot_id,
+            "parts": [[p.start, p.size, p.written, p.durable] for p in self.parts],
+        }
+        with self._state_lock:
+            partial.save_state(state)

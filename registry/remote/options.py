@@ -1,7 +1,8 @@
 """Transfer options: every knob of pull and push, passed explicitly (nothing reads the environment).
 
 Defaults were chosen by measurement on loopback (see ``bench/`` and ``docs/transfers.md``): parts of
-64 MiB, up to 4 in flight per blob, uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
+64 MiB; one stream per blob, widened to 4 when one stream is slower than 200 MiB/s (a WAN, a CDN);
+uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import ssl
 from dataclasses import dataclass
 
 from registry.remote.credentials import CredentialStore
+from registry.remote.signing import OllamaKey
 
 __all__ = ["TransferOptions"]
 
@@ -26,14 +28,20 @@ class TransferOptions:
     ssl_context: ssl.SSLContext | None = None
     #: Basic credentials (docker ``config.json`` ``auths``); ``None`` = anonymous or tokens only.
     credentials: CredentialStore | None = None
+    #: Ollama's ed25519 key (``~/.ollama/id_ed25519``) for signing token requests to ``signing_hosts``.
+    signing_key: OllamaKey | None = None
+    signing_hosts: frozenset[str] = frozenset({"ollama.com", "registry.ollama.ai", "registry.ollama.com"})
     #: Honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY (aiohttp ``trust_env``).
     trust_env: bool = True
     #: Bandwidth limit in bytes per second for all transfers of one operation; ``None`` = unlimited.
     max_rate: float | None = None
     #: Download part size in bytes (the last part takes the remainder).
     part_size: int = 64 * MiB
-    #: Parts of one blob fetched at once.
+    #: Parts of one blob fetched at once (at most). A download starts with one stream and opens
+    #: the others only if that stream moved less than ``fast_stream`` bytes/s in ``ramp_after`` s.
     parallel_parts: int = 4
+    fast_stream: float = 200 * MiB
+    ramp_after: float = 1.0
     #: Blobs of one model transferred at once.
     parallel_blobs: int = 3
     #: No bytes for this long means the connection stalled: reconnect (not a failed pull).

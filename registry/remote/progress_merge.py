@@ -64,7 +64,9 @@ async def run_with_progress(
             changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=1.0)
-            await asyncio.sleep(interval)
+            # Throttle to one round per ``interval``, but wake at once when a job ends.
+            pending = [t for t in tasks if not t.done()] or tasks
+            await asyncio.wait(pending, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()

@@ -30,6 +30,9 @@ from registry.remote.transport import Transport
 
 __all__ = ["pull_model"]
 
+#: Leases expire after an hour if their holder dies; a live pull renews its own this often.
+LEASE_RENEW_SECONDS = 600.0
+
 
 def pull_order(manifest: Manifest) -> list[Descriptor]:
     """Layers then the config (Ollama's order), each digest once."""
@@ -68,7 +71,8 @@ async def pull_model(
         previous = await asyncio.to_thread(_previous_blobs, library, name)
         wanted = pull_order(manifest)
         lease = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")
-        await asyncio.to_thread(lease.__enter__)
+        handle = await asyncio.to_thread(lease.__enter__)
+        renewer = asyncio.create_task(_renew_forever(handle.renew))
         try:
             async for event in run_with_progress(
                 "pulling", wanted, _downloader(client, library, limiter), parallel=opts.parallel_blobs
@@ -83,8 +87,17 @@ async def pull_model(
                 yield Progress("removing unused layers")
                 await asyncio.to_thread(library.remove_unused, unused)
         finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
             await asyncio.to_thread(lease.__exit__, None, None, None)
     yield Progress("success")
+
+
+async def _renew_forever(renew: Callable[[], None], every: float = LEASE_RENEW_SECONDS) -> None:
+    """Keep the pull's lease alive however long the transfer takes."""
+    while True:
+        await asyncio.sleep(every)
+        await asyncio.to_thread(renew)
 
 
 def _downloader(client: RegistryClient, library: Library, limiter: RateLimiter) -> Job:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from registry.errors import Denied, TransferError, Unauthorized
 from registry.remote.auth import Authenticator
@@ -94,7 +95,9 @@ class Transport:
     def __init__(self, options: TransferOptions) -> None:
         self.options = options
         self._session: aiohttp.ClientSession | None = None
-        self.auth = Authenticator(options.credentials, self._fetch_token)
+        self.auth = Authenticator(
+            options.credentials, self._fetch_token, options.signing_key, options.signing_hosts
+        )
 
     async def __aenter__(self) -> Transport:
         ssl_arg: ssl.SSLContext | bool = self.options.ssl_context or True
@@ -109,6 +112,7 @@ class Transport:
             timeout=timeout,
             trust_env=self.options.trust_env,
             auto_decompress=False,
+            read_bufsize=2 << 20,
             headers={"User-Agent": self.options.user_agent},
         )
         return self
@@ -128,7 +132,11 @@ class Transport:
         return self._session
 
     async def _fetch_token(self, url: str, headers: dict[str, str]) -> tuple[int, object]:
-        async with converted_errors("token request"), self.session.get(url, headers=headers) as resp:
+        """GET a token URL exactly as built (``encoded=True``: a signed URL must not be re-quoted)."""
+        async with (
+            converted_errors("token request"),
+            self.session.get(URL(url, encoded=True), headers=headers) as resp,
+        ):
             if resp.status >= 400:
                 return resp.status, None
             try:

@@ -31,7 +31,7 @@ from registry.remote.client import RegistryClient
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, raise_for_status
 
-__all__ = ["BlobUpload"]
+__all__ = ["BlobUpload", "upload_range_end"]
 
 _READ = 1 << 20
 
@@ -127,7 +127,7 @@ class BlobUpload:
                 return None, 0
             await raise_for_status(resp, "upload status")
             new_location = urljoin(location, resp.headers.get("Location", location))
-            offset = _range_end(resp.headers.get("Range"))
+            offset = upload_range_end(resp.headers.get("Range"))
         if not 0 <= offset <= self.descriptor.size:
             return None, 0
         return new_location, offset
@@ -208,7 +208,7 @@ class BlobUpload:
         tmp.replace(self.state_path)
 
 
-def _range_end(value: str | None) -> int:
+def upload_range_end(value: str | None) -> int:
     """``Range: 0-<n-1>`` -> n; missing or ``0-0`` with nothing uploaded -> 0."""
     if not value:
         return 0

@@ -93,3 +93,21 @@ def test_corrupt_blob_is_refused(library: Library, tmp_path: Path) -> None:
 def test_garbage_is_invalid_input(library: Library) -> None:
     with pytest.raises(InvalidInput):
         import_archive(library, io.BytesIO(b"definitely not zstd"))
+
+
+def test_links_and_strange_members_are_refused(library: Library) -> None:
+    def archive(member: tarfile.TarInfo, data: bytes = b"") -> io.BytesIO:
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            tar.addfile(member, io.BytesIO(data) if data else None)
+        return io.BytesIO(zstandard.ZstdCompressor().compress(raw.getvalue()))
+
+    link = tarfile.TarInfo("blobs/sha256/" + "a" * 64)
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        import_archive(library, archive(link))
+    odd = tarfile.TarInfo("../../evil")
+    odd.size = 1
+    with pytest.raises(InvalidInput, match="unexpected archive member"):
+        import_archive(library, archive(odd, b"x"))
+    assert library.list_models() == []

@@ -11,9 +11,11 @@ import asyncio
 import json
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from registry.archive.exporter import export_to_path
 from registry.library import Library
@@ -60,7 +62,11 @@ async def test_skopeo_in_ollama_py_out(library: Library, tmp_path: Path) -> None
     export_to_path(library, [ModelName.parse("ocitiny")], archive)
     layout = tmp_path / "layout"
     layout.mkdir()
-    subprocess.run(f"zstd -dc {archive} | tar -x -C {layout}", shell=True, check=True)
+    with (
+        open(archive, "rb") as f,
+        tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(f), mode="r|") as tar,
+    ):
+        tar.extractall(layout, filter="data")
     with distribution.distribution_registry(tmp_path) as host:
         ref = "registry.ollama.ai/library/ocitiny:latest"
         await asyncio.to_thread(

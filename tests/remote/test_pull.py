@@ -92,3 +92,11 @@ async def test_retag_removes_unused_layers(library: Library, upstream: Upstream)
     from registry.oci.digest import sha256_of
 
     assert not library.has_blob(sha256_of(old))
+
+
+async def test_empty_layer_and_digest_reference(library: Library, upstream: Upstream) -> None:
+    raw = upstream.add_model("library/empty", "latest", [("application/vnd.ollama.image.system", b"")])
+    pinned = ModelName.parse(f"{upstream.host}/library/empty:latest@sha256:{hashlib.sha256(raw).hexdigest()}")
+    await pull_all(library, pinned)
+    assert library.get_model(pinned).manifest.digest.hex == hashlib.sha256(raw).hexdigest()
+    assert library.verify().ok

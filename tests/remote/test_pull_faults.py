@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import replace
 
 import pytest
 
-from registry.errors import DigestMismatch, TransferError
+from registry.errors import DigestMismatch, DiskFull, TransferError
 from registry.library import Library
 from registry.oci.digest import sha256_of
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
@@ -69,8 +70,8 @@ async def test_wrong_offset_206_is_an_error(library: Library, upstream: Upstream
 
 async def test_wrong_bytes_commit_nothing(library: Library, upstream: Upstream) -> None:
     data = serve_model(upstream)
-    upstream.faults.wrong_bytes = True
-    with pytest.raises(DigestMismatch, match="digest mismatch"):
+    upstream.faults.wrong_bytes, upstream.faults.wrong_bytes_hex = True, sha256_of(data).hex
+    with pytest.raises(DigestMismatch, match=f"digest mismatch: expected {sha256_of(data)}"):
         await pull_all(library, name_on(upstream))
     assert not library.has_blob(sha256_of(data))
     assert library.list_models() == []
@@ -91,4 +92,41 @@ async def test_interrupted_pull_resumes_from_saved_parts(library: Library, upstr
     assert library.list_models() == []
     await pull_all(library, name_on(upstream), replace(FAST, part_size=4 << 20))
     assert _served(upstream, data) <= len(data) + (1 << 20)  # only a checkpoint's worth again
+    assert library.has_blob(sha256_of(data))
+
+
+async def test_full_disk_is_a_clear_error_and_keeps_state(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=1 << 20)
+    digest = sha256_of(data)
+    # A real ENOSPC from the kernel: the partial file is /dev/full (a valid state keeps it open).
+    partial = library.partial(digest, len(data))
+    partial.open()
+    partial.save_state({"boot_id": "x", "parts": [[0, len(data), 0, 0]]})
+    partial.close()
+    partial.path.unlink()
+    partial.path.symlink_to("/dev/full")
+    with pytest.raises(DiskFull, match="no space left"):
+        await pull_all(library, name_on(upstream))
+    assert library.list_models() == []
+    assert partial.state_path.exists()
+    partial.path.unlink()
+
+
+async def test_cancelled_pull_stops_and_resumes(library: Library, upstream: Upstream) -> None:
+    data = serve_model(upstream, size=4 << 20)
+    hexd = sha256_of(data).hex
+    upstream.faults.send_delay = 0.005
+    task = asyncio.create_task(pull_all(library, name_on(upstream), replace(FAST, part_size=1 << 20)))
+    while upstream.counters.served[hexd] < 1 << 20:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    served = upstream.counters.served[hexd]
+    await asyncio.sleep(0.2)
+    assert upstream.counters.served[hexd] == served  # no part kept running after the cancel
+    assert library.layout.partial_state_path(sha256_of(data)).exists()
+    upstream.faults.send_delay = 0
+    await pull_all(library, name_on(upstream), replace(FAST, part_size=1 << 20))
+    assert upstream.counters.served[hexd] <= len(data) + (1 << 20)
     assert library.has_blob(sha256_of(data))

@@ -96,3 +96,22 @@ async def test_push_survives_sigkill(tmp_path: Path, upstream: Upstream) -> None
     assert upstream.blobs[hashlib.sha256(data).hexdigest()] == data
     # The registry kept what it received before each kill; the next run continued from its range.
     assert upstream.counters.received <= size + (1 << 20) + 64 * 1024
+
+
+@pytest.mark.slow
+async def test_two_processes_transfer_each_byte_once(tmp_path: Path, upstream: Upstream) -> None:
+    size = 6 << 20
+    data = serve_model(upstream, size=size)
+    upstream.faults.send_delay = 0.005
+    store = tmp_path / "store"
+    Library.open(store).close()
+    name = str(name_on(upstream))
+    await asyncio.gather(
+        _run_worker("pull", store, name, None, 1 << 20), _run_worker("pull", store, name, None, 1 << 20)
+    )
+    assert upstream.counters.served[hashlib.sha256(data).hexdigest()] == size
+    library = Library.open(store)
+    try:
+        assert library.find_model(name_on(upstream)) is not None
+    finally:
+        library.close()

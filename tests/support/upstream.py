@@ -32,9 +32,13 @@ class Faults:
     status_500_times: int = 0  # answer blob GETs with 500 this many times
     ignore_range: bool = False  # answer ranged GETs with 200 and the whole blob
     wrong_offset: bool = False  # answer ranged GETs with a 206 one byte off
-    wrong_bytes: bool = False  # serve corrupted content
+    wrong_bytes: bool = False  # serve corrupted content ...
+    wrong_bytes_hex: str | None = None  # ... only for this blob (hex digest) when set
     redirect_to: str | None = None  # base URL of a CDN server: blob GETs answer 307 there
     token: str | None = None  # demand ``Bearer <token>`` (token endpoint /token)
+    issued_token: str | None = None  # what /token hands out (default: ``token``)
+    basic: str | None = None  # demand ``Authorization: Basic <this>`` instead
+    signed_tokens: bool = False  # /token demands Ollama's ed25519 request signature
     manifest_content_type: str = "text/plain; charset=utf-8"  # Ollama's registry quirk
     send_delay: float = 0.0  # seconds between 64 KiB body pieces (slows the serving down)
     patch_drop_after: int | None = None  # uploads: drop a PATCH after this many bytes ...
@@ -49,6 +53,7 @@ class Counters:
     received: int = 0  # upload body bytes stored
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, Authorization
     token_requests: int = 0
+    token_signers: list[str] = field(default_factory=list)  # public keys that signed token requests
 
 
 class Upstream:
@@ -125,6 +130,14 @@ class Upstream:
         self.counters.requests.append((request.method, request.path, request.headers.get("Authorization")))
 
     def _authorized(self, request: web.Request) -> web.Response | None:
+        if self.faults.basic is not None:
+            if request.headers.get("Authorization") == f"Basic {self.faults.basic}":
+                return None
+            return web.json_response(
+                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="fixture"'},
+            )
         if self.faults.token is None:
             return None
         if request.headers.get("Authorization") == f"Bearer {self.faults.token}":
@@ -141,7 +154,12 @@ class Upstream:
     async def token(self, request: web.Request) -> web.Response:
         self._log(request)
         self.counters.token_requests += 1
-        return web.json_response({"token": self.faults.token})
+        if self.faults.signed_tokens:
+            signer = _check_ollama_signature(request, f"http://{self.host}{request.raw_path}")
+            if signer is None:
+                return web.json_response({"error": "bad signature"}, status=401)
+            self.counters.token_signers.append(signer)
+        return web.json_response({"token": self.faults.issued_token or self.faults.token})
 
     async def manifest(self, request: web.Request) -> web.Response:
         self._log(request)
@@ -193,7 +211,7 @@ class Upstream:
         if faults.status_500_times > 0:
             faults.status_500_times -= 1
             return web.Response(status=500, text="injected failure")
-        if faults.wrong_bytes:
+        if faults.wrong_bytes and faults.wrong_bytes_hex in (None, hexd):
             data = bytes(b ^ 0xFF for b in data[:16]) + data[16:]
         start, end, status = 0, len(data), 200
         rng = request.headers.get("Range")
@@ -294,3 +312,27 @@ class Upstream:
                 return
             if self.faults.send_delay:
                 await asyncio.sleep(self.faults.send_delay)
+
+
+def _check_ollama_signature(request: web.Request, url: str) -> str | None:
+    """Verify ``Authorization: <b64 ssh public key>:<b64 signature>`` over Ollama's signed string."""
+    import base64
+    import struct
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if "ts" not in request.query or "nonce" not in request.query:
+        return None
+    try:
+        public_b64, signature_b64 = request.headers["Authorization"].split(":", 1)
+        wire = base64.b64decode(public_b64)
+        (kind_len,) = struct.unpack(">I", wire[:4])
+        raw_key = wire[4 + kind_len + 4 :]
+        body_hash = base64.b64encode(hashlib.sha256(b"").hexdigest().encode()).decode()
+        Ed25519PublicKey.from_public_bytes(raw_key).verify(
+            base64.b64decode(signature_b64), f"GET,{url},{body_hash}".encode()
+        )
+    except (KeyError, ValueError, InvalidSignature, struct.error):
+        return None
+    return public_b64

@@ -1,0 +1,59 @@
+"""Peak RSS of ``ollama-py pull`` of a 4 GiB blob (target < 200 MB).
+
+The blob is a zero pattern held by a loopback server (``bytes(n)`` is allocated lazily, so the bench
+itself stays small); the pull runs as a separate process whose peak RSS is read from
+``getrusage(RUSAGE_CHILDREN)``.
+
+    python -m bench.pull_memory [--size-mib 4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.served_upstream import serve_blob
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def main(size: int) -> None:
+    data = bytes(size)
+    upstream, _ = await serve_blob(data)
+    try:
+        with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+            env = {**os.environ, "OLLAMA_MODELS": str(Path(tmp) / "store")}
+            start = time.perf_counter()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "registry.cli.main",
+                "pull",
+                "--insecure",
+                f"{upstream.host}/bench/big:v1",
+                cwd=ROOT,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            code = await proc.wait()
+            elapsed = time.perf_counter() - start
+    finally:
+        await upstream.stop()
+    assert code == 0, f"pull failed with exit {code}"
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"pulled {size >> 20} MiB in {elapsed:.1f} s; peak RSS of the pulling process: {peak_mb:.0f} MB (target < 200)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=4096)
+    asyncio.run(main(parser.parse_args().size_mib << 20))

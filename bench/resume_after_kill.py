@@ -1,0 +1,71 @@
+"""Resume after SIGKILL at about 50 %: bytes fetched again as a share of the blob (target <= 2 %).
+
+``ollama-py pull`` runs as a separate process against a loopback server that counts the bytes it
+sends; the process is SIGKILLed once half the blob was served, then the pull is run again.
+
+    python -m bench.resume_after_kill [--size-mib 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.served_upstream import serve_blob
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def _pull(env: dict[str, str], name: str, kill_at: int | None, served: object) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "registry.cli.main",
+        "pull",
+        "--insecure",
+        name,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    while proc.returncode is None:
+        if kill_at is not None and served() >= kill_at:  # type: ignore[operator]
+            proc.send_signal(signal.SIGKILL)
+            break
+        try:
+            await asyncio.wait_for(proc.wait(), 0.005)
+        except TimeoutError:
+            pass
+    return await proc.wait()
+
+
+async def main(size: int) -> None:
+    data = os.urandom(size)
+    upstream, hexd = await serve_blob(data)
+    name = f"{upstream.host}/bench/big:v1"
+    try:
+        with tempfile.TemporaryDirectory(dir=Path.home()) as tmp:
+            env = {**os.environ, "OLLAMA_MODELS": str(Path(tmp) / "store")}
+            code = await _pull(env, name, size // 2, lambda: upstream.counters.served[hexd])
+            at_kill = upstream.counters.served[hexd]
+            assert code == -signal.SIGKILL, f"the pull was not killed (exit {code})"
+            code = await _pull(env, name, None, None)
+            assert code == 0, "the resumed pull failed"
+    finally:
+        await upstream.stop()
+    total = upstream.counters.served[hexd]
+    again = total - size
+    print(f"blob {size >> 20} MiB; killed after {at_kill / size:.0%} served; served in all {total} bytes")
+    print(f"fetched again: {again} bytes = {again / size:.2%} of the blob (target <= 2 %)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    asyncio.run(main(parser.parse_args().size_mib << 20))

@@ -1,0 +1,247 @@
+"""What the Ollama and OpenAI routes share: resolving a model into a runner spec, validating
+options, rendering prompts, and streaming a runner's completion while watching the client.
+
+A client that disconnects stops its generation: every event checks the request's transport, and
+leaving the runner's stream early closes its connection, which frees the slot in the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.api import keys
+from registry.durations import parse_keep_alive
+from registry.library.model_info import ModelInfo
+from registry.oci.name import ModelName
+from registry.prompt import PromptTemplate, TemplateError
+from registry.scheduler import UNSET, Lease, ModelSpec, Scheduler
+from runner.protocol import DEFAULT_SAMPLING, CompletionRequest, LoadOptions
+
+__all__ = [
+    "UNSET",
+    "Prepared",
+    "completion_events",
+    "created_at",
+    "model_template",
+    "normalize",
+    "prepare",
+    "scheduler_of",
+]
+
+
+_LOAD_TYPES: dict[str, type] = {
+    "num_ctx": int,
+    "num_batch": int,
+    "num_thread": int,
+    "num_gpu": int,
+    "main_gpu": int,
+    "use_mmap": bool,
+}
+
+
+def created_at() -> str:
+    """Now as RFC 3339 UTC with sub-second digits (Go's RFC3339Nano shape)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def scheduler_of(request: web.Request) -> Scheduler:
+    """The app's scheduler."""
+    return request.app[keys.SCHEDULER]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A resolved request: the model, its runner spec, merged options and keep_alive."""
+
+    name: str
+    info: ModelInfo
+    spec: ModelSpec
+    options: dict[str, Any]
+    keep_alive: Any  # seconds, None (forever) or UNSET
+
+
+def _check_options(options: Any) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise errors.InvalidInput("options must be an object")
+    for key, kind in _LOAD_TYPES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        ok = (
+            isinstance(value, bool)
+            if kind is bool
+            else isinstance(value, int | float) and not isinstance(value, bool)
+        )
+        if not ok:
+            raise errors.InvalidInput(
+                f'option "{key}" must be of type {"boolean" if kind is bool else "integer"}'
+            )
+    for key, default in DEFAULT_SAMPLING.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        if key == "stop":
+            if not isinstance(value, str | list):
+                raise errors.InvalidInput('option "stop" must be of type array')
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            kind_name = "integer" if isinstance(default, int) else "float32"
+            raise errors.InvalidInput(f'option "{key}" must be of type {kind_name}')
+    return dict(options)
+
+
+def _keep_alive(value: Any) -> Any:
+    if value is None:
+        return UNSET
+    return parse_keep_alive(value)
+
+
+async def prepare(request: web.Request, body: dict[str, Any], text: str, name: ModelName) -> Prepared:
+    """Resolve ``name`` and merge the model's parameters with the request's ``options``.
+
+    Raises:
+        ModelNotFound: ``model '<text>' not found`` (404).
+        InvalidInput: bad options or keep_alive, or a model llama.cpp cannot run.
+    """
+    library = request.app[keys.LIBRARY]
+    settings = request.app[keys.SETTINGS]
+    try:
+        info = await asyncio.to_thread(library.model_info, name)
+    except errors.ModelNotFound:
+        raise errors.ModelNotFound(f"model '{text}' not found") from None
+    if info.model_path is None:
+        kinds = ", ".join(sorted({layer.media_type for layer in info.manifest.layers})) or "none"
+        raise errors.Unsupported(
+            f"model '{text}' cannot be run: it has no GGUF weights that llama.cpp can load (layers: {kinds})"
+        )
+    options = {**info.parameters, **_check_options(body.get("options"))}
+    load = LoadOptions(
+        model=str(info.model_path),
+        adapters=tuple(str(p) for p in info.adapter_paths),
+        projectors=tuple(str(p) for p in info.projector_paths),
+        num_ctx=max(4, int(options.get("num_ctx") or settings.context_length)),
+        num_batch=int(options.get("num_batch") or 512),
+        num_thread=int(options.get("num_thread") or 0),
+        num_gpu=int(options.get("num_gpu", -1)),
+        main_gpu=int(options.get("main_gpu") or 0),
+        use_mmap=bool(options.get("use_mmap", True)),
+        parallel=settings.num_parallel,
+    )
+    spec = ModelSpec(
+        name=info.row.name.display_shortest,
+        digest=info.row.manifest.digest.hex,
+        size=info.row.manifest.total_size,
+        details=info.details,
+        load=load,
+    )
+    return Prepared(text, info, spec, options, _keep_alive(body.get("keep_alive")))
+
+
+def model_template(prepared: Prepared, lease: Lease) -> PromptTemplate:
+    """The model's compiled template (Modelfile TEMPLATE, else the GGUF's chat template).
+
+    Raises:
+        InvalidInput: the template does not parse.
+    """
+    info = lease.runner.info
+    try:
+        return PromptTemplate.for_model(
+            prepared.info.template,
+            str(info.get("chat_template") or "") or None,
+            bos=str(info.get("bos") or ""),
+            eos=str(info.get("eos") or ""),
+        )
+    except TemplateError as err:
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' has a template that cannot be used: {err}"
+        ) from err
+
+
+def strip_bos(prompt: str, lease: Lease) -> str:
+    """Drop a BOS the template wrote when llama.cpp will add one anyway."""
+    bos = str(lease.runner.info.get("bos") or "")
+    if bos and lease.runner.info.get("add_bos") and prompt.startswith(bos):
+        return prompt[len(bos) :]
+    return prompt
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def completion_events(
+    request: web.Request,
+    lease: Lease,
+    prompt: str,
+    options: dict[str, Any],
+    fmt: Any,
+    *,
+    want_context: bool = False,
+) -> AsyncIterator[dict[str, Any]]:
+    """The runner's events for one completion; stops quietly when the client goes away.
+
+    Raises:
+        InvalidInput: the runner rejected the request.
+        RunnerError: the runner failed (the scheduler then replaces it).
+    """
+    sampling = {k: options[k] for k in DEFAULT_SAMPLING if k in options}
+    creq = CompletionRequest(
+        prompt=strip_bos(prompt, lease),
+        options=sampling,
+        format=fmt if fmt not in ("", None) else None,
+        want_context=want_context,
+    )
+    stream = lease.runner.completion(creq)
+    try:
+        async for event in stream:
+            if _client_gone(request):
+                return
+            yield event
+    except errors.RunnerError:
+        if not lease.runner.alive or not await lease.runner.ping():
+            scheduler_of(request).mark_dead(lease.model)
+        raise
+    finally:
+        await stream.aclose()
+
+
+def check_format(fmt: Any) -> Any:
+    """Ollama's ``format``: ``""``/None, ``"json"`` or a JSON-schema object. Raises InvalidInput."""
+    if fmt in (None, ""):
+        return None
+    if fmt == "json" or isinstance(fmt, dict):
+        return fmt
+    raise errors.InvalidInput(f'invalid format: {fmt!r}; expected "json" or a JSON schema')
+
+
+def normalize(vector: list[float], dimensions: int | None = None) -> list[float]:
+    """L2-normalise (after truncating to ``dimensions``). Raises InvalidInput on NaN/Inf."""
+    if dimensions:
+        vector = vector[:dimensions]
+    if any(math.isnan(v) or math.isinf(v) for v in vector):
+        raise errors.InvalidInput("embedding contains NaN or Inf values")
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector] if norm > 0 else vector
+
+
+def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, Any]:
+    """The metric fields of a final response (ns)."""
+    return {
+        "total_duration": int((time.perf_counter() - started) * 1e9),
+        "load_duration": int(lease.load_duration * 1e9),
+        "prompt_eval_count": final.get("prompt_eval_count", 0),
+        "prompt_eval_duration": final.get("prompt_eval_duration", 0),
+        "eval_count": final.get("eval_count", 0),
+        "eval_duration": final.get("eval_duration", 0),
+    }

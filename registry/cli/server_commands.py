@@ -1,0 +1,221 @@
+"""Commands that run or talk to the model server: ``serve``, ``run``, ``ps``, ``stop``.
+
+Top-level imports stay light (``--help`` must be fast); aiohttp and the server are imported in
+the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from registry.cli.context import CliContext
+
+__all__ = ["format_metrics", "register"]
+
+
+def register(sub: Any) -> None:
+    """Add ``serve``, ``run``, ``ps`` and ``stop``."""
+    p = sub.add_parser("serve", aliases=["start"], help="Start the model server (OLLAMA_HOST)")
+    p.set_defaults(handler=cmd_serve)
+    p = sub.add_parser("run", help="Run a model")
+    p.add_argument("model")
+    p.add_argument("prompt", nargs="*")
+    p.add_argument("--verbose", action="store_true", help="show timings for the response")
+    p.add_argument("--format", default="", help='response format (e.g. "json")')
+    p.add_argument("--keepalive", default=None, help="how long to keep the model loaded (e.g. 5m)")
+    p.add_argument("--nowordwrap", action="store_true", help="don't wrap words to the next line")
+    p.add_argument("--insecure", action="store_true", help="use an insecure registry when pulling")
+    p.set_defaults(handler=cmd_run)
+    p = sub.add_parser("ps", help="List running models")
+    p.set_defaults(handler=cmd_ps)
+    p = sub.add_parser("stop", help="Stop a running model")
+    p.add_argument("model")
+    p.set_defaults(handler=cmd_stop)
+
+
+def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    """Run the model server until SIGINT/SIGTERM; runners are killed on the way out."""
+    import asyncio
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if ctx.settings.debug else logging.INFO, format="%(message)s")
+    asyncio.run(_serve(ctx))
+    return 0
+
+
+async def _serve(ctx: CliContext) -> None:
+    import asyncio
+    import signal
+
+    from aiohttp import web
+
+    from registry.api.app import build_app
+
+    settings = ctx.settings
+    runner = web.AppRunner(build_app(settings, ctx.library), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host.host, settings.host.port)
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        from registry.errors import InvalidInput
+
+        raise InvalidInput(f"listen tcp {settings.host.host}:{settings.host.port}: {err.strerror}") from err
+    print(
+        f"Listening on {settings.host.host}:{settings.host.port} (version 0.1.0)", file=sys.stderr, flush=True
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def _client(ctx: CliContext) -> Any:
+    from registry.cli.api_client import ApiClient
+
+    return ApiClient(ctx.settings.host.url)
+
+
+def _go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String`` for nanoseconds."""
+    if ns < 1000:
+        return f"{ns}ns"
+    if ns < 1_000_000:
+        return f"{ns / 1e3:.3f}".rstrip("0").rstrip(".") + "µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1e6:.6f}".rstrip("0").rstrip(".") + "ms"
+    from registry.durations import format_go_duration
+
+    return format_go_duration(round(ns / 1e9, 9))
+
+
+def format_metrics(final: dict[str, Any]) -> str:
+    """Ollama's ``api.Metrics.Summary`` text."""
+    lines = []
+    if "total_duration" in final:
+        lines.append(f"total duration:       {_go_duration(int(final['total_duration']))}")
+    if "load_duration" in final:
+        lines.append(f"load duration:        {_go_duration(int(final['load_duration']))}")
+    pc, pd = int(final.get("prompt_eval_count", 0)), int(final.get("prompt_eval_duration", 0))
+    if pc:
+        lines.append(f"prompt eval count:    {pc} token(s)")
+    if pd:
+        lines.append(f"prompt eval duration: {_go_duration(pd)}")
+        lines.append(f"prompt eval rate:     {pc / (pd / 1e9):.2f} tokens/s")
+    ec, ed = int(final.get("eval_count", 0)), int(final.get("eval_duration", 0))
+    if ec:
+        lines.append(f"eval count:           {ec} token(s)")
+    if ed:
+        lines.append(f"eval duration:        {_go_duration(ed)}")
+        lines.append(f"eval rate:            {ec / (ed / 1e9):.2f} tokens/s")
+    return "\n".join(lines)
+
+
+def _ensure_model(client: Any, model: str, ctx: CliContext) -> dict[str, Any]:
+    """``/api/show``; on 404 pull the model (when the server has ``/api/pull``), then show again."""
+    from registry.cli.api_client import ApiError
+
+    try:
+        return dict(client.call("POST", "/api/show", {"model": model}))
+    except ApiError as err:
+        if err.status != 404:
+            raise
+    try:
+        for event in client.stream("/api/pull", {"model": model}):
+            status = event.get("status", "")
+            if status:
+                print(status, file=ctx.err, flush=True)
+    except ApiError as err:
+        if err.status in (404, 405):
+            raise ApiError(404, f"model '{model}' not found") from None
+        raise
+    return dict(client.call("POST", "/api/show", {"model": model}))
+
+
+def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
+    """One-shot with a prompt or piped stdin; otherwise the interactive REPL."""
+    from registry.cli.repl import ChatSession, run_repl
+
+    client = _client(ctx)
+    client.heartbeat()
+    if args.format not in ("", "json"):
+        from registry.errors import InvalidInput
+
+        raise InvalidInput(f'invalid format "{args.format}": only "json" is supported')
+    show = _ensure_model(client, args.model, ctx)
+    session = ChatSession(
+        client,
+        args.model,
+        out=ctx.out,
+        err=ctx.err,
+        fmt=args.format,
+        keep_alive=args.keepalive,
+        verbose=args.verbose,
+        wordwrap=not args.nowordwrap,
+        show=show,
+    )
+    prompt = " ".join(args.prompt)
+    interactive = not prompt and sys.stdin.isatty()
+    if not interactive:
+        if not sys.stdin.isatty():
+            piped = sys.stdin.read()
+            prompt = f"{piped} {prompt}".strip() if prompt else piped
+        session.wordwrap = False
+        session.send(prompt)
+        return 0
+    session.load()
+    return run_repl(
+        session, history=not ctx.settings.nohistory, history_file=ctx.settings.home / ".ollama-py" / "history"
+    )
+
+
+def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
+    """Table ``NAME ID SIZE PROCESSOR CONTEXT UNTIL``."""
+    from datetime import datetime
+
+    from registry.cli.humanize import human_bytes, human_duration
+
+    models = _client(ctx).call("GET", "/api/ps")["models"]
+    rows = [["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]]
+    now = time.time()
+    for m in models:
+        until = datetime.fromisoformat(m["expires_at"].replace("Z", "+00:00")).timestamp()
+        if until - now > 50 * 365 * 86400:
+            when = "Forever"
+        elif until <= now:
+            when = "Stopping..."
+        else:
+            when = f"{human_duration(until - now)} from now"
+        rows.append(
+            [
+                m["name"],
+                m["digest"][:12],
+                human_bytes(int(m["size"])),
+                "100% CPU",
+                str(m["context_length"]),
+                when,
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        ctx.print("    ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace, ctx: CliContext) -> int:
+    """Unload a model now (generate with ``keep_alive: 0``)."""
+    from registry.cli.api_client import ApiError
+
+    try:
+        _client(ctx).call("POST", "/api/generate", {"model": args.model, "keep_alive": 0, "stream": False})
+    except ApiError as err:
+        if err.status == 404:
+            raise ApiError(404, f'couldn\'t find model "{args.model}" to stop') from None
+        raise
+    return 0

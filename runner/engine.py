@@ -1,0 +1,357 @@
+"""Continuous batching over one llama context: ``parallel`` slots (llama sequences) share every
+``llama_decode`` call, so concurrent requests advance together.
+
+One background thread (the loop) owns the context: it admits queued jobs into free slots (the
+slot whose cached tokens share the longest prefix with the prompt wins, and that prefix is not
+re-evaluated), feeds prompt chunks and one token per generating slot into a single batch, decodes,
+samples each slot with its own sampler chain, and reports events through each job's ``emit``
+callback (called on the loop thread: it must be cheap and thread-safe). Cancelling a job frees its
+slot before the next decode step.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import llama_cpp
+
+from runner.engine_grammar import grammar_for_format
+from runner.engine_model import LoadedModel
+from runner.engine_sampling import Sampler, StopText, sampling_options
+from runner.protocol import CompletionRequest, LoadOptions
+
+__all__ = ["Engine", "Job", "PromptTooLong"]
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class PromptTooLong(ValueError):
+    """The input does not fit the context and truncation was not allowed."""
+
+
+@dataclass(eq=False)
+class Job:
+    """One completion in flight. ``emit`` receives ``{"content"}`` events then one final event
+    (``{"done": True, ...}`` or ``{"error": ...}``)."""
+
+    tokens: list[int]
+    opts: dict[str, Any]
+    grammar: str | None
+    emit: Emit
+    want_context: bool = False
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    # set by the loop
+    sampler: Sampler | None = None
+    stop_text: StopText | None = None
+    pending: list[int] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)
+    limit: int = 0
+    started: float = 0.0
+    prompt_done: float = 0.0
+
+    def cancel(self) -> None:
+        """Ask the loop to drop this job; its slot is freed before the next decode. Idempotent."""
+        self.cancelled.set()
+
+
+@dataclass(eq=False)
+class _Slot:
+    seq: int
+    cache: list[int] = field(default_factory=list)  # tokens whose KV entries are in the context
+    job: Job | None = None
+    last_used: float = 0.0
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class Engine:
+    """The batching loop over ``model``. Start with :meth:`start`; stop with :meth:`close`."""
+
+    def __init__(self, model: LoadedModel, options: LoadOptions) -> None:
+        self.model = model
+        self.num_ctx = max(8, options.num_ctx)
+        self.parallel = max(1, options.parallel)
+        self.threads = options.num_thread or max(1, (os.cpu_count() or 2) // 2)
+        self.threads_batch = self.threads  # as llama-server (-tb defaults to -t) and Ollama
+        self.n_batch = max(options.num_batch, self.parallel)
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = self.num_ctx * self.parallel
+        params.n_batch = self.n_batch
+        params.n_ubatch = min(self.n_batch, 512)
+        params.n_seq_max = self.parallel
+        params.n_threads = self.threads
+        params.n_threads_batch = self.threads_batch
+        params.swa_full = True  # keeps every position so cached prefixes stay reusable
+        params.kv_unified = False  # one KV stream per slot: each slot owns num_ctx positions
+        params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if options.flash_attention
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        )
+        self.ctx = llama_cpp.llama_init_from_model(model.model, params)
+        if not self.ctx:
+            raise RuntimeError("llama.cpp could not create a context (out of memory?)")
+        for adapter in model._adapters:
+            llama_cpp.llama_set_adapter_lora(self.ctx, adapter, 1.0)
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.can_shift = bool(llama_cpp.llama_memory_can_shift(self.mem))
+        self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self.slots = [_Slot(seq=i) for i in range(self.parallel)]
+        self._queue: queue.SimpleQueue[Job | Callable[[], None] | None] = queue.SimpleQueue()
+        self._waiting: list[Job] = []
+        self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
+        self._closed = False
+
+    # -- public API (any thread) ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the loop thread."""
+        self._thread.start()
+
+    def submit(self, request: CompletionRequest, emit: Emit) -> Job:
+        """Queue a completion. Raises PromptTooLong / ValueError for bad input (before queueing)."""
+        opts = sampling_options(request.options)
+        grammar = request.grammar or grammar_for_format(request.format)
+        tokens = (
+            list(request.tokens)
+            if request.tokens is not None
+            else self.model.tokenize(request.prompt, add_special=request.add_special)
+        )
+        if not tokens:
+            tokens = [int(llama_cpp.llama_vocab_bos(self.model.vocab))]
+        tokens = self._fit(tokens, int(opts["num_keep"]), request.truncate)
+        job = Job(tokens=tokens, opts=opts, grammar=grammar, emit=emit, want_context=request.want_context)
+        self._queue.put(job)
+        return job
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the loop thread (between decode steps) and return its result."""
+        done = threading.Event()
+        box: list[Any] = []
+
+        def wrapped() -> None:
+            try:
+                box.append((True, fn()))
+            except BaseException as err:  # handed back to the caller
+                box.append((False, err))
+            done.set()
+
+        self._queue.put(wrapped)
+        done.wait()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the loop and free the context. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        llama_cpp.llama_batch_free(self.batch)
+        llama_cpp.llama_free(self.ctx)
+
+    def _fit(self, tokens: list[int], num_keep: int, truncate: bool) -> list[int]:
+        limit = self.num_ctx - 1
+        if len(tokens) <= limit:
+            return tokens
+        if not truncate:
+            raise PromptTooLong(
+                f"the input length ({len(tokens)} tokens) exceeds the context length ({limit})"
+            )
+        keep = max(0, min(num_keep, limit // 2))
+        return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
+
+    # -- loop thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            idle = not any(s.job for s in self.slots) and not self._waiting
+            if not self._take_queued(block=idle):
+                self._fail_all("the runner is shutting down")
+                return
+            self._admit()
+            try:
+                self._step()
+            except Exception as err:  # a failed decode fails the jobs in it, not the runner
+                self._fail_all(f"an error was encountered while running the model: {err}")
+
+    def _take_queued(self, *, block: bool) -> bool:
+        """Move queued jobs to the waiting list and run queued calls; False on shutdown."""
+        while True:
+            try:
+                item = self._queue.get(block=block)
+            except queue.Empty:
+                return True
+            block = False
+            if item is None:
+                return False
+            if isinstance(item, Job):
+                self._waiting.append(item)
+            else:
+                item()
+
+    def _fail_all(self, message: str) -> None:
+        for slot in self.slots:
+            if slot.job is not None:
+                slot.job.emit({"error": message})
+                self._release(slot, keep_cache=False)
+        for job in self._waiting:
+            job.emit({"error": message})
+        self._waiting.clear()
+
+    def _admit(self) -> None:
+        self._waiting = [j for j in self._waiting if not j.cancelled.is_set()]
+        while self._waiting:
+            free = [s for s in self.slots if s.job is None]
+            if not free:
+                return
+            job = self._waiting.pop(0)
+            slot = max(free, key=lambda s: (_common_prefix(s.cache, job.tokens), -s.last_used))
+            try:
+                self._assign(slot, job)
+            except Exception as err:  # e.g. a grammar llama.cpp rejects: fail this job only
+                job.emit({"error": str(err)})
+                self._release(slot, keep_cache=False)
+
+    def _assign(self, slot: _Slot, job: Job) -> None:
+        reuse = _common_prefix(slot.cache, job.tokens)
+        if reuse >= len(job.tokens):
+            reuse = len(job.tokens) - 1  # the last prompt token must be evaluated for logits
+        if not llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, reuse, -1):
+            llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
+            reuse = 0
+        slot.cache = job.tokens[:reuse]
+        job.pending = job.tokens[reuse:]
+        job.sampler = Sampler(self.model.vocab, self.model.n_vocab, job.opts, job.grammar)
+        job.stop_text = StopText(list(job.opts["stop"]))
+        num_predict = int(job.opts["num_predict"])
+        job.limit = 10 * self.num_ctx if num_predict == -1 else (1 << 62 if num_predict < -1 else num_predict)
+        job.started = time.perf_counter()
+        slot.job = job
+        if num_predict == 0:
+            job.prompt_done = job.started
+            self._finish(slot, "length")
+
+    def _release(self, slot: _Slot, *, keep_cache: bool = True) -> None:
+        job = slot.job
+        if job is not None and job.sampler is not None:
+            job.sampler.close()
+        if not keep_cache:
+            llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
+            slot.cache = []
+        slot.job = None
+        slot.last_used = time.monotonic()
+
+    def _step(self) -> None:
+        for slot in self.slots:
+            if slot.job is not None and slot.job.cancelled.is_set():
+                self._release(slot)
+        batch = self.batch
+        n = 0
+        outputs: list[tuple[_Slot, int]] = []
+
+        def add(slot: _Slot, token: int, logits: bool) -> None:
+            nonlocal n
+            batch.token[n] = token
+            batch.pos[n] = len(slot.cache)
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = slot.seq
+            batch.logits[n] = logits
+            slot.cache.append(token)
+            if logits:
+                outputs.append((slot, n))
+            n += 1
+
+        for slot in self.slots:  # one token for every generating slot
+            job = slot.job
+            if job is not None and not job.pending and job.generated:
+                if len(slot.cache) >= self.num_ctx and not self._shift(slot):
+                    self._finish(slot, "length")
+                    continue
+                add(slot, job.generated[-1], True)
+        for slot in self.slots:  # then prompt chunks with what is left of the batch
+            job = slot.job
+            if job is None or not job.pending or n >= self.n_batch:
+                continue
+            take = min(len(job.pending), self.n_batch - n)
+            chunk, job.pending = job.pending[:take], job.pending[take:]
+            for i, tok in enumerate(chunk):
+                add(slot, tok, not job.pending and i == take - 1)
+        if n == 0:
+            return
+        batch.n_tokens = n
+        rc = llama_cpp.llama_decode(self.ctx, batch)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc}")
+        for slot, index in outputs:
+            self._sampled(slot, index)
+
+    def _sampled(self, slot: _Slot, index: int) -> None:
+        job = slot.job
+        assert job is not None and job.sampler is not None and job.stop_text is not None
+        if not job.generated:
+            job.prompt_done = time.perf_counter()
+        token = job.sampler.sample(self.ctx, index)
+        if self.model.is_eog(token):
+            self._finish(slot, "stop")
+            return
+        job.generated.append(token)
+        text, stopped = job.stop_text.push(self.model.piece(token))
+        if text:
+            job.emit({"content": text})
+        if stopped:
+            self._finish(slot, "stop", flush=False)
+        elif len(job.generated) >= job.limit:
+            self._finish(slot, "length")
+
+    def _shift(self, slot: _Slot) -> bool:
+        """Context shift: drop half of the tokens after ``num_keep`` to make room."""
+        job = slot.job
+        if not self.can_shift or job is None:
+            return False
+        keep = min(int(job.opts["num_keep"]), self.num_ctx // 2)
+        discard = (len(slot.cache) - keep) // 2
+        if discard <= 0:
+            return False
+        end = len(slot.cache)
+        llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, keep, keep + discard)
+        llama_cpp.llama_memory_seq_add(self.mem, slot.seq, keep + discard, end, -discard)
+        slot.cache = slot.cache[:keep] + slot.cache[keep + discard :]
+        return True
+
+    def _finish(self, slot: _Slot, reason: str, *, flush: bool = True) -> None:
+        job = slot.job
+        assert job is not None and job.stop_text is not None
+        tail = job.stop_text.flush() if flush else ""
+        if tail:
+            job.emit({"content": tail})
+        now = time.perf_counter()
+        prompt_done = job.prompt_done or now
+        final: dict[str, Any] = {
+            "done": True,
+            "done_reason": reason,
+            "prompt_eval_count": len(job.tokens),
+            "prompt_eval_duration": int((prompt_done - job.started) * 1e9),
+            "eval_count": len(job.generated),
+            "eval_duration": int((now - prompt_done) * 1e9),
+        }
+        if job.want_context:
+            final["context"] = job.tokens + job.generated
+        job.emit(final)
+        self._release(slot)

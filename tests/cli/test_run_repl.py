@@ -1,0 +1,140 @@
+"""``serve``, ``run`` (one-shot, piped, and the REPL through a pseudo-terminal), ``ps`` and
+``stop`` as a person uses them: real processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from registry.library import Library
+from tests.support.gguf_models import add_gguf_model
+
+ROOT = Path(__file__).parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server_env(library: Library, tiny_gguf: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
+    add_gguf_model(library, "tiny", tiny_gguf, system="You are tiny.", params={"num_predict": 8})
+    env = {
+        **os.environ,
+        "OLLAMA_MODELS": str(tmp_path / "store"),
+        "OLLAMA_HOST": f"127.0.0.1:{_free_port()}",
+        "OLLAMA_CONTEXT_LENGTH": "256",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli.main", "serve"],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    assert "Listening on" in proc.stderr.readline()
+    try:
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
+    done = _cli(server_env, "run", "tiny", "hello", "--verbose")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "eval count:" in done.stderr and "total duration:" in done.stderr and "load duration:" in done.stderr
+    )
+    piped = _cli(server_env, "run", "tiny", stdin="from stdin\n")
+    assert piped.returncode == 0, piped.stderr
+    ps = _cli(server_env, "ps")
+    assert ps.stdout.splitlines()[0].split() == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
+    assert "tiny:latest" in ps.stdout and "from now" in ps.stdout
+    assert _cli(server_env, "stop", "tiny").returncode == 0
+    assert "tiny:latest" not in _cli(server_env, "ps").stdout
+    missing = _cli(server_env, "stop", "nope")
+    assert missing.returncode == 1 and 'couldn\'t find model "nope" to stop' in missing.stderr
+    bad = _cli(server_env, "run", "nope", "x")
+    assert bad.returncode == 1 and "Error:" in bad.stderr
+
+
+def test_repl_session(server_env: dict[str, str]) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "registry.cli.main", "run", "tiny"],
+        env=server_env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect_exact(">>> ")
+        child.sendline("/set parameter num_predict 4")
+        child.expect_exact("Set parameter 'num_predict' to '4'")
+        child.sendline("/set parameter temperature hot")
+        child.expect_exact("Couldn't set parameter")
+        child.sendline("/set system Be short.")
+        child.expect_exact("Set system message.")
+        child.sendline("/show system")
+        child.expect_exact("Be short.")
+        child.sendline("/show template")
+        child.expect_exact("No prompt template was specified for this model.")
+        child.sendline("/set format json")
+        child.expect_exact("Set format to 'json' mode.")
+        child.sendline("/set noformat")
+        child.expect_exact("Disabled format.")
+        child.sendline("/set verbose")
+        child.expect_exact("Set 'verbose' mode.")
+        child.sendline("hello there")
+        child.expect_exact("eval rate:")
+        child.sendline('"""first line')
+        child.expect_exact("... ")
+        child.sendline('second line"""')
+        child.expect_exact("eval rate:")
+        child.sendline("/clear")
+        child.expect_exact("Cleared session context")
+        child.sendline("/nonsense")
+        child.expect_exact("Unknown command '/nonsense'. Type /? for help")
+        child.sendline("/?")
+        child.expect_exact("/bye            Exit")
+        child.sendline("/load nope")
+        child.expect_exact("Couldn't find model 'nope'")
+        child.sendline("/bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert (Path(server_env["HOME"]) / ".ollama-py" / "history").exists()
+
+
+def test_serve_refuses_a_busy_port(server_env: dict[str, str]) -> None:
+    start = time.monotonic()
+    again = _cli(server_env, "serve")
+    assert again.returncode == 1 and "Error:" in again.stderr
+    assert time.monotonic() - start < 60
