@@ -11,16 +11,19 @@ Each also subclasses the builtin that best describes it, so callers may catch ``
     │   ├── InvalidName          NAME_INVALID
     │   ├── InvalidDigest        DIGEST_INVALID
     │   ├── InvalidManifest      MANIFEST_INVALID
+    │   │   └── ManifestBlobUnknown  MANIFEST_BLOB_UNKNOWN  (a manifest names a blob the repo lacks)
     │   ├── InvalidRange         RANGE_INVALID
     │   ├── InvalidTag           TAG_INVALID
     │   ├── SizeInvalid          SIZE_INVALID
+    │   │   └── TooLarge         SIZE_INVALID   a body or upload exceeds a configured limit
     │   ├── InvalidModelfile     MODELFILE_INVALID
     │   ├── InvalidWeights       MODEL_INVALID      a weights file (GGUF) that is not what it claims
     │   └── Unsupported          UNSUPPORTED
     ├── NotFound (LookupError)
     │   ├── ModelNotFound        MANIFEST_UNKNOWN
     │   ├── BlobNotFound         BLOB_UNKNOWN
-    │   └── UploadNotFound       BLOB_UPLOAD_UNKNOWN
+    │   ├── UploadNotFound       BLOB_UPLOAD_UNKNOWN
+    │   └── NameUnknown          NAME_UNKNOWN   no such repository
     ├── DigestMismatch (ValueError)  DIGEST_INVALID   bytes did not hash to what was promised
     ├── StoreError (OSError)         store/disk trouble
     │   ├── DiskFull             the filesystem is full; partial data is kept
@@ -49,7 +52,9 @@ __all__ = [
     "InvalidRange",
     "InvalidTag",
     "InvalidWeights",
+    "ManifestBlobUnknown",
     "ModelNotFound",
+    "NameUnknown",
     "NotFound",
     "OllamaPyError",
     "RunnerError",
@@ -57,6 +62,7 @@ __all__ = [
     "SizeInvalid",
     "StoreError",
     "StoreLayoutError",
+    "TooLarge",
     "TransferError",
     "Unauthorized",
     "Unsupported",
@@ -102,6 +108,12 @@ class InvalidManifest(InvalidInput):
     code = "MANIFEST_INVALID"
 
 
+class ManifestBlobUnknown(InvalidManifest):
+    """A manifest references a blob or manifest that is not in its repository."""
+
+    code = "MANIFEST_BLOB_UNKNOWN"
+
+
 class InvalidRange(InvalidInput):
     """An HTTP Range or Content-Range value cannot be satisfied or parsed."""
 
@@ -118,6 +130,10 @@ class SizeInvalid(InvalidInput):
     """A declared size does not match the content, or exceeds a limit."""
 
     code = "SIZE_INVALID"
+
+
+class TooLarge(SizeInvalid):
+    """A request body, manifest or upload exceeds a configured limit."""
 
 
 class InvalidModelfile(InvalidInput):
@@ -160,6 +176,12 @@ class UploadNotFound(NotFound):
     """No upload session with that id."""
 
     code = "BLOB_UPLOAD_UNKNOWN"
+
+
+class NameUnknown(NotFound):
+    """No repository by that name."""
+
+    code = "NAME_UNKNOWN"
 
 
 class DigestMismatch(OllamaPyError, ValueError):

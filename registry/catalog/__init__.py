@@ -17,13 +17,25 @@ if TYPE_CHECKING:
 
     from registry.catalog.database import Database
     from registry.catalog.models import ModelsCatalog
+    from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
-__all__ = ["BlobRow", "Connection", "Database", "ManifestRow", "ModelRow", "ModelsCatalog"]
+__all__ = [
+    "BlobRow",
+    "Connection",
+    "Database",
+    "ManifestRecord",
+    "ManifestRow",
+    "ModelRow",
+    "ModelsCatalog",
+    "RegistryCatalog",
+]
 
 _LAZY = {
     "Connection": ("sqlalchemy", "Connection"),
     "Database": ("registry.catalog.database", "Database"),
     "ModelsCatalog": ("registry.catalog.models", "ModelsCatalog"),
+    "ManifestRecord": ("registry.catalog.registry_queries", "ManifestRecord"),
+    "RegistryCatalog": ("registry.catalog.registry_queries", "RegistryCatalog"),
 }
 
 

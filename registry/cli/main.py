@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "registry.cli.create_command",
     "registry.cli.transfer_commands",
     "registry.cli.server_commands",
+    "registry.cli.registry_commands",
 )
 
 

@@ -1,0 +1,139 @@
+"""The access model: users with hashed passwords, static tokens, per-repository rules.
+
+- A **user** has a bcrypt (``$2b$``) or argon2 (``$argon2``, when argon2-cffi is installed) hash.
+- A **static token** (sent as ``Authorization: Bearer <token>``) acts as the user named after it.
+- A **rule** grants ``actions`` (``pull``, ``push``, ``delete``) on repositories matching a glob
+  (``*`` does not cross ``/``; ``**`` does) to listed users (``"*"`` = any authenticated user,
+  ``"anonymous"`` = unauthenticated clients). With no rules, every authenticated identity may do
+  everything. ``anonymous_pull = true`` lets anyone pull everything.
+- Bearer tokens from the token endpoint are HMAC-signed with ``token_secret`` and short-lived.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from registry.errors import InvalidInput
+
+__all__ = ["ACTIONS", "ANONYMOUS", "AccessRule", "AuthConfig", "parse_auth"]
+
+ANONYMOUS = "anonymous"
+ACTIONS = frozenset({"pull", "push", "delete"})
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """Who may do what on which repositories."""
+
+    pattern: re.Pattern[str]
+    users: frozenset[str]
+    actions: frozenset[str]
+
+    def grants(self, identity: str, repo: str) -> frozenset[str]:
+        """The actions this rule grants ``identity`` on ``repo`` (empty when it does not apply)."""
+        if not self.pattern.fullmatch(repo):
+            return frozenset()
+        if identity in self.users or (identity != ANONYMOUS and "*" in self.users):
+            return self.actions
+        return frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Parsed ``[auth]`` section."""
+
+    users: Mapping[str, str]
+    tokens: Mapping[str, str]  # token -> identity
+    rules: tuple[AccessRule, ...]
+    anonymous_pull: bool
+    token_secret: bytes
+    token_ttl: float
+    realm: str
+    bearer: bool
+
+    def allowed(self, identity: str, repo: str) -> frozenset[str]:
+        """Every action ``identity`` may take on ``repo``."""
+        granted: set[str] = set()
+        if identity == ANONYMOUS:
+            if self.anonymous_pull:
+                granted.add("pull")
+        elif not self.rules:
+            return ACTIONS
+        for rule in self.rules:
+            granted |= rule.grants(identity, repo)
+        return frozenset(granted)
+
+
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """``*`` matches within one path component, ``**`` across components."""
+    out = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]) -> AuthConfig:
+    """Parse and check the ``[auth]`` table.
+
+    Raises:
+        InvalidInput: a missing or malformed entry, named in the message.
+    """
+    users: dict[str, str] = {}
+    for entry in _list(table, "users"):
+        name, hashed = str(entry.get("name", "")), str(entry.get("password_hash", ""))
+        if not name or not hashed.startswith(("$2a$", "$2b$", "$2y$", "$argon2")):
+            raise InvalidInput(
+                "config: each [[auth.users]] needs a name and a bcrypt or argon2 password_hash"
+            )
+        users[name] = hashed
+    tokens: dict[str, str] = {}
+    for entry in _list(table, "tokens"):
+        token, name = str(entry.get("token", "")), str(entry.get("name", ""))
+        if len(token) < 16 or not name:
+            raise InvalidInput("config: each [[auth.tokens]] needs a name and a token of 16+ characters")
+        tokens[token] = name
+    rules = []
+    for entry in _list(table, "rules"):
+        actions = frozenset(str(a) for a in entry.get("actions", ["pull"]))
+        if not actions <= ACTIONS or "repository" not in entry:
+            raise InvalidInput(
+                f"config: [[auth.rules]] needs a repository and actions among {sorted(ACTIONS)}"
+            )
+        rules.append(
+            AccessRule(
+                glob_to_regex(str(entry["repository"])),
+                frozenset(map(str, entry.get("users", ["*"]))),
+                actions,
+            )
+        )
+    secret = str(table.get("token_secret", "")) or secrets.token_hex(32)
+    return AuthConfig(
+        users=users,
+        tokens=tokens,
+        rules=tuple(rules),
+        anonymous_pull=bool(table.get("anonymous_pull", False)),
+        token_secret=secret.encode(),
+        token_ttl=seconds(table.get("token_ttl", 300), "auth.token_ttl"),
+        realm=str(table.get("realm", "ollama-py registry")),
+        bearer=str(table.get("scheme", "bearer")) == "bearer",
+    )
+
+
+def _list(table: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidInput(f"config: auth.{key} must be an array of tables")
+    return value

@@ -1,0 +1,121 @@
+"""Lift what the registry needs out of a pushed manifest's bytes (pure; no I/O).
+
+Accepts any manifest or index with ``schemaVersion: 2`` — image manifests, artifact manifests with
+arbitrary ``config.mediaType``/``artifactType``, indexes whose entries have unknown media types (BuildKit
+caches), Docker v2s2 with Ollama's layer types. Only the shape of descriptors is checked; layers with
+``urls`` (non-distributable) are not required to be in the registry; a ``subject`` may dangle.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from registry.catalog import ManifestRecord
+from registry.errors import InvalidDigest, InvalidManifest
+from registry.oci import mediatypes
+from registry.oci.digest import Digest, sha256_of
+
+__all__ = ["descriptor_sizes", "parse_manifest"]
+
+_INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
+
+
+def parse_manifest(content: bytes, content_type: str | None) -> ManifestRecord:
+    """Parse and check a manifest body.
+
+    ``content_type`` is the request's Content-Type (parameters stripped); the stored media type is the
+    body's ``mediaType`` when present, else ``content_type``.
+
+    Raises:
+        InvalidManifest: not JSON, not an object, wrong schemaVersion, media types disagreeing, or a
+            malformed descriptor.
+    """
+    try:
+        doc = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
+    if not isinstance(doc, dict):
+        raise InvalidManifest("manifest invalid: not a JSON object")
+    if doc.get("schemaVersion") != 2:
+        raise InvalidManifest("manifest invalid: schemaVersion must be 2")
+    body_type = doc.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise InvalidManifest("manifest invalid: mediaType must be a string")
+    if (
+        body_type
+        and content_type
+        and content_type != body_type
+        and content_type != "application/octet-stream"
+    ):
+        raise InvalidManifest(
+            f"manifest invalid: Content-Type {content_type!r} differs from mediaType {body_type!r}"
+        )
+    media_type = body_type or content_type
+    if not media_type or media_type == "application/octet-stream":
+        media_type = mediatypes.OCI_INDEX if "manifests" in doc else mediatypes.OCI_MANIFEST
+    blob_refs: list[Digest] = []
+    manifest_refs: list[Digest] = []
+    config = doc.get("config")
+    if "manifests" in doc or media_type in _INDEX_TYPES:
+        manifest_refs = [_descriptor(m, f"manifests[{i}]")[0] for i, m in enumerate(_array(doc, "manifests"))]
+    else:
+        if config is not None:
+            blob_refs.append(_descriptor(config, "config")[0])
+        for i, layer in enumerate(_array(doc, "layers")):
+            digest, raw = _descriptor(layer, f"layers[{i}]")
+            if not raw.get("urls"):
+                blob_refs.append(digest)
+    subject = _descriptor(doc["subject"], "subject")[0] if doc.get("subject") is not None else None
+    artifact_type = doc.get("artifactType")
+    if artifact_type is None and isinstance(config, dict):
+        artifact_type = config.get("mediaType")
+    annotations = doc.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        raise InvalidManifest("manifest invalid: annotations must be an object")
+    return ManifestRecord(
+        digest=sha256_of(content),
+        media_type=media_type,
+        content=content,
+        subject=subject,
+        artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        annotations=json.dumps(annotations) if annotations else None,
+        blob_refs=tuple(dict.fromkeys(blob_refs)),
+        manifest_refs=tuple(dict.fromkeys(manifest_refs)),
+    )
+
+
+def _array(doc: dict[str, Any], key: str) -> list[Any]:
+    value = doc.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidManifest(f"manifest invalid: {key} must be an array")
+    return value
+
+
+def _descriptor(obj: object, where: str) -> tuple[Digest, dict[str, Any]]:
+    if not isinstance(obj, dict):
+        raise InvalidManifest(f"manifest invalid: {where} is not an object")
+    digest, size, media_type = obj.get("digest"), obj.get("size"), obj.get("mediaType")
+    if not isinstance(media_type, str) or not media_type:
+        raise InvalidManifest(f"manifest invalid: {where}.mediaType is missing")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidManifest(f"manifest invalid: {where}.size must be a non-negative integer")
+    if not isinstance(digest, str):
+        raise InvalidManifest(f"manifest invalid: {where}.digest is missing")
+    try:
+        return Digest.parse(digest) if digest.startswith("sha256:") else Digest.parse("!" + digest), obj
+    except InvalidDigest as err:
+        raise InvalidManifest(f"manifest invalid: {where}.digest: {err}") from err
+
+
+def descriptor_sizes(content: bytes) -> dict[Digest, int]:
+    """Declared sizes of the blobs a (valid) manifest names, for checking against stored sizes."""
+    doc = json.loads(content)
+    sizes: dict[Digest, int] = {}
+    entries = [doc.get("config")] if isinstance(doc.get("config"), dict) else []
+    entries += [e for e in (doc.get("layers") or []) if isinstance(e, dict) and not e.get("urls")]
+    for entry in entries:
+        sizes[Digest.parse(entry["digest"])] = int(entry["size"])
+    return sizes

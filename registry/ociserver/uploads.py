@@ -1,0 +1,184 @@
+"""Upload session data: one file per session under ``<root>/uploads/<id>`` plus a live sha256.
+
+The session's *state* (repository, offset, times) is in the catalog; this module owns the bytes.
+Every byte is hashed on the way in. ``hashlib`` objects cannot be persisted, so after a restart (or
+when another process took the previous chunk) the hash resumes by re-hashing the file's first
+``offset`` bytes (about 1.5 GB/s). Bytes past the catalog's offset (a chunk cut short by a crash)
+are cut off before the next chunk is written.
+
+Concurrency: one asyncio lock per session serialises chunks within a process; the catalog offset
+check (done by the caller) rejects a chunk that does not continue the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import Any
+
+from registry.blobstore.writer import raise_store_error
+from registry.errors import InvalidRange, TooLarge
+from registry.ociserver.appender import Appender, open_appender
+
+__all__ = ["ChunkOutOfOrder", "UploadSpool"]
+
+_FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
+_MAX_LIVE_HASHERS = 1024
+
+
+class ChunkOutOfOrder(InvalidRange):
+    """A chunk does not start where the session ends (416, with Location and Range headers)."""
+
+    code = "BLOB_UPLOAD_INVALID"
+
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
+class UploadSpool:
+    """Session data files and their running hashes. One per server process."""
+
+    def __init__(self, directory: Path, max_upload_bytes: int | None = None) -> None:
+        self.directory = directory
+        self.max_upload_bytes = max_upload_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._hashers: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def path(self, upload_id: str) -> Path:
+        """The data file of a session (``upload_id`` was validated as 32 hex)."""
+        return self.directory / upload_id
+
+    def create(self, upload_id: str) -> None:
+        """Create an empty data file for a new session."""
+        self.path(upload_id).touch()
+        self._hashers[upload_id] = (0, hashlib.sha256())
+
+    def lock(self, upload_id: str) -> asyncio.Lock:
+        """The in-process lock for one session."""
+        lock = self._locks.get(upload_id)
+        if lock is None:
+            lock = self._locks[upload_id] = asyncio.Lock()
+        return lock
+
+    def discard(self, upload_id: str) -> None:
+        """Delete a session's data and hash. Idempotent."""
+        self._hashers.pop(upload_id, None)
+        self._locks.pop(upload_id, None)
+        self.path(upload_id).unlink(missing_ok=True)
+
+    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes]) -> int:
+        """Write ``body`` at ``offset`` (the session's current length). Returns the new length.
+
+        The caller holds :meth:`lock` and has checked ``offset`` against the catalog. On an error
+        mid-stream nothing of this chunk counts: the caller records no new offset and the next
+        append cuts the file back to the recorded one.
+
+        Raises:
+            TooLarge: the session would exceed ``max_upload_bytes``.
+            DiskFull / StoreError: the disk refused.
+        """
+        hasher = await self._hasher_at(upload_id, offset)
+        f = await asyncio.to_thread(open_appender, self.path(upload_id), offset)
+        size = offset
+        pending: list[bytes] = []
+        pending_len = 0
+        job: asyncio.Future[Any] | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            async for chunk in body:
+                size += len(chunk)
+                if self.max_upload_bytes is not None and size > self.max_upload_bytes:
+                    raise TooLarge(f"upload exceeds the limit of {self.max_upload_bytes} bytes")
+                pending.append(chunk)
+                pending_len += len(chunk)
+                if pending_len >= _FLUSH_AT:
+                    if job is not None:
+                        await job
+                    job = asyncio.gather(  # hash and write the same batch on two threads at once
+                        loop.run_in_executor(None, _hash_pieces, hasher, pending),
+                        loop.run_in_executor(None, _write_pieces, f, pending),
+                    )
+                    pending, pending_len = [], 0
+            if job is not None:
+                await job
+                job = None
+            if pending:
+                await asyncio.to_thread(_write_and_hash, f, hasher, pending)
+        except BaseException:
+            if job is not None:
+                await asyncio.shield(job)
+            self._hashers.pop(upload_id, None)  # the file length now decides on the next append
+            raise
+        finally:
+            try:
+                await asyncio.to_thread(f.close)
+            except OSError as err:
+                self._hashers.pop(upload_id, None)
+                raise_store_error(err, "writing an upload")
+        self._remember(upload_id, size, hasher)
+        return size
+
+    def discard_hasher(self, upload_id: str) -> None:
+        """Forget the running hash (the next use re-hashes the recorded prefix)."""
+        self._hashers.pop(upload_id, None)
+
+    async def digest_hex(self, upload_id: str, offset: int) -> str:
+        """The sha256 of the session's first ``offset`` bytes."""
+        hasher = await self._hasher_at(upload_id, offset)
+        self._remember(upload_id, offset, hasher)
+        return hasher.copy().hexdigest()
+
+    async def _hasher_at(self, upload_id: str, offset: int) -> hashlib._Hash:
+        known = self._hashers.get(upload_id)
+        if known is not None and known[0] == offset:
+            return known[1]
+        return await asyncio.to_thread(_hash_prefix, self.path(upload_id), offset)
+
+    def _remember(self, upload_id: str, offset: int, hasher: hashlib._Hash) -> None:
+        self._hashers[upload_id] = (offset, hasher)
+        self._hashers.move_to_end(upload_id)
+        while len(self._hashers) > _MAX_LIVE_HASHERS:
+            self._hashers.popitem(last=False)
+
+
+def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        hasher.update(piece)
+
+
+def _write_pieces(f: Appender, pieces: list[bytes]) -> None:
+    try:
+        for piece in pieces:
+            f.write(piece)
+    except OSError as err:
+        raise_store_error(err, "writing an upload")
+
+
+def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+    """Hash and write each piece as received (no joining copy). Runs in a worker thread."""
+    try:
+        for piece in pieces:
+            hasher.update(piece)
+            f.write(piece)
+    except OSError as err:
+        raise_store_error(err, "writing an upload")
+
+
+def _hash_prefix(path: Path, offset: int) -> hashlib._Hash:
+    hasher = hashlib.sha256()
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    remaining = offset
+    with open(path, "rb", buffering=0) as f:
+        while remaining > 0:
+            n = f.readinto(view[: min(len(buf), remaining)])
+            if not n:
+                raise InvalidRange(f"upload data is shorter than its recorded offset {offset}")
+            hasher.update(view[:n])
+            remaining -= n
+    return hasher

@@ -1,0 +1,153 @@
+"""Pull-through mirror: a second real registry in front of an upstream real registry, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from registry.ociserver.keys import METRICS
+from registry.ociserver.settings import ServerSettings
+from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
+
+Http = aiohttp.ClientSession
+
+
+@pytest.fixture
+async def upstream(tmp_path: Any) -> AsyncIterator[RunningRegistry]:
+    server = await start_registry(ServerSettings(root=tmp_path / "up", port=0, tag_cache_seconds=0))
+    yield server
+    await server.stop()
+
+
+async def _mirror(tmp_path: Any, upstream_url: str, ttl: float = 300.0) -> RunningRegistry:
+    return await start_registry(
+        ServerSettings(
+            root=tmp_path / "mirror", port=0, tag_cache_seconds=0, upstream=upstream_url, mirror_tag_ttl=ttl
+        )
+    )
+
+
+def _blob_gets(server: RunningRegistry) -> float:
+    counter = server.app[METRICS].requests
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.labels.get("route", "").endswith("/blobs/{digest}")
+        and sample.labels.get("method") == "GET"
+        and sample.name.endswith("_total")
+    )
+
+
+async def test_mirror_pulls_through_and_serves_cached_when_upstream_down(
+    tmp_path: Any, upstream: RunningRegistry, http: Http
+) -> None:
+    layer = os.urandom(300_000)
+    _digest, body = await push_image(http, upstream.url, "library/tiny", "latest", b"{}", [layer])
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        async with http.get(f"{mirror.url}/v2/library/tiny/manifests/latest") as r:
+            assert r.status == 200 and await r.read() == body
+        async with http.get(f"{mirror.url}/v2/library/tiny/blobs/{sha(layer)}") as r:
+            assert r.status == 200 and await r.read() == layer
+        await upstream.stop()
+        async with http.get(f"{mirror.url}/v2/library/tiny/manifests/latest") as r:
+            assert r.status == 200 and await r.read() == body
+        async with http.get(
+            f"{mirror.url}/v2/library/tiny/blobs/{sha(layer)}", headers={"Range": "bytes=10-19"}
+        ) as r:
+            assert r.status == 206 and await r.read() == layer[10:20]
+        async with http.get(f"{mirror.url}/v2/library/other/manifests/latest") as r:
+            assert r.status == 502
+    finally:
+        await mirror.stop()
+
+
+async def test_concurrent_misses_fetch_once(tmp_path: Any, upstream: RunningRegistry, http: Http) -> None:
+    layer = os.urandom(2_000_000)
+    await push_image(http, upstream.url, "m/r", "v1", b"{}", [layer])
+    before = _blob_gets(upstream)
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+
+        async def pull() -> bytes:
+            async with http.get(f"{mirror.url}/v2/m/r/blobs/{sha(layer)}") as r:
+                assert r.status == 200
+                return await r.read()
+
+        bodies = await asyncio.gather(*(pull() for _ in range(6)))
+        assert all(b == layer for b in bodies)
+        assert _blob_gets(upstream) - before == 1
+    finally:
+        await mirror.stop()
+
+
+async def test_tags_revalidated_after_ttl(tmp_path: Any, upstream: RunningRegistry, http: Http) -> None:
+    _, first = await push_image(http, upstream.url, "m/r", "v1", b"{}", [b"one"])
+    mirror = await _mirror(tmp_path, upstream.url, ttl=0.0)
+    try:
+        async with http.get(f"{mirror.url}/v2/m/r/manifests/v1") as r:
+            assert await r.read() == first
+        _, second = await push_image(http, upstream.url, "m/r", "v1", b"{}", [b"two"])
+        async with http.get(f"{mirror.url}/v2/m/r/manifests/v1") as r:
+            assert await r.read() == second
+    finally:
+        await mirror.stop()
+
+
+async def test_mirror_refuses_pushes(tmp_path: Any, upstream: RunningRegistry, http: Http) -> None:
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        async with http.post(f"{mirror.url}/v2/m/r/blobs/uploads/") as r:
+            assert r.status == 405
+            assert (await r.json())["errors"][0]["code"] == "UNSUPPORTED"
+    finally:
+        await mirror.stop()
+
+
+async def _dying_upstream(data: bytes, digest: str) -> tuple[web.AppRunner, str]:
+    """An upstream that announces the whole blob, sends half, then drops the connection."""
+
+    async def blob(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(len(data))})
+        await response.prepare(request)
+        await response.write(data[: len(data) // 2])
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_get(f"/v2/m/r/blobs/{digest}", blob)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_upstream_dies_during_fill_nothing_stored(tmp_path: Any, http: Http) -> None:
+    data = os.urandom(1_000_000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    runner, url = await _dying_upstream(data, digest)
+    mirror = await _mirror(tmp_path, url)
+    try:
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async with http.get(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+                await r.read()
+        await asyncio.sleep(0.1)
+        assert not list((tmp_path / "mirror" / "blobs" / "sha256").rglob("*" + digest[7:]))
+        assert not list((tmp_path / "mirror" / "uploads").glob("mirror-*"))
+        await runner.cleanup()
+        async with http.get(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+            assert r.status == 502
+    finally:
+        await mirror.stop()
+        await runner.cleanup()

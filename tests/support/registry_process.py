@@ -1,0 +1,61 @@
+"""Run ``ollama-py registry serve`` as a real subprocess (for restart, kill and scale-out tests)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["RegistryProcess"]
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RegistryProcess:
+    """A registry server subprocess listening on 127.0.0.1 (port 0 unless given)."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        command = [sys.executable, "-m", "registry.cli.main", "registry", "serve", *args]
+        if "--listen" not in args:
+            command += ["--listen", "127.0.0.1:0"]
+        full_env = dict(os.environ, PYTHONPATH=str(_REPO_ROOT), **(env or {}))
+        self.proc = subprocess.Popen(
+            command, cwd=_REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.url = self._wait_for_address()
+
+    def _wait_for_address(self) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + 30
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"listening on (http://\S+)", line)
+            if match:
+                return match.group(1)
+        self.kill()
+        raise RuntimeError("registry did not start:\n" + "".join(lines))
+
+    def kill(self) -> None:
+        """SIGKILL (a crash) and reap."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM (a clean shutdown) and reap."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -1,0 +1,106 @@
+"""Run the registry server in-process on 127.0.0.1 (port 0), and OCI client helpers for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from registry.ociserver.app import build_app
+from registry.ociserver.settings import ServerSettings
+
+
+@dataclass
+class RunningRegistry:
+    """A registry server listening on loopback."""
+
+    runner: web.AppRunner
+    url: str
+    app: web.Application
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:<port>``."""
+        return self.url.removeprefix("http://")
+
+    async def stop(self) -> None:
+        """Stop serving and release storage."""
+        await self.runner.cleanup()
+
+
+async def start_registry(settings: ServerSettings) -> RunningRegistry:
+    """Start a registry for ``settings`` on 127.0.0.1 with a free port."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return RunningRegistry(runner, f"http://127.0.0.1:{port}", app)
+
+
+def sha(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def push_blob(http: aiohttp.ClientSession, base: str, repo: str, data: bytes) -> str:
+    """Monolithic POST+PUT of a blob; returns its digest. Asserts 201."""
+    async with http.post(f"{base}/v2/{repo}/blobs/uploads/") as r:
+        assert r.status == 202, await r.text()
+        location = r.headers["Location"]
+    digest = sha(data)
+    sep = "&" if "?" in location else "?"
+    async with http.put(
+        f"{location}{sep}digest={digest}", data=data, headers={"Content-Type": "application/octet-stream"}
+    ) as r:
+        assert r.status == 201, await r.text()
+    return digest
+
+
+def image_manifest(config: bytes, layers: list[bytes], **extra: Any) -> bytes:
+    """An OCI image manifest naming ``config`` and ``layers`` (exact bytes returned)."""
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": sha(config),
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}
+            for layer in layers
+        ],
+    }
+    doc.update(extra)
+    return json.dumps(doc, indent=1).encode()
+
+
+async def push_image(
+    http: aiohttp.ClientSession,
+    base: str,
+    repo: str,
+    tag: str,
+    config: bytes,
+    layers: list[bytes],
+    **extra: Any,
+) -> tuple[str, bytes]:
+    """Push blobs and an OCI manifest under ``tag``; returns (manifest digest, manifest bytes)."""
+    for blob in [config, *layers]:
+        await push_blob(http, base, repo, blob)
+    body = image_manifest(config, layers, **extra)
+    async with http.put(
+        f"{base}/v2/{repo}/manifests/{tag}",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ) as r:
+        assert r.status == 201, await r.text()
+        assert r.headers["Docker-Content-Digest"] == sha(body)
+    return sha(body), body
