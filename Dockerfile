@@ -7,7 +7,7 @@ COPY pyproject.toml README.md ./
 COPY registry ./registry
 COPY runner ./runner
 COPY migrations ./migrations
-RUN pip install --no-cache-dir ".[postgres]" boto3 bcrypt prometheus-client
+RUN pip install --no-cache-dir ".[postgres,registry]"
 COPY deploy ./deploy
 EXPOSE 5000 11434
 ENTRYPOINT ["ollama-py"]
