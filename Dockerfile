@@ -7,7 +7,8 @@ COPY pyproject.toml README.md ./
 COPY registry ./registry
 COPY runner ./runner
 COPY migrations ./migrations
-RUN pip install --no-cache-dir ".[postgres]" boto3 bcrypt prometheus-client
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir ".[postgres,registry,inference]"
 COPY deploy ./deploy
 EXPOSE 5000 11434
 ENTRYPOINT ["ollama-py"]
