@@ -17,4 +17,4 @@ if ((${#missing[@]})); then
 fi
 
 # llama-cpp-python builds from source (about 6 minutes on 2 cores the first time; pip caches the wheel).
-python3 -m pip install -q --disable-pip-version-check -e '.[dev,inference,test-clients]'
+python3 -m pip install -q --disable-pip-version-check -e '.[dev,inference,postgres,registry,registry-tests,test-clients]'
