@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runner.cpu import physical_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -41,7 +43,7 @@ def baseline(model: Path, tokens: int, runs: int) -> tuple[float, float]:
     """(decode tokens/s, ttft seconds) for llama-cpp-python in process."""
     import llama_cpp
 
-    threads = max(1, (os.cpu_count() or 2) // 2)  # the runner's default for both phases
+    threads = physical_cores()  # the runner's default for both phases
     llm = llama_cpp.Llama(
         str(model), n_ctx=NUM_CTX, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
     )

@@ -11,7 +11,6 @@ slot before the next decode step.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import llama_cpp
 
+from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
 from runner.engine_model import LoadedModel
 from runner.engine_sampling import Sampler, StopText, sampling_options
@@ -83,7 +83,7 @@ class Engine:
         self.model = model
         self.num_ctx = max(8, options.num_ctx)
         self.parallel = max(1, options.parallel)
-        self.threads = options.num_thread or max(1, (os.cpu_count() or 2) // 2)
+        self.threads = options.num_thread or physical_cores()
         self.threads_batch = self.threads  # as llama-server (-tb defaults to -t) and Ollama
         self.n_batch = max(options.num_batch, self.parallel)
         params = llama_cpp.llama_context_default_params()
