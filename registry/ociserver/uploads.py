@@ -19,9 +19,9 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
+from registry.blobstore.appender import Appender, open_appender
 from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, TooLarge
-from registry.ociserver.appender import Appender, open_appender
 
 __all__ = ["ChunkOutOfOrder", "UploadSpool"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from registry.ociserver.appender import open_appender
+from registry.blobstore.appender import open_appender
 from registry.ociserver.raw_body import RAW_THRESHOLD
 from tests.support.registry_server import RunningRegistry, sha
 

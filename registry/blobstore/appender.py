@@ -14,12 +14,14 @@ session's accepted length is what the catalog recorded).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import mmap
 import os
 from pathlib import Path
 from typing import Protocol
 
-from registry.blobstore.writer import raise_store_error
+from registry.blobstore.oserrors import raise_store_error
 
 __all__ = ["Appender", "open_appender"]
 
@@ -81,8 +83,8 @@ class DirectAppender:
             view = view[n:]
             if self._fill == _BLOCK:
                 written = os.pwrite(self._direct_fd, self._buf, self._pos)
-                if written != _BLOCK:  # pragma: no cover - direct writes of whole blocks are not split
-                    raise OSError(f"short direct write ({written} bytes)")
+                if written != _BLOCK:  # a regular file is only short-written when space runs out
+                    raise OSError(errno.ENOSPC, f"short direct write ({written} of {_BLOCK} bytes)")
                 self._pos += _BLOCK
                 self._fill = 0
 
@@ -99,7 +101,8 @@ class DirectAppender:
             os.close(self._direct_fd)
             os.close(self._fd)
             self._direct_fd = self._fd = -1
-            self._buf.close()
+            with contextlib.suppress(BufferError):  # a view may outlive a failed write; GC frees it
+                self._buf.close()
 
 
 def open_appender(path: Path, offset: int) -> Appender:
