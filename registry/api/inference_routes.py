@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from registry import errors
-from registry.api.errors import error_response, read_json, status_for
+from registry.api.errors import read_json
 from registry.api.inference import (
     Prepared,
     check_format,
@@ -25,14 +24,13 @@ from registry.api.inference import (
     scheduler_of,
 )
 from registry.api.model_routes import model_name_field
+from registry.api.streaming import respond_ndjson
 from registry.prompt import TemplateError, parse_tool_calls, tool_names
 from registry.prompt.chat import PromptTemplate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_routes", "chat_stream", "generate_stream", "send"]
-
-Merge = Callable[[dict[str, Any], dict[str, Any]], None]
+__all__ = ["add_routes", "chat_stream", "generate_stream"]
 
 
 def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
@@ -42,42 +40,6 @@ def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], defaul
         kind_name = names.get(kind, "value") if isinstance(kind, type) else "value"
         raise errors.InvalidInput(f"invalid value for field {key!r}: expected {kind_name}")
     return value
-
-
-async def send(
-    request: web.Request, events: AsyncIterator[dict[str, Any]], *, stream: bool, merge: Merge
-) -> web.StreamResponse:
-    """NDJSON when ``stream``; otherwise one object merged from every event with ``merge``.
-    An error before anything was sent gets its HTTP status; after that, a final error line."""
-    if not stream:
-        merged: dict[str, Any] = {}
-        try:
-            async for event in events:
-                merge(merged, event)
-        except errors.OllamaPyError as err:
-            return error_response(status_for(err), str(err))
-        return web.json_response(merged)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-    started = False
-    try:
-        async for event in events:
-            if not started:
-                await response.prepare(request)
-                started = True
-            await response.write(json.dumps(event).encode() + b"\n")
-    except errors.OllamaPyError as err:
-        if not started:
-            return error_response(status_for(err), str(err))
-        await response.write(json.dumps({"error": str(err)}).encode() + b"\n")
-    except (ConnectionResetError, OSError):
-        return response  # the client went away
-    except Exception:
-        log.exception("error while streaming %s", request.path)
-        await response.write(json.dumps({"error": "internal server error"}).encode() + b"\n")
-    if not started:
-        await response.prepare(request)
-    await response.write_eof()
-    return response
 
 
 def _merge_generate(merged: dict[str, Any], event: dict[str, Any]) -> None:
@@ -184,7 +146,9 @@ async def generate(request: web.Request) -> web.StreamResponse:
     _field(body, "prompt", str)
     prepared = await prepare(request, body, text, name)
     stream = _field(body, "stream", bool, True) is not False
-    return await send(request, generate_stream(request, body, prepared), stream=stream, merge=_merge_generate)
+    return await respond_ndjson(
+        request, generate_stream(request, body, prepared), stream=stream, merge=_merge_generate
+    )
 
 
 def _check_messages(messages: Any) -> list[dict[str, Any]]:
@@ -266,7 +230,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     messages = _check_messages(body.get("messages"))
     prepared = await prepare(request, body, text, name)
     stream = _field(body, "stream", bool, True) is not False
-    return await send(
+    return await respond_ndjson(
         request, chat_stream(request, body, prepared, messages), stream=stream, merge=_merge_chat
     )
 
