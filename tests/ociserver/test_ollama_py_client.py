@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from registry.library import Library
+from tests.support.cli_process import run_cli
 from tests.support.models import make_model
 from tests.support.registry_server import RunningRegistry
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _cli(store: Path, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "OLLAMA_MODELS": str(store),
-        "DOCKER_CONFIG": str(store / "docker"),
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "registry.cli.main",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
 
 
 async def test_ollama_py_push_then_pull(tmp_path: Path, registry: RunningRegistry) -> None:
@@ -47,14 +25,14 @@ async def test_ollama_py_push_then_pull(tmp_path: Path, registry: RunningRegistr
     make_model(library, "sample", weights=weights, template="{{ .Prompt }}", system="be brief")
     library.close()
     name = f"{registry.host}/team/sample:v1"
-    code, out = await _cli(source, "cp", "sample", name)
+    code, out = await run_cli(source, "cp", "sample", name)
     assert code == 0, out
-    code, out = await _cli(source, "push", "--insecure", name)
+    code, out = await run_cli(source, "push", "--insecure", name)
     assert code == 0, out
     async with aiohttp.ClientSession() as http, http.get(f"{registry.url}/v2/team/sample/tags/list") as r:
         assert (await r.json())["tags"] == ["v1"]
     target = tmp_path / "target"
-    code, out = await _cli(target, "pull", "--insecure", name)
+    code, out = await run_cli(target, "pull", "--insecure", name)
     assert code == 0, out
-    code, out = await _cli(target, "show", "--system", name)
+    code, out = await run_cli(target, "show", "--system", name)
     assert code == 0 and "be brief" in out, out

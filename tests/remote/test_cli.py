@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,47 +10,32 @@ from registry.cli.main import main
 from registry.cli.transfer_commands import parse_rate
 from registry.library import Library
 from tests.remote.helpers import name_on, serve_model
+from tests.support.cli_process import run_cli
 from tests.support.models import make_model
 from tests.support.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _cli(store: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "OLLAMA_MODELS": str(store), "DOCKER_CONFIG": str(store / "docker")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "registry.cli.main",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
-
-
 async def test_cli_pull_and_push(tmp_path: Path, upstream: Upstream) -> None:
     serve_model(upstream)
     store = tmp_path / "store"
-    code, out = await _cli(store, "pull", "--insecure", "--max-rate", "100M", str(name_on(upstream)))
+    code, out = await run_cli(store, "pull", "--insecure", "--max-rate", "100M", str(name_on(upstream)))
     assert code == 0, out
     assert "pulling manifest" in out and "success" in out
-    code, out = await _cli(store, "cp", str(name_on(upstream)), str(name_on(upstream, "me/copy")))
+    code, out = await run_cli(store, "cp", str(name_on(upstream)), str(name_on(upstream, "me/copy")))
     assert code == 0, out
-    code, out = await _cli(store, "push", "--insecure", str(name_on(upstream, "me/copy")))
+    code, out = await run_cli(store, "push", "--insecure", str(name_on(upstream, "me/copy")))
     assert code == 0, out
     assert ("me/copy", "latest") in upstream.manifests
 
 
 async def test_cli_errors(tmp_path: Path, upstream: Upstream) -> None:
-    code, out = await _cli(tmp_path / "s", "pull", "--insecure", str(name_on(upstream, "library/none")))
+    code, out = await run_cli(tmp_path / "s", "pull", "--insecure", str(name_on(upstream, "library/none")))
     assert code == 1 and "Error: pull model manifest: file does not exist" in out
-    code, out = await _cli(tmp_path / "s", "pull", "bad name!")
+    code, out = await run_cli(tmp_path / "s", "pull", "bad name!")
     assert code == 1 and out.startswith("Error:")
-    code, out = await _cli(tmp_path / "s", "pull", "--max-rate", "fast", "x")
+    code, out = await run_cli(tmp_path / "s", "pull", "--max-rate", "fast", "x")
     assert code == 2 and "invalid rate" in out
 
 
