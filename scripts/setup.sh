@@ -18,3 +18,6 @@ fi
 
 # llama-cpp-python builds from source (about 6 minutes on 2 cores the first time; pip caches the wheel).
 python3 -m pip install -q --disable-pip-version-check -e '.[dev,inference,postgres,registry,registry-tests,test-clients]'
+
+# pyenv installs console scripts behind shims: make `ollama-py` resolvable right away.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
