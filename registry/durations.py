@@ -67,16 +67,32 @@ def parse_keep_alive(value: object) -> float | None:
 
 
 def format_go_duration(seconds: float) -> str:
-    """Go's ``Duration.String()`` for whole-ish seconds, e.g. ``"5m0s"``, ``"1h0m0s"``, ``"1.5s"``."""
-    if seconds == 0:
+    """Go's ``Duration.String()``: ``"812µs"``, ``"12.345678ms"``, ``"1.5s"``, ``"5m0s"``, ``"1h2m3s"``.
+
+    Below one second Go switches to the largest unit that keeps a non-zero integer part (ms, µs,
+    ns); from one second on it prints hours, minutes and seconds. Exact to the nanosecond.
+    """
+    ns = round(seconds * 1e9)
+    if ns == 0:
         return "0s"
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    hours, rem = divmod(seconds, 3600)
-    minutes, secs = divmod(rem, 60)
-    secs_text = f"{secs:.9f}".rstrip("0").rstrip(".")
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return sign + _trim(f"{ns / 1e3:.3f}") + "µs"
+    if ns < 1_000_000_000:
+        return sign + _trim(f"{ns / 1e6:.6f}") + "ms"
+    hours, rem = divmod(ns, 3_600_000_000_000)
+    minutes, rem = divmod(rem, 60_000_000_000)
+    secs_text = _trim(f"{rem / 1e9:.9f}") + "s"
     if hours:
-        return f"{sign}{int(hours)}h{int(minutes)}m{secs_text}s"
+        return f"{sign}{hours}h{minutes}m{secs_text}"
     if minutes:
-        return f"{sign}{int(minutes)}m{secs_text}s"
-    return f"{sign}{secs_text}s"
+        return f"{sign}{minutes}m{secs_text}"
+    return sign + secs_text
+
+
+def _trim(number: str) -> str:
+    """``"1.500"`` -> ``"1.5"``, ``"2.000"`` -> ``"2"``."""
+    return number.rstrip("0").rstrip(".") if "." in number else number

@@ -89,6 +89,15 @@ def _upsert(
     conn.execute(stmt)
 
 
+def _present_in_repo(conn: Connection, table: Table, repo: str, digests: Iterable[Digest]) -> set[Digest]:
+    """Those ``digests`` that ``table`` (keyed by ``repo`` and ``digest``) holds for ``repo``."""
+    wanted = sorted({str(d) for d in digests})
+    if not wanted:
+        return set()
+    stmt = select(table.c.digest).where(table.c.repo == repo, table.c.digest.in_(wanted))
+    return {Digest.parse(r) for r in conn.execute(stmt).scalars()}
+
+
 class RegistryCatalog:
     """Stateless query namespace for the registry tables (a class only to group them)."""
 
@@ -143,13 +152,7 @@ class RegistryCatalog:
     @staticmethod
     def linked_digests(conn: Connection, repo: str, digests: Iterable[Digest]) -> set[Digest]:
         """Which of ``digests`` are linked into ``repo``."""
-        wanted = sorted({str(d) for d in digests})
-        if not wanted:
-            return set()
-        stmt = select(reg_repo_blobs.c.digest).where(
-            reg_repo_blobs.c.repo == repo, reg_repo_blobs.c.digest.in_(wanted)
-        )
-        return {Digest.parse(r) for r in conn.execute(stmt).scalars()}
+        return _present_in_repo(conn, reg_repo_blobs, repo, digests)
 
     # -- manifests ---------------------------------------------------------------------------------
 
@@ -186,13 +189,7 @@ class RegistryCatalog:
     @staticmethod
     def existing_manifests(conn: Connection, repo: str, digests: Iterable[Digest]) -> set[Digest]:
         """Which of ``digests`` are manifests stored in ``repo``."""
-        wanted = sorted({str(d) for d in digests})
-        if not wanted:
-            return set()
-        stmt = select(reg_manifests.c.digest).where(
-            reg_manifests.c.repo == repo, reg_manifests.c.digest.in_(wanted)
-        )
-        return {Digest.parse(r) for r in conn.execute(stmt).scalars()}
+        return _present_in_repo(conn, reg_manifests, repo, digests)
 
     @staticmethod
     def get_manifest(conn: Connection, repo: str, digest: Digest) -> tuple[str, bytes] | None:

@@ -82,38 +82,26 @@ def _client(ctx: CliContext) -> Any:
     return ApiClient(ctx.settings.host.url)
 
 
-def _go_duration(ns: int) -> str:
-    """Go's ``time.Duration.String`` for nanoseconds."""
-    if ns < 1000:
-        return f"{ns}ns"
-    if ns < 1_000_000:
-        return f"{ns / 1e3:.3f}".rstrip("0").rstrip(".") + "µs"
-    if ns < 1_000_000_000:
-        return f"{ns / 1e6:.6f}".rstrip("0").rstrip(".") + "ms"
+def _duration(ns: int) -> str:
     from registry.durations import format_go_duration
 
-    return format_go_duration(round(ns / 1e9, 9))
+    return format_go_duration(ns / 1e9)
 
 
 def format_metrics(final: dict[str, Any]) -> str:
     """Ollama's ``api.Metrics.Summary`` text."""
     lines = []
-    if "total_duration" in final:
-        lines.append(f"total duration:       {_go_duration(int(final['total_duration']))}")
-    if "load_duration" in final:
-        lines.append(f"load duration:        {_go_duration(int(final['load_duration']))}")
-    pc, pd = int(final.get("prompt_eval_count", 0)), int(final.get("prompt_eval_duration", 0))
-    if pc:
-        lines.append(f"prompt eval count:    {pc} token(s)")
-    if pd:
-        lines.append(f"prompt eval duration: {_go_duration(pd)}")
-        lines.append(f"prompt eval rate:     {pc / (pd / 1e9):.2f} tokens/s")
-    ec, ed = int(final.get("eval_count", 0)), int(final.get("eval_duration", 0))
-    if ec:
-        lines.append(f"eval count:           {ec} token(s)")
-    if ed:
-        lines.append(f"eval duration:        {_go_duration(ed)}")
-        lines.append(f"eval rate:            {ec / (ed / 1e9):.2f} tokens/s")
+    for key, label in (("total_duration", "total duration"), ("load_duration", "load duration")):
+        if key in final:
+            lines.append(f"{label + ':':<22}{_duration(int(final[key]))}")
+    for prefix in ("prompt eval", "eval"):
+        key = prefix.replace(" ", "_")
+        count, duration = int(final.get(f"{key}_count", 0)), int(final.get(f"{key}_duration", 0))
+        if count:
+            lines.append(f"{prefix + ' count:':<22}{count} token(s)")
+        if duration:
+            lines.append(f"{prefix + ' duration:':<22}{_duration(duration)}")
+            lines.append(f"{prefix + ' rate:':<22}{count / (duration / 1e9):.2f} tokens/s")
     return "\n".join(lines)
 
 

@@ -101,3 +101,23 @@ def test_manifest_parser_never_crashes(raw: bytes) -> None:
         Manifest.parse(raw)
     except InvalidManifest:
         pass
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (1e-9, "1ns"),
+        (1.5e-6, "1.5µs"),
+        (0.012345678, "12.345678ms"),
+        (0.25, "250ms"),
+        (1.5, "1.5s"),
+        (300, "5m0s"),
+        (3723, "1h2m3s"),
+        (-2, "-2s"),
+    ],
+)
+def test_go_duration_strings(seconds: float, text: str) -> None:
+    from registry.durations import format_go_duration
+
+    assert format_go_duration(seconds) == text
