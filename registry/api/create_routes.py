@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from typing import Any
@@ -78,27 +77,41 @@ async def post_blob(request: web.Request) -> web.Response:
 
 
 async def _in_thread(events: Generator[Progress, None, None]) -> AsyncGenerator[dict[str, Any], None]:
-    """Run a blocking generator in a thread; closing this iterator closes the generator there."""
-    out: queue.Queue[object] = queue.Queue(maxsize=2)  # the creator runs at most a step ahead
+    """Run a blocking generator in its own thread; closing this iterator closes the generator there.
+
+    The thread hands events over through a bounded asyncio queue (the creator runs at most a step
+    ahead) and signals its end through a future, so no executor thread waits on a create that may
+    take minutes (quantizing): the server's default executor stays free for catalog work.
+    """
+    loop = asyncio.get_running_loop()
+    out: asyncio.Queue[object] = asyncio.Queue(maxsize=2)
     stop = threading.Event()
+    finished: asyncio.Future[None] = loop.create_future()
+
+    def put(item: object) -> None:
+        asyncio.run_coroutine_threadsafe(out.put(item), loop).result()
 
     def pump() -> None:
         try:
             for event in events:
                 if stop.is_set():
                     break
-                out.put(event)
+                put(event)
+            if not stop.is_set():
+                put(_DONE)
         except BaseException as err:
-            out.put(err)
+            if not stop.is_set():
+                put(err)
         finally:
             events.close()
-            out.put(_DONE)
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(finished.set_result, None)
 
     worker = threading.Thread(target=pump, name="create", daemon=True)
     worker.start()
     try:
         while True:
-            item = await asyncio.to_thread(out.get)
+            item = await out.get()
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
@@ -107,10 +120,9 @@ async def _in_thread(events: Generator[Progress, None, None]) -> AsyncGenerator[
             yield item.to_json()
     finally:
         stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                out.get_nowait()
-        await asyncio.to_thread(worker.join)
+        while not out.empty():  # unblock a pending put; the thread then sees ``stop``
+            out.get_nowait()
+        await asyncio.shield(finished)
 
 
 async def _pull_missing_base(

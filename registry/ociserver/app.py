@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -20,7 +21,16 @@ from registry.ociserver.auth import Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.errcodes import error_middleware
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.keys import AUTH, BLOBS, MANIFESTS, METRICS, MIRROR, SETTINGS, STORE
+from registry.ociserver.keys import (
+    AUTH,
+    BLOBS,
+    MANIFESTS,
+    METRICS,
+    MIRROR,
+    SETTINGS,
+    STORE,
+    TRANSFER_THREADS,
+)
 from registry.ociserver.manifests import ManifestService
 from registry.ociserver.metrics import RegistryMetrics
 from registry.ociserver.settings import ServerSettings
@@ -29,6 +39,9 @@ from registry.ociserver.store import RegistryStore
 __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
+
+#: Most large blob bodies moving at once through threads; more wait for a free thread.
+_TRANSFER_THREADS = 256
 
 #: aiohttp's own cap for bodies read whole (manifests are read with their own limit).
 _CLIENT_MAX_SIZE = 64 << 20
@@ -46,6 +59,7 @@ def build_app(settings: ServerSettings) -> web.Application:
     app[METRICS] = metrics
     app[AUTH] = auth
     app.on_response_prepare.append(metrics.on_prepare)
+    app.cleanup_ctx.append(_transfer_threads_ctx)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_maintenance_ctx)
     app.router.add_get("/metrics", metrics.handle)
@@ -54,6 +68,15 @@ def build_app(settings: ServerSettings) -> web.Application:
     manifest_routes.add_routes(app)
     blob_routes.add_routes(app)
     return app
+
+
+async def _transfer_threads_ctx(app: web.Application) -> AsyncIterator[None]:
+    threads = ThreadPoolExecutor(max_workers=_TRANSFER_THREADS, thread_name_prefix="blob-transfer")
+    app[TRANSFER_THREADS] = threads
+    try:
+        yield
+    finally:
+        threads.shutdown(wait=False, cancel_futures=True)
 
 
 async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from registry.oci.digest import Digest
 from registry.ociserver import threaded_sendfile
 from registry.ociserver.byte_ranges import parse_byte_range
 from registry.ociserver.http_bodies import has_body, parse_chunk_range
-from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE
+from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE, TRANSFER_THREADS
 from registry.ociserver.names import parse_digest, validate_repo, validate_upload_id
 from registry.ociserver.raw_body import RequestBody
 
@@ -75,7 +75,9 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
             raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
         if threaded_sendfile.applicable(request, size):
             try:
-                return await threaded_sendfile.send_whole_file(request, path, size, headers)
+                return await threaded_sendfile.send_whole_file(
+                    request, path, size, headers, request.app[TRANSFER_THREADS]
+                )
             except FileNotFoundError as err:
                 raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)}) from err
         headers.pop("Etag")
@@ -123,7 +125,7 @@ async def start_upload(request: web.Request) -> web.Response:
     digest_text = request.query.get("digest")
     if digest_text is not None:
         digest = parse_digest(digest_text)
-        body = RequestBody(request)
+        body = RequestBody(request, request.app[TRANSFER_THREADS])
         await blobs.write_chunk(repo, upload_id, None, body)
         await blobs.finish_upload(repo, upload_id, digest)
         return _blob_created(request, repo, digest)
@@ -165,7 +167,7 @@ async def patch_upload(request: web.Request) -> web.Response:
     _refuse_writes_on_mirror(request)
     repo, upload_id = _session(request)
     chunk = parse_chunk_range(request.headers.get("Content-Range"))
-    body = RequestBody(request)
+    body = RequestBody(request, request.app[TRANSFER_THREADS])
     offset = await request.app[BLOBS].write_chunk(repo, upload_id, chunk, body)
     return web.Response(status=202, headers=_session_headers(request, repo, upload_id, offset))
 
@@ -179,7 +181,7 @@ async def finish_upload(request: web.Request) -> web.Response:
         raise InvalidDigest("the closing PUT of an upload needs ?digest=")
     digest = parse_digest(digest_text)
     blobs = request.app[BLOBS]
-    body = RequestBody(request)
+    body = RequestBody(request, request.app[TRANSFER_THREADS])
     if has_body(request):
         chunk = parse_chunk_range(request.headers.get("Content-Range"))
         await blobs.write_chunk(repo, upload_id, chunk, body)

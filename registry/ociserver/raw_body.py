@@ -18,6 +18,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
@@ -37,8 +38,9 @@ _RECV_TIMEOUT = 120.0
 class RequestBody:
     """An async iterator over a request body; ``detached`` is True once the fast path was taken."""
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, threads: ThreadPoolExecutor) -> None:
         self.request = request
+        self.threads = threads  # for the fast path's blocking reads (a slow client holds one)
         self.detached = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -75,9 +77,10 @@ class RequestBody:
             yield buffered
         raw = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
         raw.settimeout(_RECV_TIMEOUT)
+        loop = asyncio.get_running_loop()
         try:
             while remaining > 0:
-                piece = await asyncio.to_thread(_recv_piece, raw, min(_PIECE, remaining))
+                piece = await loop.run_in_executor(self.threads, _recv_piece, raw, min(_PIECE, remaining))
                 remaining -= len(piece)
                 yield piece
         finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
@@ -38,9 +39,16 @@ def applicable(request: web.Request, size: int) -> bool:
 
 
 async def send_whole_file(
-    request: web.Request, path: Path, size: int, headers: dict[str, str]
+    request: web.Request,
+    path: Path,
+    size: int,
+    headers: dict[str, str],
+    threads: ThreadPoolExecutor,
 ) -> web.StreamResponse:
     """Send ``path`` (``size`` bytes) as a 200 response. The caller checked :func:`applicable`.
+
+    The send runs in ``threads``, a pool for long transfers (never the default executor: a slow
+    client may hold a thread for minutes).
 
     Raises:
         FileNotFoundError: the file vanished before it was opened (nothing was sent).
@@ -57,7 +65,7 @@ async def send_whole_file(
         raw = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
         try:
             raw.settimeout(_SEND_TIMEOUT)
-            sent = await asyncio.to_thread(raw.sendfile, f, 0, size)
+            sent = await asyncio.get_running_loop().run_in_executor(threads, raw.sendfile, f, 0, size)
         except OSError:
             response.force_close()
             transport.close()

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from registry.blobstore.appender import Appender, open_appender
 from registry.blobstore.writer import raise_store_error
@@ -27,6 +27,7 @@ __all__ = ["ChunkOutOfOrder", "UploadSpool"]
 
 _FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
 _MAX_LIVE_HASHERS = 1024
+_WRITE_LAG = 4  # batches the write lane may fall behind the hash lane (16 MiB)
 
 
 class ChunkOutOfOrder(InvalidRange):
@@ -87,8 +88,7 @@ class UploadSpool:
         size = offset
         pending: list[bytes] = []
         pending_len = 0
-        job: asyncio.Future[Any] | None = None
-        loop = asyncio.get_running_loop()
+        lanes = _Lanes(hasher, f)
         try:
             async for chunk in body:
                 size += len(chunk)
@@ -97,21 +97,13 @@ class UploadSpool:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if pending_len >= _FLUSH_AT:
-                    if job is not None:
-                        await job
-                    job = asyncio.gather(  # hash and write the same batch on two threads at once
-                        loop.run_in_executor(None, _hash_pieces, hasher, pending),
-                        loop.run_in_executor(None, _write_pieces, f, pending),
-                    )
+                    await lanes.submit(pending)
                     pending, pending_len = [], 0
-            if job is not None:
-                await job
-                job = None
+            await lanes.finish()
             if pending:
                 await asyncio.to_thread(_write_and_hash, f, hasher, pending)
         except BaseException:
-            if job is not None:
-                await asyncio.shield(job)
+            await asyncio.shield(lanes.abandon())
             self._hashers.pop(upload_id, None)  # the file length now decides on the next append
             raise
         finally:
@@ -144,6 +136,58 @@ class UploadSpool:
         self._hashers.move_to_end(upload_id)
         while len(self._hashers) > _MAX_LIVE_HASHERS:
             self._hashers.popitem(last=False)
+
+
+class _Lanes:
+    """Hash and write batches of one append on two lanes that run side by side.
+
+    Hashing is on the critical path (it must keep up with the socket), so a new batch waits only for
+    the previous batch's hash. Writes (``O_DIRECT`` plus the page-cache read-back) go in order through
+    one dedicated thread and may lag up to :data:`_WRITE_LAG` batches behind, so a slow write does not
+    stall the hash. ``finish`` waits for both lanes and raises the first error; ``abandon`` waits
+    without raising (used when the append already failed).
+    """
+
+    def __init__(self, hasher: hashlib._Hash, appender: Appender) -> None:
+        self._hasher = hasher
+        self._appender = appender
+        self._hash: asyncio.Future[None] | None = None
+        self._writes: deque[asyncio.Future[None]] = deque()
+        self._writer: ThreadPoolExecutor | None = None
+
+    async def submit(self, batch: list[bytes]) -> None:
+        """Queue ``batch`` on both lanes, after waiting for room."""
+        loop = asyncio.get_running_loop()
+        if self._hash is not None:
+            await self._hash
+        self._hash = loop.run_in_executor(None, _hash_pieces, self._hasher, batch)
+        while len(self._writes) >= _WRITE_LAG:
+            await self._writes.popleft()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-write")
+        self._writes.append(loop.run_in_executor(self._writer, _write_pieces, self._appender, batch))
+
+    async def finish(self) -> None:
+        """Wait for every queued batch; raise the first failure."""
+        try:
+            if self._hash is not None:
+                await self._hash
+                self._hash = None
+            while self._writes:
+                await self._writes.popleft()
+        finally:
+            await self.abandon()
+
+    async def abandon(self) -> None:
+        """Wait for whatever is still running (ignoring its errors) and stop the writer thread."""
+        pending = [f for f in (self._hash, *self._writes) if f is not None]
+        self._hash = None
+        self._writes.clear()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)
+            self._writer = None
 
 
 def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes]) -> None:

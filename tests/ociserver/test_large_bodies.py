@@ -136,3 +136,32 @@ async def test_client_leaving_mid_download_breaks_nothing(registry: RunningRegis
     assert head.startswith(b"HTTP/1.1 200")
     async with http.get(f"{registry.url}{path}", headers={"Range": "bytes=0-9"}) as r:
         assert r.status == 206 and await r.read() == data[:10]
+
+
+async def test_stalled_downloads_do_not_stall_other_requests(registry: RunningRegistry, http: Http) -> None:
+    """More stalled whole-blob downloads than asyncio's default executor has threads: catalog work
+    (here a tag list) still answers, because blob sends run on their own thread pool."""
+    data = os.urandom(BIG * 3)
+    location = await _session(http, registry)
+    async with http.put(location, params={"digest": sha(data)}, data=data) as r:
+        assert r.status == 201
+    host, port = registry.host.split(":")
+    request = f"GET /v2/big/r/blobs/{sha(data)} HTTP/1.1\r\nHost: {registry.host}\r\n\r\n".encode()
+    stalled: list[asyncio.StreamWriter] = []
+    try:
+        async with asyncio.timeout(30):  # without the separate pool this waits out the 120 s send timeout
+            for _ in range(min(32, (os.cpu_count() or 1) + 4) + 2):
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+                reader, writer = await asyncio.open_connection(sock=sock)
+                stalled.append(writer)
+                writer.write(request)
+                assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+                # ... and never read the body
+            async with http.get(f"{registry.url}/v2/big/r/tags/list") as r:
+                assert r.status == 200
+    finally:
+        for writer in stalled:
+            writer.close()

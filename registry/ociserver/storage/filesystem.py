@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from registry.blobstore.layout import StoreLayout
+from registry.blobstore.page_cache import warm_page_cache
 from registry.blobstore.writer import fsync_dir, publish_file, raise_store_error
 from registry.errors import BlobNotFound
 from registry.oci.digest import Digest
@@ -29,7 +30,7 @@ class FilesystemBackend:
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
         layout.blobs_dir.mkdir(parents=True, exist_ok=True)
-        self._prefetches: set[asyncio.Task[None]] = set()
+        self._warming: set[asyncio.Task[None]] = set()
 
     async def stat(self, digest: Digest) -> int | None:
         """Size of the blob file, or None."""
@@ -45,11 +46,11 @@ class FilesystemBackend:
             DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
         """
         await asyncio.to_thread(self._put_file_sync, digest, path)
-        # Uploads are written with O_DIRECT, bypassing the page cache: warm it in the background so
-        # a pull right after a push is served from memory (not awaited: the push answers at once).
-        task = asyncio.create_task(asyncio.to_thread(_prefetch, self.layout.blob_path(digest)))
-        self._prefetches.add(task)
-        task.add_done_callback(self._prefetches.discard)
+        # Uploads are written with O_DIRECT, bypassing the page cache. Ask the kernel to read the
+        # blob back in the background, so a pull right after a push is served from memory.
+        task = asyncio.create_task(asyncio.to_thread(warm_page_cache, self.layout.blob_path(digest)))
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
 
     def _put_file_sync(self, digest: Digest, path: Path) -> None:
         try:
@@ -103,17 +104,6 @@ class FilesystemBackend:
         return [d for d, _ in self.layout.iter_blob_files() if d is not None]
 
     async def close(self) -> None:
-        """Wait for background page-cache prefetches to finish."""
-        if self._prefetches:
-            await asyncio.gather(*self._prefetches, return_exceptions=True)
-
-
-def _prefetch(path: Path) -> None:
-    """Read a file into the page cache (best effort), in 8 MiB reads into one reused buffer."""
-    try:
-        with open(path, "rb", buffering=0) as f:
-            buf = bytearray(8 << 20)
-            while f.readinto(buf):
-                pass
-    except OSError:
-        pass
+        """Wait for background page-cache warming to finish."""
+        if self._warming:
+            await asyncio.gather(*self._warming, return_exceptions=True)
