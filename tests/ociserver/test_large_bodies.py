@@ -4,7 +4,9 @@ at aligned and unaligned offsets, chunked transfer encoding, and truncated bodie
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
+import mmap
 import os
 import socket
 from pathlib import Path
@@ -12,6 +14,8 @@ from pathlib import Path
 import aiohttp
 
 from registry.blobstore.appender import open_appender
+from registry.oci.digest import Digest
+from registry.ociserver.keys import STORE
 from registry.ociserver.raw_body import RAW_THRESHOLD
 from tests.support.registry_server import RunningRegistry, sha
 
@@ -165,3 +169,37 @@ async def test_stalled_downloads_do_not_stall_other_requests(registry: RunningRe
     finally:
         for writer in stalled:
             writer.close()
+
+
+def _resident_fraction(path: Path) -> float:
+    """Share of ``path``'s pages in the page cache (mincore on a private mapping)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    with path.open("rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as m:
+        vec = (ctypes.c_ubyte * pages)()
+        anchor = ctypes.c_char.from_buffer(m)
+        try:
+            assert libc.mincore(ctypes.addressof(anchor), size, vec) == 0, ctypes.get_errno()
+        finally:
+            del anchor
+    return sum(v & 1 for v in vec) / pages
+
+
+async def test_pushed_blob_is_left_in_the_page_cache(registry: RunningRegistry, http: Http) -> None:
+    """Uploads bypass the page cache (O_DIRECT); the commit queues a read-back so that a pull right
+    after a push is served from memory."""
+    data = os.urandom(64 << 20)
+    location = await _session(http, registry)
+    async with http.put(location, params={"digest": sha(data)}, data=data) as r:
+        assert r.status == 201
+    path = registry.app[STORE].backend.local_path(Digest.parse(sha(data)))
+    assert path is not None
+    resident = 0.0
+    for _ in range(100):  # the queued reads finish within a fraction of a second
+        resident = _resident_fraction(path)
+        if resident > 0.95:
+            break
+        await asyncio.sleep(0.05)
+    assert resident > 0.95

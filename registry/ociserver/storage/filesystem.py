@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from registry.blobstore.layout import StoreLayout
-from registry.blobstore.page_cache import warm_page_cache
+from registry.blobstore.page_cache import warm_limit, warm_page_cache
 from registry.blobstore.writer import fsync_dir, publish_file, raise_store_error
 from registry.errors import BlobNotFound
 from registry.oci.digest import Digest
@@ -30,7 +30,7 @@ class FilesystemBackend:
     def __init__(self, layout: StoreLayout) -> None:
         self.layout = layout
         layout.blobs_dir.mkdir(parents=True, exist_ok=True)
-        self._warming: set[asyncio.Task[None]] = set()
+        self._warm_limit = warm_limit()
 
     async def stat(self, digest: Digest) -> int | None:
         """Size of the blob file, or None."""
@@ -46,16 +46,17 @@ class FilesystemBackend:
             DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
         """
         await asyncio.to_thread(self._put_file_sync, digest, path)
-        # Uploads are written with O_DIRECT, bypassing the page cache. Ask the kernel to read the
-        # blob back in the background, so a pull right after a push is served from memory.
-        task = asyncio.create_task(asyncio.to_thread(warm_page_cache, self.layout.blob_path(digest)))
-        self._warming.add(task)
-        task.add_done_callback(self._warming.discard)
 
     def _put_file_sync(self, digest: Digest, path: Path) -> None:
         try:
             fd = os.open(path, os.O_RDONLY)
             try:
+                # Uploads are written with O_DIRECT, around the page cache. Queue the read-back
+                # first (the device fills the pages while fsync runs), so that a pull right after
+                # the push is served from memory, as it would be after a buffered write.
+                size = os.fstat(fd).st_size
+                if size <= self._warm_limit:
+                    warm_page_cache(fd, size)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -104,6 +105,4 @@ class FilesystemBackend:
         return [d for d, _ in self.layout.iter_blob_files() if d is not None]
 
     async def close(self) -> None:
-        """Wait for background page-cache warming to finish."""
-        if self._warming:
-            await asyncio.gather(*self._warming, return_exceptions=True)
+        """Nothing to release."""
