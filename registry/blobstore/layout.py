@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.errors import StoreLayoutError
-from registry.oci.digest import Digest
+from registry.oci.digest import ALGORITHMS, Digest
 
 __all__ = ["StoreLayout"]
 
@@ -63,8 +63,8 @@ class StoreLayout:
         return self.root / "catalog.db"
 
     def blob_path(self, digest: Digest) -> Path:
-        """Final path of a committed blob."""
-        return self.blobs_dir / digest.hex[:2] / digest.hex
+        """Final path of a committed blob (``blobs/<algorithm>/<ab>/<hex>``)."""
+        return self.root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex
 
     def partial_path(self, digest: Digest) -> Path:
         """Data file of a resumable transfer."""
@@ -91,24 +91,26 @@ class StoreLayout:
             path.mkdir(parents=True, exist_ok=True)
 
     def iter_blob_files(self) -> Iterator[tuple[Digest | None, os.DirEntry[str]]]:
-        """Every file under ``blobs/sha256``: ``(digest, entry)``, digest ``None`` for a stray name."""
-        try:
-            fanouts = list(os.scandir(self.blobs_dir))
-        except FileNotFoundError:
-            return
-        for fanout in fanouts:
-            if not fanout.is_dir(follow_symlinks=False):
-                yield None, fanout
+        """Every file under ``blobs/<algorithm>`` (sha256, and sha512 where the registry server
+        stored some): ``(digest, entry)``, digest ``None`` for a stray name."""
+        for algorithm in ALGORITHMS:
+            try:
+                fanouts = list(os.scandir(self.root / "blobs" / algorithm))
+            except FileNotFoundError:
                 continue
-            for entry in os.scandir(fanout.path):
-                yield _digest_or_none(entry.name, fanout.name), entry
+            for fanout in fanouts:
+                if not fanout.is_dir(follow_symlinks=False):
+                    yield None, fanout
+                    continue
+                for entry in os.scandir(fanout.path):
+                    yield _digest_or_none(entry.name, fanout.name, algorithm), entry
 
 
-def _digest_or_none(name: str, fanout: str) -> Digest | None:
-    if len(name) != 64 or not name.startswith(fanout):
+def _digest_or_none(name: str, fanout: str, algorithm: str) -> Digest | None:
+    if len(name) != ALGORITHMS[algorithm] or not name.startswith(fanout):
         return None
     try:
-        return Digest(name)
+        return Digest(name, algorithm)
     except ValueError:
         return None
 

@@ -95,7 +95,7 @@ def _present_in_repo(conn: Connection, table: Table, repo: str, digests: Iterabl
     if not wanted:
         return set()
     stmt = select(table.c.digest).where(table.c.repo == repo, table.c.digest.in_(wanted))
-    return {Digest.parse(r) for r in conn.execute(stmt).scalars()}
+    return {Digest.parse_oci(r) for r in conn.execute(stmt).scalars()}
 
 
 class RegistryCatalog:
@@ -230,7 +230,7 @@ class RegistryCatalog:
             .order_by(reg_manifests.c.digest)
         )
         return [
-            ReferrerRow(Digest.parse(r[0]), str(r[1]), len(r[2]), r[3], r[4])
+            ReferrerRow(Digest.parse_oci(r[0]), str(r[1]), len(r[2]), r[3], r[4])
             for r in conn.execute(stmt).all()
         ]
 
@@ -243,7 +243,7 @@ class RegistryCatalog:
             reg_tags.c.repo == repo, reg_tags.c.tag == tag
         )
         row = conn.execute(stmt).first()
-        return None if row is None else TagRow(Digest.parse(row[0]), float(row[1]))
+        return None if row is None else TagRow(Digest.parse_oci(row[0]), float(row[1]))
 
     @staticmethod
     def set_tag(conn: Connection, repo: str, tag: str, digest: Digest, now: float | None = None) -> None:
@@ -334,7 +334,7 @@ class RegistryCatalog:
         stmt = select(reg_blobs.c.digest, reg_blobs.c.size).where(
             and_(reg_blobs.c.touched_at < touched_before, reg_blobs.c.digest.not_in(referenced))
         )
-        return [(Digest.parse(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
+        return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
 
     @staticmethod
     def forget_blobs(conn: Connection, digests: Sequence[Digest]) -> None:

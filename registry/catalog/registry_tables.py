@@ -32,7 +32,7 @@ __all__ = [
     "reg_uploads",
 ]
 
-DIGEST = String(71)
+DIGEST = String(135)  # "sha512:" + 128 hex (sha256 digests are 71 characters)
 REPO = String(256)
 
 reg_blobs = Table(

@@ -137,11 +137,11 @@ class BlobService:
         spool = self.store.spool
         async with spool.lock(upload_id):
             offset = await self.session_offset(repo, upload_id)
-            actual = await spool.digest_hex(upload_id, offset)
+            actual = await spool.digest_hex(upload_id, offset, digest.algorithm)
             if actual != digest.hex:
                 raise DigestMismatch(
                     "provided digest did not match uploaded content",
-                    detail={"expected": str(digest), "actual": f"sha256:{actual}"},
+                    detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
                 )
             await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, offset))
             if await self.store.backend.stat(digest) is None:

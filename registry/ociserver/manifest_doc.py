@@ -8,21 +8,22 @@ caches), Docker v2s2 with Ollama's layer types. Only the shape of descriptors is
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from registry.catalog import ManifestRecord
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
-from registry.oci.digest import Digest, sha256_of
+from registry.oci.digest import Digest
 
 __all__ = ["descriptor_sizes", "parse_manifest"]
 
 _INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
 
 
-def parse_manifest(content: bytes, content_type: str | None) -> ManifestRecord:
-    """Parse and check a manifest body.
+def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "sha256") -> ManifestRecord:
+    """Parse and check a manifest body; its digest is the ``algorithm`` hash of the exact bytes.
 
     ``content_type`` is the request's Content-Type (parameters stripped); the stored media type is the
     body's ``mediaType`` when present, else ``content_type``.
@@ -74,7 +75,7 @@ def parse_manifest(content: bytes, content_type: str | None) -> ManifestRecord:
     if annotations is not None and not isinstance(annotations, dict):
         raise InvalidManifest("manifest invalid: annotations must be an object")
     return ManifestRecord(
-        digest=sha256_of(content),
+        digest=Digest(hashlib.new(algorithm, content).hexdigest(), algorithm),
         media_type=media_type,
         content=content,
         subject=subject,
@@ -105,7 +106,7 @@ def _descriptor(obj: object, where: str) -> tuple[Digest, dict[str, Any]]:
     if not isinstance(digest, str):
         raise InvalidManifest(f"manifest invalid: {where}.digest is missing")
     try:
-        return Digest.parse(digest) if digest.startswith("sha256:") else Digest.parse("!" + digest), obj
+        return Digest.parse_oci(digest), obj
     except InvalidDigest as err:
         raise InvalidManifest(f"manifest invalid: {where}.digest: {err}") from err
 
@@ -117,5 +118,5 @@ def descriptor_sizes(content: bytes) -> dict[Digest, int]:
     entries = [doc.get("config")] if isinstance(doc.get("config"), dict) else []
     entries += [e for e in (doc.get("layers") or []) if isinstance(e, dict) and not e.get("urls")]
     for entry in entries:
-        sizes[Digest.parse(entry["digest"])] = int(entry["size"])
+        sizes[Digest.parse_oci(entry["digest"])] = int(entry["size"])
     return sizes

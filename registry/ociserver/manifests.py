@@ -127,7 +127,9 @@ class ManifestService:
         """
         if len(content) > self.max_manifest_bytes:
             raise TooLarge(f"manifest is larger than the limit of {self.max_manifest_bytes} bytes")
-        record = parse_manifest(content, content_type)
+        # PUT by digest names the algorithm (sha256 or sha512); by tag, the digest is the sha256.
+        algorithm = reference.digest.algorithm if reference.digest is not None else "sha256"
+        record = parse_manifest(content, content_type, algorithm)
         if reference.digest is not None and reference.digest != record.digest:
             raise DigestMismatch(
                 "manifest digest does not match the reference",

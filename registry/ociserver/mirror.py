@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -125,7 +124,8 @@ class Mirror:
                 log.warning("upstream unavailable; serving cached %s:%s", repo, reference)
                 return
             raise
-        record = parse_manifest(content, content_type)
+        algorithm = reference.digest.algorithm if reference.digest is not None else "sha256"
+        record = parse_manifest(content, content_type, algorithm)
         if reference.digest is not None and record.digest != reference.digest:
             raise DigestMismatch("upstream manifest does not match the requested digest")
         await self.manifests.record_mirrored(repo, record, reference.tag)
@@ -193,7 +193,7 @@ class Mirror:
                 del self._fills[digest]
 
     async def _download(self, repo: str, digest: Digest, fill: _Fill) -> None:
-        hasher = hashlib.sha256()
+        hasher = digest.new_hasher()
         async with self.upstream.request("GET", repo, f"blobs/{digest}") as r:
             raise_for_blob_status(r.status, str(digest))
             with open(fill.path, "wb") as f:

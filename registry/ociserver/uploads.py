@@ -1,4 +1,5 @@
-"""Upload session data: one file per session under ``<root>/uploads/<id>`` plus a live sha256.
+"""Upload session data: one file per session under ``<root>/uploads/<id>`` plus a live sha256
+(other algorithms are computed once, when the session is closed).
 
 The session's *state* (repository, offset, times) is in the catalog; this module owns the bytes.
 Every byte is hashed on the way in. ``hashlib`` objects cannot be persisted, so after a restart (or
@@ -119,8 +120,14 @@ class UploadSpool:
         """Forget the running hash (the next use re-hashes the recorded prefix)."""
         self._hashers.pop(upload_id, None)
 
-    async def digest_hex(self, upload_id: str, offset: int) -> str:
-        """The sha256 of the session's first ``offset`` bytes."""
+    async def digest_hex(self, upload_id: str, offset: int, algorithm: str = "sha256") -> str:
+        """The ``algorithm`` hash (hex) of the session's first ``offset`` bytes.
+
+        sha256 comes from the running hash; any other algorithm (sha512) re-reads the data once.
+        """
+        if algorithm != "sha256":
+            path = self.path(upload_id)
+            return (await asyncio.to_thread(_hash_prefix, path, offset, algorithm)).hexdigest()
         hasher = await self._hasher_at(upload_id, offset)
         self._remember(upload_id, offset, hasher)
         return hasher.copy().hexdigest()
@@ -213,8 +220,8 @@ def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes]) -> 
         raise_store_error(err, "writing an upload")
 
 
-def _hash_prefix(path: Path, offset: int) -> hashlib._Hash:
-    hasher = hashlib.sha256()
+def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib._Hash:
+    hasher = hashlib.new(algorithm)
     buf = bytearray(1 << 20)
     view = memoryview(buf)
     remaining = offset

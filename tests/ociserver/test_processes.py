@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,7 @@ async def test_two_processes_share_postgres_and_bucket(
                 f"{b.url}/v2/team/model/blobs/{sha(layer)}", headers={"Range": "bytes=5-9"}
             ) as r:
                 assert r.status == 206 and await r.read() == layer[5:10]
+            await _sha512_image_across(http, a.url, b.url)
             # a chunked upload started on one process and finished on the other
             async with http.post(f"{a.url}/v2/team/model/blobs/uploads/") as r:
                 path = r.headers["Location"].split("/v2/", 1)[1]
@@ -127,3 +129,39 @@ async def test_two_processes_share_postgres_and_bucket(
     finally:
         a.stop()
         b.stop()
+
+
+async def _sha512_image_across(http: aiohttp.ClientSession, a: str, b: str) -> None:
+    """A sha512 blob and a manifest put by its sha512 digest on ``a`` are served by ``b`` (the
+    catalog's digest columns hold 135 characters on PostgreSQL)."""
+    layer = os.urandom(1000)
+    layer_digest = "sha512:" + hashlib.sha512(layer).hexdigest()
+    async with http.post(
+        f"{a}/v2/team/model/blobs/uploads/", params={"digest": layer_digest}, data=layer
+    ) as r:
+        assert r.status == 201, await r.text()
+    media = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha(b"{}"),
+                "size": 2,
+            },
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer_digest, "size": len(layer)}],
+        }
+    ).encode()
+    digest = "sha512:" + hashlib.sha512(manifest).hexdigest()
+    async with http.put(
+        f"{a}/v2/team/model/manifests/{digest}",
+        params={"tag": "v512"},
+        data=manifest,
+        headers={"Content-Type": media},
+    ) as r:
+        assert r.status == 201, await r.text()
+    async with http.get(f"{b}/v2/team/model/manifests/v512") as r:
+        assert await r.read() == manifest and r.headers["Docker-Content-Digest"] == digest
+    async with http.get(f"{b}/v2/team/model/blobs/{layer_digest}") as r:
+        assert await r.read() == layer

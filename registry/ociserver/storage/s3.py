@@ -1,6 +1,6 @@
 """S3-compatible object storage (AWS S3, MinIO, moto) through boto3, called in worker threads.
 
-Keys are ``<prefix>blobs/sha256/<ab>/<hex>``, derived only from parsed digests. Uploads use boto3's
+Keys are ``<prefix>blobs/<algorithm>/<ab>/<hex>``, derived only from parsed digests. Uploads use boto3's
 managed transfer (multipart for large files); the local file was verified before it gets here.
 Blob GETs may be redirected to presigned URLs (``redirect=True``).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import BlobNotFound, StoreError
-from registry.oci.digest import Digest
+from registry.oci.digest import ALGORITHMS, Digest
 
 __all__ = ["S3Backend", "S3Settings"]
 
@@ -64,7 +64,7 @@ class S3Backend:
             self._client.create_bucket(Bucket=self.settings.bucket)
 
     def _key(self, digest: Digest) -> str:
-        return f"{self.settings.prefix}blobs/sha256/{digest.hex[:2]}/{digest.hex}"
+        return f"{self.settings.prefix}blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}"
 
     async def stat(self, digest: Digest) -> int | None:
         """Object size, or None when absent."""
@@ -149,20 +149,21 @@ class S3Backend:
         return url
 
     async def list_digests(self) -> list[Digest]:
-        """Every object under ``<prefix>blobs/sha256/`` with a digest name."""
+        """Every object under ``<prefix>blobs/<algorithm>/`` with a digest name."""
         return await asyncio.to_thread(self._list_sync)
 
     def _list_sync(self) -> list[Digest]:
         found: list[Digest] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        prefix = f"{self.settings.prefix}blobs/sha256/"
-        for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                name = str(item["Key"]).rsplit("/", 1)[-1]
-                try:
-                    found.append(Digest(name))
-                except ValueError:
-                    continue
+        for algorithm in ALGORITHMS:
+            prefix = f"{self.settings.prefix}blobs/{algorithm}/"
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    name = str(item["Key"]).rsplit("/", 1)[-1]
+                    try:
+                        found.append(Digest(name, algorithm))
+                    except ValueError:
+                        continue
         return found
 
     async def close(self) -> None:
