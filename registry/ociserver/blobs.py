@@ -113,7 +113,7 @@ class BlobService:
             SizeInvalid (Content-Range length disagrees with the body), TooLarge, DiskFull.
         """
         spool = self.store.spool
-        async with spool.lock(upload_id):
+        async with spool.exclusive(upload_id):
             offset = await self.session_offset(repo, upload_id)
             if chunk is not None and chunk.start != offset:
                 raise ChunkOutOfOrder(
@@ -135,7 +135,7 @@ class BlobService:
             UploadNotFound / DiskFull / StoreError.
         """
         spool = self.store.spool
-        async with spool.lock(upload_id):
+        async with spool.exclusive(upload_id):
             offset = await self.session_offset(repo, upload_id)
             actual = await spool.digest_hex(upload_id, offset, digest.algorithm)
             if actual != digest.hex:
@@ -158,6 +158,6 @@ class BlobService:
     async def cancel_upload(self, repo: str, upload_id: str) -> None:
         """End a session and delete its data. Raises :class:`UploadNotFound`."""
         await self.session_offset(repo, upload_id)
-        async with self.store.spool.lock(upload_id):
+        async with self.store.spool.exclusive(upload_id):
             await self.store.write(lambda c: RegistryCatalog.delete_upload(c, upload_id))
             self.store.spool.discard(upload_id)

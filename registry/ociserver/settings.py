@@ -15,6 +15,8 @@ Config file format (all sections optional)::
     root = "/var/lib/ollama-registry"
     database_url = "postgresql+psycopg://user:pw@db/registry"
     backend = "filesystem"            # or "s3"
+    uploads_dir = "/shared/uploads"   # default <root>/uploads; give every replica behind one load
+                                      # balancer the same shared directory
 
     [storage.s3]
     bucket = "models"
@@ -66,6 +68,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 5000
     database_url: str | None = None
+    uploads_dir: Path | None = None  # None: <root>/uploads
     backend: str = "filesystem"
     s3: S3Settings | None = None
     upstream: str | None = None
@@ -156,6 +159,8 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
         updates["root"] = Path(str(storage["root"]))
     if "database_url" in storage:
         updates["database_url"] = str(storage["database_url"])
+    if "uploads_dir" in storage:
+        updates["uploads_dir"] = Path(str(storage["uploads_dir"]))
     updates.update(_storage_backend(storage))
     if "interval" in gc:
         updates["gc_interval"] = _seconds(gc["interval"], "gc.interval")

@@ -50,7 +50,7 @@ class RegistryStore:
             backend = S3Backend(settings.s3)
         else:
             backend = FilesystemBackend(layout)
-        spool = UploadSpool(settings.root / "uploads", settings.max_upload_bytes)
+        spool = UploadSpool(settings.uploads_dir or settings.root / "uploads", settings.max_upload_bytes)
         return cls(db, backend, spool)
 
     async def read(self, fn: Callable[[Any], _T]) -> _T:

@@ -7,27 +7,37 @@ when another process took the previous chunk) the hash resumes by re-hashing the
 ``offset`` bytes (about 1.5 GB/s). Bytes past the catalog's offset (a chunk cut short by a crash)
 are cut off before the next chunk is written.
 
-Concurrency: one asyncio lock per session serialises chunks within a process; the catalog offset
-check (done by the caller) rejects a chunk that does not continue the session.
+Concurrency: :meth:`UploadSpool.exclusive` serialises requests on one session, within a process (an
+asyncio lock) and across processes sharing the spool directory (``flock`` on the data file); the
+catalog offset check (done by the caller) then rejects a chunk that does not continue the session.
+
+Several processes serving one catalog (behind a load balancer) must share one spool directory
+(``[storage] uploads_dir``) for chunked uploads to move between them. When they do not, a chunk that
+reaches a process without the session's data gets a clear ``BLOB_UPLOAD_UNKNOWN`` (the client starts
+over) instead of writing at the wrong place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
+import os
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from registry.blobstore.appender import Appender, open_appender
 from registry.blobstore.writer import raise_store_error
-from registry.errors import InvalidRange, TooLarge
+from registry.errors import InvalidRange, TooLarge, UploadNotFound
 
 __all__ = ["ChunkOutOfOrder", "UploadSpool"]
 
 _FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
 _MAX_LIVE_HASHERS = 1024
+_LOCK_POLL = 0.02  # seconds between tries for a session another process is writing
 _WRITE_LAG = 4  # batches the write lane may fall behind the hash lane (16 MiB)
 
 
@@ -60,12 +70,51 @@ class UploadSpool:
         self.path(upload_id).touch()
         self._hashers[upload_id] = (0, hashlib.sha256())
 
-    def lock(self, upload_id: str) -> asyncio.Lock:
-        """The in-process lock for one session."""
+    @contextlib.asynccontextmanager
+    async def exclusive(self, upload_id: str) -> AsyncIterator[None]:
+        """Hold one session against every other request, in this process and in others sharing the
+        spool directory. Waiting polls (no thread is held while another request writes a chunk)."""
         lock = self._locks.get(upload_id)
         if lock is None:
             lock = self._locks[upload_id] = asyncio.Lock()
-        return lock
+        async with lock:
+            try:
+                fd = os.open(self.path(upload_id), os.O_RDONLY)
+            except FileNotFoundError:  # no data here yet: require_data decides
+                yield
+                return
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        await asyncio.sleep(_LOCK_POLL)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+
+    def require_data(self, upload_id: str, offset: int) -> None:
+        """Make sure this process holds the session's data (``offset`` bytes, from the catalog).
+
+        A session with no bytes yet may simply have been opened by another process: its data file is
+        created here. Otherwise the data is out of reach.
+
+        Raises:
+            UploadNotFound: the session's bytes are held by another process (no shared spool).
+        """
+        path = self.path(upload_id)
+        if path.exists():
+            return
+        if offset == 0:
+            path.touch()
+            return
+        raise UploadNotFound(
+            "blob upload unknown to registry: its data is held by another registry process "
+            "(processes behind one load balancer need a shared [storage] uploads_dir); "
+            "start the upload again",
+            detail={"id": upload_id},
+        )
 
     def discard(self, upload_id: str) -> None:
         """Delete a session's data and hash. Idempotent."""
@@ -84,6 +133,7 @@ class UploadSpool:
             TooLarge: the session would exceed ``max_upload_bytes``.
             DiskFull / StoreError: the disk refused.
         """
+        self.require_data(upload_id, offset)
         hasher = await self._hasher_at(upload_id, offset)
         f = await asyncio.to_thread(open_appender, self.path(upload_id), offset)
         size = offset
@@ -124,7 +174,11 @@ class UploadSpool:
         """The ``algorithm`` hash (hex) of the session's first ``offset`` bytes.
 
         sha256 comes from the running hash; any other algorithm (sha512) re-reads the data once.
+
+        Raises:
+            UploadNotFound: the data is held by another process (see :meth:`require_data`).
         """
+        self.require_data(upload_id, offset)
         if algorithm != "sha256":
             path = self.path(upload_id)
             return (await asyncio.to_thread(_hash_prefix, path, offset, algorithm)).hexdigest()

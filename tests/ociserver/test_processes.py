@@ -74,14 +74,16 @@ def s3_endpoint() -> Iterator[str]:
         yield url
 
 
-def _config(tmp_path: Path, name: str, endpoint: str, db_url: str) -> Path:
+def _config(tmp_path: Path, name: str, endpoint: str, db_url: str, uploads: Path | None = None) -> Path:
     path = tmp_path / f"{name}.toml"
+    shared = f'uploads_dir = "{uploads}"' if uploads is not None else ""
     path.write_text(
         f"""
 [server]
 tag_cache = "0"
 [storage]
 database_url = "{db_url}"
+{shared}
 backend = "s3"
 [storage.s3]
 bucket = "shared"
@@ -165,3 +167,53 @@ async def _sha512_image_across(http: aiohttp.ClientSession, a: str, b: str) -> N
         assert await r.read() == manifest and r.headers["Docker-Content-Digest"] == digest
     async with http.get(f"{b}/v2/team/model/blobs/{layer_digest}") as r:
         assert await r.read() == layer
+
+
+async def _chunk(
+    http: aiohttp.ClientSession, base: str, path: str, data: bytes, start: int
+) -> aiohttp.ClientResponse:
+    headers = {"Content-Range": f"{start}-{start + len(data) - 1}"}
+    r = await http.patch(f"{base}/v2/{path}", data=data, headers=headers)
+    await r.read()
+    return r
+
+
+@pytest.mark.parametrize("shared_uploads", [True, False], ids=["shared-uploads-dir", "separate-spools"])
+async def test_chunked_upload_moving_between_processes(
+    tmp_path: Path, s3_endpoint: str, postgres_url: str, shared_uploads: bool
+) -> None:
+    """Behind a load balancer each chunk may reach another process. With a shared ``uploads_dir`` the
+    upload completes; without one, the process lacking the data says so (404, never a 500 or a
+    wrong blob)."""
+    db_url = fresh_database(postgres_url)
+    uploads = tmp_path / "shared-uploads" if shared_uploads else None
+    a, b = (
+        RegistryProcess(
+            "--root", str(tmp_path / n), "--config", str(_config(tmp_path, n, s3_endpoint, db_url, uploads))
+        )
+        for n in ("a", "b")
+    )
+    try:
+        data = os.urandom(30_000)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{a.url}/v2/team/lb/blobs/uploads/") as r:
+                path = r.headers["Location"].split("/v2/", 1)[1]
+            r = await _chunk(http, a.url, path, data[:10_000], 0)
+            assert r.status == 202
+            r = await _chunk(http, b.url, path, data[10_000:20_000], 10_000)
+            if not shared_uploads:
+                assert r.status == 404
+                body = await r.json()
+                assert body["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
+                assert "uploads_dir" in body["errors"][0]["message"]
+                return
+            assert r.status == 202 and r.headers["Range"] == "0-19999"
+            r = await _chunk(http, a.url, path, data[20_000:], 20_000)
+            assert r.status == 202
+            async with http.put(f"{b.url}/v2/{path}", params={"digest": sha(data)}) as r:
+                assert r.status == 201, await r.text()
+            async with http.get(f"{a.url}/v2/team/lb/blobs/{sha(data)}") as r:
+                assert await r.read() == data
+    finally:
+        a.stop()
+        b.stop()
