@@ -153,7 +153,8 @@ class BlobService:
 
             await self.store.write(link)
             spool.discard(upload_id)
-            return offset
+        await self.store.backend.warm(digest)
+        return offset
 
     async def cancel_upload(self, repo: str, upload_id: str) -> None:
         """End a session and delete its data. Raises :class:`UploadNotFound`."""

@@ -5,7 +5,8 @@ parser, a ``StreamReader`` and an event-loop turn: for multi-GiB model blobs tha
 hashing or disk, limits throughput. For a plain-HTTP body with a known ``Content-Length`` above
 :data:`RAW_THRESHOLD`, :class:`RequestBody` first yields what aiohttp already buffered, then pauses the
 transport and reads exactly the remaining bytes from a duplicate of the socket in a worker thread
-(``recv_into`` with a timeout; the GIL is released while waiting), in large pieces.
+(``recv_into`` with a timeout; the GIL is released while waiting), in large pieces, one piece ahead
+of the consumer.
 
 Since the HTTP parser never sees those bytes, the connection cannot be reused: the route must close it
 after responding (``detached`` tells it to). Everything else (chunked encoding, TLS, small bodies)
@@ -15,6 +16,7 @@ goes through aiohttp's normal reader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -78,12 +80,25 @@ class RequestBody:
         raw = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
         raw.settimeout(_RECV_TIMEOUT)
         loop = asyncio.get_running_loop()
+
+        def receive(left: int) -> asyncio.Future[bytes] | None:
+            if left <= 0:
+                return None
+            return loop.run_in_executor(self.threads, _recv_piece, raw, min(_PIECE, left))
+
+        pending = receive(remaining)
         try:
-            while remaining > 0:
-                piece = await loop.run_in_executor(self.threads, _recv_piece, raw, min(_PIECE, remaining))
+            while pending is not None:
+                piece = await pending
                 remaining -= len(piece)
+                pending = receive(remaining)  # the next piece arrives while this one is consumed
                 yield piece
         finally:
+            if pending is not None:  # the consumer stopped early: wake the reader thread and wait for it
+                with contextlib.suppress(OSError):
+                    raw.shutdown(socket.SHUT_RD)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pending)
             raw.close()
             content.feed_eof()  # the parser never saw these bytes: mark the payload done (no lingering)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from registry.blobstore.layout import StoreLayout
 from registry.errors import BlobNotFound
-from registry.oci.digest import sha256_of
+from registry.oci.digest import Digest, sha256_of
 from registry.ociserver.storage.base import BlobBackend
 from registry.ociserver.storage.filesystem import FilesystemBackend
 from registry.ociserver.storage.s3 import S3Backend, S3Settings
@@ -68,6 +69,24 @@ async def test_put_stat_read_ranges(backend: BlobBackend, tmp_path: Path) -> Non
     assert await backend.stat(digest) == len(data)
     assert await _read(backend, digest, 0, len(data)) == data
     assert await _read(backend, digest, 100, 200) == data[100:200]
+
+
+async def test_warm_is_best_effort_and_changes_nothing(backend: BlobBackend, tmp_path: Path) -> None:
+    data = os.urandom(100_000)
+    digest = sha256_of(data)
+    await backend.warm(digest)  # absent: no error
+    await backend.put_file(digest, _file(tmp_path, data))
+    await backend.warm(digest)
+    assert await _read(backend, digest, 0, len(data)) == data
+
+
+async def test_sha512_blobs_are_stored_and_listed(backend: BlobBackend, tmp_path: Path) -> None:
+    data = b"sha512 bytes"
+    digest = Digest(hashlib.sha512(data).hexdigest(), "sha512")
+    await backend.put_file(digest, _file(tmp_path, data))
+    assert await backend.stat(digest) == len(data)
+    assert digest in await backend.list_digests()
+    assert await _read(backend, digest, 0, len(data)) == data
 
 
 async def test_put_is_idempotent(backend: BlobBackend, tmp_path: Path) -> None:

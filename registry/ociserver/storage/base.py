@@ -10,6 +10,8 @@ Contract (checked by one shared test suite against every implementation):
 - ``local_path`` returns a file path when the bytes are on a local disk (the server then uses
   sendfile), else None. ``presigned_url`` returns a time-limited URL a client may be redirected to,
   or None when the backend cannot (or is configured not to) redirect.
+- ``warm(digest)`` prepares a just-stored blob to be served soon (the filesystem backend reads it
+  into the page cache); best effort, never raises, may do nothing.
 - Every method is safe to call concurrently, from several processes sharing the same backend.
 """
 
@@ -39,6 +41,10 @@ class BlobBackend(Protocol):
 
     async def delete(self, digest: Digest) -> bool:
         """Remove a blob; True when something was removed. Idempotent."""
+        ...
+
+    async def warm(self, digest: Digest) -> None:
+        """Best effort: make a just-stored blob quick to serve. Never raises."""
         ...
 
     def open_range(self, digest: Digest, start: int, end: int) -> AsyncIterator[bytes]:

@@ -51,18 +51,37 @@ class FilesystemBackend:
         try:
             fd = os.open(path, os.O_RDONLY)
             try:
-                # Uploads are written with O_DIRECT, around the page cache. Queue the read-back
-                # first (the device fills the pages while fsync runs), so that a pull right after
-                # the push is served from memory, as it would be after a buffered write.
-                size = os.fstat(fd).st_size
-                if size <= self._warm_limit:
-                    warm_page_cache(fd, size)
                 os.fsync(fd)
             finally:
                 os.close(fd)
             publish_file(path, self.layout.blob_path(digest))
         except OSError as err:
             raise_store_error(err, "committing a blob")
+
+    async def warm(self, digest: Digest) -> None:
+        """Read a just-committed blob back into the page cache and wait until it is there.
+
+        Uploads are written with O_DIRECT, around the page cache; without this a pull right after a
+        push would read the disk while docker-registry's, written through the cache, would not.
+        Runs after the commit (reads queued ahead of an ``fsync`` or a catalog commit would make
+        those wait). Blobs above :func:`warm_limit` are left alone. Never raises.
+        """
+        await asyncio.to_thread(self._warm_sync, digest)
+
+    def _warm_sync(self, digest: Digest) -> None:
+        try:
+            fd = os.open(self.layout.blob_path(digest), os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            size = os.fstat(fd).st_size
+            if 0 < size <= self._warm_limit:
+                warm_page_cache(fd, size)
+                os.pread(fd, 1, size - 1)  # the reads complete in order: wait for the last one
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     async def delete(self, digest: Digest) -> bool:
         """Unlink the blob file. True when it existed."""

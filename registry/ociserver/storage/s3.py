@@ -94,6 +94,9 @@ class S3Backend:
             raise StoreError(f"object storage upload failed: {err}") from err
         path.unlink(missing_ok=True)
 
+    async def warm(self, digest: Digest) -> None:
+        """Nothing to do: the object store serves it."""
+
     async def delete(self, digest: Digest) -> bool:
         """Delete the object; True when it existed."""
         if await self.stat(digest) is None:
