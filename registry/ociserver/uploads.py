@@ -90,6 +90,8 @@ class UploadSpool:
                         break
                     except BlockingIOError:
                         await asyncio.sleep(_LOCK_POLL)
+                    except OSError:  # no flock on this file system: in-process locking only
+                        break
                 yield
             finally:
                 os.close(fd)  # releases the flock
