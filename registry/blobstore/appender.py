@@ -32,7 +32,7 @@ _ALIGN = 4096
 class Appender(Protocol):
     """Appends bytes to one file from a starting offset."""
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data``."""
         ...
 
@@ -48,7 +48,7 @@ class BufferedAppender:
         self._fd = fd
         self._pos = offset
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append ``data`` (looping over short writes)."""
         view = memoryview(data)
         while view:
@@ -73,7 +73,7 @@ class DirectAppender:
         self._buf = mmap.mmap(-1, _BLOCK)
         self._fill = 0
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         """Copy into the aligned buffer, writing each full block directly."""
         view = memoryview(data)
         while view:

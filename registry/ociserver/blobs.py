@@ -104,7 +104,7 @@ class BlobService:
         return headers
 
     async def write_chunk(
-        self, repo: str, upload_id: str, chunk: ChunkRange | None, body: AsyncIterable[bytes]
+        self, repo: str, upload_id: str, chunk: ChunkRange | None, body: AsyncIterable[bytes | bytearray]
     ) -> int:
         """Append a chunk (``chunk`` None = stream mode: append wherever the session is).
 

@@ -124,7 +124,7 @@ class UploadSpool:
         self._locks.pop(upload_id, None)
         self.path(upload_id).unlink(missing_ok=True)
 
-    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes]) -> int:
+    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes | bytearray]) -> int:
         """Write ``body`` at ``offset`` (the session's current length). Returns the new length.
 
         The caller holds :meth:`lock` and has checked ``offset`` against the catalog. On an error
@@ -139,7 +139,7 @@ class UploadSpool:
         hasher = await self._hasher_at(upload_id, offset)
         f = await asyncio.to_thread(open_appender, self.path(upload_id), offset)
         size = offset
-        pending: list[bytes] = []
+        pending: list[bytes | bytearray] = []
         pending_len = 0
         lanes = _Lanes(hasher, f)
         try:
@@ -218,7 +218,7 @@ class _Lanes:
         self._writes: deque[asyncio.Future[None]] = deque()
         self._writer: ThreadPoolExecutor | None = None
 
-    async def submit(self, batch: list[bytes]) -> None:
+    async def submit(self, batch: list[bytes | bytearray]) -> None:
         """Queue ``batch`` on both lanes, after waiting for room."""
         loop = asyncio.get_running_loop()
         if self._hash is not None:
@@ -253,12 +253,12 @@ class _Lanes:
             self._writer = None
 
 
-def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes | bytearray]) -> None:
     for piece in pieces:
         hasher.update(piece)
 
 
-def _write_pieces(f: Appender, pieces: list[bytes]) -> None:
+def _write_pieces(f: Appender, pieces: list[bytes | bytearray]) -> None:
     try:
         for piece in pieces:
             f.write(piece)
@@ -266,7 +266,7 @@ def _write_pieces(f: Appender, pieces: list[bytes]) -> None:
         raise_store_error(err, "writing an upload")
 
 
-def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes]) -> None:
+def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes | bytearray]) -> None:
     """Hash and write each piece as received (no joining copy). Runs in a worker thread."""
     try:
         for piece in pieces:
