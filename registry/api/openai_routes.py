@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
 import random
 import struct
 import time
@@ -22,9 +21,8 @@ from registry.api import keys
 from registry.api.errors import status_for
 from registry.api.inference import prepare
 from registry.api.inference_routes import chat_stream, embed_input_list, embed_inputs, generate_stream
+from registry.api.streaming import stream_events
 from registry.oci.name import ModelName
-
-log = logging.getLogger(__name__)
 
 __all__ = ["add_routes"]
 
@@ -157,33 +155,22 @@ def _oai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _sse(request: web.Request, chunks: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    started = False
-    try:
-        async for chunk in chunks:
-            if not started:
-                await response.prepare(request)
-                started = True
-            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-    except errors.OllamaPyError as err:
-        if not started:
-            return _oai_error(status_for(err), str(err))
-        payload = {"error": {"message": str(err), "type": "api_error", "param": None, "code": None}}
-        await response.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
-    except (ConnectionResetError, OSError):
-        return response
-    except Exception:
-        if not started:
-            raise
-        log.exception("error while streaming %s", request.path)
-        await response.write(
-            b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n'
-        )
-    if not started:
-        await response.prepare(request)
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
+    return await stream_events(
+        request,
+        chunks,
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        frame=_sse_frame,
+        error_frame=lambda message: _sse_frame(
+            {"error": {"message": message, "type": "api_error", "param": None, "code": None}}
+        ),
+        internal_error=b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n',
+        refuse=lambda err: _oai_error(status_for(err), str(err)),
+        trailer=b"data: [DONE]\n\n",
+    )
+
+
+def _sse_frame(event: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 
 def _usage(final: dict[str, Any]) -> dict[str, int]:

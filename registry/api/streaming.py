@@ -1,4 +1,5 @@
-"""NDJSON streaming of Ollama responses (generate, chat, pull, push, create), honouring ``stream: false``."""
+"""NDJSON streaming of Ollama responses (generate, chat, pull, push, create), honouring ``stream: false``,
+and the framing-neutral streamer it shares with the OpenAI routes' server-sent events."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from registry import errors
 from registry.api.errors import error_response, status_for
 
-__all__ = ["Merge", "keep_last", "respond_ndjson"]
+__all__ = ["Merge", "keep_last", "respond_ndjson", "stream_events"]
 
 log = logging.getLogger(__name__)
 
@@ -47,26 +48,62 @@ async def respond_ndjson(
         except errors.OllamaPyError as err:
             return error_response(status_for(err), str(err))
         return web.json_response(merged)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    return await stream_events(
+        request,
+        events,
+        headers={"Content-Type": "application/x-ndjson"},
+        frame=_ndjson_line,
+        error_frame=lambda message: _ndjson_line({"error": message}),
+        internal_error=_ndjson_line({"error": "internal server error"}),
+        refuse=lambda err: error_response(status_for(err), str(err)),
+    )
+
+
+def _ndjson_line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode() + b"\n"
+
+
+async def stream_events(
+    request: web.Request,
+    events: AsyncIterator[dict[str, Any]],
+    *,
+    headers: dict[str, str],
+    frame: Callable[[dict[str, Any]], bytes],
+    error_frame: Callable[[str], bytes],
+    internal_error: bytes,
+    refuse: Callable[[errors.OllamaPyError], web.Response],
+    trailer: bytes = b"",
+) -> web.StreamResponse:
+    """Stream ``events``, each as ``frame(event)``, then ``trailer``; the framing is the caller's
+    (NDJSON here, server-sent events for the OpenAI routes).
+
+    The response starts with the first event. An ``OllamaPyError`` before it is answered whole by
+    ``refuse(err)``; after it, ``error_frame(message)`` is sent and the stream ends normally. Any
+    other exception before the first event reaches the error middleware (500); after it, it is
+    logged and ``internal_error`` is sent. A client that went away just ends the stream.
+    """
+    response = web.StreamResponse(headers=headers)
     started = False
     try:
         async for event in events:
             if not started:
                 await response.prepare(request)
                 started = True
-            await response.write(json.dumps(event).encode() + b"\n")
+            await response.write(frame(event))
     except errors.OllamaPyError as err:
         if not started:
-            return error_response(status_for(err), str(err))
-        await response.write(json.dumps({"error": str(err)}).encode() + b"\n")
+            return refuse(err)
+        await response.write(error_frame(str(err)))
     except (ConnectionResetError, OSError):
         return response  # the client went away
     except Exception:
         if not started:
             raise  # the error middleware answers 500
         log.exception("error while streaming %s", request.path)
-        await response.write(json.dumps({"error": "internal server error"}).encode() + b"\n")
+        await response.write(internal_error)
     if not started:
         await response.prepare(request)
+    if trailer:
+        await response.write(trailer)
     await response.write_eof()
     return response

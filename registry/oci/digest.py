@@ -50,10 +50,7 @@ class Digest:
         Raises:
             InvalidDigest: with a message quoting (a prefix of) the bad input.
         """
-        match = _DIGEST_RE.match(text) if isinstance(text, str) else None
-        if match is None:
-            shown = text[:100] if isinstance(text, str) else type(text).__name__
-            raise InvalidDigest(f"invalid digest format {shown!r}: expected sha256:<64 hex characters>")
+        match = _match(_DIGEST_RE, text, "sha256:<64 hex characters>")
         return cls(match.group(1).lower())
 
     @classmethod
@@ -63,12 +60,7 @@ class Digest:
         Raises:
             InvalidDigest: with a message quoting (a prefix of) the bad input.
         """
-        match = _OCI_DIGEST_RE.match(text) if isinstance(text, str) else None
-        if match is None:
-            shown = text[:100] if isinstance(text, str) else type(text).__name__
-            raise InvalidDigest(
-                f"invalid digest format {shown!r}: expected sha256:<64 hex> or sha512:<128 hex>"
-            )
+        match = _match(_OCI_DIGEST_RE, text, "sha256:<64 hex> or sha512:<128 hex>")
         try:
             return cls(match.group(2).lower(), match.group(1))
         except InvalidDigest:
@@ -115,6 +107,15 @@ class Digest:
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.hex}"
+
+
+def _match(pattern: re.Pattern[str], text: object, expected: str) -> re.Match[str]:
+    """``pattern`` matched against ``text``, or InvalidDigest quoting (a prefix of) the input."""
+    match = pattern.match(text) if isinstance(text, str) else None
+    if match is None:
+        shown = text[:100] if isinstance(text, str) else type(text).__name__
+        raise InvalidDigest(f"invalid digest format {shown!r}: expected {expected}")
+    return match
 
 
 def sha256_of(data: bytes) -> Digest:

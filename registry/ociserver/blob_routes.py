@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from registry.errors import BlobNotFound, InvalidDigest, Unsupported
+from registry.errors import BlobNotFound, InvalidDigest
 from registry.oci.digest import Digest
 from registry.ociserver import threaded_sendfile
 from registry.ociserver.byte_ranges import parse_byte_range
 from registry.ociserver.http_bodies import has_body, parse_chunk_range
 from registry.ociserver.keys import AUTH, BLOBS, METRICS, MIRROR, STORE, TRANSFER_THREADS
+from registry.ociserver.mirror_guard import refuse_writes_on_mirror
 from registry.ociserver.names import parse_digest, validate_repo, validate_upload_id
 from registry.ociserver.raw_body import RequestBody
 
@@ -36,11 +37,6 @@ def _absolute(request: web.Request, path: str) -> str:
 
 def _repo_and_digest(request: web.Request) -> tuple[str, Digest]:
     return validate_repo(request.match_info["name"]), parse_digest(request.match_info["digest"])
-
-
-def _refuse_writes_on_mirror(request: web.Request) -> None:
-    if request.app[MIRROR] is not None:
-        raise Unsupported("this registry is a pull-through mirror: pushing and deleting are disabled")
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -98,7 +94,7 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
 
 async def delete_blob(request: web.Request) -> web.Response:
     """DELETE a blob from a repository: 202 (its bytes go at the next GC if nothing needs them)."""
-    _refuse_writes_on_mirror(request)
+    refuse_writes_on_mirror(request, "pushing and deleting are disabled")
     repo, digest = _repo_and_digest(request)
     await request.app[BLOBS].delete(repo, digest)
     return web.Response(status=202, headers={"Docker-Content-Digest": str(digest)})
@@ -106,7 +102,7 @@ async def delete_blob(request: web.Request) -> web.Response:
 
 async def start_upload(request: web.Request) -> web.Response:
     """POST: a mount (``mount``+``from``), a single-request upload (``digest``), or a new session."""
-    _refuse_writes_on_mirror(request)
+    refuse_writes_on_mirror(request, "pushing and deleting are disabled")
     repo = validate_repo(request.match_info["name"])
     blobs = request.app[BLOBS]
     mount = request.query.get("mount")
@@ -164,7 +160,7 @@ async def upload_status(request: web.Request) -> web.Response:
 
 async def patch_upload(request: web.Request) -> web.Response:
     """PATCH a chunk (with Content-Range) or a stream (without): 202 with the new Range; 416 out of order."""
-    _refuse_writes_on_mirror(request)
+    refuse_writes_on_mirror(request, "pushing and deleting are disabled")
     repo, upload_id = _session(request)
     chunk = parse_chunk_range(request.headers.get("Content-Range"))
     body = RequestBody(request, request.app[TRANSFER_THREADS])
@@ -174,7 +170,7 @@ async def patch_upload(request: web.Request) -> web.Response:
 
 async def finish_upload(request: web.Request) -> web.Response:
     """PUT ``?digest=`` (optionally with a last chunk): verify, store, link; 201 with the blob Location."""
-    _refuse_writes_on_mirror(request)
+    refuse_writes_on_mirror(request, "pushing and deleting are disabled")
     repo, upload_id = _session(request)
     digest_text = request.query.get("digest")
     if digest_text is None:

@@ -6,10 +6,11 @@ import json
 
 from aiohttp import web
 
-from registry.errors import InvalidInput, Unsupported
+from registry.errors import InvalidInput
 from registry.oci import mediatypes
 from registry.ociserver.http_bodies import page, read_limited
 from registry.ociserver.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
+from registry.ociserver.mirror_guard import refuse_writes_on_mirror
 from registry.ociserver.names import parse_digest, parse_reference, validate_repo, validate_tag
 
 __all__ = ["add_routes"]
@@ -92,8 +93,7 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 async def put_manifest(request: web.Request) -> web.Response:
     """PUT a manifest by tag or digest (``?tag=`` adds tags): 201, Location, Docker-Content-Digest."""
-    if request.app[MIRROR] is not None:
-        raise Unsupported("this registry is a pull-through mirror: pushing is disabled")
+    refuse_writes_on_mirror(request, "pushing is disabled")
     repo = validate_repo(request.match_info["name"])
     reference = parse_reference(request.match_info["reference"])
     extra_tags = request.query.getall("tag", [])
@@ -118,8 +118,7 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 async def delete_manifest(request: web.Request) -> web.Response:
     """DELETE a tag (202) or a manifest by digest with all its tags (202)."""
-    if request.app[MIRROR] is not None:
-        raise Unsupported("this registry is a pull-through mirror: deleting is disabled")
+    refuse_writes_on_mirror(request, "deleting is disabled")
     repo = validate_repo(request.match_info["name"])
     reference = parse_reference(request.match_info["reference"])
     await request.app[MANIFESTS].delete(repo, reference)

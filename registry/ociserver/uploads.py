@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import os
 from collections import OrderedDict, deque
@@ -30,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from registry.blobstore.appender import Appender, open_appender
+from registry.blobstore.file_lock import flock_exclusive
 from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, TooLarge, UploadNotFound
 
@@ -84,14 +84,8 @@ class UploadSpool:
                 yield
                 return
             try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(_LOCK_POLL)
-                    except OSError:  # no flock on this file system: in-process locking only
-                        break
+                with contextlib.suppress(OSError):  # no flock on this file system: in-process only
+                    await flock_exclusive(fd, poll=_LOCK_POLL)
                 yield
             finally:
                 os.close(fd)  # releases the flock

@@ -7,12 +7,13 @@ in two processes. The lock vanishes with its holder (SIGKILL included); the file
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+from registry.blobstore.file_lock import flock_exclusive
 
 __all__ = ["blob_transfer_lock"]
 
@@ -28,14 +29,7 @@ async def blob_transfer_lock(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if while_waiting is not None:
-                    while_waiting()
-                await asyncio.sleep(poll)
+        await flock_exclusive(fd, poll=poll, while_waiting=while_waiting)
         try:
             yield
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests.support.postgres import fresh_database
 from tests.support.registry_process import RegistryProcess
-from tests.support.registry_server import push_image, sha
+from tests.support.registry_server import image_manifest, push_image, sha, sha512
 from tests.support.s3_server import moto_s3
 
 pytestmark = pytest.mark.slow
@@ -137,25 +136,15 @@ async def _sha512_image_across(http: aiohttp.ClientSession, a: str, b: str) -> N
     """A sha512 blob and a manifest put by its sha512 digest on ``a`` are served by ``b`` (the
     catalog's digest columns hold 135 characters on PostgreSQL)."""
     layer = os.urandom(1000)
-    layer_digest = "sha512:" + hashlib.sha512(layer).hexdigest()
-    async with http.post(
-        f"{a}/v2/team/model/blobs/uploads/", params={"digest": layer_digest}, data=layer
-    ) as r:
-        assert r.status == 201, await r.text()
+    for blob in (b"{}", layer):
+        async with http.post(
+            f"{a}/v2/team/model/blobs/uploads/", params={"digest": sha512(blob)}, data=blob
+        ) as r:
+            assert r.status == 201, await r.text()
+    layer_digest = sha512(layer)
     media = "application/vnd.oci.image.manifest.v1+json"
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": media,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": sha(b"{}"),
-                "size": 2,
-            },
-            "layers": [{"mediaType": "application/octet-stream", "digest": layer_digest, "size": len(layer)}],
-        }
-    ).encode()
-    digest = "sha512:" + hashlib.sha512(manifest).hexdigest()
+    manifest = image_manifest(b"{}", [layer], digest_of=sha512)
+    digest = sha512(manifest)
     async with http.put(
         f"{a}/v2/team/model/manifests/{digest}",
         params={"tag": "v512"},

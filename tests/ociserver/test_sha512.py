@@ -4,8 +4,6 @@ blobs, mounts, deletes and garbage collection."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 
@@ -14,14 +12,10 @@ import pytest
 
 from registry.ociserver.gc import collect_garbage
 from registry.ociserver.keys import STORE
-from tests.support.registry_server import RunningRegistry
+from tests.support.registry_server import RunningRegistry, image_manifest, sha512
 
 Http = aiohttp.ClientSession
 Reg = RunningRegistry
-
-
-def sha512(data: bytes) -> str:
-    return "sha512:" + hashlib.sha512(data).hexdigest()
 
 
 async def _push512(http: Http, reg: Reg, repo: str, data: bytes, method: str = "post_put") -> str:
@@ -88,20 +82,7 @@ async def test_sha512_blob_mount(registry: Reg, http: Http) -> None:
 async def test_manifest_put_by_sha512_digest_with_tag_param(registry: Reg, http: Http) -> None:
     config, layer = b"{}", os.urandom(1000)
     blobs = [await _push512(http, registry, "s512/image", b) for b in (config, layer)]
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": blobs[0],
-                "size": len(config),
-            },
-            "layers": [
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": blobs[1], "size": 1000}
-            ],
-        }
-    ).encode()
+    manifest = image_manifest(config, [layer], digest_of=sha512)
     digest = sha512(manifest)
     media = "application/vnd.oci.image.manifest.v1+json"
     async with http.put(

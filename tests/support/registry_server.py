@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,18 +65,29 @@ async def push_blob(http: aiohttp.ClientSession, base: str, repo: str, data: byt
     return digest
 
 
-def image_manifest(config: bytes, layers: list[bytes], **extra: Any) -> bytes:
-    """An OCI image manifest naming ``config`` and ``layers`` (exact bytes returned)."""
+def sha512(data: bytes) -> str:
+    """``sha512:<hex>`` of ``data``."""
+    return "sha512:" + hashlib.sha512(data).hexdigest()
+
+
+def image_manifest(
+    config: bytes, layers: list[bytes], *, digest_of: Callable[[bytes], str] = sha, **extra: Any
+) -> bytes:
+    """An OCI image manifest naming ``config`` and ``layers`` by ``digest_of`` (exact bytes returned)."""
     doc: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {
             "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": sha(config),
+            "digest": digest_of(config),
             "size": len(config),
         },
         "layers": [
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": digest_of(layer),
+                "size": len(layer),
+            }
             for layer in layers
         ],
     }
