@@ -23,8 +23,9 @@ import llama_cpp
 from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
 from runner.engine_model import LoadedModel
-from runner.engine_sampling import Sampler, StopText, sampling_options
-from runner.protocol import CompletionRequest, LoadOptions
+from runner.engine_sampling import Sampler, StopText, check_grammar, sampling_options
+from runner.options import MAX_THREADS
+from runner.protocol import MAX_PREDICT_PER_CTX, CompletionRequest, LoadOptions
 
 __all__ = ["Engine", "Job", "PromptTooLong"]
 
@@ -52,6 +53,7 @@ class Job:
     pending: list[int] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
     limit: int = 0
+    fill_context: bool = False
     started: float = 0.0
     prompt_done: float = 0.0
 
@@ -81,11 +83,15 @@ class Engine:
 
     def __init__(self, model: LoadedModel, options: LoadOptions) -> None:
         self.model = model
-        self.num_ctx = max(8, options.num_ctx)
+        num_ctx = options.num_ctx
+        if model.n_ctx_train > 0:
+            num_ctx = min(num_ctx, model.n_ctx_train)  # as Ollama: never beyond the training context
+        self.num_ctx = max(8, num_ctx)
         self.parallel = max(1, options.parallel)
-        self.threads = options.num_thread or physical_cores()
+        self.threads = min(options.num_thread, MAX_THREADS) if options.num_thread > 0 else physical_cores()
         self.threads_batch = self.threads  # as llama-server (-tb defaults to -t) and Ollama
-        self.n_batch = max(options.num_batch, self.parallel)
+        # as llama.cpp: a batch never holds more tokens than the context
+        self.n_batch = min(max(options.num_batch, self.parallel), self.num_ctx * self.parallel)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = self.num_ctx * self.parallel
         params.n_batch = self.n_batch
@@ -132,6 +138,8 @@ class Engine:
         if not tokens:
             tokens = [int(llama_cpp.llama_vocab_bos(self.model.vocab))]
         tokens = self._fit(tokens, int(opts["num_keep"]), request.truncate)
+        if grammar:
+            check_grammar(self.model.vocab, grammar)
         job = Job(tokens=tokens, opts=opts, grammar=grammar, emit=emit, want_context=request.want_context)
         self._queue.put(job)
         return job
@@ -174,7 +182,7 @@ class Engine:
             raise PromptTooLong(
                 f"the input length ({len(tokens)} tokens) exceeds the context length ({limit})"
             )
-        keep = max(0, min(num_keep, limit // 2))
+        keep = limit // 2 if num_keep < 0 else min(num_keep, limit // 2)
         return tokens[:keep] + tokens[len(tokens) - (limit - keep) :]
 
     # -- loop thread ----------------------------------------------------------------------------
@@ -238,10 +246,12 @@ class Engine:
             reuse = 0
         slot.cache = job.tokens[:reuse]
         job.pending = job.tokens[reuse:]
-        job.sampler = Sampler(self.model.vocab, self.model.n_vocab, job.opts, job.grammar)
+        job.sampler = Sampler(self.model.vocab, self.model.n_vocab, job.opts, job.grammar, n_ctx=self.num_ctx)
         job.stop_text = StopText(list(job.opts["stop"]))
         num_predict = int(job.opts["num_predict"])
-        job.limit = 10 * self.num_ctx if num_predict == -1 else (1 << 62 if num_predict < -1 else num_predict)
+        bound = MAX_PREDICT_PER_CTX * self.num_ctx  # Ollama's boundedNumPredict: every generation ends
+        job.limit = bound if num_predict < 0 else min(num_predict, bound)
+        job.fill_context = num_predict == -2
         job.started = time.perf_counter()
         slot.job = job
         if num_predict == 0:
@@ -281,8 +291,8 @@ class Engine:
         for slot in self.slots:  # one token for every generating slot
             job = slot.job
             if job is not None and not job.pending and job.generated:
-                if len(slot.cache) >= self.num_ctx and not self._shift(slot):
-                    self._finish(slot, "length")
+                if len(slot.cache) >= self.num_ctx and (job.fill_context or not self._shift(slot)):
+                    self._finish(slot, "length")  # -2 fills the context once; no shift
                     continue
                 add(slot, job.generated[-1], True)
         for slot in self.slots:  # then prompt chunks with what is left of the batch
@@ -325,7 +335,8 @@ class Engine:
         job = slot.job
         if not self.can_shift or job is None:
             return False
-        keep = min(int(job.opts["num_keep"]), self.num_ctx // 2)
+        num_keep = int(job.opts["num_keep"])
+        keep = self.num_ctx // 2 if num_keep < 0 else min(num_keep, self.num_ctx // 2)
         discard = (len(slot.cache) - keep) // 2
         if discard <= 0:
             return False

@@ -13,39 +13,39 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from runner.options import check_options
 from runner.protocol import DEFAULT_SAMPLING
 
-__all__ = ["Sampler", "StopText", "sampling_options"]
+__all__ = ["Sampler", "StopText", "check_grammar", "sampling_options"]
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
 def sampling_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Ollama's defaults overlaid with ``options``; ``stop`` always a list of non-empty strings.
+    """Ollama's defaults overlaid with the sampling options of ``options`` (checked by
+    :func:`runner.options.check_options`); ``stop`` always a list of non-empty strings.
 
     Raises:
-        ValueError: an option of the wrong type.
+        OptionError: an option of the wrong type or out of range.
     """
     merged = dict(DEFAULT_SAMPLING)
-    for key, value in options.items():
-        if key not in merged or value is None:
-            continue
-        default = DEFAULT_SAMPLING[key]
-        if key == "stop":
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-                raise ValueError('option "stop" must be of type array')
-            value = [s for s in value if s]
-        elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f'option "{key}" must be of type integer')
-            value = int(value)
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f'option "{key}" must be of type float32')
-            value = float(value)
-        merged[key] = value
+    checked = check_options(options)
+    merged.update({k: v for k, v in checked.items() if k in DEFAULT_SAMPLING})
+    merged["stop"] = [s for s in merged["stop"] if s]
     return merged
+
+
+def check_grammar(vocab: Any, grammar: str) -> None:
+    """Compile ``grammar`` once to see that llama.cpp accepts it (a schema the converter turned into
+    an empty or broken grammar, e.g. ``{"enum": []}``).
+
+    Raises:
+        ValueError: llama.cpp cannot parse it.
+    """
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    if not sampler:
+        raise ValueError("invalid format: the JSON schema gives a grammar llama.cpp cannot parse")
+    llama_cpp.llama_sampler_free(sampler)
 
 
 class Sampler:
@@ -53,7 +53,9 @@ class Sampler:
     temperature and a seeded distribution (greedy when temperature <= 0), behind an optional
     grammar. Not thread-safe; owned by the engine loop."""
 
-    def __init__(self, vocab: Any, n_vocab: int, opts: dict[str, Any], grammar: str | None) -> None:
+    def __init__(
+        self, vocab: Any, n_vocab: int, opts: dict[str, Any], grammar: str | None, *, n_ctx: int
+    ) -> None:
         self.n_vocab = n_vocab
         self.grammar: Any = None
         if grammar:
@@ -70,7 +72,8 @@ class Sampler:
             float(opts["presence_penalty"]),
         )
         if int(opts["repeat_last_n"]) != 0 and penalties != (1.0, 0.0, 0.0):
-            last_n = int(opts["repeat_last_n"])
+            # llama.cpp keeps a ring buffer of last_n tokens: never more than the context (-1: all of it)
+            last_n = n_ctx if int(opts["repeat_last_n"]) < 0 else min(int(opts["repeat_last_n"]), n_ctx)
             add(chain, llama_cpp.llama_sampler_init_penalties(n_vocab, last_n, *penalties))
         temperature = float(opts["temperature"])
         if temperature <= 0:
@@ -86,7 +89,10 @@ class Sampler:
             add(chain, llama_cpp.llama_sampler_init_min_p(float(opts["min_p"]), 1))
         add(chain, llama_cpp.llama_sampler_init_temp(temperature))
         seed = int(opts["seed"])
-        add(chain, llama_cpp.llama_sampler_init_dist(seed if seed >= 0 else random.getrandbits(32)))
+        add(
+            chain,
+            llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF if seed >= 0 else random.getrandbits(32)),
+        )
 
     def sample(self, ctx: Any, index: int) -> int:
         """Sample (and accept) the next token from the logits at batch ``index``.

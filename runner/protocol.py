@@ -1,4 +1,5 @@
-"""The runner's wire protocol: the only module of ``runner`` the model server imports.
+"""The runner's wire protocol: with :mod:`runner.options` (the option table), the only modules of
+``runner`` the model server imports.
 
 The model server starts ``python -m runner`` with the argv built by :func:`runner_argv` and talks to
 it over HTTP on a unix socket:
@@ -38,6 +39,7 @@ __all__ = [
     "HEALTH_LOADING",
     "HEALTH_OK",
     "LOAD_OPTION_NAMES",
+    "MAX_PREDICT_PER_CTX",
     "SAMPLING_OPTION_NAMES",
     "CompletionRequest",
     "LoadOptions",
@@ -108,6 +110,10 @@ DEFAULT_SAMPLING: dict[str, Any] = {
 }
 
 SAMPLING_OPTION_NAMES = tuple(DEFAULT_SAMPLING)
+
+#: Every generation ends after at most this many tokens per position of the context (Ollama's
+#: ``boundedNumPredict``: a negative or larger ``num_predict`` becomes ``10 * num_ctx``).
+MAX_PREDICT_PER_CTX = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ generic message (and is logged: a 500 is a bug).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from registry import errors
+from registry.api.json_body import decode_json_object
 
 __all__ = ["error_middleware", "error_response", "read_json", "status_for"]
 
@@ -66,18 +66,9 @@ async def error_middleware(
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object.
+    """The request body as a JSON object (decoded by :func:`registry.api.json_body.decode_json_object`).
 
     Raises:
-        errors.InvalidInput: empty body, invalid JSON, or not an object (Ollama answers 400).
+        errors.InvalidInput: empty body, invalid or too deeply nested JSON, or not an object (400).
     """
-    raw = await request.read()
-    if not raw.strip():
-        raise errors.InvalidInput("missing request body")
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise errors.InvalidInput(f"invalid JSON in request body: {err}") from err
-    if not isinstance(body, dict):
-        raise errors.InvalidInput("request body must be a JSON object")
-    return body
+    return decode_json_object(await request.read())

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +24,12 @@ from registry.durations import parse_keep_alive
 from registry.library.model_info import ModelInfo
 from registry.oci.name import ModelName
 from registry.prompt import PromptTemplate, TemplateError
-from registry.scheduler import UNSET, Lease, ModelSpec, Scheduler
+from registry.scheduler import UNSET, Lease, ModelShape, ModelSpec, Scheduler
+from runner.options import OptionError, check_options
 from runner.protocol import DEFAULT_SAMPLING, CompletionRequest, LoadOptions
 
 __all__ = [
+    "RENDER_POOL",
     "UNSET",
     "Prepared",
     "completion_events",
@@ -34,18 +37,10 @@ __all__ = [
     "model_template",
     "normalize",
     "prepare",
+    "render_pool_ctx",
+    "render_prompt",
     "scheduler_of",
 ]
-
-
-_LOAD_TYPES: dict[str, type] = {
-    "num_ctx": int,
-    "num_batch": int,
-    "num_thread": int,
-    "num_gpu": int,
-    "main_gpu": int,
-    "use_mmap": bool,
-}
 
 
 def created_at() -> str:
@@ -69,35 +64,13 @@ class Prepared:
     keep_alive: Any  # seconds, None (forever) or UNSET
 
 
-def _check_options(options: Any) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise errors.InvalidInput("options must be an object")
-    for key, kind in _LOAD_TYPES.items():
-        value = options.get(key)
-        if value is None:
-            continue
-        ok = (
-            isinstance(value, bool)
-            if kind is bool
-            else isinstance(value, int | float) and not isinstance(value, bool)
-        )
-        if not ok:
-            raise errors.InvalidInput(
-                f'option "{key}" must be of type {"boolean" if kind is bool else "integer"}'
-            )
-    for key, default in DEFAULT_SAMPLING.items():
-        value = options.get(key)
-        if value is None:
-            continue
-        if key == "stop":
-            if not isinstance(value, str | list):
-                raise errors.InvalidInput('option "stop" must be of type array')
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            kind_name = "integer" if isinstance(default, int) else "float32"
-            raise errors.InvalidInput(f'option "{key}" must be of type {kind_name}')
-    return dict(options)
+def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[str, Any]:
+    """The model's parameters overlaid with the request's options (a null option keeps the
+    parameter), every one type- and range-checked by :func:`runner.options.check_options`."""
+    try:
+        return check_options({**parameters, **check_options(request_options)})
+    except OptionError as err:
+        raise errors.InvalidInput(str(err)) from err
 
 
 def _keep_alive(value: Any) -> Any:
@@ -114,7 +87,6 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         InvalidInput: bad options or keep_alive, or a model llama.cpp cannot run.
     """
     library = request.app[keys.LIBRARY]
-    settings = request.app[keys.SETTINGS]
     try:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
@@ -124,19 +96,8 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         raise errors.Unsupported(
             f"model '{text}' cannot be run: it has no GGUF weights that llama.cpp can load (layers: {kinds})"
         )
-    options = {**info.parameters, **_check_options(body.get("options"))}
-    load = LoadOptions(
-        model=str(info.model_path),
-        adapters=tuple(str(p) for p in info.adapter_paths),
-        projectors=tuple(str(p) for p in info.projector_paths),
-        num_ctx=max(4, int(options.get("num_ctx") or settings.context_length)),
-        num_batch=int(options.get("num_batch") or 512),
-        num_thread=int(options.get("num_thread") or 0),
-        num_gpu=int(options.get("num_gpu", -1)),
-        main_gpu=int(options.get("main_gpu") or 0),
-        use_mmap=bool(options.get("use_mmap", True)),
-        parallel=settings.num_parallel,
-    )
+    options = _checked_options(info.parameters, body.get("options"))
+    load = await _load_options(request, info, options)
     spec = ModelSpec(
         name=info.row.name.display_shortest,
         digest=info.row.manifest.digest.hex,
@@ -145,6 +106,71 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         load=load,
     )
     return Prepared(text, info, spec, options, _keep_alive(body.get("keep_alive")))
+
+
+async def _load_options(request: web.Request, info: ModelInfo, options: dict[str, Any]) -> LoadOptions:
+    """The runner's load options: ``num_ctx`` at least 4 and at most the model's training context
+    (as Ollama), ``num_batch`` at most ``num_ctx`` (as llama.cpp); refused when the KV cache
+    cannot fit in memory.
+
+    Raises:
+        InvalidInput: the context does not fit (the message says how much it needs).
+        InvalidWeights: the model's GGUF header cannot be read.
+    """
+    settings = request.app[keys.SETTINGS]
+    scheduler = scheduler_of(request)
+    assert info.model_path is not None
+    try:
+        shape: ModelShape | None = await scheduler.model_shape(str(info.model_path))
+    except OSError as err:
+        raise errors.StoreError(f"cannot read the model's weights: {err.strerror or err}") from err
+    except errors.InvalidWeights:
+        shape = None  # the runner fails to load it and says why (500 "unable to load model")
+    num_ctx = max(4, options.get("num_ctx") or settings.context_length)
+    if shape is not None and shape.n_ctx_train > 0:
+        num_ctx = min(num_ctx, max(4, shape.n_ctx_train))
+    load = LoadOptions(
+        model=str(info.model_path),
+        adapters=tuple(str(p) for p in info.adapter_paths),
+        projectors=tuple(str(p) for p in info.projector_paths),
+        num_ctx=num_ctx,
+        num_batch=min(options.get("num_batch") or 512, num_ctx),
+        num_thread=options.get("num_thread", 0),
+        num_gpu=options.get("num_gpu", -1),
+        main_gpu=options.get("main_gpu", 0),
+        use_mmap=options.get("use_mmap", True),
+        parallel=settings.num_parallel,
+    )
+    if shape is not None:
+        scheduler.check_memory(load, shape)
+    return load
+
+
+#: The threads that render prompts: off the event loop, apart from the default executor (which the
+#: library's catalog calls use), so that slow templates delay only other renders.
+RENDER_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("render_pool", ThreadPoolExecutor)
+_RENDER_THREADS = 4
+
+
+async def render_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The render pool lives as long as the app (a render still running ends within its budget)."""
+    pool = ThreadPoolExecutor(max_workers=_RENDER_THREADS, thread_name_prefix="render")
+    app[RENDER_POOL] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def render_prompt(request: web.Request, render: Callable[[], str]) -> str:
+    """Run ``render`` (template compile and render, within the template's budget) in the render
+    pool.
+
+    Raises:
+        InvalidInput: ``template error: ...`` when the template fails or exceeds its budget.
+    """
+    try:
+        return await asyncio.get_running_loop().run_in_executor(request.app[RENDER_POOL], render)
+    except TemplateError as err:
+        raise errors.InvalidInput(f"template error: {err}") from err
 
 
 def model_template(prepared: Prepared, lease: Lease) -> PromptTemplate:

@@ -21,16 +21,18 @@ from registry.api.inference import (
     model_template,
     normalize,
     prepare,
+    render_pool_ctx,
+    render_prompt,
     scheduler_of,
 )
 from registry.api.model_routes import model_name_field
 from registry.api.streaming import respond_ndjson
-from registry.prompt import TemplateError, parse_tool_calls, tool_names
+from registry.prompt import parse_tool_calls, tool_names
 from registry.prompt.chat import PromptTemplate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_routes", "chat_stream", "generate_stream"]
+__all__ = ["add_routes", "chat_stream", "check_dimensions", "check_tools", "generate_stream"]
 
 
 def _field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
@@ -97,22 +99,29 @@ async def generate_stream(
         async for event in _load_only(request, prepared, {"response": ""}):
             yield event
         return
+    system = _field(body, "system", str) or prepared.info.system
+    suffix = _field(body, "suffix", str, "")
+    template_src = _field(body, "template", str)
+    text = prompt
+    if not raw and template_src:  # a request's own template: rendered before a runner is needed
+        text = await render_prompt(
+            request,
+            lambda: PromptTemplate.from_go(template_src).render_generate(
+                prompt, system=system, suffix=suffix
+            ),
+        )
     async with scheduler_of(request).lease(prepared.spec, prepared.keep_alive) as lease:
         if not raw:
-            system = _field(body, "system", str) or prepared.info.system
-            template_src = _field(body, "template", str)
-            try:
-                template = (
-                    PromptTemplate.from_go(template_src) if template_src else model_template(prepared, lease)
+            if not template_src:
+                text = await render_prompt(
+                    request,
+                    lambda: model_template(prepared, lease).render_generate(
+                        prompt, system=system, suffix=suffix
+                    ),
                 )
-                text = template.render_generate(prompt, system=system, suffix=_field(body, "suffix", str, ""))
-            except TemplateError as err:
-                raise errors.InvalidInput(f"template error: {err}") from err
             if context:
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
-        else:
-            text = prompt
         async for event in completion_events(
             request, lease, text, prepared.options, fmt, want_context=not raw
         ):
@@ -151,18 +160,73 @@ async def generate(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _check_tool_calls(calls: Any, where: str) -> None:
+    if not isinstance(calls, list):
+        raise errors.InvalidInput(f"{where}: tool_calls must be an array")
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise errors.InvalidInput(f'{where}: each tool call needs a "function" with a string "name"')
+        if not isinstance(function.get("arguments", {}), dict):
+            raise errors.InvalidInput(f"{where}: tool call arguments must be an object")
+
+
 def _check_messages(messages: Any) -> list[dict[str, Any]]:
+    """Ollama's messages: a non-empty string ``role`` (lower-cased) and a string ``content``, which
+    may be left out (or null) only by a message that carries ``tool_calls``, ``images`` or
+    ``thinking`` instead (an assistant's tool call, an image-only user turn)."""
     if messages is None:
         return []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise errors.InvalidInput("messages must be a list of objects")
     out = []
-    for m in messages:
-        role = m.get("role")
-        if not isinstance(role, str) or not isinstance(m.get("content", ""), str):
-            raise errors.InvalidInput("each message needs a string role and string content")
-        out.append({**m, "role": role.lower(), "content": m.get("content") or ""})
+    for i, m in enumerate(messages):
+        where = f"invalid message {i}"
+        role, content = m.get("role"), m.get("content")
+        if not isinstance(role, str) or not role:
+            raise errors.InvalidInput(f"{where}: role must be a non-empty string")
+        if content is None and not (m.get("tool_calls") or m.get("images") or m.get("thinking")):
+            raise errors.InvalidInput(f"{where}: content is required")
+        if content is not None and not isinstance(content, str):
+            raise errors.InvalidInput(f"{where}: content must be a string")
+        if m.get("tool_calls") is not None:
+            _check_tool_calls(m["tool_calls"], where)
+        images = m.get("images")
+        if images is not None and (
+            not isinstance(images, list) or not all(isinstance(x, str) for x in images)
+        ):
+            raise errors.InvalidInput(f"{where}: images must be an array of base64 strings")
+        out.append({**m, "role": role.lower(), "content": content or ""})
     return out
+
+
+def check_tools(tools: Any) -> list[dict[str, Any]] | None:
+    """Ollama's ``tools``: an array of ``{"type": "function", "function": {"name", "description",
+    "parameters"}}`` objects (None when absent or empty). Raises InvalidInput."""
+    if tools is None or tools == []:
+        return None
+    if not isinstance(tools, list):
+        raise errors.InvalidInput("tools must be an array of objects")
+    for i, tool in enumerate(tools):
+        function = tool.get("function", {}) if isinstance(tool, dict) else None
+        if not isinstance(function, dict):
+            raise errors.InvalidInput(
+                f'invalid tool {i}: expected {{"type": "function", "function": {{...}}}}'
+            )
+        if not isinstance(function.get("name", ""), str):
+            raise errors.InvalidInput(f"invalid tool {i}: the function name must be a string")
+        if not isinstance(function.get("parameters", {}), dict | None):
+            raise errors.InvalidInput(f"invalid tool {i}: the function parameters must be an object")
+    return tools
+
+
+def check_dimensions(dimensions: Any) -> int | None:
+    """``dimensions`` of an embedding request: a positive integer or absent. Raises InvalidInput."""
+    if dimensions is not None and (
+        not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
+    ):
+        raise errors.InvalidInput("dimensions must be a positive integer")
+    return dimensions
 
 
 def chat_messages(prepared: Prepared, request_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +244,7 @@ async def chat_stream(
     """Events of ``/api/chat`` for validated messages. With ``tools`` the reply is held back until
     it is complete, then sent with any parsed ``tool_calls``."""
     started = time.perf_counter()
-    tools = _field(body, "tools", list) or None
+    tools = check_tools(body.get("tools"))
     fmt = check_format(body.get("format"))
     if any(m.get("images") for m in messages):
         if not prepared.info.projector_paths:
@@ -193,11 +257,10 @@ async def chat_stream(
             yield event
         return
     async with scheduler_of(request).lease(prepared.spec, prepared.keep_alive) as lease:
-        template = model_template(prepared, lease)
-        try:
-            prompt = template.render_chat(chat_messages(prepared, messages), tools)
-        except TemplateError as err:
-            raise errors.InvalidInput(f"template error: {err}") from err
+        conversation = chat_messages(prepared, messages)
+        prompt = await render_prompt(
+            request, lambda: model_template(prepared, lease).render_chat(conversation, tools)
+        )
         held: list[str] = []
         async for event in completion_events(request, lease, prompt, prepared.options, fmt):
             if not event.get("done"):
@@ -268,11 +331,7 @@ async def embed(request: web.Request) -> web.Response:
     body = await read_json(request)
     text, name = model_name_field(body)
     inputs = embed_input_list(body.get("input"))
-    dimensions = body.get("dimensions")
-    if dimensions is not None and (
-        not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
-    ):
-        raise errors.InvalidInput("dimensions must be a positive integer")
+    dimensions = check_dimensions(body.get("dimensions"))
     prepared = await prepare(request, body, text, name)
     truncate = _field(body, "truncate", bool, True) is not False
     vectors, count, load = await embed_inputs(
@@ -308,7 +367,8 @@ async def ps(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register this module's routes."""
+    """Register this module's routes (and the thread pool that renders their prompts)."""
+    app.cleanup_ctx.append(render_pool_ctx)
     app.router.add_post("/api/generate", generate)
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/embed", embed)

@@ -20,7 +20,15 @@ from registry import errors
 from registry.api import keys
 from registry.api.errors import status_for
 from registry.api.inference import prepare
-from registry.api.inference_routes import chat_stream, embed_input_list, embed_inputs, generate_stream
+from registry.api.inference_routes import (
+    chat_stream,
+    check_dimensions,
+    check_tools,
+    embed_input_list,
+    embed_inputs,
+    generate_stream,
+)
+from registry.api.json_body import decode_json, decode_json_object
 from registry.api.streaming import stream_events
 from registry.oci.name import ModelName
 
@@ -46,13 +54,7 @@ def _guard(handler: Handler) -> Handler:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read() or b"null")
-    except ValueError as err:
-        raise errors.InvalidInput(f"invalid JSON: {err}") from err
-    if not isinstance(body, dict):
-        raise errors.InvalidInput("request body must be a JSON object")
-    return body
+    return decode_json_object(await request.read())
 
 
 def _model(body: dict[str, Any]) -> tuple[str, ModelName]:
@@ -77,30 +79,57 @@ def _options(body: dict[str, Any], *, chat: bool) -> dict[str, Any]:
     return opts
 
 
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.InvalidInput(f"invalid {key}: expected an object")
+    return value
+
+
 def _format(body: dict[str, Any]) -> Any:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict):
-        return None
+    fmt = _object(body, "response_format")
     if fmt.get("type") == "json_object":
         return "json"
     if fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
+        schema = _object(fmt, "json_schema").get("schema")
         return schema if isinstance(schema, dict) else "json"
     return None
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, str) or content is None:
-        return content or ""
+def _content_text(content: Any, has_tool_calls: bool) -> str:
+    """A message's text: a string, or the text parts of a list (Ollama's ``fromChatRequest``)."""
+    if isinstance(content, str):
+        return content
+    if content is None and has_tool_calls:
+        return ""
     if isinstance(content, list):
         parts = []
         for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            elif isinstance(part, dict) and part.get("type") == "image_url":
+            if not isinstance(part, dict):
+                raise errors.InvalidInput("invalid message format: content parts must be objects")
+            if part.get("type") == "text":
+                if not isinstance(part.get("text", ""), str):
+                    raise errors.InvalidInput("invalid message format: text must be a string")
+                parts.append(part.get("text", ""))
+            elif part.get("type") == "image_url":
                 raise errors.Unsupported("image inputs are not supported by this server")
         return "\n".join(parts)
-    raise errors.InvalidInput("invalid message content")
+    kind = "<nil>" if content is None else type(content).__name__
+    raise errors.InvalidInput(f"invalid message content type: {kind}")
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+    if not isinstance(calls, list):
+        raise errors.InvalidInput("invalid tool_calls: expected an array")
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise errors.InvalidInput('invalid tool call: expected {"function": {"name", "arguments"}}')
+        out.append({"function": {"name": function["name"], "arguments": _args(function.get("arguments"))}})
+    return out
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,36 +139,32 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for m in raw:
         if not isinstance(m, dict):
-            raise errors.InvalidInput("invalid message")
+            raise errors.InvalidInput("invalid message: expected an object")
+        role = m.get("role", "user")
+        if not isinstance(role, str):
+            raise errors.InvalidInput("invalid message: role must be a string")
         msg: dict[str, Any] = {
-            "role": str(m.get("role", "user")).lower(),
-            "content": _content_text(m.get("content")),
+            "role": role.lower(),
+            "content": _content_text(m.get("content"), bool(m.get("tool_calls"))),
         }
         if m.get("tool_calls"):
-            msg["tool_calls"] = [
-                {
-                    "function": {
-                        "name": c["function"]["name"],
-                        "arguments": _args(c["function"].get("arguments")),
-                    }
-                }
-                for c in m["tool_calls"]
-            ]
-        if m.get("name") and msg["role"] == "tool":
+            msg["tool_calls"] = _tool_calls(m["tool_calls"])
+        if isinstance(m.get("name"), str) and m["name"] and msg["role"] == "tool":
             msg["tool_name"] = m["name"]
-        if m.get("tool_call_id"):
+        if isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]:
             msg["tool_call_id"] = m["tool_call_id"]
         out.append(msg)
     return out
 
 
-def _args(value: Any) -> Any:
+def _args(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as err:
-            raise errors.InvalidInput(f"invalid tool call arguments: {err}") from err
-    return value or {}
+        value = decode_json(value, what="tool call arguments") if value.strip() else {}
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.InvalidInput("invalid tool call arguments: expected a JSON object")
+    return value
 
 
 def _oai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -185,7 +210,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     messages = _messages(body)
     internal = {
         "options": _options(body, chat=True),
-        "tools": body.get("tools") or None,
+        "tools": check_tools(body.get("tools")),
         "format": _format(body),
     }
     prepared = await prepare(request, internal, text, name)
@@ -193,7 +218,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     ident, created = f"chatcmpl-{random.randint(0, 998)}", int(time.time())
     base = {"id": ident, "created": created, "model": text, "system_fingerprint": "fp_ollama"}
     if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool(_object(body, "stream_options").get("include_usage"))
         return await _sse(request, _chat_chunks(events, base, include_usage))
     content, final = "", {}
     calls: list[dict[str, Any]] = []
@@ -296,10 +321,9 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     inputs = embed_input_list(body.get("input"))
     if not inputs:
         raise errors.InvalidInput("invalid input")
+    dimensions = check_dimensions(body.get("dimensions"))
     prepared = await prepare(request, {}, text, name)
-    vectors, count, _ = await embed_inputs(
-        request, prepared, inputs, truncate=True, dimensions=body.get("dimensions")
-    )
+    vectors, count, _ = await embed_inputs(request, prepared, inputs, truncate=True, dimensions=dimensions)
     base64_out = body.get("encoding_format") == "base64"
     data = [
         {

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from registry.prompt.gotemplate import JsonValue, Template, TemplateError, parse
+from registry.prompt.gotemplate import Budget, JsonValue, Template, TemplateError, parse
 from registry.prompt.jinja import JinjaChatTemplate
 
 __all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "tool_names"]
@@ -95,12 +95,20 @@ class PromptTemplate:
         """True when the template iterates ``.Messages`` (or is Jinja)."""
         return self.kind == "jinja" or ".Messages" in self.source
 
-    def render_chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
-        """The prompt for a conversation, ending where the assistant's reply begins.
+    def render_chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        budget: Budget | None = None,
+    ) -> str:
+        """The prompt for a conversation, ending where the assistant's reply begins. A Go template
+        renders within ``budget`` (default: a fresh :class:`Budget`), however many turns it takes.
 
         Raises:
-            TemplateError: rendering failed.
+            TemplateError: rendering failed or went beyond its budget.
         """
+        budget = budget or Budget()
         if self.jinja is not None:
             try:
                 return self.jinja.render([_hf_message(m) for m in messages], tools=tools)
@@ -118,10 +126,10 @@ class PromptTemplate:
                 "Response": "",
                 "Suffix": "",
             }
-            return self.go.execute(data)
-        return self._legacy(messages, system, go_tools)
+            return self.go.execute(data, budget)
+        return self._legacy(messages, system, go_tools, budget)
 
-    def _legacy(self, messages: list[dict[str, Any]], system: str, tools: Any) -> str:
+    def _legacy(self, messages: list[dict[str, Any]], system: str, tools: Any, budget: Budget) -> str:
         """Templates without ``.Messages``: one render per user turn (Ollama's collation)."""
         assert self.go is not None
         parts: list[str] = []
@@ -130,15 +138,15 @@ class PromptTemplate:
             role = m.get("role")
             if role == "user" or role == "tool":
                 if prompt is not None:
-                    parts.append(self._turn(system, prompt, "", tools, cut=False))
+                    parts.append(self._turn(system, prompt, "", tools, budget, cut=False))
                 prompt = m.get("content", "")
             elif role == "assistant":
-                parts.append(self._turn(system, prompt or "", m.get("content", ""), tools, cut=False))
+                parts.append(self._turn(system, prompt or "", m.get("content", ""), tools, budget, cut=False))
                 prompt = None
-        parts.append(self._turn(system, prompt or "", _RESPONSE_MARK, tools, cut=True))
+        parts.append(self._turn(system, prompt or "", _RESPONSE_MARK, tools, budget, cut=True))
         return "".join(parts)
 
-    def _turn(self, system: str, prompt: str, response: str, tools: Any, *, cut: bool) -> str:
+    def _turn(self, system: str, prompt: str, response: str, tools: Any, budget: Budget, *, cut: bool) -> str:
         assert self.go is not None
         text = self.go.execute(
             {
@@ -148,7 +156,8 @@ class PromptTemplate:
                 "Tools": tools,
                 "Messages": None,
                 "Suffix": "",
-            }
+            },
+            budget,
         )
         if cut:
             idx = text.find(_RESPONSE_MARK)
@@ -157,18 +166,21 @@ class PromptTemplate:
             text += response
         return text
 
-    def render_generate(self, prompt: str, *, system: str | None = None, suffix: str = "") -> str:
-        """The prompt for ``/api/generate`` (not raw).
+    def render_generate(
+        self, prompt: str, *, system: str | None = None, suffix: str = "", budget: Budget | None = None
+    ) -> str:
+        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`.
 
         Raises:
-            TemplateError: rendering failed.
+            TemplateError: rendering failed or went beyond its budget.
         """
+        budget = budget or Budget()
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": prompt})
         if self.uses_messages:
-            return self.render_chat(messages)
+            return self.render_chat(messages, budget=budget)
         assert self.go is not None
         text = self.go.execute(
             {
@@ -178,7 +190,8 @@ class PromptTemplate:
                 "Suffix": suffix,
                 "Messages": None,
                 "Tools": None,
-            }
+            },
+            budget,
         )
         idx = text.find(_RESPONSE_MARK)
         return text[:idx] if idx >= 0 else text

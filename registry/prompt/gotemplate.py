@@ -11,6 +11,12 @@ Values: dicts stand for Go structs and maps (a missing key is "no value", printe
 ``<no value>`` like Go); objects whose ``__str__`` gives JSON (:class:`JsonText`) print as JSON.
 Errors (:class:`TemplateError`) name the position; parse errors are raised by :func:`parse`, so a
 template can be checked once at load time.
+
+Templates may come from requests, so parsing is linear in the source and nests at most
+:attr:`Limits.max_depth` blocks or parentheses, and every execution runs within a
+:class:`Budget`: a number of steps, of characters produced (output and strings made by functions)
+and of seconds, with ``range`` over an integer bounded; exceeding any is a :class:`TemplateError`
+(:class:`BudgetExceeded`). ``slice`` of a list is a view, as in Go, not a copy.
 """
 
 from __future__ import annotations
@@ -18,14 +24,92 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["JsonValue", "Template", "TemplateError", "parse"]
+__all__ = ["Budget", "BudgetExceeded", "JsonValue", "Limits", "Template", "TemplateError", "parse"]
 
 
 class TemplateError(ValueError):
     """The template cannot be parsed or executed."""
+
+
+class BudgetExceeded(TemplateError):
+    """An execution went beyond its :class:`Budget` (steps, output or time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one render may use. The defaults are far above what a chat template needs (a
+    10,000-message conversation takes well under 1 % of them)."""
+
+    max_steps: int = 1_000_000
+    max_chars: int = 16 << 20
+    max_seconds: float = 5.0
+    max_range: int = 100_000
+    max_depth: int = 100
+
+
+class Budget:
+    """The steps, characters and time left to one render (possibly several executions, e.g. one
+    per turn). Not thread-safe: one render, one budget."""
+
+    __slots__ = ("_deadline", "chars", "limits", "steps")
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.steps = 0
+        self.chars = 0
+        self._deadline = time.monotonic() + self.limits.max_seconds
+
+    def step(self) -> None:
+        """Count one step of execution (a node, a command); checks the clock every 256 steps."""
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            raise BudgetExceeded(f"template: execution exceeded {self.limits.max_steps} steps")
+        if not self.steps & 0xFF and time.monotonic() > self._deadline:
+            raise BudgetExceeded(f"template: execution took longer than {self.limits.max_seconds:g} s")
+
+    def produced(self, text: str) -> str:
+        """Count ``text`` (output or a string a function made) against the character budget."""
+        self.chars += len(text)
+        self.check_room(0)
+        return text
+
+    def check_room(self, n: int) -> None:
+        """Raise unless ``n`` more characters would fit."""
+        if self.chars + n > self.limits.max_chars:
+            raise BudgetExceeded(f"template: execution produced more than {self.limits.max_chars} characters")
+
+
+class _ListView(Sequence[Any]):
+    """``slice`` of a list: Go slices share their array, so this does not copy."""
+
+    __slots__ = ("_base", "_start", "_stop")
+
+    def __init__(self, base: Sequence[Any], start: int, stop: int) -> None:
+        self._base, self._start, self._stop = base, start, stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            return _ListView(self._base, self._start + start, self._start + max(start, stop))
+        if not -len(self) <= index < len(self):
+            raise IndexError("index out of range")
+        return self._base[self._start + index % len(self)]
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(self._start, self._stop):
+            yield self._base[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class JsonValue:
@@ -41,7 +125,6 @@ class JsonValue:
 
 # -- lexing -----------------------------------------------------------------------------------------
 
-_ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<str>"(?:[^"\\]|\\.)*")
@@ -99,46 +182,50 @@ class _Operand:
     chain: tuple[str, ...] = ()
 
 
-def _parse_pipe(toks: list[tuple[str, str]], where: int) -> _Pipe:
+def _parse_pipe(toks: list[tuple[str, str]], where: int, max_depth: int) -> _Pipe:
     decl: list[str] = []
     assign = False
-    if any(k in ("decl", "assign") for k, _ in toks):
-        idx = next(i for i, (k, _) in enumerate(toks) if k in ("decl", "assign"))
+    start = 0
+    idx = next((i for i, (k, _) in enumerate(toks) if k in ("decl", "assign")), None)
+    if idx is not None:
         names = [v for k, v in toks[:idx] if k == "var"]
         if not names:
             raise TemplateError(f"template: offset {where}: missing variable before {toks[idx][1]}")
-        decl, assign, toks = names, toks[idx][0] == "assign", toks[idx + 1 :]
-    cmds, rest = _parse_cmds(toks, where)
-    if rest:
-        raise TemplateError(f"template: offset {where}: unexpected {rest[0][1]!r}")
+        decl, assign, start = names, toks[idx][0] == "assign", idx + 1
+    cmds, end = _parse_cmds(toks, start, where, max_depth)
+    if end < len(toks):
+        raise TemplateError(f"template: offset {where}: unexpected {toks[end][1]!r}")
     if not cmds:
         raise TemplateError(f"template: offset {where}: missing value for command")
     return _Pipe(cmds, decl, assign)
 
 
-def _parse_cmds(toks: list[tuple[str, str]], where: int) -> tuple[list[list[Any]], list[tuple[str, str]]]:
+def _parse_cmds(toks: list[tuple[str, str]], i: int, where: int, depth: int) -> tuple[list[list[Any]], int]:
+    """Commands from ``toks[i:]`` up to a ``)`` or the end; returns them and the index reached."""
+    if depth <= 0:
+        raise TemplateError(f"template: offset {where}: parentheses nested too deeply")
     cmds: list[list[Any]] = [[]]
-    while toks:
-        kind, value = toks[0]
+    while i < len(toks):
+        kind, value = toks[i]
         if kind == "op" and value == ")":
             break
-        toks = toks[1:]
+        i += 1
         if kind == "op" and value == "|":
             cmds.append([])
             continue
         if kind == "op" and value == "(":
-            inner, toks = _parse_cmds(toks, where)
-            if not toks or toks[0][1] != ")":
+            inner, i = _parse_cmds(toks, i, where, depth - 1)
+            if i >= len(toks) or toks[i][1] != ")":
                 raise TemplateError(f"template: offset {where}: unclosed left paren")
-            toks = toks[1:]
+            i += 1
             chain: tuple[str, ...] = ()
-            if toks and toks[0][0] == "field" and toks[0][1] != ".":
-                chain = tuple(toks[0][1].split(".")[1:])
-                toks = toks[1:]
+            if i < len(toks) and toks[i][0] == "field" and toks[i][1] != ".":
+                chain = tuple(toks[i][1].split(".")[1:])
+                i += 1
             cmds[-1].append(_Operand("pipe", _Pipe(inner), chain))
             continue
         cmds[-1].append(_operand(kind, value, where))
-    return [c for c in cmds if c], toks
+    return [c for c in cmds if c], i
 
 
 def _operand(kind: str, value: str, where: int) -> _Operand:
@@ -164,19 +251,26 @@ def _operand(kind: str, value: str, where: int) -> _Operand:
     raise TemplateError(f"template: offset {where}: unexpected {value!r}")
 
 
-def parse(source: str) -> Template:
-    """Parse a template. Raises :class:`TemplateError` with the offending position."""
+def _actions(source: str) -> list[tuple[str, Any, int]]:
+    """Text and ``{{ }}`` actions in order, trim markers applied. Linear in the source: an action
+    ends at the first ``}}``."""
     items: list[tuple[str, Any, int]] = []
     pos = 0
-    for m in _ACTION.finditer(source):
-        items.append(("text", source[pos : m.start()], pos))
-        body = m.group(2).strip()
-        items.append(("action", (body, bool(m.group(1)), bool(m.group(3))), m.start()))
-        pos = m.end()
+    while True:
+        start = source.find("{{", pos)
+        if start < 0:
+            break
+        end = source.find("}}", start + 2)
+        if end < 0:
+            raise TemplateError(f"template: offset {start}: unclosed action")
+        inner = source[start + 2 : end]
+        left = len(inner) >= 2 and inner[0] == "-" and inner[1].isspace()
+        right = len(inner) >= 2 and inner[-1] == "-" and inner[-2].isspace()
+        body = inner[2 if left else 0 : len(inner) - 2 if right else len(inner)]
+        items.append(("text", source[pos:start], pos))
+        items.append(("action", (body.strip(), left, right), start))
+        pos = end + 2
     items.append(("text", source[pos:], pos))
-    if "{{" in "".join(t for k, t, _ in items if k == "text"):
-        raise TemplateError("template: unclosed action")
-    # apply trim markers
     for i, (kind, value, _) in enumerate(items):
         if kind != "action":
             continue
@@ -185,13 +279,21 @@ def parse(source: str) -> Template:
             items[i - 1] = ("text", items[i - 1][1].rstrip(), items[i - 1][2])
         if right and i + 1 < len(items):
             items[i + 1] = ("text", items[i + 1][1].lstrip(), items[i + 1][2])
-    nodes, _rest, end = _parse_block(items, 0)
+    return items
+
+
+def parse(source: str, limits: Limits | None = None) -> Template:
+    """Parse a template. Raises :class:`TemplateError` with the offending position."""
+    max_depth = (limits or Limits()).max_depth
+    nodes, _rest, end = _parse_block(_actions(source), 0, max_depth)
     if end is not None:
         raise TemplateError(f"template: unexpected {{{{{end}}}}}")
     return Template(nodes)
 
 
-def _parse_block(items: list[tuple[str, Any, int]], i: int) -> tuple[list[_Node], int, str | None]:
+def _parse_block(
+    items: list[tuple[str, Any, int]], i: int, depth: int
+) -> tuple[list[_Node], int, str | None]:
     nodes: list[_Node] = []
     while i < len(items):
         kind, value, where = items[i]
@@ -207,28 +309,30 @@ def _parse_block(items: list[tuple[str, Any, int]], i: int) -> tuple[list[_Node]
         if word in ("end", "else"):
             return nodes, i, body
         if word in ("if", "range", "with"):
-            node, i = _parse_control(word, body[len(word) :], items, i, where)
+            node, i = _parse_control(word, body[len(word) :], items, i, where, depth)
             nodes.append(node)
             continue
         if word in ("define", "template", "block", "break", "continue"):
             raise TemplateError(f"template: offset {where}: {{{{{word}}}}} is not supported")
-        nodes.append(_Node("action", pipe=_parse_pipe(_tokens(body, where), where)))
+        nodes.append(_Node("action", pipe=_parse_pipe(_tokens(body, where), where, depth)))
     return nodes, i, None
 
 
 def _parse_control(
-    word: str, rest: str, items: list[tuple[str, Any, int]], i: int, where: int
+    word: str, rest: str, items: list[tuple[str, Any, int]], i: int, where: int, depth: int
 ) -> tuple[_Node, int]:
-    node = _Node(word, pipe=_parse_pipe(_tokens(rest, where), where))
-    node.body, i, end = _parse_block(items, i)
+    if depth <= 0:
+        raise TemplateError(f"template: offset {where}: {{{{{word}}}}} blocks nested too deeply")
+    node = _Node(word, pipe=_parse_pipe(_tokens(rest, where), where, depth))
+    node.body, i, end = _parse_block(items, i, depth - 1)
     if end is None:
         raise TemplateError(f"template: offset {where}: unexpected EOF, missing {{{{end}}}} for {word}")
     if end == "else":
-        node.orelse, i, end = _parse_block(items, i)
+        node.orelse, i, end = _parse_block(items, i, depth - 1)
     elif end.startswith("else ") and end.split()[1] in ("if", "with"):
         inner_word = end.split()[1]
         inner, i = _parse_control(
-            inner_word, end.split(None, 2)[2] if len(end.split()) > 2 else "", items, i, where
+            inner_word, end.split(None, 2)[2] if len(end.split()) > 2 else "", items, i, where, depth - 1
         )
         node.orelse = [inner]
         return node, i
@@ -258,8 +362,8 @@ def _field(value: Any, name: str) -> Any:
                 found = value[key]
                 return JsonValue(found) if wrap and isinstance(found, dict | list) else found
         return None
-    if value is None:
-        return None
+    if value is None or name.startswith("_"):
+        return None  # never Python's own attributes (``__class__``...)
     return getattr(value, name, None)
 
 
@@ -270,7 +374,7 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value or 0))
-    if isinstance(value, list):
+    if isinstance(value, list | _ListView):
         return "[" + " ".join(_text(v) for v in value) + "]"
     if isinstance(value, dict):
         return "map[" + " ".join(f"{k}:{_text(v)}" for k, v in sorted(value.items())) + "]"
@@ -281,8 +385,17 @@ def _unwrap(value: Any) -> Any:
     return value.value if isinstance(value, JsonValue) else value
 
 
+def _plain(value: Any) -> Any:
+    """What ``json`` encodes for our wrapper types."""
+    if isinstance(value, _ListView):
+        return list(value)
+    if isinstance(value, JsonValue):
+        return value.value
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
 def _json(value: Any) -> str:
-    return json.dumps(_unwrap(value), separators=(",", ":"), ensure_ascii=False, default=_unwrap)
+    return json.dumps(_unwrap(value), separators=(",", ":"), ensure_ascii=False, default=_plain)
 
 
 def _printf(fmt: str, *args: Any) -> str:
@@ -315,11 +428,16 @@ def _compare(op: str) -> Any:
 
 def _slice(value: Any, *idx: Any) -> Any:
     value = _unwrap(value)
-    if len(idx) == 0:
-        return value
-    if len(idx) == 1:
-        return value[int(idx[0]) :]
-    return value[int(idx[0]) : int(idx[1])]
+    if len(idx) > 2:
+        raise TemplateError("slice: at most two indexes are supported")
+    start, stop = (int(idx[0]) if idx else None), (int(idx[1]) if len(idx) > 1 else None)
+    bounds = slice(start, stop)
+    if isinstance(value, _ListView):
+        return value[bounds]  # a view of the same list, never a view of a view
+    if isinstance(value, list):
+        first, last, _ = bounds.indices(len(value))
+        return _ListView(value, first, max(first, last))
+    return value[bounds]
 
 
 def _index(value: Any, *keys: Any) -> Any:
@@ -355,69 +473,97 @@ _FUNCS: dict[str, Any] = {
 }
 
 
+#: Functions whose result joins their arguments' text: room is checked before they run.
+_JOINING = frozenset({"print", "println", "printf"})
+
+
 class Template:
     """A parsed template; :meth:`execute` renders it. Reusable and thread-safe."""
 
     def __init__(self, nodes: list[_Node]) -> None:
         self.nodes = nodes
 
-    def execute(self, data: Any) -> str:
-        """Render with ``data`` as ``.`` and ``$``. Raises :class:`TemplateError`."""
+    def execute(self, data: Any, budget: Budget | None = None) -> str:
+        """Render with ``data`` as ``.`` and ``$`` within ``budget`` (default: a fresh one with
+        the default :class:`Limits`). Raises :class:`TemplateError` (:class:`BudgetExceeded`)."""
         out: list[str] = []
-        self._run(self.nodes, data, [{"$": data}], out)
+        run = _Execution(budget or Budget())
+        try:
+            run.nodes(self.nodes, data, [{"$": data}], out)
+        except TemplateError:
+            raise
+        except RecursionError as err:
+            raise TemplateError("template: execution nested too deeply") from err
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as err:
+            raise TemplateError(f"template: {err}") from err
         return "".join(out)
 
-    def _run(self, nodes: list[_Node], dot: Any, scopes: list[dict[str, Any]], out: list[str]) -> None:
+
+class _Execution:
+    """One execution's walk over the nodes, charging every step to ``budget``."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def nodes(self, nodes: list[_Node], dot: Any, scopes: list[dict[str, Any]], out: list[str]) -> None:
+        budget = self.budget
         for node in nodes:
+            budget.step()
             if node.kind == "text":
-                out.append(node.text)
+                out.append(budget.produced(node.text))
             elif node.kind == "action":
                 assert node.pipe is not None
-                value = self._pipe(node.pipe, dot, scopes)
+                value = self.pipe(node.pipe, dot, scopes)
                 if not node.pipe.decl:
-                    out.append(_text(value))
+                    out.append(budget.produced(_text(value)))
             elif node.kind == "if":
                 assert node.pipe is not None
-                branch = node.body if _truth(self._pipe(node.pipe, dot, scopes)) else node.orelse
-                self._run(branch, dot, [*scopes, {}], out)
+                branch = node.body if _truth(self.pipe(node.pipe, dot, scopes)) else node.orelse
+                self.nodes(branch, dot, [*scopes, {}], out)
             elif node.kind == "with":
                 assert node.pipe is not None
-                value = self._pipe(node.pipe, dot, scopes)
+                value = self.pipe(node.pipe, dot, scopes)
                 if _truth(value):
-                    self._run(node.body, value, [*scopes, {}], out)
+                    self.nodes(node.body, value, [*scopes, {}], out)
                 else:
-                    self._run(node.orelse, dot, [*scopes, {}], out)
+                    self.nodes(node.orelse, dot, [*scopes, {}], out)
             elif node.kind == "range":
-                self._range(node, dot, scopes, out)
+                self.range(node, dot, scopes, out)
 
-    def _range(self, node: _Node, dot: Any, scopes: list[dict[str, Any]], out: list[str]) -> None:
+    def _items(self, value: Any) -> Iterator[tuple[Any, Any]]:
+        if isinstance(value, dict):
+            return iter(sorted(value.items()))
+        if isinstance(value, int) and not isinstance(value, bool):
+            limit = self.budget.limits.max_range
+            if value > limit:
+                raise BudgetExceeded(f"template: range over {value} exceeds the limit of {limit} iterations")
+            return ((i, i) for i in range(value))
+        if isinstance(value, str):
+            raise TemplateError("template: range can't iterate over a string")
+        return enumerate(value or [])
+
+    def range(self, node: _Node, dot: Any, scopes: list[dict[str, Any]], out: list[str]) -> None:
         assert node.pipe is not None
         pipe = _Pipe(node.pipe.cmds)
-        value = _unwrap(self._pipe(pipe, dot, scopes))
-        items: list[tuple[Any, Any]]
-        if isinstance(value, dict):
-            items = sorted(value.items())
-        elif isinstance(value, int) and not isinstance(value, bool):
-            items = [(i, i) for i in range(value)]
-        else:
-            items = list(enumerate(value or []))
-        if not items:
-            self._run(node.orelse, dot, [*scopes, {}], out)
-            return
+        value = _unwrap(self.pipe(pipe, dot, scopes))
         names = node.pipe.decl
-        for key, item in items:
+        empty = True
+        for key, item in self._items(value):
+            empty = False
             scope: dict[str, Any] = {}
             if len(names) == 1:
                 scope[names[0]] = item
             elif len(names) >= 2:
                 scope[names[0]], scope[names[1]] = key, item
-            self._run(node.body, item, [*scopes, scope], out)
+            self.nodes(node.body, item, [*scopes, scope], out)
+        if empty:
+            self.nodes(node.orelse, dot, [*scopes, {}], out)
 
-    def _pipe(self, pipe: _Pipe, dot: Any, scopes: list[dict[str, Any]]) -> Any:
+    def pipe(self, pipe: _Pipe, dot: Any, scopes: list[dict[str, Any]]) -> Any:
         value: Any = None
         for i, cmd in enumerate(pipe.cmds):
             extra = [value] if i > 0 else []
-            value = self._command(cmd, dot, scopes, extra)
+            value = self.command(cmd, dot, scopes, extra)
         if pipe.decl:
             name = pipe.decl[-1]
             if pipe.assign:
@@ -431,7 +577,8 @@ class Template:
                 scopes[-1][name] = value
         return value
 
-    def _command(self, cmd: list[_Operand], dot: Any, scopes: list[dict[str, Any]], extra: list[Any]) -> Any:
+    def command(self, cmd: list[_Operand], dot: Any, scopes: list[dict[str, Any]], extra: list[Any]) -> Any:
+        self.budget.step()
         head = cmd[0]
         if head.kind == "ident":
             name = head.value
@@ -439,24 +586,29 @@ class Template:
                 args = [*cmd[1:]]
                 result: Any = None
                 for op in args:
-                    result = self._operand(op, dot, scopes)
+                    result = self.operand(op, dot, scopes)
                     if (name == "and") != _truth(result):
                         return result
                 for v in extra:
                     result = v
                 return result
-            values = [self._operand(op, dot, scopes) for op in cmd[1:]] + extra
+            values = [self.operand(op, dot, scopes) for op in cmd[1:]] + extra
+            if name in _JOINING:  # the joined text must fit before it is built
+                self.budget.check_room(sum(len(v) for v in values if isinstance(v, str)))
             try:
-                return _FUNCS[name](*values)
+                result = _FUNCS[name](*values)
             except TemplateError:
                 raise
             except Exception as err:
                 raise TemplateError(f"error calling {name}: {err}") from err
+            if isinstance(result, str) and name != "index":
+                self.budget.produced(result)
+            return result
         if len(cmd) > 1 or extra:
             raise TemplateError("can't give argument to non-function")
-        return self._operand(head, dot, scopes)
+        return self.operand(head, dot, scopes)
 
-    def _operand(self, op: _Operand, dot: Any, scopes: list[dict[str, Any]]) -> Any:
+    def operand(self, op: _Operand, dot: Any, scopes: list[dict[str, Any]]) -> Any:
         if op.kind == "field":
             value = dot
         elif op.kind == "var":
@@ -467,7 +619,7 @@ class Template:
             else:
                 raise TemplateError(f"undefined variable: {op.value}")
         elif op.kind == "pipe":
-            value = self._pipe(op.value, dot, scopes)
+            value = self.pipe(op.value, dot, scopes)
         elif op.kind == "ident":
             value = _FUNCS[op.value]()
         else:

@@ -53,3 +53,7 @@ class JinjaChatTemplate:
             )
         except TemplateError as err:
             raise ValueError(f"chat template error: {err}") from err
+        except RecursionError as err:
+            raise ValueError("chat template error: nested too deeply") from err
+        except (TypeError, AttributeError, KeyError, IndexError, OverflowError) as err:
+            raise ValueError(f"chat template error: {err}") from err

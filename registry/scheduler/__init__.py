@@ -1,5 +1,6 @@
 """Runner processes for loaded models: spawn, share (parallel slots), keep alive, evict, replace."""
 
+from registry.scheduler.kv_memory import ModelShape
 from registry.scheduler.process import CRASHED_MESSAGE, RunnerProcess
 from registry.scheduler.scheduler import (
     BUSY_MESSAGE,
@@ -17,6 +18,7 @@ __all__ = [
     "UNSET",
     "Lease",
     "LoadedModel",
+    "ModelShape",
     "ModelSpec",
     "RunnerProcess",
     "Scheduler",

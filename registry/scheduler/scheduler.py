@@ -24,15 +24,26 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from registry.errors import ServerBusy
+from registry.scheduler.kv_memory import (
+    ModelShape,
+    available_memory,
+    check_fits,
+    process_rss,
+    read_model_shape,
+)
 from registry.scheduler.process import RunnerProcess
 from runner.protocol import LoadOptions
 
 __all__ = ["BUSY_MESSAGE", "UNSET", "Lease", "LoadedModel", "ModelSpec", "Scheduler", "SchedulerConfig"]
 
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+
+#: How many models' shapes (read from their GGUF headers) the scheduler remembers.
+_SHAPE_CACHE_SIZE = 64
 
 #: "keep_alive not given": the model keeps its current session duration.
 UNSET: Any = object()
@@ -105,6 +116,7 @@ class Scheduler:
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shapes: dict[str, ModelShape] = {}
 
     @property
     def pending(self) -> int:
@@ -114,6 +126,44 @@ class Scheduler:
     def loaded(self) -> list[LoadedModel]:
         """The loaded models (a snapshot)."""
         return list(self._loaded.values())
+
+    # -- memory ---------------------------------------------------------------------------------
+
+    async def model_shape(self, model_path: str) -> ModelShape:
+        """The dimensions of the GGUF at ``model_path`` (its header is read once: blobs never change).
+
+        Raises:
+            InvalidWeights: not a readable GGUF. OSError: the file cannot be opened.
+        """
+        shape = self._shapes.get(model_path)
+        if shape is None:
+            shape = await asyncio.to_thread(read_model_shape, Path(model_path))
+            if len(self._shapes) >= _SHAPE_CACHE_SIZE:
+                self._shapes.pop(next(iter(self._shapes)))
+            self._shapes[model_path] = shape
+        return shape
+
+    def check_memory(self, load: LoadOptions, shape: ModelShape) -> None:
+        """Refuse a load whose KV cache cannot fit in the memory available now plus what the
+        loaded runners hold (they are unloaded to make room). A runner already loaded with exactly
+        these options needs nothing new.
+
+        Raises:
+            InvalidInput: what the context needs and what is available.
+        """
+        if any(m.spec.load == load and not m.dead and m.runner.alive for m in self._loaded.values()):
+            return
+        available = available_memory()
+        if available is not None:
+            available += sum(process_rss(m.runner.pid) for m in self._loaded.values() if m.runner.alive)
+        check_fits(
+            shape,
+            num_ctx=load.num_ctx,
+            parallel=max(1, load.parallel),
+            kv_type=load.kv_cache_type,
+            use_mmap=load.use_mmap,
+            available=available,
+        )
 
     # -- acquire / release ----------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""Request bodies as JSON objects, decoded so that no body can crash or exhaust the server.
+
+Stricter than Python's ``json`` and as strict as Go's ``encoding/json`` (which Ollama uses): the
+literals ``NaN``, ``Infinity`` and ``-Infinity`` and numbers beyond a double (``1e400``) are
+invalid JSON. On top of Go: at most :data:`MAX_JSON_DEPTH` levels of nested arrays and objects
+(everything downstream may then recurse safely), and at most :data:`MAX_JSON_CONTAINERS` arrays,
+objects and strings (decoded Python objects are ~20x the size of their JSON text; this bounds it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from registry import errors
+
+__all__ = ["MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "decode_json", "decode_json_object"]
+
+#: Nesting deeper than this is refused (JSON schemas and tool definitions need a few dozen levels).
+MAX_JSON_DEPTH = 100
+
+#: At most this many arrays, objects and strings in one body.
+MAX_JSON_CONTAINERS = 2_000_000
+
+
+def _invalid_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _deepest_over(value: Any, limit: int) -> bool:
+    """True when ``value`` nests arrays/objects more than ``limit`` deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def decode_json(raw: bytes | str, *, what: str = "request body") -> Any:
+    """Decode ``raw`` with the limits above; ``what`` names it in messages.
+
+    Raises:
+        errors.InvalidInput: invalid JSON, too deep, or too many values (400, never a 500).
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
+    too_deep = f"invalid JSON in {what}: nested more than {MAX_JSON_DEPTH} levels deep"
+    brackets = data.count(b"[") + data.count(b"{")
+    if brackets + data.count(b'"') // 2 > MAX_JSON_CONTAINERS:
+        raise errors.InvalidInput(
+            f"invalid JSON in {what}: more than {MAX_JSON_CONTAINERS} arrays, objects and strings"
+        )
+    try:
+        value = json.loads(data, parse_constant=_invalid_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise errors.InvalidInput(too_deep) from None
+    except ValueError as err:  # JSONDecodeError, bad UTF-8, NaN, 1e400, an int of 5,000 digits
+        raise errors.InvalidInput(f"invalid JSON in {what}: {err}") from err
+    if brackets > MAX_JSON_DEPTH and isinstance(value, dict | list) and _deepest_over(value, MAX_JSON_DEPTH):
+        raise errors.InvalidInput(too_deep)
+    return value
+
+
+def decode_json_object(raw: bytes, *, what: str = "request body") -> dict[str, Any]:
+    """:func:`decode_json` of a body that must be a JSON object.
+
+    Raises:
+        errors.InvalidInput: empty, invalid (see :func:`decode_json`) or not an object.
+    """
+    if not raw.strip():
+        raise errors.InvalidInput(f"missing {what}")
+    value = decode_json(raw, what=what)
+    if not isinstance(value, dict):
+        raise errors.InvalidInput(f"{what} must be a JSON object")
+    return value
