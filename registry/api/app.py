@@ -12,6 +12,7 @@ from aiohttp import web
 from registry.api import keys
 from registry.api.cors import cors_middleware
 from registry.api.errors import error_middleware
+from registry.api.server_log import connection_logger
 from registry.config import Settings
 from registry.library import Library
 from registry.scheduler import Scheduler, SchedulerConfig
@@ -31,7 +32,9 @@ ROUTE_MODULES: tuple[str, ...] = (
 def build_app(settings: Settings, library: Library) -> web.Application:
     """The application, ready for ``web.AppRunner``. The caller owns ``library`` (closes it)."""
     app = web.Application(
-        middlewares=[cors_middleware(settings.origins), error_middleware], client_max_size=64 * 1024 * 1024
+        middlewares=[cors_middleware(settings.origins), error_middleware],
+        client_max_size=64 * 1024 * 1024,
+        handler_args={"logger": connection_logger()},
     )
     app[keys.SETTINGS] = settings
     app[keys.LIBRARY] = library

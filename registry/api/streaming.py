@@ -85,25 +85,28 @@ async def stream_events(
     response = web.StreamResponse(headers=headers)
     started = False
     try:
-        async for event in events:
+        try:
+            async for event in events:
+                if not started:
+                    await response.prepare(request)
+                    started = True
+                await response.write(frame(event))
+        except errors.OllamaPyError as err:
             if not started:
-                await response.prepare(request)
-                started = True
-            await response.write(frame(event))
-    except errors.OllamaPyError as err:
+                return refuse(err)
+            await response.write(error_frame(str(err)))
+        except (ConnectionResetError, OSError):
+            raise
+        except Exception:
+            if not started:
+                raise  # the error middleware answers 500
+            log.exception("error while streaming %s", request.path)
+            await response.write(internal_error)
         if not started:
-            return refuse(err)
-        await response.write(error_frame(str(err)))
+            await response.prepare(request)
+        if trailer:
+            await response.write(trailer)
+        await response.write_eof()
     except (ConnectionResetError, OSError):
-        return response  # the client went away
-    except Exception:
-        if not started:
-            raise  # the error middleware answers 500
-        log.exception("error while streaming %s", request.path)
-        await response.write(internal_error)
-    if not started:
-        await response.prepare(request)
-    if trailer:
-        await response.write(trailer)
-    await response.write_eof()
+        pass  # the client went away (aiohttp's ClientConnectionResetError is a ConnectionResetError)
     return response
