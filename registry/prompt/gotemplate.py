@@ -362,9 +362,7 @@ def _field(value: Any, name: str) -> Any:
                 found = value[key]
                 return JsonValue(found) if wrap and isinstance(found, dict | list) else found
         return None
-    if value is None or name.startswith("_"):
-        return None  # never Python's own attributes (``__class__``...)
-    return getattr(value, name, None)
+    return None  # fields exist on maps only: never Python attributes (``__class__``, ``upper``)
 
 
 def _text(value: Any) -> str:
