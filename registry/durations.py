@@ -14,6 +14,7 @@ from registry.errors import InvalidInput
 
 __all__ = ["format_go_duration", "parse_go_duration", "parse_keep_alive"]
 
+_MAX_DURATION = (2**63 - 1) / 1e9  # seconds in Go's largest time.Duration
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
@@ -63,7 +64,8 @@ def parse_keep_alive(value: object) -> float | None:
         raise InvalidInput(f'invalid keep_alive value {value!r}: expected a duration like "5m" or seconds')
     if math.isnan(seconds):
         raise InvalidInput("invalid keep_alive value: NaN")
-    return None if seconds < 0 else seconds
+    # negative, or beyond what Go's Duration holds (about 292 years): forever
+    return None if seconds < 0 or seconds > _MAX_DURATION else seconds
 
 
 def format_go_duration(seconds: float) -> str:

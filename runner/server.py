@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from runner.engine import Engine
+from runner.engine import MAX_TOKEN_BYTES, Engine
 from runner.engine_model import LoadedModel
 from runner.protocol import HEALTH_OK, CompletionRequest
 from runner.state import RunnerState
@@ -100,10 +100,15 @@ async def embedding(request: web.Request) -> web.Response:
     content = body.get("content", "")
     if not isinstance(content, str):
         return _error(400, "content must be a string")
-    tokens = await asyncio.to_thread(model.tokenize, content)
     limit = engine.num_ctx
+    truncate = bool(body.get("truncate", True))
+    if len(content) > limit * MAX_TOKEN_BYTES // 4 and len(content.encode()) > limit * MAX_TOKEN_BYTES:
+        if not truncate:  # more than ``limit`` tokens for sure (see Engine.tokenize_bounded)
+            return _error(400, "the input length exceeds the context length")
+        content = content[: limit * MAX_TOKEN_BYTES]
+    tokens = await asyncio.to_thread(model.tokenize, content)
     if len(tokens) > limit:
-        if not body.get("truncate", True):
+        if not truncate:
             return _error(400, "the input length exceeds the context length")
         tokens = tokens[:limit]
     try:

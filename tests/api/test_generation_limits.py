@@ -53,3 +53,22 @@ async def test_every_generation_is_bounded_by_ten_contexts(models: Library, make
         options = {"num_predict": num_predict, "num_ctx": num_ctx, "temperature": 0}
         final = await _final(client, "/api/generate", {"model": "tiny", "prompt": "the", "options": options})
         assert final["done_reason"] == "length" and final["eval_count"] <= MAX_PREDICT_PER_CTX * num_ctx
+
+
+async def test_a_huge_prompt_is_cut_before_it_is_tokenized(models: Library, make_client: Any) -> None:
+    # llama.cpp's tokenizer is superlinear on long runs (a million "a" took minutes); only what
+    # can fit the context is tokenized
+    client = await make_client(models)
+    prompt = "a" * 1_000_000
+    for path, body in (
+        (
+            "/api/generate",
+            {"model": "tiny", "prompt": prompt, "stream": False, "options": {"num_predict": 2}},
+        ),
+        ("/api/embeddings", {"model": "tiny", "prompt": prompt}),
+        ("/api/embed", {"model": "tiny", "input": prompt}),
+    ):
+        resp = await asyncio.wait_for(client.post(path, json=body), NEVER)
+        assert resp.status == 200, await resp.text()
+    resp = await client.post("/api/embed", json={"model": "tiny", "input": prompt, "truncate": False})
+    assert resp.status == 400 and "context length" in (await resp.json())["error"]

@@ -281,3 +281,21 @@ async def test_a_stream_whose_client_left_ends_quietly(caplog: pytest.LogCapture
             await (await client.post("/stream")).read()
         await asyncio.sleep(0.1)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        {"type": "string", "minLength": 10**9},
+        {"type": "array", "items": {"type": "integer"}, "maxItems": 10**12},
+        {"type": "string", "pattern": "^(a{1000}){1000}$"},
+        {"type": "string", "pattern": "^a{1000000000}$"},
+    ],
+)
+async def test_formats_that_would_write_huge_grammars_are_400(
+    models: Library, make_client: Any, fmt: Any
+) -> None:
+    client = await make_client(models)
+    resp = await client.post("/api/generate", json={"model": "tiny", "prompt": "x", "format": fmt})
+    body = await resp.json()
+    assert resp.status == 400 and "format" in body["error"], body
