@@ -115,7 +115,7 @@ async def _load_options(request: web.Request, info: ModelInfo, options: dict[str
 
     Raises:
         InvalidInput: the context does not fit (the message says how much it needs).
-        InvalidWeights: the model's GGUF header cannot be read.
+        StoreError: the model's weights cannot be opened.
     """
     settings = request.app[keys.SETTINGS]
     scheduler = scheduler_of(request)
