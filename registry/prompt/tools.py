@@ -55,7 +55,7 @@ def parse_tool_calls(text: str, tool_names: Iterable[str] | None = None) -> tupl
             break
         try:
             value, end = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python decodes
             pos = start + 1
             continue
         items = value if isinstance(value, list) else [value]
