@@ -17,9 +17,12 @@ from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 
-__all__ = ["descriptor_sizes", "parse_manifest"]
+__all__ = ["MAX_NESTING", "descriptor_sizes", "parse_manifest"]
 
 _INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
+
+#: Deepest nesting of arrays and objects accepted (a real manifest nests about 4 deep).
+MAX_NESTING = 64
 
 
 def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "sha256") -> ManifestRecord:
@@ -32,10 +35,7 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         InvalidManifest: not JSON, not an object, wrong schemaVersion, media types disagreeing, or a
             malformed descriptor.
     """
-    try:
-        doc = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
+    doc = _load_json(content)
     if not isinstance(doc, dict):
         raise InvalidManifest("manifest invalid: not a JSON object")
     if doc.get("schemaVersion") != 2:
@@ -84,6 +84,36 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         blob_refs=tuple(dict.fromkeys(blob_refs)),
         manifest_refs=tuple(dict.fromkeys(manifest_refs)),
     )
+
+
+def _load_json(content: bytes) -> Any:
+    """Decode a manifest body, refusing anything nested deeper than :data:`MAX_NESTING`.
+
+    Raises:
+        InvalidManifest: not UTF-8 JSON (numbers too long to convert included), or nested too deep
+            (which would otherwise exhaust the interpreter's recursion limit here or later).
+    """
+    try:
+        doc = json.loads(content)
+    except RecursionError as err:
+        raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels") from err
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and int() of a 5,000-digit number
+        raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
+    _check_nesting(doc)
+    return doc
+
+
+def _check_nesting(doc: Any) -> None:
+    """Raise :class:`InvalidManifest` when ``doc`` nests deeper than :data:`MAX_NESTING` (iterative)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > MAX_NESTING:
+            raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _array(doc: dict[str, Any], key: str) -> list[Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +162,8 @@ class Mirror:
     def _fill_for(self, repo: str, digest: Digest) -> _Fill:
         fill = self._fills.get(digest)
         if fill is None or fill.error is not None:
-            fill = _Fill(self.store.spool.directory / f"mirror-{digest.hex}")
+            # A name of its own: processes sharing the spool directory may fill the same digest at once.
+            fill = _Fill(self.store.spool.directory / f"mirror-{digest.hex}-{secrets.token_hex(8)}")
             self._fills[digest] = fill
             fill.task = asyncio.create_task(self._run_fill(repo, digest, fill))
         return fill
@@ -210,7 +212,9 @@ class Mirror:
                             fill.changed.notify_all()
                 except (TimeoutError, OSError) as err:
                     raise TransferError(f"upstream broke off while sending {digest}: {err}") from err
-        if hasher.hexdigest() != digest.hex or (fill.size is not None and fill.received != fill.size):
+        if hasher.hexdigest() != digest.hex or (
+            fill.size is not None and fill.size >= 0 and fill.received != fill.size
+        ):
             raise DigestMismatch(f"upstream sent bytes that do not match {digest}; nothing was stored")
 
     async def _stream_fill(self, request: web.Request, digest: Digest, fill: _Fill) -> web.StreamResponse:
