@@ -230,8 +230,8 @@ class BlobService:
         """Forget a session and delete its data. Never raises (best effort: purge finishes the job)."""
         try:
             async with self.store.spool.exclusive(upload_id):
+                self.store.spool.discard(upload_id)  # first: frees the space a catalog write may need
                 await self.store.write(lambda c: RegistryCatalog.delete_upload(c, upload_id))
-                self.store.spool.discard(upload_id)
         except Exception:
             log.exception("could not end upload session %s; the stale-upload purge will", upload_id)
 

@@ -5,6 +5,8 @@ dropped connection), and a manifest nested absurdly deep, or with a number too l
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -104,3 +106,31 @@ async def test_hostile_manifest_json_is_400_manifest_invalid(registry: Reg, http
     async with http.put(f"{registry.url}/v2/strict/repo/manifests/v1", data=body, headers=MANIFEST_TYPE) as r:
         assert r.status == 400, await r.text()
         assert (await _error(r))["code"] == "MANIFEST_INVALID"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json\nX-Injected: 1"},
+        {"mediaType": "application/x\u0000"},
+        {"mediaType": "not-a-media-type"},
+        {"artifactType": "application/x\u0000"},
+        {"artifactType": "application/\ud800"},
+    ],
+    ids=["newline", "nul", "no-slash", "artifact-nul", "artifact-surrogate"],
+)
+async def test_manifest_media_types_must_be_type_slash_subtype(
+    registry: Reg, http: Http, changes: dict[str, str]
+) -> None:
+    """The stored media type is served back as the Content-Type header: one with a control character
+    used to be accepted (201) and then every GET and HEAD of the manifest dropped the connection."""
+    doc = json.loads(await _pushed_manifest(http, registry))
+    doc.update(changes)
+    body = json.dumps(doc).encode()
+    headers = {"Content-Type": "application/octet-stream"}  # the body's mediaType decides
+    async with http.put(f"{registry.url}/v2/strict/repo/manifests/v1", data=body, headers=headers) as r:
+        assert r.status == 400, await r.text()
+        assert (await _error(r))["code"] == "MANIFEST_INVALID"
+    for method in ("GET", "HEAD"):
+        async with http.request(method, f"{registry.url}/v2/strict/repo/manifests/v1") as r:
+            assert r.status == 404
