@@ -162,8 +162,9 @@ class UploadSpool:
         pending: list[bytes | bytearray] = []
         pending_len = 0
         lanes = _Lanes(hasher, f)
+        chunks = aiter(body)
         try:
-            async for chunk in body:
+            async for chunk in chunks:
                 size += len(chunk)
                 if self.max_upload_bytes is not None and size > self.max_upload_bytes:
                     raise TooLarge(f"upload exceeds the limit of {self.max_upload_bytes} bytes")
@@ -191,7 +192,7 @@ class UploadSpool:
             # needed). Then close and cut the file back, waiting even through a cancellation: the
             # session lock must not be released while the file is longer than the accepted offset.
             self._hashers.pop(upload_id, None)
-            await _run_to_completion(_abandon_chunk(lanes, f, path, offset))
+            await _run_to_completion(_abandon_chunk(chunks, lanes, f, path, offset))
             raise
         self._remember(upload_id, size, hasher)
         return size
@@ -287,10 +288,17 @@ class _Lanes:
             self._writer = None
 
 
-async def _abandon_chunk(lanes: _Lanes, f: Appender, path: Path, offset: int) -> None:
-    """Stop both lanes, close the appender and cut ``path`` back to ``offset``. Never raises: a cut
-    that fails is repeated by the next append and by :meth:`UploadSpool.seal`, which refuse to go on
+async def _abandon_chunk(
+    chunks: AsyncIterator[bytes | bytearray], lanes: _Lanes, f: Appender, path: Path, offset: int
+) -> None:
+    """Stop reading the body (a socket reader thread stops now, not when the generator is collected),
+    stop both lanes, close the appender and cut ``path`` back to ``offset``. Never raises: a cut that
+    fails is repeated by the next append and by :meth:`UploadSpool.seal`, which refuse to go on
     without it."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
     await lanes.abandon()
     await asyncio.to_thread(_close_and_cut, f, path, offset)
 
