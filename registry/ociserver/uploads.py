@@ -70,6 +70,9 @@ class UploadSpool:
         directory.mkdir(parents=True, exist_ok=True)
         self._hashers: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Sessions held without a cross-process lock (file system without flock): another process may
+        # have written their file, so :meth:`seal` hashes the file itself, not the running hash.
+        self._without_flock: set[str] = set()
 
     def path(self, upload_id: str) -> Path:
         """The data file of a session (``upload_id`` was validated as 32 hex)."""
@@ -98,10 +101,13 @@ class UploadSpool:
                 yield
                 return
             try:
-                with contextlib.suppress(OSError):  # no flock on this file system: in-process only
+                try:
                     await flock_exclusive(fd, poll=_LOCK_POLL)
+                except OSError:  # no flock on this file system: in-process only
+                    self._without_flock.add(upload_id)
                 yield
             finally:
+                self._without_flock.discard(upload_id)
                 os.close(fd)  # releases the flock
 
     def require_data(self, upload_id: str, offset: int) -> None:
@@ -206,8 +212,9 @@ class UploadSpool:
         ``algorithm`` hash (hex): after this the file holds exactly the hashed bytes, so publishing it
         publishes nothing unhashed. The caller holds :meth:`exclusive`.
 
-        sha256 comes from the running hash (kept in step with the accepted bytes); any other
-        algorithm (sha512) re-reads the data once.
+        sha256 comes from the running hash (kept in step with the accepted bytes, which the
+        cross-process lock keeps anyone else from writing); any other algorithm (sha512), or a
+        session held without that lock, re-reads the data once.
 
         Raises:
             UploadNotFound: the data is held by another process (see :meth:`require_data`).
@@ -217,7 +224,7 @@ class UploadSpool:
         self.require_data(upload_id, offset)
         path = self.path(upload_id)
         await asyncio.to_thread(_cut_to, path, offset)
-        if algorithm != "sha256":
+        if algorithm != "sha256" or upload_id in self._without_flock:
             return (await asyncio.to_thread(_hash_prefix, path, offset, algorithm)).hexdigest()
         hasher = await self._hasher_at(upload_id, offset)
         self._remember(upload_id, offset, hasher)

@@ -5,6 +5,8 @@ it), and failed single-request or disk-full uploads leave no session and no spoo
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import hashlib
 import os
 import socket
@@ -138,6 +140,25 @@ async def test_seal_cuts_bytes_past_the_accepted_offset(tmp_path: Path) -> None:
         f.write(b"EVIL" * 1000)
     assert await spool.seal("b" * 32, len(GOOD)) == hashlib.sha256(GOOD).hexdigest()
     assert spool.path("b" * 32).read_bytes() == GOOD
+
+
+async def test_seal_hashes_the_file_itself_when_no_cross_process_lock_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system without ``flock`` another process may have written the session's file: the
+    running hash then proves nothing about it, so sealing hashes the file's bytes."""
+
+    def no_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "no locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    spool = UploadSpool(tmp_path / "spool")
+    spool.create("c" * 32)
+    async with spool.exclusive("c" * 32):
+        assert await spool.append("c" * 32, 0, _pieces([GOOD])) == len(GOOD)
+    spool.path("c" * 32).write_bytes(b"OTHERBYTES")  # what a second, unlocked writer left
+    async with spool.exclusive("c" * 32):
+        assert await spool.seal("c" * 32, len(GOOD)) == hashlib.sha256(b"OTHERBYTES").hexdigest()
 
 
 async def test_stored_blob_of_the_wrong_size_is_not_served_and_an_honest_push_replaces_it(
