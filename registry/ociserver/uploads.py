@@ -203,10 +203,6 @@ class UploadSpool:
         self._remember(upload_id, size, hasher)
         return size
 
-    def discard_hasher(self, upload_id: str) -> None:
-        """Forget the running hash (the next use re-hashes the recorded prefix)."""
-        self._hashers.pop(upload_id, None)
-
     async def seal(self, upload_id: str, offset: int, algorithm: str = "sha256") -> str:
         """Make the data file exactly the session's first ``offset`` bytes and return their
         ``algorithm`` hash (hex): after this the file holds exactly the hashed bytes, so publishing it
