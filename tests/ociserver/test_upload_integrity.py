@@ -89,12 +89,14 @@ async def test_chunk_not_matching_its_content_range_is_rejected_and_not_publishe
 
 
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-async def test_large_chunk_cut_off_on_the_socket_fast_path_is_not_published(
-    registry: Reg, http: Http, algorithm: str
+@pytest.mark.parametrize(
+    "length", [RAW_THRESHOLD + 100, 10 << 20], ids=["socket-fast-path", "aiohttp-reader"]
+)
+async def test_large_chunk_cut_off_mid_body_is_not_published(
+    registry: Reg, http: Http, algorithm: str, length: int
 ) -> None:
     location = await _patch_good_prefix(http, await _open_session(http, registry, "victim/repo"))
     spool_file = _spool_file(registry, location)
-    length = RAW_THRESHOLD + 100  # takes the raw-socket path
     path = location.split(registry.host, 1)[1]
     host, port = registry.host.split(":")
     head = (
