@@ -160,8 +160,13 @@ class UploadSpool:
             DiskFull / StoreError: the disk refused.
         """
         self.require_data(upload_id, offset)
-        hasher = await self._hasher_at(upload_id, offset)
         path = self.path(upload_id)
+        if _published(path):
+            raise UploadDataLost(
+                "blob upload unknown to registry: its data was already stored as a blob; start the upload "
+                "again (the blob is there)"
+            )
+        hasher = await self._hasher_at(upload_id, offset)
         f = await asyncio.to_thread(open_appender, path, offset)
         end = None if length is None else offset + length
         size = offset
@@ -353,7 +358,10 @@ def _cut_to(path: Path, offset: int) -> None:
         raise_store_error(err, "sealing an upload")
         raise  # pragma: no cover
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
+        if size > offset and st.st_nlink > 1:  # shared with a published blob: never cut that
+            raise UploadDataLost("blob upload data damaged: it is linked elsewhere; start the upload again")
         if size > offset:
             os.ftruncate(fd, offset)
             size = os.fstat(fd).st_size
@@ -365,6 +373,16 @@ def _cut_to(path: Path, offset: int) -> None:
         raise UploadDataLost(
             f"blob upload data lost: {size} of its {offset} accepted bytes are left; start the upload again"
         )
+
+
+def _published(path: Path) -> bool:
+    """True when the data file has another name: the publish step hard-links it to the blob and
+    then removes this name, so a crash between the two leaves the session's file *being* the blob.
+    Writing to it would change a published blob."""
+    try:
+        return os.stat(path).st_nlink > 1
+    except FileNotFoundError:
+        return False
 
 
 def _touch(path: Path) -> None:

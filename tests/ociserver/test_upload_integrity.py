@@ -22,7 +22,7 @@ from registry.errors import SizeInvalid
 from registry.oci.digest import Digest
 from registry.ociserver.keys import STORE
 from registry.ociserver.raw_body import RAW_THRESHOLD
-from registry.ociserver.uploads import UploadSpool
+from registry.ociserver.uploads import UploadDataLost, UploadSpool
 from tests.support.registry_server import RunningRegistry, push_blob, sha, sha512, start_registry
 from tests.support.small_disk import small_disk
 
@@ -142,6 +142,24 @@ async def test_seal_cuts_bytes_past_the_accepted_offset(tmp_path: Path) -> None:
         f.write(b"EVIL" * 1000)
     assert await spool.seal("b" * 32, len(GOOD)) == hashlib.sha256(GOOD).hexdigest()
     assert spool.path("b" * 32).read_bytes() == GOOD
+
+
+async def test_session_file_left_linked_to_a_blob_is_never_written(tmp_path: Path) -> None:
+    """Publishing hard-links the session file to the blob and then drops the session's name; after a
+    crash between the two, the session's file *is* the blob: a later chunk must not write to it."""
+    spool = UploadSpool(tmp_path / "spool")
+    spool.create("d" * 32)
+    assert await spool.append("d" * 32, 0, _pieces([GOOD])) == len(GOOD)
+    blob = tmp_path / "blob"
+    os.link(spool.path("d" * 32), blob)
+    with pytest.raises(UploadDataLost):
+        await spool.append("d" * 32, len(GOOD), _pieces([b"EVIL"]))
+    assert blob.read_bytes() == GOOD
+    with spool.path("d" * 32).open("ab") as f:  # (not possible through the spool: shown for seal)
+        f.write(b"EVIL")
+    with pytest.raises(UploadDataLost):
+        await spool.seal("d" * 32, len(GOOD))
+    assert blob.read_bytes() == GOOD + b"EVIL"  # seal did not cut the shared file either
 
 
 async def test_seal_hashes_the_file_itself_when_no_cross_process_lock_is_held(
