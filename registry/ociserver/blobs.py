@@ -161,7 +161,11 @@ class BlobService:
                 )
             length = None if chunk is None else chunk.end - chunk.start + 1
             new_offset = await spool.append(upload_id, offset, body, length)
-            await self.store.write(lambda c: RegistryCatalog.set_upload_offset(c, upload_id, new_offset))
+            try:
+                await self.store.write(lambda c: RegistryCatalog.set_upload_offset(c, upload_id, new_offset))
+            except BaseException:  # the catalog did not take the chunk: neither does the file
+                await spool.cut_back(upload_id, offset)
+                raise
             return new_offset
 
     async def finish_upload(self, repo: str, upload_id: str, digest: Digest) -> int:

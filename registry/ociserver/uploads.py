@@ -208,6 +208,16 @@ class UploadSpool:
         self._remember(upload_id, size, hasher)
         return size
 
+    async def cut_back(self, upload_id: str, offset: int) -> None:
+        """Undo an :meth:`append` whose new offset could not be recorded: cut the data file back to
+        ``offset`` and forget the running hash. Never raises (the next append and :meth:`seal` cut
+        again). The caller holds :meth:`exclusive`."""
+        self._hashers.pop(upload_id, None)
+        path = self.path(upload_id)
+        if not _published(path):
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(os.truncate, path, offset)
+
     async def seal(self, upload_id: str, offset: int, algorithm: str = "sha256") -> str:
         """Make the data file exactly the session's first ``offset`` bytes and return their
         ``algorithm`` hash (hex): after this the file holds exactly the hashed bytes, so publishing it

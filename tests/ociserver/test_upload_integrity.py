@@ -144,6 +144,16 @@ async def test_seal_cuts_bytes_past_the_accepted_offset(tmp_path: Path) -> None:
     assert spool.path("b" * 32).read_bytes() == GOOD
 
 
+async def test_cut_back_undoes_an_append_the_catalog_did_not_record(tmp_path: Path) -> None:
+    spool = UploadSpool(tmp_path / "spool")
+    spool.create("e" * 32)
+    assert await spool.append("e" * 32, 0, _pieces([GOOD])) == len(GOOD)
+    assert await spool.append("e" * 32, len(GOOD), _pieces([b"more" * 1000])) == len(GOOD) + 4000
+    await spool.cut_back("e" * 32, len(GOOD))
+    assert spool.path("e" * 32).read_bytes() == GOOD
+    assert await spool.seal("e" * 32, len(GOOD)) == hashlib.sha256(GOOD).hexdigest()
+
+
 async def test_session_file_left_linked_to_a_blob_is_never_written(tmp_path: Path) -> None:
     """Publishing hard-links the session file to the blob and then drops the session's name; after a
     crash between the two, the session's file *is* the blob: a later chunk must not write to it."""
