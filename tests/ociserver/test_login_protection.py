@@ -16,6 +16,9 @@ import aiohttp
 import bcrypt
 import pytest
 
+from registry.errors import RateLimited
+from registry.ociserver.login_throttle import FailureWindow, address_key
+from registry.ociserver.password_check import PasswordVerifier
 from registry.ociserver.settings import ServerSettings, load_config_file
 from tests.support.registry_server import RunningRegistry, push_image, start_registry
 
@@ -289,3 +292,45 @@ async def test_challenge_never_echoes_control_characters(tmp_path: Path, http: a
             assert 'scope="repository:team/m:pull,push"' in r.headers["WWW-Authenticate"]
     finally:
         await reg.stop()
+
+
+def test_failure_window_slides_and_says_how_long_to_wait() -> None:
+    now = [1000.0]
+    window = FailureWindow(3, 60.0, max_keys=2, clock=lambda: now[0])
+    for _ in range(3):
+        assert window.retry_after("user:a") == 0
+        window.begin("user:a")
+        window.end("user:a", failed=True)
+        now[0] += 10
+    assert window.retry_after("user:a") == 30  # now 1030; the oldest failure (1000) leaves at 1060
+    now[0] = 1060.5
+    assert window.retry_after("user:a") == 0
+    window.begin("user:b")
+    window.begin("user:b")
+    window.begin("user:b")
+    assert window.retry_after("user:b") == 1  # checks in flight count against the limit
+    for _ in range(3):
+        window.end("user:b", failed=False)
+    assert window.retry_after("user:b") == 0
+    for key in ("k1", "k2", "k3"):  # at most max_keys keys are remembered
+        window.end(key, failed=True)
+    assert len(window._failures) <= 2
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff") != address_key("2001:db8:0:1::1")
+    assert address_key("::ffff:10.0.0.1") == address_key("10.0.0.1") == "addr:10.0.0.1"
+
+
+async def test_password_checks_beyond_the_pending_bound_are_refused() -> None:
+    verifier = PasswordVerifier({"alice": SLOW_HASH}, threads=1, max_pending=2, ttl=60)
+    try:
+        first = verifier.check("alice", "guess-1")
+        second = verifier.check("alice", "guess-2")
+        assert verifier.check("alice", "guess-1").future is first.future  # joined, not a new check
+        with pytest.raises(RateLimited, match="too many password checks"):
+            verifier.check("alice", "guess-3")
+        assert await first.future is False and await second.future is False
+        right = verifier.check("alice", "secret")
+        assert right.started and await right.future is True
+        again = verifier.check("alice", "secret")
+        assert not again.started and again.future.done() and again.future.result() is True
+    finally:
+        verifier.close()
