@@ -93,7 +93,7 @@ class Authenticator:
             user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError) as err:  # binascii.Error, non-ASCII input
             raise Unauthorized("malformed Basic credentials") from err
-        keys = (f"user:{user}", address_key(remote))
+        keys = (_user_key(user), address_key(remote))
         wait = max(self._failures.retry_after(key) for key in keys)
         if wait:  # before any secret is looked at, so a blocked client learns nothing
             raise RateLimited(
@@ -254,6 +254,13 @@ class Authenticator:
 
 #: What may appear inside a quoted ``WWW-Authenticate`` parameter as is.
 _QUOTABLE = re.compile(r"[!#-\[\]-~]{1,1000}")
+
+
+def _user_key(user: str) -> str:
+    """The throttling key for a user name (long names by their hash, so the keys stay small)."""
+    if len(user) <= 64:
+        return f"user:{user}"
+    return "user#" + hashlib.sha256(user.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _local_host(request: web.Request) -> str:
