@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
-from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.blobstore.oserrors import raise_store_error
+from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
 from registry.library.catalog_guard import REBUILD_HINT, catalog_problem
 from registry.library.gc import GcReport, collect
@@ -79,7 +79,9 @@ class Library:
         self.blobs = BlobStore(layout)
 
     @classmethod
-    def open(cls, root: Path, database_url: str | None = None, *, allow_lost_catalog: bool = False) -> Library:
+    def open(
+        cls, root: Path, database_url: str | None = None, *, allow_lost_catalog: bool = False
+    ) -> Library:
         """Open (creating and migrating if needed) the library at ``root``.
 
         ``allow_lost_catalog`` skips :meth:`ensure_catalog` (only for rebuilding the catalog).

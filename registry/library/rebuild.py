@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from registry.blobstore.layout import StoreLayout
 from registry.catalog import ModelsCatalog as Q
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest
-from registry.library.name_index import IndexEntry, read_index, write_index
+from registry.library.name_index import IndexEntry, read_index
 from registry.oci.digest import Digest
 from registry.oci.manifest import MAX_MANIFEST_BYTES, Manifest
 from registry.oci.name import ModelName
@@ -145,7 +145,7 @@ def _hash_blob_files(library: Library, report: RebuildReport) -> dict[Digest, in
         if digest is None or digest.algorithm != "sha256":
             continue
         try:
-            actual, size = library.blobs.hash_file(library.blobs.path(digest))
+            actual, size = library.blobs.hash_file(Path(entry.path))
         except OSError:
             report.corrupt.append(digest)
             continue

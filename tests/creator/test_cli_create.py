@@ -91,7 +91,10 @@ def test_cli_create_in_process_then_show_round_trip(workdir: Path, tmp_path: Pat
         ("SYSTEM no from\n", "Error: no FROM line"),
         ("FROM ./junk.gguf\n", "Error: junk.gguf: not a GGUF file"),
         ("FROM ~nouser-i10/x\n", "Error: (line 1): FROM ~nouser-i10/x: there is no user 'nouser-i10'"),
-        ("FROM ./tiny.gguf\nADAPTER ~nouser-i10/a.gguf\n", "Error: (line 2): ADAPTER ~nouser-i10/a.gguf: there is no user"),
+        (
+            "FROM ./tiny.gguf\nADAPTER ~nouser-i10/a.gguf\n",
+            "Error: (line 2): ADAPTER ~nouser-i10/a.gguf: there is no user",
+        ),
     ],
 )
 def test_cli_bad_modelfiles(workdir: Path, tmp_path: Path, modelfile: str, message: str) -> None:
@@ -118,7 +121,13 @@ def test_cli_create_from_a_file_then_editing_it_leaves_the_blob_intact(workdir: 
     original = source.read_bytes()
     done = cli(["create", "tiny"], workdir, env)
     assert done.returncode == 0, done.stderr
-    blob = store / "blobs" / "sha256" / hashlib.sha256(original).hexdigest()[:2] / hashlib.sha256(original).hexdigest()
+    blob = (
+        store
+        / "blobs"
+        / "sha256"
+        / hashlib.sha256(original).hexdigest()[:2]
+        / hashlib.sha256(original).hexdigest()
+    )
     assert blob.stat().st_ino != source.stat().st_ino
     with open(source, "r+b") as f:
         f.write(b"XXXX")  # overwrite in place

@@ -134,7 +134,9 @@ def test_editing_the_source_never_changes_the_committed_blob(
     assert library.verify().ok
 
 
-def test_staged_then_edited_before_commit_publishes_only_hashed_bytes(library: Library, tmp_path: Path) -> None:
+def test_staged_then_edited_before_commit_publishes_only_hashed_bytes(
+    library: Library, tmp_path: Path
+) -> None:
     source = tmp_path / "user.gguf"
     source.write_bytes(b"A" * 100_000)
     staged = library.blobs.stage_file(source)

@@ -28,7 +28,11 @@ def run(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": str(ROOT)}
     env.pop("OLLAMA_PY_DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "registry.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
