@@ -199,3 +199,27 @@ def test_unreadable_catalog_names_the_fix_and_rebuild_moves_it_aside(
     assert list(root.glob("catalog.db.damaged-*"))
     listed = json.loads(run(root, "list", "--json").stdout)["models"]
     assert sorted(m["name"] for m in listed) == sorted(names)
+
+
+def test_lost_postgresql_catalog_is_refused_and_rebuilt(tmp_path: Path, postgres_url: str) -> None:
+    """The same on PostgreSQL: a store pointed at a new, empty database is a lost catalog."""
+    from tests.support.postgres import fresh_database
+
+    root = tmp_path / "store"
+    lib = Library.open(root, fresh_database(postgres_url))
+    digest = make_model(lib, "pg/model:v1", weights=b"w" * 1000, system="on postgres").digest
+    lib.close()
+    empty = fresh_database(postgres_url)
+    with pytest.raises(CatalogError, match="rebuild-catalog") as info:
+        Library.open(root, empty)
+    assert "***" in str(info.value) or "@" not in str(info.value)  # the URL is named, never a password
+    lib = Library.open(root, empty, allow_lost_catalog=True)
+    try:
+        with pytest.raises(CatalogError, match="prune refused"):
+            lib.prune(grace_seconds=0)
+        report = lib.rebuild_catalog()
+        assert [(str(n), d) for n, d in report.recovered] == [("registry.ollama.ai/pg/model:v1", digest)]
+        assert lib.model_info(N("pg/model:v1")).system == "on postgres"
+        assert lib.verify().ok
+    finally:
+        lib.close()
