@@ -68,10 +68,12 @@ def reflinks_supported(directory: Path) -> bool:
 def timed(fn: Callable[[], None], cleanup: Callable[[], None], rounds: int) -> float:
     times = []
     for _ in range(rounds):
+        os.sync()  # start each round with no dirty pages left by the previous one (not timed)
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
         cleanup()
+    os.sync()
     return statistics.median(times)
 
 
