@@ -6,7 +6,8 @@ unreferenced. So a catalog counts as *lost* when it has no models and no blob ro
 created database has) while the store says otherwise:
 
 - ``index.json`` names at least one model (see ``name_index``), or
-- there is no ``index.json`` (a store written before it existed) and files lie under ``blobs/``.
+- there is no readable ``index.json`` (a store written before it existed, or a damaged file) and
+  files lie under ``blobs/``.
 
 A brand-new store (no blobs) is fine, and so is a store whose index names no model (its blob files
 can only be leftovers of interrupted work, which prune may collect). The check needs the writer lock
@@ -40,13 +41,13 @@ def catalog_problem(layout: StoreLayout, conn: Connection, where: str) -> str | 
     if Q.has_models(conn) or Q.has_blob_rows(conn):
         return None
     index = read_index(layout.index_path)
-    if index is not None:
-        if not index.entries:
-            return None
+    if index is not None and index.entries:
         return (
             f"the catalog ({where}) is missing or empty, but {layout.index_path} names "
             f"{len(index.entries)} model(s) whose blobs are in the store; {REBUILD_HINT}"
         )
+    if index is not None and not index.problems:
+        return None  # the index names no model: blob files can only be leftovers prune may collect
     if not layout.has_blob_files():
         return None
     return (

@@ -37,7 +37,7 @@ from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNo
 from registry.library.catalog_guard import REBUILD_HINT, catalog_problem
 from registry.library.gc import GcReport, collect
 from registry.library.model_info import ModelInfo, read_model_info
-from registry.library.name_index import write_index
+from registry.library.name_index import read_index, write_index
 from registry.library.rebuild import RebuildReport, rebuild
 from registry.library.verify import VerifyReport, check
 from registry.oci.digest import Digest
@@ -124,11 +124,11 @@ class Library:
         """
         with self.db.read() as conn:
             problem = catalog_problem(self.layout, conn, self.catalog_location)
-        if problem is None and self.layout.index_path.is_file():
+        if problem is None and self._index_readable():
             return
         with self.db.write() as conn:  # confirm under the lock: a first model may be being named
             problem = catalog_problem(self.layout, conn, self.catalog_location)
-            if problem is None and not self.layout.index_path.is_file():
+            if problem is None and not self._index_readable():
                 try:
                     write_index(self.layout.index_path, Q.list_models(conn))
                 except OSError:
@@ -395,6 +395,10 @@ class Library:
         """Restore lost names from the manifest blobs and ``index.json``; see
         :func:`registry.library.rebuild.rebuild`."""
         return rebuild(self)
+
+    def _index_readable(self) -> bool:
+        index = read_index(self.layout.index_path)
+        return index is not None and not index.problems
 
     def write_name_index(self, conn: Connection) -> None:
         """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them."""

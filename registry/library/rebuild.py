@@ -12,8 +12,9 @@ named by its digest, every manifest is itself a blob, and ``index.json`` names t
    recorded modification time); names already in the catalog are left as they are;
 4. rewrites ``index.json`` from the result.
 
-A store written before ``index.json`` existed has no names to recover: each manifest then comes
-back as ``recovered/<12 hex of its digest>:latest`` (rename it with ``cp`` and ``rm``). Idempotent:
+A store written before ``index.json`` existed (or whose index is damaged) has no (complete) record
+of names: each manifest no readable entry names then comes back as
+``recovered/<12 hex of its digest>:latest`` (rename it with ``cp`` and ``rm``). Idempotent:
 a second run recovers nothing new. Blobs that no recovered model needs get ordinary rows, so prune
 collects them after the grace period as usual.
 """
@@ -104,16 +105,18 @@ def rebuild(library: Library) -> RebuildReport:
     found = _hash_blob_files(library, report)
     manifests = _read_manifests(library, found)
     index = read_index(library.layout.index_path)
-    entries: list[IndexEntry]
-    if index is None:
+    entries: list[IndexEntry] = []
+    if index is not None:
+        report.index_problems = list(index.problems)
+        entries = list(index.entries)
+    if index is None or index.problems:  # no (complete) record of names: name the rest by digest
         report.names_from_index = False
-        entries = [
+        named = {entry.manifest for entry in entries}
+        entries += [
             IndexEntry(ModelName(namespace="recovered", model=digest.hex[:12]), digest)
             for digest in sorted(manifests, key=str)
+            if digest not in named
         ]
-    else:
-        report.index_problems = list(index.problems)
-        entries = index.entries
     with library.db.write() as conn:
         Q.record_blobs(conn, found)
         known = set(Q.blob_rows(conn, [d.digest for m in manifests.values() for d in m.blobs()]))

@@ -223,3 +223,19 @@ def test_lost_postgresql_catalog_is_refused_and_rebuilt(tmp_path: Path, postgres
         assert lib.verify().ok
     finally:
         lib.close()
+
+
+def test_a_damaged_index_is_no_reason_to_prune_and_rebuild_names_by_digest(
+    store: tuple[Path, dict[str, str]],
+) -> None:
+    root, names = store
+    (root / "index.json").write_text("{ damaged")
+    damage(root, "delete")
+    before = files_under(root)
+    assert run(root, "prune", "--grace", "0").returncode != 0
+    assert files_under(root) == before
+    rebuilt = run(root, "verify", "--rebuild-catalog")
+    assert rebuilt.returncode == 0 and "index: " in rebuilt.stdout, rebuilt
+    listed = json.loads(run(root, "list", "--json").stdout)["models"]
+    assert sorted(m["digest"] for m in listed) == sorted({d.split(":")[1] for d in names.values()})
+    assert json.loads((root / "index.json").read_text())["manifests"]  # rewritten whole
