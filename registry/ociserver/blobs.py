@@ -3,11 +3,12 @@
 Ordering that keeps the store consistent and GC safe (see ``registry_tables``):
 
 1. the upload's bytes are hashed as they arrive and compared with the promised digest;
-2. ``touch_blob`` records/refreshes the blob row (under the writer lock) *before* the bytes are
-   handed to the backend, so a concurrent GC (which only sweeps rows untouched for its grace period)
-   cannot remove them;
+2. :func:`~registry.ociserver.blob_commit.commit_blob` records the blob row and pins the digest
+   (under the writer lock) *before* the bytes are handed to the backend, so a concurrent GC, at any
+   grace, cannot remove them;
 3. the backend stores the verified file atomically;
-4. the blob is linked into the repository and the session is forgotten, in one transaction.
+4. the pin is dropped, the blob is linked into the repository and the session is forgotten, in one
+   transaction (which fails, linking nothing, if a sweep took the blob meanwhile).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from registry.catalog import RegistryCatalog
 from registry.errors import BlobNotFound, DigestMismatch, SizeInvalid, UploadNotFound
 from registry.oci.digest import Digest
+from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.names import validate_upload_id
 from registry.ociserver.store import RegistryStore
 from registry.ociserver.uploads import ChunkOutOfOrder
@@ -68,17 +70,15 @@ class BlobService:
         """Link a blob into ``repo`` from ``from_repo`` (or, without one, from any repo). True on success."""
 
         def run(conn: Any) -> bool:
+            # A link (in ``from_repo`` or anywhere) means the bytes are stored and no sweep has
+            # tombstoned them: copying it in this writer-locked transaction is safe against GC.
             if from_repo is not None:
                 size = RegistryCatalog.repo_blob_size(conn, from_repo, digest)
             else:
-                size = RegistryCatalog.blob_size(conn, digest)
-            if size is None:
-                return False
-            RegistryCatalog.link_blob(conn, repo, digest)
-            return True
+                size = RegistryCatalog.linked_blob_size(conn, digest)
+            return size is not None and RegistryCatalog.link_blob(conn, repo, digest)
 
-        mounted = await self.store.write(run)
-        return mounted and await self.store.backend.stat(digest) is not None
+        return await self.store.write(run)
 
     # -- upload sessions ---------------------------------------------------------------------------
 
@@ -143,15 +143,15 @@ class BlobService:
                     "provided digest did not match uploaded content",
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
                 )
-            await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, offset))
-            if await self.store.backend.stat(digest) is None:
-                await self.store.backend.put_file(digest, spool.path(upload_id))
-
-            def link(conn: Any) -> None:
-                RegistryCatalog.link_blob(conn, repo, digest)
-                RegistryCatalog.delete_upload(conn, upload_id)
-
-            await self.store.write(link)
+            await commit_blob(
+                self.store,
+                repo,
+                digest,
+                offset,
+                spool.path(upload_id),
+                holder=upload_id,
+                also=lambda c: RegistryCatalog.delete_upload(c, upload_id),
+            )
             spool.discard(upload_id)
         await self.store.backend.warm(digest)
         return offset
