@@ -130,14 +130,18 @@ class RegistryCatalog:
     def unpin_blob(conn: Connection, digest: Digest, holder: str) -> bool:
         """Drop a pin. True when it was still there (so no sweep took the blob since it was pinned)."""
         result = conn.execute(
-            delete(reg_blob_pins).where(reg_blob_pins.c.digest == str(digest), reg_blob_pins.c.holder == holder)
+            delete(reg_blob_pins).where(
+                reg_blob_pins.c.digest == str(digest), reg_blob_pins.c.holder == holder
+            )
         )
         return bool(result.rowcount)
 
     @staticmethod
     def blob_size(conn: Connection, digest: Digest) -> int | None:
         """Size of a live blob row (any repository; its bytes may still be on their way), or None."""
-        stmt = select(reg_blobs.c.size).where(reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false())
+        stmt = select(reg_blobs.c.size).where(
+            reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false()
+        )
         value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
 

@@ -76,7 +76,9 @@ reg_repo_blobs = Table(
     "reg_repo_blobs",
     metadata,
     Column("repo", REPO, primary_key=True),
-    Column("digest", DIGEST, ForeignKey("reg_blobs.digest", name="fk_reg_repo_blobs_digest"), primary_key=True),
+    Column(
+        "digest", DIGEST, ForeignKey("reg_blobs.digest", name="fk_reg_repo_blobs_digest"), primary_key=True
+    ),
     Column("linked_at", Float, nullable=False),
     Index("ix_reg_repo_blobs_digest", "digest"),
 )

@@ -89,7 +89,9 @@ async def _check_consistent(http: aiohttp.ClientSession, url: str, garbage: list
             assert status in (201, 400), (status, await r.text())
         if status == 201:
             async with http.get(f"{url}/v2/{repo}/blobs/{sha(blob)}") as r:
-                assert r.status == 200 and await r.read() == blob, f"acknowledged {repo}:{tag}-{i} lost {sha(blob)}"
+                assert r.status == 200 and await r.read() == blob, (
+                    f"acknowledged {repo}:{tag}-{i} lost {sha(blob)}"
+                )
             async with http.delete(f"{url}/v2/{repo}/manifests/{sha(body)}") as r:
                 assert r.status == 202  # back to garbage for the next round
 

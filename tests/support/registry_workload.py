@@ -191,9 +191,7 @@ class Workload:
 async def _check(http: aiohttp.ClientSession, base: str, acked: Acked) -> list[str]:
     found = []
     for ref in (acked.tag, acked.digest):
-        async with http.get(
-            f"{base}/v2/{acked.repo}/manifests/{ref}", headers={"Accept": MANIFEST}
-        ) as r:
+        async with http.get(f"{base}/v2/{acked.repo}/manifests/{ref}", headers={"Accept": MANIFEST}) as r:
             data = await r.read()
             if r.status != 200 or data != acked.manifest:
                 found.append(f"{base} manifest {acked.repo}:{ref} -> {r.status}, {len(data)} bytes")
@@ -211,7 +209,11 @@ def _manifest(config: bytes, layers: list[bytes]) -> bytes:
     doc = {
         "schemaVersion": 2,
         "mediaType": MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _sha(config), "size": len(config)},
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": _sha(config),
+            "size": len(config),
+        },
         "layers": [
             {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _sha(b), "size": len(b)}
             for b in layers
