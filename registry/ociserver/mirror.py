@@ -183,6 +183,7 @@ class Mirror:
             await self._download(repo, digest, fill)
             holder = f"mirror-{secrets.token_hex(8)}"
             await commit_blob(self.store, repo, digest, fill.received, fill.path, holder)
+            fill.path.unlink(missing_ok=True)  # left when the backend already held the bytes
             async with fill.changed:
                 fill.done = True
                 fill.changed.notify_all()

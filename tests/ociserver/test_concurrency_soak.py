@@ -67,9 +67,10 @@ async def test_concurrency_soak_every_acknowledged_manifest_pulls_back(
                 stop.set()
                 gc.join(150)
             problems = await workload.verify()
-            assert not problems, f"seed {workload.seed}: {len(problems)} problems, e.g. {problems[:5]}"
+            assert not problems, f"{workload.summary()}; {len(problems)} problems, e.g. {problems[:5]}"
             assert not failures, failures[0]
-            assert len(workload.acked) >= 10 and workload.deleted >= 1 and runs[0] >= 1
+            print(workload.summary(), f"{runs[0]} gc processes")
+            assert len(workload.acked) >= 10 and workload.deleted >= 1 and runs[0] >= 1, workload.summary()
         finally:
             b.stop()
     finally:

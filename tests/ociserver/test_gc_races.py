@@ -49,8 +49,9 @@ async def _race_in_process(settings: ServerSettings) -> None:
             stop.set()
             runs = await collector
         problems = await workload.verify()
-        assert not problems, f"seed {workload.seed}: {len(problems)} problems, e.g. {problems[:5]}"
-        assert len(workload.acked) >= 3 and runs >= 10, (len(workload.acked), runs)  # grace 0: many retries
+        assert not problems, f"{workload.summary()}; {len(problems)} problems, e.g. {problems[:5]}"
+        print(workload.summary(), f"{runs} GC runs")
+        assert len(workload.acked) >= 5 and runs >= 5, (workload.summary(), runs)  # grace 0: many retries
     finally:
         await registry.stop()
 
@@ -104,11 +105,12 @@ async def test_two_replicas_on_s3_and_postgres_gc_every_50ms_lose_no_acknowledge
             config_b = _replica_config(tmp_path, "b", endpoint, db_url, "")
             b = RegistryProcess("--root", str(tmp_path / "b"), "--config", str(config_b))
             try:
-                workload = Workload([a.url], [b.url], clients=8, seconds=8.0)
+                workload = Workload([a.url], [b.url], clients=8, seconds=6.0)
                 await workload.run()
                 problems = await workload.verify()
-                assert not problems, f"seed {workload.seed}: {len(problems)} problems, e.g. {problems[:5]}"
-                assert len(workload.acked) >= 3, len(workload.acked)  # grace 0: many retries
+                assert not problems, f"{workload.summary()}; {len(problems)} problems, e.g. {problems[:5]}"
+                print(workload.summary())
+                assert len(workload.acked) >= 5, workload.summary()  # grace 0: many retries
             finally:
                 b.stop()
         finally:

@@ -1,8 +1,8 @@
 """A randomized, time-bounded registry workload for race and soak tests, and its after-the-fact check.
 
 ``Workload.run`` drives several concurrent clients against one or more registry URLs until a
-deadline: each pushes images the way real clients do (HEAD a blob and skip it when present, else
-sometimes try a cross-repository mount, else upload it; then PUT a manifest and, on
+deadline: each pushes images the way real clients do (its blobs in parallel: HEAD a blob and skip it
+when present, else sometimes try a cross-repository mount, else upload it; then PUT a manifest and, on
 ``MANIFEST_BLOB_UNKNOWN``, push again), optionally pulls and deletes what it pushed. Blobs come
 partly from a small shared pool, so the same digest is pushed, collected and pushed again by many
 clients. Every manifest PUT that returned 201 (and was not deleted by the workload itself) is
@@ -109,9 +109,10 @@ class Workload:
     ) -> None:
         body = _manifest(config, layers)
         for _attempt in range(8):
-            for blob in dict.fromkeys([config, *layers]):
-                if not await self._push_blob(http, rng, base, repo, blob):
-                    return
+            blobs = list(dict.fromkeys([config, *layers]))  # in parallel, as docker and ollama do
+            pushed = await asyncio.gather(*(self._push_blob(http, rng, base, repo, b) for b in blobs))
+            if not all(pushed):
+                return
             async with http.put(
                 f"{base}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": MANIFEST}
             ) as r:
@@ -178,14 +179,26 @@ class Workload:
             elif r.status != 404:
                 self.errors.append(f"DELETE manifest {acked.digest} -> {r.status}")
 
+    def summary(self) -> str:
+        """One line for failure messages: the seed and what the run did."""
+        return (
+            f"seed {self.seed}: {len(self.acked)} acknowledged, {self.retries} manifest retries, "
+            f"{self.deleted} deleted, {self.pulls} pulls, {len(self.errors)} errors"
+        )
+
     async def verify(self) -> list[str]:
         """Every problem with an acknowledged manifest on any ``read_urls``/``push_urls`` (empty: ok)."""
         problems = list(self.errors)
+        limit = asyncio.Semaphore(8)
+
+        async def check(base: str, acked: Acked) -> list[str]:
+            async with limit:
+                return await _check(http, base, acked)
+
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-            for base in dict.fromkeys(self.push_urls + self.read_urls):
-                for acked in self.acked.values():
-                    problems += await _check(http, base, acked)
-        return problems
+            bases = dict.fromkeys(self.push_urls + self.read_urls)
+            found = await asyncio.gather(*(check(b, a) for b in bases for a in self.acked.values()))
+        return problems + [p for ps in found for p in ps]
 
 
 async def _check(http: aiohttp.ClientSession, base: str, acked: Acked) -> list[str]:
