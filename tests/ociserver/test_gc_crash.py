@@ -4,7 +4,8 @@ A real ``registry gc --grace 0s`` subprocess is killed at a random point of its 
 not all, of the garbage files are gone), several times over. After each kill, against a running
 server: every blob a repository still shows is served with its bytes, a manifest naming any of the
 garbage blobs is accepted only if that blob is then served, and pushes still work. A last, complete
-run leaves exactly the referenced blobs on disk.
+run leaves exactly the referenced blobs on disk. After each kill the catalog itself is
+checked too: no live (not tombstoned) blob row without its file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -61,6 +63,14 @@ def _run_gc_and_kill(root: Path, rng: random.Random) -> bool:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+def _live_rows_without_files(root: Path) -> list[str]:
+    """Blob rows the catalog counts as present (not tombstoned) whose file is gone (no push is in
+    flight here, so every such row must have its file)."""
+    with sqlite3.connect(root / "catalog.db") as conn:
+        live = [str(d) for (d,) in conn.execute("SELECT digest FROM reg_blobs WHERE NOT deleting")]
+    return [d for d in live if not (root / "blobs" / "sha256" / d[7:9] / d[7:]).exists()]
 
 
 async def _push_garbage(http: aiohttp.ClientSession, url: str, blobs: list[bytes]) -> None:
@@ -112,6 +122,7 @@ async def test_sigkill_of_registry_gc_mid_sweep_leaves_catalog_and_files_consist
                 await _push_garbage(http, registry.url, garbage)
                 kills += await asyncio.to_thread(_run_gc_and_kill, root, rng)
                 await _check_consistent(http, registry.url, garbage, f"r{round_no}")
+                assert _live_rows_without_files(root) == [], f"seed {seed}"
                 # pushes still work, including of a blob the killed sweep was deleting
                 layer = rng.choice(garbage)
                 _, body = await push_image(http, registry.url, "after/kill", f"r{round_no}", b"{}", [layer])
