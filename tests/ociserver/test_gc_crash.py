@@ -11,6 +11,7 @@ checked too: no live (not tombstoned) blob row without its file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -68,13 +69,13 @@ def _run_gc_and_kill(root: Path, rng: random.Random) -> bool:
 def _live_rows_without_files(root: Path) -> list[str]:
     """Blob rows the catalog counts as present (not tombstoned) whose file is gone (no push is in
     flight here, so every such row must have its file)."""
-    with sqlite3.connect(root / "catalog.db") as conn:
+    with contextlib.closing(sqlite3.connect(root / "catalog.db")) as conn:
         live = [str(d) for (d,) in conn.execute("SELECT digest FROM reg_blobs WHERE NOT deleting")]
     return [d for d in live if not (root / "blobs" / "sha256" / d[7:9] / d[7:]).exists()]
 
 
 def _tombstoned_rows(root: Path) -> int:
-    with sqlite3.connect(root / "catalog.db") as conn:
+    with contextlib.closing(sqlite3.connect(root / "catalog.db")) as conn:
         return int(conn.execute("SELECT count(*) FROM reg_blobs WHERE deleting").fetchone()[0])
 
 
