@@ -6,11 +6,12 @@ Ordering that keeps the store consistent and GC safe (see ``registry_tables``):
    chunk leaves the session at its last accepted offset, its file cut back to it), and the closing
    step cuts the file to exactly the accepted bytes before comparing their hash with the promised
    digest, so the file handed to the backend is exactly the bytes that were hashed;
-2. ``touch_blob`` records/refreshes the blob row (under the writer lock) *before* the bytes are
-   handed to the backend, so a concurrent GC (which only sweeps rows untouched for its grace period)
-   cannot remove them;
-3. the backend stores the verified file atomically;
-4. the blob is linked into the repository and the session is forgotten, in one transaction.
+2. :func:`~registry.ociserver.blob_commit.commit_blob` records the blob row and pins the digest
+   (under the writer lock) *before* the bytes are handed to the backend, so a concurrent GC, at any
+   grace, cannot remove them;
+3. the backend stores the verified file atomically (a stored copy of another size is replaced);
+4. the pin is dropped, the blob is linked into the repository and the session is forgotten, in one
+   transaction (which fails, linking nothing, if a sweep took the blob meanwhile).
 
 Sessions that cannot go on are ended at once, data and all: a single-request upload (POST
 ``?digest=``, which gives the client no Location to retry) that fails for any reason, and any upload
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry.catalog import RegistryCatalog
-from registry.errors import BlobNotFound, DigestMismatch, DiskFull, StoreError, UploadNotFound
+from registry.errors import BlobNotFound, DigestMismatch, DiskFull, UploadNotFound
 from registry.oci.digest import Digest
+from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.names import validate_upload_id
 from registry.ociserver.store import RegistryStore
 from registry.ociserver.uploads import ChunkOutOfOrder, UploadDataLost
@@ -79,17 +81,15 @@ class BlobService:
         """Link a blob into ``repo`` from ``from_repo`` (or, without one, from any repo). True on success."""
 
         def run(conn: Any) -> bool:
+            # A link (in ``from_repo`` or anywhere) means the bytes are stored and no sweep has
+            # tombstoned them: copying it in this writer-locked transaction is safe against GC.
             if from_repo is not None:
                 size = RegistryCatalog.repo_blob_size(conn, from_repo, digest)
             else:
-                size = RegistryCatalog.blob_size(conn, digest)
-            if size is None:
-                return False
-            RegistryCatalog.link_blob(conn, repo, digest)
-            return True
+                size = RegistryCatalog.linked_blob_size(conn, digest)
+            return size is not None and RegistryCatalog.link_blob(conn, repo, digest)
 
-        mounted = await self.store.write(run)
-        return mounted and await self.store.backend.stat(digest) is not None
+        return await self.store.write(run)
 
     # -- upload sessions ---------------------------------------------------------------------------
 
@@ -188,33 +188,18 @@ class BlobService:
                     "provided digest did not match uploaded content",
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
                 )
-            await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, offset))
-            await self._publish(digest, upload_id, offset)
-
-            def link(conn: Any) -> None:
-                RegistryCatalog.link_blob(conn, repo, digest)
-                RegistryCatalog.delete_upload(conn, upload_id)
-
-            await self.store.write(link)
+            await commit_blob(
+                self.store,
+                repo,
+                digest,
+                offset,
+                spool.path(upload_id),
+                holder=upload_id,
+                also=lambda c: RegistryCatalog.delete_upload(c, upload_id),
+            )
             spool.discard(upload_id)
         await self.store.backend.warm(digest)
         return offset
-
-    async def _publish(self, digest: Digest, upload_id: str, size: int) -> None:
-        """Hand the sealed session file (``size`` verified bytes) to the backend under ``digest``."""
-        backend = self.store.backend
-        stored = await backend.stat(digest)
-        if stored == size:
-            return  # already there: same digest, same size
-        if stored is not None:
-            log.warning(
-                "stored blob %s has %d bytes, its verified upload %d: replacing it", digest, stored, size
-            )
-            await backend.delete(digest)
-        await backend.put_file(digest, self.store.spool.path(upload_id))
-        stored = await backend.stat(digest)
-        if stored is not None and stored != size:
-            raise StoreError(f"storing blob {digest} failed: {stored} bytes were stored instead of {size}")
 
     @contextlib.asynccontextmanager
     async def _end_when_broken(self, upload_id: str) -> AsyncIterator[None]:

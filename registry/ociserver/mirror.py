@@ -19,12 +19,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from registry.catalog import RegistryCatalog
 from registry.errors import DigestMismatch, ModelNotFound, TransferError
 from registry.oci.digest import Digest
+from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.manifest_doc import parse_manifest
 from registry.ociserver.manifests import ManifestService
@@ -147,9 +149,12 @@ class Mirror:
         """Serve a blob not yet linked in ``repo``: link a cached copy, or fill from upstream."""
         from registry.ociserver.blob_routes import serve_stored_blob
 
-        size = await self.store.read(lambda c: RegistryCatalog.blob_size(c, digest))
-        if size is not None and await self.store.backend.stat(digest) is not None:
-            await self.store.write(lambda c: RegistryCatalog.link_blob(c, repo, digest))
+        def link_cached(conn: Any) -> int | None:
+            size = RegistryCatalog.linked_blob_size(conn, digest)  # linked somewhere: bytes stored
+            return size if size is not None and RegistryCatalog.link_blob(conn, repo, digest) else None
+
+        size = await self.store.write(link_cached)
+        if size is not None:
             self.metrics.mirror_hits.labels("blob").inc()
             return await serve_stored_blob(request, digest, size)
         self.metrics.mirror_misses.labels("blob").inc()
@@ -177,9 +182,9 @@ class Mirror:
     async def _run_fill(self, repo: str, digest: Digest, fill: _Fill) -> None:
         try:
             await self._download(repo, digest, fill)
-            await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, fill.received))
-            await self.store.backend.put_file(digest, fill.path)
-            await self.store.write(lambda c: RegistryCatalog.link_blob(c, repo, digest))
+            holder = f"mirror-{secrets.token_hex(8)}"
+            await commit_blob(self.store, repo, digest, fill.received, fill.path, holder)
+            fill.path.unlink(missing_ok=True)  # left when the backend already held the bytes
             async with fill.changed:
                 fill.done = True
                 fill.changed.notify_all()
