@@ -181,6 +181,10 @@ class Authenticator:
             granted &= identity.scopes.get(repo, frozenset())
         return granted
 
+    def _token_too_narrow(self, identity: Identity, repo: str, action: str) -> bool:
+        """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``."""
+        return identity.scopes is not None and action in self.config.allowed(identity.name, repo)
+
     def may(self, request: web.Request, repo: str, action: str) -> bool:
         """Whether the request's (already identified) caller may take ``action`` on ``repo``."""
         identity = request.get(IDENTITY)
@@ -221,7 +225,9 @@ class Authenticator:
                     raise _unauthorized(self.challenge(request, None, action))
                 return await handler(request)
             if action not in self.allowed(identity, repo):
-                if identity.name == ANONYMOUS:
+                if identity.name == ANONYMOUS or self._token_too_narrow(identity, repo, action):
+                    # (a signed token whose scopes lack what its user may do: as distribution's
+                    # insufficient_scope, a 401 whose challenge names the scope to ask for)
                     raise _unauthorized(self.challenge(request, repo, _wanted(request.method)))
                 raise Denied(
                     "requested access to the resource is denied", detail={"name": repo, "action": action}

@@ -137,9 +137,7 @@ class Transport:
             converted_errors("token request"),
             self.session.get(URL(url, encoded=True), headers=headers) as resp,
         ):
-            if resp.status >= 400:
-                return resp.status, None
-            try:
+            try:  # (an error's JSON body carries the registry's words)
                 return resp.status, await resp.json(content_type=None)
             except ValueError:
                 return resp.status, None
