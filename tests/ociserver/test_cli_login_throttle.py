@@ -143,7 +143,9 @@ def test_a_token_too_narrow_for_the_request_is_challenged_again(registry: Regist
     with urllib.request.urlopen(request, timeout=30) as r:
         token = json.loads(r.read())["token"]
     post = urllib.request.Request(
-        f"{registry.url}/v2/team/m/blobs/uploads/", method="POST", headers={"Authorization": f"Bearer {token}"}
+        f"{registry.url}/v2/team/m/blobs/uploads/",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}"},
     )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(post, timeout=30)
