@@ -52,7 +52,10 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess
 
 
 class ServeProcess:
-    """``ollama-py serve`` started with ``env`` (``OLLAMA_HOST`` says where); its log is kept."""
+    """``ollama-py serve`` started with ``env`` (``OLLAMA_HOST`` says where); its log is kept.
+
+    The constructor returns once the server listens (``listening``) or has exited.
+    """
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -66,9 +69,12 @@ class ServeProcess:
         )
         self.log: deque[str] = deque(maxlen=400)
         assert self.proc.stderr is not None
-        first = self.proc.stderr.readline()
-        self.log.append(first)
-        self.listening = "Listening on" in first
+        self.listening = False
+        while line := self.proc.stderr.readline():  # (a new store logs its migrations first)
+            self.log.append(line)
+            if "Listening on" in line:
+                self.listening = True
+                break
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
