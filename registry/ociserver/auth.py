@@ -63,6 +63,7 @@ class Authenticator:
             threads=config.password_threads,
             max_pending=_MAX_PENDING_CHECKS,
             ttl=_VERIFIED_TTL,
+            refused_ttl=config.failed_login_window,
             on_hash=on_hash,
         )
         self._failures = FailureWindow(config.max_failed_logins, config.failed_login_window)

@@ -109,8 +109,12 @@ class Authenticator:
             return creds.header() if creds else None
         return None
 
-    async def answer(self, host: str, scope: str, www_authenticate: str | None) -> None:
-        """React to a 401 from ``host``: obtain a token (or arm Basic) for ``scope``.
+    async def answer(
+        self, host: str, scope: str, www_authenticate: str | None, sent: str | None = None
+    ) -> None:
+        """React to a 401 from ``host`` to a request sent with ``Authorization: sent`` (None: none):
+        obtain a token (or arm Basic) for ``scope``. Concurrent 401s of requests sent before Basic
+        was armed all retry with the credentials; a 401 to the credentials themselves is final.
 
         Raises:
             Unauthorized: no usable challenge, no credentials for a Basic challenge, or the token
@@ -122,10 +126,11 @@ class Authenticator:
             self._tokens[(host, scope)] = await self._shared_token(host, scope, bearer)
             return
         if any(c.scheme == "basic" for c in challenges):
-            if self._credentials.lookup(host) is None or host in self._basic_hosts:
-                raise Unauthorized(
-                    f"unauthorized: {host} wants a username and password (none or wrong ones stored)"
-                )
+            creds = self._credentials.lookup(host)
+            if creds is None:
+                raise Unauthorized(f"unauthorized: {host} wants a username and password (none stored)")
+            if sent == creds.header():
+                raise Unauthorized(f"unauthorized: {host} refused the stored username and password")
             self._basic_hosts.add(host)
             return
         raise Unauthorized(f"unauthorized: access denied by {host}")

@@ -28,12 +28,14 @@ from tests.support.serve_process import cli, cli_env
 LIMIT = 4
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RegistryProcess]:
+@pytest.fixture(params=["bearer", "basic"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryProcess]:
+    """The registry; its challenges ask for a token (bearer) or for the password on every request."""
     password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
     config = tmp_path / "registry.toml"
     config.write_text(f"""
 [auth]
+scheme = "{request.param}"
 token_secret = "0123456789abcdef0123456789abcdef"
 max_failed_logins = {LIMIT}
 failed_login_window = "10m"
@@ -132,10 +134,14 @@ def test_parallel_blob_transfers_of_one_push_and_pull_count_no_failure(
     assert _token_status(registry.url, "secret") == 200
 
 
-def test_a_token_too_narrow_for_the_request_is_challenged_again(registry: RegistryProcess) -> None:
+def test_a_token_too_narrow_for_the_request_is_challenged_again(
+    registry: RegistryProcess, request: pytest.FixtureRequest
+) -> None:
     """A client holding a pull token (from a ``HEAD``'s challenge) that starts an upload gets 401
     with a challenge for ``pull,push`` (distribution's insufficient_scope), not 403: clients that
     answer each 401 with a new token (Ollama's) can push."""
+    if "basic" in request.node.callspec.id:
+        pytest.skip("tokens are for the bearer scheme")
     auth = base64.b64encode(b"alice:secret").decode()
     request = urllib.request.Request(
         f"{registry.url}/v2/token?scope=repository:team/m:pull", headers={"Authorization": f"Basic {auth}"}
@@ -151,3 +157,26 @@ def test_a_token_too_narrow_for_the_request_is_challenged_again(registry: Regist
         urllib.request.urlopen(post, timeout=30)
     assert info.value.code == 401
     assert 'scope="repository:team/m:pull,push"' in info.value.headers["WWW-Authenticate"]
+
+
+def _hashes(url: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith("registry_password_hashes_total "):
+            return float(line.split()[1])
+    raise AssertionError(text)
+
+
+def test_the_same_wrong_password_again_is_one_failure_and_one_hash(registry: RegistryProcess) -> None:
+    """A client's retries of one wrong password (or its parallel requests, one after another) are
+    one guess: refused at once, not hashed again, not counted again. Distinct guesses still count."""
+    before = _hashes(registry.url)
+    for _ in range(3 * LIMIT):
+        assert _token_status(registry.url, "typo") == 401
+    assert _hashes(registry.url) == before + 1
+    for attempt in range(LIMIT - 2):
+        assert _token_status(registry.url, f"guess-{attempt}") == 401
+    assert _token_status(registry.url, "secret") == 200  # LIMIT - 1 distinct failures: not locked
+    assert _token_status(registry.url, "another guess") == 401
+    assert _token_status(registry.url, "secret") == 429
