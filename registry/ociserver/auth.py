@@ -95,15 +95,19 @@ class Authenticator:
         except (ValueError, UnicodeDecodeError) as err:  # binascii.Error, non-ASCII input
             raise Unauthorized("malformed Basic credentials") from err
         keys = (_user_key(user), address_key(remote))
-        wait = max(self._failures.retry_after(key) for key in keys)
-        if wait:  # before any secret is looked at, so a blocked client learns nothing
-            raise RateLimited(
-                f"too many failed logins for this user or from this address; retry in {wait} s",
-                retry_after=wait,
-            )
-        if user not in self.config.users and password in self.config.tokens:
-            return self.config.tokens[password]  # a static token used as a password
-        check = self._passwords.check(user, password)
+        # The same credentials again, while their check runs or after it refused them (the
+        # parallel requests of one push), are no new guess: they join it, whatever the limits say.
+        check = self._passwords.known(user, password, successes=False)
+        if check is None:
+            wait = max(self._failures.retry_after(key) for key in keys)
+            if wait:  # before any secret is looked at, so a blocked client learns nothing
+                raise RateLimited(
+                    f"too many failed logins for this user or from this address; retry in {wait} s",
+                    retry_after=wait,
+                )
+            if user not in self.config.users and password in self.config.tokens:
+                return self.config.tokens[password]  # a static token used as a password
+            check = self._passwords.check(user, password)
         if check.started:
             for key in keys:
                 self._failures.begin(key)

@@ -79,18 +79,12 @@ class PasswordVerifier:
         Raises:
             RateLimited: ``max_pending`` distinct checks are already waiting or running.
         """
+        known = self.known(user, password, successes=True)
+        if known is not None:
+            return known
         loop = asyncio.get_running_loop()
         hashed = self._users.get(user)
         key = self._cache_key(user, password, hashed)
-        now = self._clock()
-        for cache, answer in ((self._verified, True), (self._refused, False)):
-            if cache.get(key, 0.0) > now and (hashed is not None or not answer):
-                done = loop.create_future()
-                done.set_result(answer)
-                return PasswordCheck(done, started=False)
-        pending = self._pending.get(key)
-        if pending is not None:
-            return PasswordCheck(pending, started=False)
         if len(self._pending) >= self._max_pending:
             raise RateLimited("too many password checks in progress; retry shortly", retry_after=1)
         if hashed is None:
@@ -101,6 +95,27 @@ class PasswordVerifier:
         self._pending[key] = future
         future.add_done_callback(lambda done: self._settle(key, hashed is not None, done))
         return PasswordCheck(future, started=True)
+
+    def known(self, user: str, password: str, *, successes: bool) -> PasswordCheck | None:
+        """The answer for exactly these credentials when it is being computed or remembered as a
+        refusal (or, with ``successes``, as a success): joining it costs no hash and is no new
+        guess. None when a new check would be needed.
+
+        A locked-out client may join only checks and refusals: were remembered successes answered
+        to it, each of its guesses would learn whether it is a password used recently.
+        """
+        hashed = self._users.get(user)
+        key = self._cache_key(user, password, hashed)
+        now = self._clock()
+        for cache, answer in ((self._verified, True), (self._refused, False)):
+            if answer and not successes:
+                continue
+            if cache.get(key, 0.0) > now and (hashed is not None or not answer):
+                done = asyncio.get_running_loop().create_future()
+                done.set_result(answer)
+                return PasswordCheck(done, started=False)
+        pending = self._pending.get(key)
+        return None if pending is None else PasswordCheck(pending, started=False)
 
     def close(self) -> None:
         """Stop the threads; checks not yet started are cancelled."""

@@ -7,6 +7,7 @@ as one login however many blobs it sends in parallel; a locked-out user is told 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -15,12 +16,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import bcrypt
 import pytest
 
 from registry.library import Library
+from registry.ociserver.settings import ServerSettings, load_config_file
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
+from tests.support.registry_server import start_registry
 from tests.support.serve_process import cli, cli_env
 
 #: One failure to spare: a push that counted its parallel requests as several failures locks the
@@ -180,3 +184,60 @@ def test_the_same_wrong_password_again_is_one_failure_and_one_hash(registry: Reg
     assert _token_status(registry.url, "secret") == 200  # LIMIT - 1 distinct failures: not locked
     assert _token_status(registry.url, "another guess") == 401
     assert _token_status(registry.url, "secret") == 429
+
+
+def _in_process_settings(tmp_path: Path, cost: int) -> ServerSettings:
+    password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(cost)).decode()
+    path = tmp_path / "auth.toml"
+    path.write_text(f"""
+[auth]
+token_secret = "0123456789abcdef0123456789abcdef"
+max_failed_logins = {LIMIT}
+failed_login_window = "10m"
+[[auth.users]]
+name = "alice"
+password_hash = "{password_hash}"
+""")
+    return load_config_file(path, ServerSettings(root=tmp_path / "root", port=0, tag_cache_seconds=0))
+
+
+def _basic(password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()}
+
+
+async def test_identical_logins_in_flight_join_even_one_failure_from_the_limit(tmp_path: Path) -> None:
+    """LIMIT - 1 failures, then eight parallel requests with the right password (one push's blobs):
+    they share one check, so they are one attempt, not eight that overshoot the limit (429)."""
+    reg = await start_registry(_in_process_settings(tmp_path, 10))
+    try:
+        async with aiohttp.ClientSession() as http:
+            for attempt in range(LIMIT - 1):
+                async with http.get(f"{reg.url}/v2/token", headers=_basic(f"wrong-{attempt}")) as r:
+                    assert r.status == 401
+
+            async def login() -> int:
+                async with http.get(f"{reg.url}/v2/token", headers=_basic("secret")) as r:
+                    return r.status
+
+            assert await asyncio.gather(*(login() for _ in range(8))) == [200] * 8
+    finally:
+        await reg.stop()
+
+
+async def test_a_locked_account_is_no_oracle_for_recently_used_passwords(tmp_path: Path) -> None:
+    """A remembered success is not answered while the account is locked: otherwise each locked-out
+    guess would learn whether it is the password alice used a moment ago."""
+    reg = await start_registry(_in_process_settings(tmp_path, 4))
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{reg.url}/v2/token", headers=_basic("secret")) as r:
+                assert r.status == 200  # remembered from now on
+            for attempt in range(LIMIT):
+                async with http.get(f"{reg.url}/v2/token", headers=_basic(f"wrong-{attempt}")) as r:
+                    assert r.status == 401
+            async with http.get(f"{reg.url}/v2/token", headers=_basic("secret")) as r:
+                assert r.status == 429
+            async with http.get(f"{reg.url}/v2/token", headers=_basic("wrong-0")) as r:
+                assert r.status == 401  # a refused guess again: nothing new to learn, not counted
+    finally:
+        await reg.stop()
