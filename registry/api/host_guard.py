@@ -10,43 +10,17 @@ server is deliberately exposed). A request without a ``Host`` header is allowed 
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from registry.local_hosts import host_allowed, is_loopback_bind
+
 __all__ = ["host_allowed", "host_guard_middleware", "is_loopback_bind"]
 
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def is_loopback_bind(bind_host: str) -> bool:
-    """Whether listening on ``bind_host`` only accepts loopback connections."""
-    name = bind_host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False  # a host name: resolved by the listener to some interface, so treated as public
-
-
-def host_allowed(host_header: str, bind_host: str, machine_name: str) -> bool:
-    """Whether ``host_header`` (``name[:port]``, ``[v6][:port]``) may reach a loopback-bound server."""
-    host = _strip_port(host_header).lower()
-    if not host or host in ("localhost", machine_name.lower()):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host.endswith(_LOCAL_SUFFIXES)
-    if address.is_loopback or address.is_private or address.is_unspecified or address.is_link_local:
-        return True
-    return host == bind_host.strip("[]").lower()
 
 
 def host_guard_middleware(bind_host: str) -> Middleware:
@@ -66,13 +40,3 @@ def host_guard_middleware(bind_host: str) -> Middleware:
         return await handler(request)
 
     return middleware
-
-
-def _strip_port(host: str) -> str:
-    host = host.strip()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    if host.count(":") == 1:
-        return host.partition(":")[0]
-    return host  # a bare IPv6 address or a name

@@ -21,6 +21,7 @@ from registry.ociserver.auth import Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.errcodes import error_middleware
 from registry.ociserver.gc import collect_garbage
+from registry.ociserver.host_guard import host_guard_middleware, needs_host_guard
 from registry.ociserver.keys import (
     AUTH,
     BLOBS,
@@ -56,6 +57,8 @@ def build_app(settings: ServerSettings) -> web.Application:
         else None
     )
     middlewares = [metrics.middleware(), error_middleware]
+    if needs_host_guard(settings):
+        middlewares.append(host_guard_middleware(settings.host))
     if auth is not None:
         middlewares.append(auth.middleware())
     app = web.Application(middlewares=middlewares, client_max_size=_CLIENT_MAX_SIZE)

@@ -63,6 +63,7 @@ class Authenticator:
             threads=config.password_threads,
             max_pending=_MAX_PENDING_CHECKS,
             ttl=_VERIFIED_TTL,
+            refused_ttl=config.failed_login_window,
             on_hash=on_hash,
         )
         self._failures = FailureWindow(config.max_failed_logins, config.failed_login_window)
@@ -94,15 +95,19 @@ class Authenticator:
         except (ValueError, UnicodeDecodeError) as err:  # binascii.Error, non-ASCII input
             raise Unauthorized("malformed Basic credentials") from err
         keys = (_user_key(user), address_key(remote))
-        wait = max(self._failures.retry_after(key) for key in keys)
-        if wait:  # before any secret is looked at, so a blocked client learns nothing
-            raise RateLimited(
-                f"too many failed logins for this user or from this address; retry in {wait} s",
-                retry_after=wait,
-            )
-        if user not in self.config.users and password in self.config.tokens:
-            return self.config.tokens[password]  # a static token used as a password
-        check = self._passwords.check(user, password)
+        # The same credentials again, while their check runs or after it refused them (the
+        # parallel requests of one push), are no new guess: they join it, whatever the limits say.
+        check = self._passwords.known(user, password, successes=False)
+        if check is None:
+            wait = max(self._failures.retry_after(key) for key in keys)
+            if wait:  # before any secret is looked at, so a blocked client learns nothing
+                raise RateLimited(
+                    f"too many failed logins for this user or from this address; retry in {wait} s",
+                    retry_after=wait,
+                )
+            if user not in self.config.users and password in self.config.tokens:
+                return self.config.tokens[password]  # a static token used as a password
+            check = self._passwords.check(user, password)
         if check.started:
             for key in keys:
                 self._failures.begin(key)
@@ -181,6 +186,10 @@ class Authenticator:
             granted &= identity.scopes.get(repo, frozenset())
         return granted
 
+    def _token_too_narrow(self, identity: Identity, repo: str, action: str) -> bool:
+        """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``."""
+        return identity.scopes is not None and action in self.config.allowed(identity.name, repo)
+
     def may(self, request: web.Request, repo: str, action: str) -> bool:
         """Whether the request's (already identified) caller may take ``action`` on ``repo``."""
         identity = request.get(IDENTITY)
@@ -221,7 +230,9 @@ class Authenticator:
                     raise _unauthorized(self.challenge(request, None, action))
                 return await handler(request)
             if action not in self.allowed(identity, repo):
-                if identity.name == ANONYMOUS:
+                if identity.name == ANONYMOUS or self._token_too_narrow(identity, repo, action):
+                    # (a signed token whose scopes lack what its user may do: as distribution's
+                    # insufficient_scope, a 401 whose challenge names the scope to ask for)
                     raise _unauthorized(self.challenge(request, repo, _wanted(request.method)))
                 raise Denied(
                     "requested access to the resource is denied", detail={"name": repo, "action": action}
