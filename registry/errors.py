@@ -32,6 +32,7 @@ Each also subclasses the builtin that best describes it, so callers may catch ``
     ├── TransferError (ConnectionError)  a remote registry failed us after retries
     ├── Unauthorized (PermissionError)   UNAUTHORIZED
     ├── Denied (PermissionError)         DENIED
+    ├── RateLimited                      TOOMANYREQUESTS  too many failed logins; retry after a while
     ├── ServerBusy                       the model server's queue is full (Ollama: 503)
     └── RunnerError (RuntimeError)       a model runner failed to load or died mid-request
 """
@@ -57,6 +58,7 @@ __all__ = [
     "NameUnknown",
     "NotFound",
     "OllamaPyError",
+    "RateLimited",
     "RunnerError",
     "ServerBusy",
     "SizeInvalid",
@@ -230,6 +232,17 @@ class Denied(OllamaPyError, PermissionError):
     """Credentials are valid but do not allow this."""
 
     code = "DENIED"
+
+
+class RateLimited(OllamaPyError):
+    """Too many attempts (e.g. failed logins) from one client or for one account; ``retry_after``
+    is how many whole seconds to wait."""
+
+    code = "TOOMANYREQUESTS"
+
+    def __init__(self, message: str, *, retry_after: int, detail: object = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = max(1, retry_after)
 
 
 class ServerBusy(OllamaPyError):

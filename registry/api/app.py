@@ -1,5 +1,6 @@
-"""The model server application: one ``web.Application`` with typed keys, the error middleware and
-the route modules below. Each route module has ``add_routes(app)``.
+"""The model server application: one ``web.Application`` with typed keys, the middlewares (the
+DNS-rebinding host guard, CORS, errors, outermost first) and the route modules below. Each route
+module has ``add_routes(app)``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from aiohttp import web
 from registry.api import keys
 from registry.api.cors import cors_middleware
 from registry.api.errors import error_middleware
+from registry.api.host_guard import host_guard_middleware
 from registry.api.server_log import connection_logger
 from registry.config import Settings
 from registry.library import Library
@@ -32,7 +34,11 @@ ROUTE_MODULES: tuple[str, ...] = (
 def build_app(settings: Settings, library: Library) -> web.Application:
     """The application, ready for ``web.AppRunner``. The caller owns ``library`` (closes it)."""
     app = web.Application(
-        middlewares=[cors_middleware(settings.origins), error_middleware],
+        middlewares=[
+            host_guard_middleware(settings.host.host),
+            cors_middleware(settings.origins),
+            error_middleware,
+        ],
         client_max_size=64 * 1024 * 1024,
         handler_args={"logger": connection_logger()},
     )

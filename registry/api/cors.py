@@ -1,10 +1,18 @@
 """CORS as Ollama does it: ``OLLAMA_ORIGINS`` added to built-in local origins, wildcards allowed,
-preflight (``OPTIONS``) answered with 204."""
+preflight (``OPTIONS``) answered with 204.
+
+An ``Origin`` is parsed as a URL before it is matched: it must be ``scheme://host[:port]`` with no
+user info, path, query or fragment (``http://localhost:1@evil`` is not an origin, so no pattern
+matches it). A pattern's ``*`` matches within one part: the scheme, the host or the port
+(``http://localhost:*`` allows any port of localhost, ``app://*`` any host and port of ``app:``).
+The pattern ``*`` alone allows every origin.
+"""
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -39,9 +47,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
     """A middleware allowing the default origins plus ``extra_origins`` (``*`` wildcards)."""
     patterns = (*DEFAULT_ORIGINS, *extra_origins)
+    allow_all = "*" in patterns
+    compiled = [_compile(p) for p in patterns if p != "*"]
 
     def allowed(origin: str) -> bool:
-        return any(p == "*" or fnmatch.fnmatchcase(origin, p) for p in patterns)
+        if allow_all:
+            return True
+        parts = _origin_parts(origin)
+        return parts is not None and any(_matches(pattern, parts) for pattern in compiled)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -66,3 +79,60 @@ def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
         return response
 
     return middleware
+
+
+_Parts = tuple[str, str, str]  # scheme, host, port ("" when absent)
+_Pattern = tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None]
+
+_HOST = re.compile(r"[a-z0-9._~!$&'()+,;=-]*|\[[0-9a-f:.]+\]")
+
+
+def _origin_parts(origin: str) -> _Parts | None:
+    """``(scheme, host, port)`` of a serialized origin, or None for anything else."""
+    if not origin.isascii() or any(c in origin for c in "\\ \t\r\n"):
+        return None
+    try:
+        url = urlsplit(origin)
+        port = url.port
+    except ValueError:
+        return None
+    scheme, sep, _ = origin.partition("://")
+    if not scheme or not sep or url.path or url.query or url.fragment or "@" in url.netloc:
+        return None
+    host = url.netloc.lower()
+    if port is not None:
+        host = host.rsplit(":", 1)[0]
+    if not _HOST.fullmatch(host):
+        return None
+    return scheme.lower(), host, "" if port is None else str(port)
+
+
+def _compile(pattern: str) -> _Pattern:
+    scheme, sep, authority = pattern.partition("://")
+    if not sep:
+        scheme, authority = pattern, ""
+    port: str | None = None
+    if authority.startswith("["):
+        end = authority.find("]")
+        host, port = (
+            authority[: end + 1],
+            authority[end + 2 :] if authority[end + 1 : end + 2] == ":" else None,
+        )
+    elif ":" in authority:
+        host, _, port = authority.rpartition(":")
+    else:
+        host = authority
+    return _glob(scheme), _glob(host), None if port is None else _glob(port)
+
+
+def _glob(text: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(piece) for piece in text.lower().split("*")))
+
+
+def _matches(pattern: _Pattern, parts: _Parts) -> bool:
+    scheme, host, port = pattern
+    if not scheme.fullmatch(parts[0]) or not host.fullmatch(parts[1]):
+        return False
+    if port is None:  # no port in the pattern: only a port-less origin, unless the host is all "*"
+        return not parts[2] or host.pattern == ".*"
+    return bool(port.fullmatch(parts[2]))

@@ -29,6 +29,7 @@ _STATUS: tuple[tuple[type[errors.OllamaPyError], int], ...] = (
     (errors.ServerBusy, 503),
     (errors.RunnerError, 500),
     (errors.TransferError, 502),
+    (errors.CatalogError, 503),  # the catalog cannot be read (damaged or lost under a running server)
     (errors.StoreError, 500),
 )
 

@@ -2,6 +2,9 @@
 
     <root>/
       catalog.db                  SQLite catalog (when no database URL is configured)
+      index.json                  which name points at which manifest blob (OCI image-index style),
+                                  rewritten atomically with every name change: the catalog can be
+                                  rebuilt from it and the manifest blobs (``verify --rebuild-catalog``)
       blobs/sha256/<ab>/<hex>     committed blobs, read-only, named by their sha256
       partials/<hex>              resumable transfer data for one blob ...
       partials/<hex>.json         ... and its persisted state (owned by the transfer code)
@@ -62,6 +65,11 @@ class StoreLayout:
         """The default SQLite catalog file."""
         return self.root / "catalog.db"
 
+    @property
+    def index_path(self) -> Path:
+        """The store's name index (see ``registry.library.name_index``)."""
+        return self.root / "index.json"
+
     def blob_path(self, digest: Digest) -> Path:
         """Final path of a committed blob (``blobs/<algorithm>/<ab>/<hex>``)."""
         return self.root / "blobs" / digest.algorithm / digest.hex[:2] / digest.hex
@@ -89,6 +97,10 @@ class StoreLayout:
             )
         for path in (self.blobs_dir, self.partials_dir, self.tmp_dir, self.quarantine_dir, self.locks_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+    def has_blob_files(self) -> bool:
+        """True when any file lies under ``blobs/`` (stops at the first one found)."""
+        return any(True for _ in self.iter_blob_files())
 
     def iter_blob_files(self) -> Iterator[tuple[Digest | None, os.DirEntry[str]]]:
         """Every file under ``blobs/<algorithm>`` (sha256, and sha512 where the registry server

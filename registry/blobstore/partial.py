@@ -10,6 +10,12 @@ bytes that are not on disk. Data beyond what the state claims is simply written 
 
 Several processes must not write the same partial at once; callers hold a lease/lock (see
 ``registry.library``) for that. ``verify()`` checks the whole file; the library then publishes it as a blob (``Library.commit``).
+
+Publishing never trusts unchecked bytes: ``finish()`` verifies first if ``verify()`` was not called,
+``verify()`` cuts the file to exactly ``size`` bytes before it hashes (or accepts the caller's hash
+of exactly those bytes), and ``publish()`` refuses a file whose size or modification time changed
+after it was verified (bytes written or appended behind its back): the partial is discarded and
+:class:`DigestMismatch` raised.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class PartialBlob:
         self.path = layout.partial_path(digest)
         self.state_path = layout.partial_state_path(digest)
         self._fd: int | None = None
+        self._verified: tuple[int, int] | None = None  # (st_size, st_mtime_ns) when verified
 
     def open(self) -> dict[str, Any]:
         """Open (creating if needed) the data file; return the persisted state (``{}`` if none or stale).
@@ -106,35 +113,73 @@ class PartialBlob:
     def verify(self, already_hashed: Digest | None = None) -> tuple[Digest, int]:
         """Check the complete file against the digest; return ``(digest, size)``.
 
-        ``already_hashed``: the digest the caller computed in order while writing; when given, the
-        file is not read again. On a mismatch the partial data is discarded (bad bytes must not be
-        resumed from) and :class:`DigestMismatch` is raised.
+        The file is first cut to exactly ``size`` bytes. ``already_hashed``: the digest the caller
+        computed in order over exactly bytes ``[0, size)`` of this file (``HashWorker.finish``); when
+        given, the file is not read again. On a mismatch the partial data is discarded (bad bytes
+        must not be resumed from) and :class:`DigestMismatch` is raised.
         """
+        self._verified = None
         self.sync()
         if os.fstat(self.fd).st_size != self.size:
             os.ftruncate(self.fd, self.size)
+            self.sync()
         actual = already_hashed
         if actual is None:
-            actual, _ = self.store.hash_file(self.path)
+            actual, size = self._hash_open_file()
+            if size != self.size:
+                actual = None
         if actual != self.digest:
             self.discard()
             raise DigestMismatch(
                 f"digest mismatch: expected {self.digest}, got {actual}; the download was discarded"
             )
+        st = os.fstat(self.fd)
+        self._verified = (st.st_size, st.st_mtime_ns)
         return self.digest, self.size
 
+    def _hash_open_file(self) -> tuple[Digest, int]:
+        """sha256 and size of what the open descriptor holds (not of whatever the path names now)."""
+        import hashlib
+
+        hasher = hashlib.sha256()
+        offset = 0
+        while chunk := os.pread(self.fd, 1 << 20, offset):
+            hasher.update(chunk)
+            offset += len(chunk)
+        return Digest.from_hasher(hasher), offset
+
     def finish(self) -> tuple[Digest, int]:
-        """:class:`StagedBlob` protocol: digest and size (call :meth:`verify` first)."""
+        """:class:`StagedBlob` protocol: digest and size, verifying the whole file first unless
+        :meth:`verify` already did. Raises :class:`DigestMismatch` (the partial is discarded)."""
+        if self._verified is None:
+            if self._fd is None:
+                try:
+                    self._fd = hold_open_locked(self.path, os.O_RDWR)
+                except OSError as err:
+                    raise_store_error(err, "opening a partial download")
+            self.verify()
         return self.digest, self.size
 
     def publish(self) -> Path:
-        """Publish the verified file as the blob and remove the partial files (StagedBlob protocol)."""
-        self.close()
+        """Publish the verified file as the blob and remove the partial files (StagedBlob protocol).
+
+        Raises:
+            DigestMismatch: not verified, or the file changed since it was verified (discarded).
+        """
+        self.finish()
+        st = os.fstat(self.fd)
+        if (st.st_size, st.st_mtime_ns) != self._verified:
+            self.discard()
+            raise DigestMismatch(
+                f"blob {self.digest}: the partial file changed after it was verified; it was discarded"
+            )
         final = self.store.path(self.digest)
         try:
             publish_file(self.path, final)
         except OSError as err:
             raise_store_error(err, "committing a download")
+        finally:
+            self.close()
         self.state_path.unlink(missing_ok=True)
         fsync_dir(self.path.parent)
         return final
@@ -151,6 +196,7 @@ class PartialBlob:
 
     def close(self) -> None:
         """Close the data file (the partial stays for a later resume). Idempotent."""
+        self._verified = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from registry.blobstore.layout import StoreLayout
+from registry.blobstore.reflink import clone_file
 from registry.blobstore.writer import (
     BlobWriter,
     LinkedBlob,
@@ -107,13 +108,17 @@ class BlobStore:
                 size += n
         return Digest.from_hasher(hasher), size
 
-    def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = True) -> StagedBlob:
+    def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = False) -> StagedBlob:
         """Hash an existing file into a staged blob (publish it, or abort it).
 
-        With ``link=True`` and ``source`` on the store's file system the file is hard-linked into
-        ``tmp/`` and hashed once: no copy (the caller must not modify ``source`` in place afterwards).
-        Otherwise it is copied while hashing, in one pass. Either way the bytes are verified against
-        ``expected`` before anything can be published.
+        A file from outside the store (a user's GGUF, an Ollama blob) must never share its inode
+        with a committed blob: an edit to it would change the blob behind its digest. So by
+        default the store gets its own inode: a reflink clone where the file system has them (no
+        data copied; later writes to ``source`` copy their blocks away), else a copy made while
+        hashing, in one pass. Either way exactly the staged bytes are hashed.
+
+        ``link=True`` is only for files the store itself produced and nobody else writes (a
+        quantizer's output in ``tmp/``): they are hard-linked and hashed once (copy as fallback).
 
         Raises:
             DigestMismatch: nothing staged.
@@ -124,6 +129,9 @@ class BlobStore:
             linked = self._stage_by_link(source, expected)
             if linked is not None:
                 return linked
+        cloned = self._stage_by_clone(source, expected)
+        if cloned is not None:
+            return cloned
         buf = bytearray(COPY_CHUNK)
         view = memoryview(buf)
         writer = self.writer(expected)
@@ -134,7 +142,7 @@ class BlobStore:
         return writer
 
     def ingest_file(
-        self, source: Path, expected: Digest | None = None, *, link: bool = True
+        self, source: Path, expected: Digest | None = None, *, link: bool = False
     ) -> tuple[Digest, int]:
         """:meth:`stage_file` then publish. For callers without a catalog (tests, tools)."""
         staged = self.stage_file(source, expected, link=link)
@@ -152,6 +160,39 @@ class BlobStore:
         except OSError:
             tmp.unlink(missing_ok=True)
             return None
+        return self._hash_staged(tmp, lock_fd, expected, readonly=False)
+
+    def _stage_by_clone(self, source: Path, expected: Digest | None) -> LinkedBlob | None:
+        """A reflink clone of ``source`` in ``tmp/``, hashed there; None where clones are unsupported."""
+        tmp = self.layout.tmp_dir / f"c-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            src_fd = os.open(source, os.O_RDONLY)
+        except OSError:
+            return None  # the copy path reports the error
+        try:
+            lock_fd = hold_open_locked(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+        except OSError as err:
+            os.close(src_fd)
+            raise_store_error(err, "creating a temporary blob file")
+            raise  # pragma: no cover - raise_store_error always raises
+        try:
+            cloned = clone_file(src_fd, lock_fd)
+            if cloned:
+                os.fsync(lock_fd)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
+            raise_store_error(err, "cloning a file into the store")
+        finally:
+            os.close(src_fd)
+        if not cloned:
+            tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
+            return None
+        return self._hash_staged(tmp, lock_fd, expected, readonly=True)
+
+    def _hash_staged(self, tmp: Path, lock_fd: int, expected: Digest | None, *, readonly: bool) -> LinkedBlob:
+        """Hash a file staged in ``tmp/`` and check the promise; the file goes on any failure."""
         try:
             digest, size = self.hash_file(tmp)
             if expected is not None and digest != expected:
@@ -164,7 +205,7 @@ class BlobStore:
             if isinstance(err, OSError):
                 raise_store_error(err, "hashing a file for the store")
             raise
-        return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd)
+        return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd, readonly=readonly)
 
     def remove(self, digest: Digest) -> int:
         """Unlink a blob; returns the bytes freed (0 if it was absent). Idempotent.

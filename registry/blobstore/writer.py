@@ -174,9 +174,15 @@ class BlobWriter:
         try:
             self._appender.close()  # writes the unaligned tail
             os.fsync(self._lock_fd)
+            on_disk = os.fstat(self._lock_fd).st_size
         except OSError as err:
             self.abort()
             raise_store_error(err, "flushing a blob")
+        if on_disk != self.size:  # bytes reached the file other than through write(): never publish them
+            self.abort()
+            raise DigestMismatch(
+                f"blob file has {on_disk} bytes but {self.size} were hashed; nothing was stored"
+            )
         digest = Digest.from_hasher(self._hasher)
         if self.expected_size is not None and self.size != self.expected_size:
             self.abort()
@@ -247,17 +253,21 @@ class StagedBlob(Protocol):
 
 
 class LinkedBlob:
-    """A file hard-linked into ``tmp/`` and already hashed: publishing links it into ``blobs/``.
+    """A file in ``tmp/`` that was hashed there: publishing links it into ``blobs/``.
 
-    The mode is left alone: the inode is shared with a file outside the store.
+    Either a reflink clone (``readonly=True``: our own inode, made read-only when published) or a
+    hard link to a file the store itself produced (``readonly=False``: the mode is left alone).
     """
 
-    def __init__(self, tmp_path: Path, final: Path, digest: Digest, size: int, lock_fd: int) -> None:
+    def __init__(
+        self, tmp_path: Path, final: Path, digest: Digest, size: int, lock_fd: int, *, readonly: bool = False
+    ) -> None:
         self.tmp_path = tmp_path
         self._lock_fd: int | None = lock_fd
         self._final = final
         self._digest = digest
         self._size = size
+        self._readonly = readonly
 
     def finish(self) -> tuple[Digest, int]:
         """Digest and size computed when the file was staged."""
@@ -266,7 +276,7 @@ class LinkedBlob:
     def publish(self) -> Path:
         """Link into ``blobs/``."""
         try:
-            publish_file(self.tmp_path, self._final, readonly=False)
+            publish_file(self.tmp_path, self._final, readonly=self._readonly)
         except OSError as err:
             self.abort()
             raise_store_error(err, "linking a blob into the store")

@@ -90,6 +90,11 @@ class Database:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_KEY})
                 yield conn
 
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password (for messages)."""
+        return _safe_url(self.url)
+
     def run_write(self, fn: Callable[[Connection], _T]) -> _T:
         """``fn`` inside :meth:`write`; returns its result."""
         with self.write() as conn:

@@ -89,6 +89,11 @@ class ModelsCatalog:
         return out
 
     @staticmethod
+    def has_blob_rows(conn: Connection) -> bool:
+        """True when the catalog records any blob (a lost catalog, recreated empty, records none)."""
+        return conn.execute(select(blobs.c.digest).limit(1)).first() is not None
+
+    @staticmethod
     def delete_blob_rows(conn: Connection, digests: Iterable[Digest]) -> None:
         """Forget blobs (their files are removed afterwards by the caller)."""
         for chunk in _chunks(sorted(str(d) for d in digests)):
@@ -227,12 +232,20 @@ class ModelsCatalog:
         )
 
     @staticmethod
-    def set_model(conn: Connection, name: ModelName, manifest_digest: Digest) -> Digest | None:
+    def has_models(conn: Connection) -> bool:
+        """True when any model name exists."""
+        return conn.execute(select(models.c.id).limit(1)).first() is not None
+
+    @staticmethod
+    def set_model(
+        conn: Connection, name: ModelName, manifest_digest: Digest, *, modified_at: float | None = None
+    ) -> Digest | None:
         """Point ``name`` at a manifest; return the manifest it pointed at before (or None).
 
         An existing name that differs only in case keeps its original spelling (as Ollama does).
+        ``modified_at`` (default: now) is for restoring a name as it was (catalog rebuild).
         """
-        now = time.time()
+        now = time.time() if modified_at is None else modified_at
         old = conn.execute(
             select(models.c.id, models.c.manifest_digest).where(models.c.name_key == name.key)
         ).first()

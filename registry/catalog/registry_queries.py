@@ -12,10 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, select, update
+from sqlalchemy import Connection, Table, and_, delete, exists, false, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.catalog.registry_tables import (
+    reg_blob_pins,
     reg_blobs,
     reg_manifest_refs,
     reg_manifests,
@@ -102,23 +103,64 @@ class RegistryCatalog:
     """Stateless query namespace for the registry tables (a class only to group them)."""
 
     # -- blobs -------------------------------------------------------------------------------------
+    #
+    # Invariant that makes online GC safe (see ``registry.ociserver.gc``): a repository link exists only
+    # for a live (not tombstoned) row whose bytes are stored. Links are made by :meth:`link_blob` after
+    # the caller stored (or saw) the bytes while holding a pin, or copied from an existing link; the
+    # sweep drops every link of a blob in the transaction that tombstones it, and deletes bytes only
+    # of tombstoned rows.
 
     @staticmethod
     def touch_blob(conn: Connection, digest: Digest, size: int, now: float | None = None) -> None:
-        """Record (or refresh) a blob *before* its bytes are written: GC spares it for the grace period."""
-        row = {"digest": str(digest), "size": size, "touched_at": now or time.time()}
-        _upsert(conn, reg_blobs, row, ["digest"], ["touched_at"])
+        """Record (or refresh, or revive a tombstoned) blob row *before* its bytes are written.
+
+        A revived row may have lost its bytes to the sweep: the caller must check the backend after
+        this (and its pin) commit, never before.
+        """
+        row = {"digest": str(digest), "size": size, "touched_at": now or time.time(), "deleting": False}
+        _upsert(conn, reg_blobs, row, ["digest"], ["touched_at", "deleting"])
+
+    @staticmethod
+    def pin_blob(conn: Connection, digest: Digest, holder: str, expires_at: float) -> None:
+        """Keep GC off ``digest`` until :meth:`unpin_blob` (or ``expires_at``), whatever its grace."""
+        row = {"digest": str(digest), "holder": holder, "expires_at": expires_at}
+        _upsert(conn, reg_blob_pins, row, ["digest", "holder"], ["expires_at"])
+
+    @staticmethod
+    def unpin_blob(conn: Connection, digest: Digest, holder: str) -> bool:
+        """Drop a pin. True when it was still there (so no sweep took the blob since it was pinned)."""
+        result = conn.execute(
+            delete(reg_blob_pins).where(
+                reg_blob_pins.c.digest == str(digest), reg_blob_pins.c.holder == holder
+            )
+        )
+        return bool(result.rowcount)
 
     @staticmethod
     def blob_size(conn: Connection, digest: Digest) -> int | None:
-        """Size of a blob known to the registry (any repository), or None."""
-        value = conn.execute(select(reg_blobs.c.size).where(reg_blobs.c.digest == str(digest))).scalar()
+        """Size of a live blob row (any repository; its bytes may still be on their way), or None."""
+        stmt = select(reg_blobs.c.size).where(
+            reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false()
+        )
+        value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
 
     @staticmethod
-    def link_blob(conn: Connection, repo: str, digest: Digest, now: float | None = None) -> None:
-        """Make a (recorded) blob visible in ``repo``; refreshes its ``touched_at``. Idempotent."""
+    def link_blob(conn: Connection, repo: str, digest: Digest, now: float | None = None) -> bool:
+        """Make a blob visible in ``repo``; refreshes its ``touched_at``. Idempotent.
+
+        Only for a blob whose bytes the caller knows are stored, and only while nothing can have swept
+        them since (it held a pin, or copies an existing link, in this transaction). False, linking
+        nothing, when the row is absent or tombstoned.
+        """
         now = now or time.time()
+        live = conn.execute(
+            update(reg_blobs)
+            .where(reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false())
+            .values(touched_at=now)
+        )
+        if not live.rowcount:
+            return False
         _upsert(
             conn,
             reg_repo_blobs,
@@ -126,7 +168,7 @@ class RegistryCatalog:
             ["repo", "digest"],
             ["linked_at"],
         )
-        conn.execute(update(reg_blobs).where(reg_blobs.c.digest == str(digest)).values(touched_at=now))
+        return True
 
     @staticmethod
     def repo_blob_size(conn: Connection, repo: str, digest: Digest) -> int | None:
@@ -134,7 +176,21 @@ class RegistryCatalog:
         stmt = (
             select(reg_blobs.c.size)
             .join(reg_repo_blobs, reg_repo_blobs.c.digest == reg_blobs.c.digest)
-            .where(reg_repo_blobs.c.repo == repo, reg_blobs.c.digest == str(digest))
+            .where(
+                reg_repo_blobs.c.repo == repo,
+                reg_blobs.c.digest == str(digest),
+                reg_blobs.c.deleting == false(),
+            )
+        )
+        value = conn.execute(stmt).scalar()
+        return None if value is None else int(value)
+
+    @staticmethod
+    def linked_blob_size(conn: Connection, digest: Digest) -> int | None:
+        """Size of a blob linked into *any* repository (so its bytes are stored), or None."""
+        linked = exists().where(reg_repo_blobs.c.digest == reg_blobs.c.digest)
+        stmt = select(reg_blobs.c.size).where(
+            reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false(), linked
         )
         value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
@@ -151,8 +207,20 @@ class RegistryCatalog:
 
     @staticmethod
     def linked_digests(conn: Connection, repo: str, digests: Iterable[Digest]) -> set[Digest]:
-        """Which of ``digests`` are linked into ``repo``."""
-        return _present_in_repo(conn, reg_repo_blobs, repo, digests)
+        """Which of ``digests`` are linked into ``repo`` (live rows only)."""
+        wanted = sorted({str(d) for d in digests})
+        if not wanted:
+            return set()
+        stmt = (
+            select(reg_repo_blobs.c.digest)
+            .join(reg_blobs, reg_blobs.c.digest == reg_repo_blobs.c.digest)
+            .where(
+                reg_repo_blobs.c.repo == repo,
+                reg_repo_blobs.c.digest.in_(wanted),
+                reg_blobs.c.deleting == false(),
+            )
+        )
+        return {Digest.parse_oci(r) for r in conn.execute(stmt).scalars()}
 
     # -- manifests ---------------------------------------------------------------------------------
 
@@ -325,21 +393,67 @@ class RegistryCatalog:
     # -- garbage collection ------------------------------------------------------------------------
 
     @staticmethod
-    def sweepable_blobs(conn: Connection, touched_before: float) -> list[tuple[Digest, int]]:
-        """Blobs no manifest references and untouched since ``touched_before`` (the grace cut-off).
+    def sweepable_blobs(conn: Connection, touched_before: float, now: float) -> list[tuple[Digest, int]]:
+        """Live blobs no manifest references, untouched since ``touched_before`` (the grace cut-off)
+        and not pinned by a push in flight (a pin counts until its ``expires_at`` passes ``now``).
 
-        Run inside ``Database.write()`` together with :meth:`forget_blobs` so no push can interleave.
+        Run inside ``Database.write()`` together with :meth:`tombstone_blobs` so no push can interleave.
         """
         referenced = select(reg_manifest_refs.c.child_digest).where(reg_manifest_refs.c.kind == "blob")
+        pinned = select(reg_blob_pins.c.digest).where(reg_blob_pins.c.expires_at >= now)
         stmt = select(reg_blobs.c.digest, reg_blobs.c.size).where(
-            and_(reg_blobs.c.touched_at < touched_before, reg_blobs.c.digest.not_in(referenced))
+            and_(
+                reg_blobs.c.deleting == false(),
+                reg_blobs.c.touched_at < touched_before,
+                reg_blobs.c.digest.not_in(referenced),
+                reg_blobs.c.digest.not_in(pinned),
+            )
         )
         return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
 
     @staticmethod
-    def forget_blobs(conn: Connection, digests: Sequence[Digest]) -> None:
-        """Delete blob rows and every repository link to them."""
+    def drop_expired_pins(conn: Connection, now: float) -> int:
+        """Forget pins that expired before ``now`` (pushes that crashed or took far too long)."""
+        return int(conn.execute(delete(reg_blob_pins).where(reg_blob_pins.c.expires_at < now)).rowcount)
+
+    @staticmethod
+    def tombstone_blobs(conn: Connection, digests: Sequence[Digest]) -> None:
+        """Phase 1 of a sweep: drop every repository link to ``digests`` and mark their rows deleting.
+
+        From the commit on, the blobs count as absent (uploads of them start over) and their bytes
+        may go at any time; only :meth:`forget_tombstoned` removes the rows, after the bytes.
+        """
         for i in range(0, len(digests), 1000):
             part = [str(d) for d in digests[i : i + 1000]]
             conn.execute(delete(reg_repo_blobs).where(reg_repo_blobs.c.digest.in_(part)))
-            conn.execute(delete(reg_blobs).where(reg_blobs.c.digest.in_(part)))
+            conn.execute(update(reg_blobs).where(reg_blobs.c.digest.in_(part)).values(deleting=True))
+
+    @staticmethod
+    def tombstoned_blobs(conn: Connection, limit: int) -> list[tuple[Digest, int]]:
+        """Up to ``limit`` rows marked deleting (by this sweep or one that was interrupted)."""
+        stmt = (
+            select(reg_blobs.c.digest, reg_blobs.c.size)
+            .where(reg_blobs.c.deleting == true())
+            .order_by(reg_blobs.c.digest)
+            .limit(limit)
+        )
+        return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
+
+    @staticmethod
+    def forget_tombstoned(conn: Connection, digests: Sequence[Digest]) -> None:
+        """Phase 2 of a sweep, after their bytes were deleted: delete rows still marked deleting."""
+        for i in range(0, len(digests), 1000):
+            part = [str(d) for d in digests[i : i + 1000]]
+            conn.execute(
+                delete(reg_blobs).where(reg_blobs.c.digest.in_(part), reg_blobs.c.deleting == true())
+            )
+
+    @staticmethod
+    def recorded_digests(conn: Connection, digests: Sequence[Digest]) -> set[Digest]:
+        """Which of ``digests`` have a blob row in any state (bytes without one are orphans)."""
+        found: set[Digest] = set()
+        for i in range(0, len(digests), 1000):
+            part = [str(d) for d in digests[i : i + 1000]]
+            stmt = select(reg_blobs.c.digest).where(reg_blobs.c.digest.in_(part))
+            found.update(Digest.parse_oci(r) for r in conn.execute(stmt).scalars())
+        return found

@@ -4,10 +4,17 @@ The registry keeps its own store root, separate from any local model library, wi
 content-addressed blob bytes in a blob backend (filesystem or S3) and everything else here.
 
 - ``reg_blobs``: every blob the backend holds (or is about to hold). ``touched_at`` is refreshed
-  *before* bytes are written to the backend, so garbage collection (which only sweeps rows older than
-  its grace period, under the writer lock) can never delete bytes that a concurrent push is placing.
+  *before* bytes are written to the backend. ``deleting`` is the sweep's tombstone: garbage
+  collection first commits ``deleting = true`` (and drops the blob's links), then deletes the bytes
+  and the row under the writer lock, so a crash at any point leaves no visible blob without bytes.
+  A tombstoned row counts as absent; a push of the same digest revives it (and re-checks the bytes).
+- ``reg_blob_pins``: a push in flight pins its digest (``holder`` = upload session id or mirror
+  fill) from before its bytes are written until the transaction that links them; GC never
+  tombstones a pinned digest, whatever its grace. Pins expire (``expires_at``) so a crashed push
+  does not keep a blob forever.
 - ``reg_repo_blobs``: repository-scoped links; a blob is visible in a repository only after it was
-  pushed or mounted there.
+  pushed or mounted there. A foreign key ties each link to its ``reg_blobs`` row, and a link is only
+  ever made to a live row whose bytes are stored: a link always means "servable".
 - ``reg_manifests``: manifests per repository, exact bytes in ``content``; ``subject`` and
   ``artifact_type`` feed the referrers API.
 - ``reg_manifest_refs``: what a manifest references (layers, config, index children): GC marks.
@@ -19,11 +26,24 @@ Times are UNIX seconds (float).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, LargeBinary, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from registry.catalog.schema import metadata
 
 __all__ = [
+    "reg_blob_pins",
     "reg_blobs",
     "reg_manifest_refs",
     "reg_manifests",
@@ -41,13 +61,24 @@ reg_blobs = Table(
     Column("digest", DIGEST, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("touched_at", Float, nullable=False),
+    Column("deleting", Boolean, nullable=False, server_default=false()),
+)
+
+reg_blob_pins = Table(
+    "reg_blob_pins",
+    metadata,
+    Column("digest", DIGEST, primary_key=True),
+    Column("holder", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
 )
 
 reg_repo_blobs = Table(
     "reg_repo_blobs",
     metadata,
     Column("repo", REPO, primary_key=True),
-    Column("digest", DIGEST, primary_key=True),
+    Column(
+        "digest", DIGEST, ForeignKey("reg_blobs.digest", name="fk_reg_repo_blobs_digest"), primary_key=True
+    ),
     Column("linked_at", Float, nullable=False),
     Index("ix_reg_repo_blobs_digest", "digest"),
 )

@@ -3,8 +3,9 @@
 With a model server answering at ``OLLAMA_HOST`` the CLI does what Ollama's client does: hash the
 local files, upload the missing ones with ``POST /api/blobs/:digest``, then ``POST /api/create``
 with the ``files`` map and the Modelfile's fields, and render the streamed progress. With no server
-it runs the same creation in process: local files go into the store hashed once, hard-linked when
-they are on the store's file system.
+it runs the same creation in process: local files go into the store hashed once, as a reflink clone
+where the file system has them, else a copy (never a hard link: editing the file afterwards must
+not change the committed blob).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def _create_local(
     try:
         for target, paths in ((files, local.files), (adapters, local.adapters)):
             for key, path in paths.items():
-                staged = library.blobs.stage_file(path, link=True)
+                staged = library.blobs.stage_file(path)  # reflink or copy: never the user's inode
                 digest = staged.finish()[0]
                 if not library.has_blob(digest):
                     added.append(digest)

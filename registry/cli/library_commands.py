@@ -61,6 +61,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="quarantine corrupt blobs and mark the models that need them broken",
     )
+    p.add_argument(
+        "--rebuild-catalog",
+        action="store_true",
+        help="restore a lost or damaged catalog from the manifest blobs and index.json in the store",
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("import-ollama", help="Adopt the models of an Ollama models directory (read-only)")
@@ -113,7 +118,7 @@ def _list_models(ctx: CliContext) -> list[Any]:
         from registry.catalog.sqlite_reader import read_models
 
         rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
-        if rows is not None:
+        if rows:  # no models: the library checks whether the catalog was lost (catalog_guard)
             return rows
     return ctx.library.list_models()
 
@@ -241,9 +246,11 @@ def cmd_prune(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``ollama-py verify [--repair]``: exit 1 when the store has problems."""
+    """``ollama-py verify [--repair] [--rebuild-catalog]``: exit 1 when the store has problems."""
     from registry.cli.humanize import human_bytes
 
+    if args.rebuild_catalog:
+        return _rebuild_catalog(ctx)
     report = ctx.library.verify(repair=args.repair)
     for digest in report.corrupt:
         ctx.print(f"corrupt blob {digest}" + (" (quarantined)" if digest in report.quarantined else ""))
@@ -265,6 +272,34 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         + (f"; {report.orphan_files} unreferenced files (prune removes them)" if report.orphan_files else "")
     )
     return 0 if report.ok or report.repaired else 1
+
+
+def _rebuild_catalog(ctx: CliContext) -> int:
+    """``verify --rebuild-catalog``: exit 1 when a named model could not be recovered."""
+    from registry.library.rebuild import open_for_rebuild
+
+    library, moved = open_for_rebuild(ctx.settings.models_dir, ctx.settings.database_url)
+    try:
+        if moved is not None:
+            ctx.print(f"the catalog could not be read; moved it aside to {moved}")
+        report = library.rebuild_catalog()
+    finally:
+        library.close()
+    for problem in report.index_problems:
+        ctx.print(f"index: {problem}")
+    for digest in report.corrupt:
+        ctx.print(f"corrupt blob {digest} (not used; 'verify --repair' quarantines it)")
+    for name, digest in report.recovered:
+        ctx.print(f"recovered '{name.display_shortest}' ({digest.short})")
+    for name, digest, why in report.not_recovered:
+        ctx.print(f"not recovered '{name.display_shortest}' ({digest.short}): {why}")
+    if not report.names_from_index and report.recovered:
+        ctx.print("the store had no index.json: models were named recovered/<id>; rename them with cp and rm")
+    ctx.print(
+        f"catalog rebuilt: {len(report.recovered)} models recovered, {len(report.already_present)} already "
+        f"present, {len(report.not_recovered)} not recovered; {report.blobs_recorded} blobs recorded"
+    )
+    return 0 if report.ok else 1
 
 
 def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -105,8 +105,9 @@ def format_metrics(final: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _ensure_model(client: Any, model: str, ctx: CliContext) -> dict[str, Any]:
-    """``/api/show``; on 404 pull the model (when the server has ``/api/pull``), then show again."""
+def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = False) -> dict[str, Any]:
+    """``/api/show``; on 404 pull the model (when the server has ``/api/pull``; plain http with
+    ``insecure``), then show again."""
     from registry.cli.api_client import ApiError
 
     try:
@@ -115,7 +116,8 @@ def _ensure_model(client: Any, model: str, ctx: CliContext) -> dict[str, Any]:
         if err.status != 404:
             raise
     try:
-        for event in client.stream("/api/pull", {"model": model}):
+        request: dict[str, Any] = {"model": model, **({"insecure": True} if insecure else {})}
+        for event in client.stream("/api/pull", request):
             status = event.get("status", "")
             if status:
                 print(status, file=ctx.err, flush=True)
@@ -136,7 +138,7 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         from registry.errors import InvalidInput
 
         raise InvalidInput(f'invalid format "{args.format}": only "json" is supported')
-    show = _ensure_model(client, args.model, ctx)
+    show = _ensure_model(client, args.model, ctx, insecure=args.insecure)
     session = ChatSession(
         client,
         args.model,

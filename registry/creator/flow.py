@@ -82,7 +82,8 @@ class _Build:
         return digest, len(data)
 
     def add_file(self, path: Path) -> tuple[Digest, int]:
-        """Hard-link (or copy) ``path`` into the store, hashing it once."""
+        """Hard-link (or copy) ``path`` into the store, hashing it once. Only for files this build
+        produced in the store's ``tmp/`` (a quantizer's output), which nobody else writes."""
         staged = self.library.blobs.stage_file(path, link=True)
         digest, _ = staged.finish()
         try:

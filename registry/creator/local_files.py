@@ -25,8 +25,19 @@ class LocalFiles:
     adapters: dict[str, Path] = field(default_factory=dict)
 
 
-def _expand(value: str, base_dir: Path) -> Path:
-    path = Path(value).expanduser()
+def _expand(value: str, base_dir: Path, where: str) -> Path:
+    """``value`` as a path: ``~`` and ``~user`` expanded, relative to ``base_dir``.
+
+    Raises:
+        InvalidModelfile: ``~user`` names no user (or ``~`` has no home directory); ``where`` is
+            the line and instruction, e.g. ``(line 1): FROM``.
+    """
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory."
+        user = value[1:].split("/", 1)[0].split("\\", 1)[0]
+        who = f"there is no user '{user}'" if user else "the home directory is unknown"
+        raise InvalidModelfile(f"{where} {value}: {who}, so '~{user}' cannot be expanded") from None
     return path if path.is_absolute() else base_dir / path
 
 
@@ -65,7 +76,7 @@ def find_local_files(modelfile: Modelfile, base_dir: Path) -> LocalFiles:
     out = LocalFiles()
     for index, value in enumerate(modelfile.froms):
         line = _line_of(modelfile, "from", value)
-        path = _expand(value, base_dir)
+        path = _expand(value, base_dir, f"(line {line}): FROM")
         if path.is_dir():
             for found in _gguf_files(path, line):
                 _add(out.files, found.resolve(), line)
@@ -79,7 +90,7 @@ def find_local_files(modelfile: Modelfile, base_dir: Path) -> LocalFiles:
             )
     for value in modelfile.adapters:
         line = _line_of(modelfile, "adapter", value)
-        path = _expand(value, base_dir)
+        path = _expand(value, base_dir, f"(line {line}): ADAPTER")
         if not path.is_file():
             raise InvalidModelfile(f"(line {line}): ADAPTER file not found: {path}")
         _add(out.adapters, path.resolve(), line)

@@ -4,6 +4,16 @@ from registry.library.gc import GcReport
 from registry.library.library import Library, PutResult, RemoveResult
 from registry.library.model_info import ModelInfo
 from registry.library.progress import Progress
+from registry.library.rebuild import RebuildReport
 from registry.library.verify import VerifyReport
 
-__all__ = ["GcReport", "Library", "ModelInfo", "Progress", "PutResult", "RemoveResult", "VerifyReport"]
+__all__ = [
+    "GcReport",
+    "Library",
+    "ModelInfo",
+    "Progress",
+    "PutResult",
+    "RebuildReport",
+    "RemoveResult",
+    "VerifyReport",
+]

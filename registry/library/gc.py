@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.catalog import ModelsCatalog as Q
+from registry.errors import CatalogError
+from registry.library.catalog_guard import catalog_problem
 from registry.oci.digest import Digest
 
 if TYPE_CHECKING:
@@ -65,11 +67,19 @@ def _last_change(path: str | Path) -> tuple[float, int]:
 
 
 def collect(library: Library, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
-    """Collect garbage in ``library``. Safe while other processes pull, create, rm or serve."""
+    """Collect garbage in ``library``. Safe while other processes pull, create, rm or serve.
+
+    Raises:
+        CatalogError: the catalog is lost (see ``catalog_guard``): with no record of which blobs
+            models need, every blob would look unreferenced, so nothing is collected.
+    """
     report = GcReport(dry_run=dry_run)
     now = time.time()
     cutoff = now - grace_seconds
     with library.db.write() as conn:
+        problem = catalog_problem(library.layout, conn, library.catalog_location)
+        if problem is not None:
+            raise CatalogError(f"prune refused: {problem}")
         if not dry_run:
             Q.purge_expired_leases(conn, now)
         marked = Q.marked_digests(conn, now)

@@ -11,6 +11,10 @@ Invariants (see also ``registry.catalog.schema``):
    prune collects; never a row without a file.
 3. *Leases* protect digests that in-flight work is about to reference (a pull between its first
    blob and its manifest, a create reusing a layer); rm and prune skip leased digests.
+4. *Every manifest is a blob, and every name is also in ``index.json``* (rewritten in the same
+   transaction as the name change, see ``name_index``), so a lost catalog can be rebuilt from the
+   store alone (``rebuild_catalog``). A catalog that is missing or empty next to blobs that models
+   need is refused by every operation (see ``catalog_guard``) rather than read as an empty store.
 
 All methods are synchronous and safe to call from several threads and several processes at once.
 Async callers run them in a thread (``asyncio.to_thread``); each call is short except blob I/O.
@@ -27,10 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
+from registry.blobstore.oserrors import raise_store_error
 from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
-from registry.errors import BlobNotFound, InvalidManifest, ModelNotFound
+from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
+from registry.library.catalog_guard import REBUILD_HINT, catalog_problem
 from registry.library.gc import GcReport, collect
 from registry.library.model_info import ModelInfo, read_model_info
+from registry.library.name_index import read_index, write_index
+from registry.library.rebuild import RebuildReport, rebuild
 from registry.library.verify import VerifyReport, check
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
@@ -71,16 +79,62 @@ class Library:
         self.blobs = BlobStore(layout)
 
     @classmethod
-    def open(cls, root: Path, database_url: str | None = None) -> Library:
+    def open(
+        cls, root: Path, database_url: str | None = None, *, allow_lost_catalog: bool = False
+    ) -> Library:
         """Open (creating and migrating if needed) the library at ``root``.
+
+        ``allow_lost_catalog`` skips :meth:`ensure_catalog` (only for rebuilding the catalog).
 
         Raises:
             StoreLayoutError: ``root`` is an Ollama models directory.
-            CatalogError: the database cannot be opened or migrated.
+            CatalogError: the database cannot be opened or migrated, or it is lost (missing or
+                empty next to blobs that models need; the message says how to rebuild it).
         """
         layout = StoreLayout(root.expanduser().resolve())
         layout.create()
-        return cls(layout, Database.for_store(layout.root, database_url))
+        try:
+            database = Database.for_store(layout.root, database_url)
+        except CatalogError as err:
+            if database_url is None and layout.has_blob_files():
+                raise CatalogError(f"{err}; {REBUILD_HINT}") from err
+            raise
+        library = cls(layout, database)
+        if not allow_lost_catalog:
+            try:
+                library.ensure_catalog()
+            except BaseException:
+                library.close()
+                raise
+        return library
+
+    @property
+    def catalog_location(self) -> str:
+        """Where the catalog is, for messages: the SQLite file, or the database URL (no password)."""
+        if self.db.is_sqlite and self.db.url == f"sqlite:///{self.layout.catalog_path}":
+            return str(self.layout.catalog_path)
+        return self.db.safe_url
+
+    def ensure_catalog(self) -> None:
+        """Refuse a lost catalog; write ``index.json`` for a store that has none yet.
+
+        Raises:
+            CatalogError: the catalog is missing or empty while the store holds models' blobs
+                (see ``catalog_guard``); the message names the catalog and the fix.
+        """
+        with self.db.read() as conn:
+            problem = catalog_problem(self.layout, conn, self.catalog_location)
+        if problem is None and self._index_readable():
+            return
+        with self.db.write() as conn:  # confirm under the lock: a first model may be being named
+            problem = catalog_problem(self.layout, conn, self.catalog_location)
+            if problem is None and not self._index_readable():
+                try:
+                    write_index(self.layout.index_path, Q.list_models(conn))
+                except OSError:
+                    pass  # a read-only store: the next name change writes it, or fails clearly
+        if problem is not None:
+            raise CatalogError(problem)
 
     def close(self) -> None:
         """Release database connections."""
@@ -100,15 +154,16 @@ class Library:
             return Q.models_version(conn)
 
     def find_model(self, name: ModelName) -> ModelRow | None:
-        """The model called ``name`` (case-insensitive), or None."""
+        """The model called ``name`` (case-insensitive), or None. A name that pins a digest
+        (``model@sha256:...``) finds the model only when its manifest has exactly that digest."""
         with self.db.read() as conn:
-            return Q.get_model(conn, name)
+            return _matching(Q.get_model(conn, name), name)
 
     def get_model(self, name: ModelName) -> ModelRow:
         """The model called ``name``. Raises :class:`ModelNotFound` ("model 'x' not found")."""
         row = self.find_model(name)
         if row is None:
-            raise ModelNotFound(f"model '{name.display_shortest}' not found")
+            raise ModelNotFound(f"model '{_display(name)}' not found")
         return row
 
     def manifest_of(self, row: ModelRow) -> Manifest:
@@ -172,9 +227,10 @@ class Library:
         return self.commit(writer, lease)
 
     def add_file(
-        self, source: Path, expected: Digest | None = None, *, link: bool = True, lease: Lease | None = None
+        self, source: Path, expected: Digest | None = None, *, link: bool = False, lease: Lease | None = None
     ) -> tuple[Digest, int]:
-        """Store a file (hard-linked when possible, see ``BlobStore.stage_file``). Idempotent."""
+        """Store a file: a reflink clone or a copy, never sharing the source's inode (``link=True``
+        only for files the store produced itself; see ``BlobStore.stage_file``). Idempotent."""
         return self.commit(self.blobs.stage_file(source, expected, link=link), lease)
 
     def commit_partial(
@@ -242,6 +298,7 @@ class Library:
                     previous = None
                 elif previous is not None:
                     Q.delete_manifest_if_unused(conn, previous)
+                self.write_name_index(conn)
         finally:
             writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
@@ -266,13 +323,14 @@ class Library:
         Raises :class:`ModelNotFound`. Copying a name onto itself is a no-op.
         """
         with self.db.write() as conn:
-            row = Q.get_model(conn, source)
+            row = _matching(Q.get_model(conn, source), source)
             if row is None:
-                raise ModelNotFound(f"model '{source.display_shortest}' not found")
+                raise ModelNotFound(f"model '{_display(source)}' not found")
             if source.key != dest.key:
                 previous = Q.set_model(conn, dest, row.manifest.digest)
                 if previous is not None and previous != row.manifest.digest:
                     Q.delete_manifest_if_unused(conn, previous)
+                self.write_name_index(conn)
             result = Q.get_model(conn, dest)
         assert result is not None
         return result
@@ -283,11 +341,13 @@ class Library:
         Raises :class:`ModelNotFound`.
         """
         with self.db.write() as conn:
+            if _matching(Q.get_model(conn, name), name) is None:
+                raise ModelNotFound(f"model '{_display(name)}' not found")
             manifest_digest = Q.delete_model(conn, name)
-            if manifest_digest is None:
-                raise ModelNotFound(f"model '{name.display_shortest}' not found")
+            assert manifest_digest is not None
             candidates = [manifest_digest, *Q.manifest_blob_digests(conn, manifest_digest)]
             Q.delete_manifest_if_unused(conn, manifest_digest)
+            self.write_name_index(conn)
         freed = self.remove_unused(candidates)
         return RemoveResult((name,), freed.blobs_removed, freed.bytes_freed, freed.kept_in_use)
 
@@ -330,6 +390,33 @@ class Library:
     def verify(self, *, repair: bool = False) -> VerifyReport:
         """Re-hash every blob and check the catalog; see :func:`registry.library.verify.check`."""
         return check(self, repair=repair)
+
+    def rebuild_catalog(self) -> RebuildReport:
+        """Restore lost names from the manifest blobs and ``index.json``; see
+        :func:`registry.library.rebuild.rebuild`."""
+        return rebuild(self)
+
+    def _index_readable(self) -> bool:
+        index = read_index(self.layout.index_path)
+        return index is not None and not index.problems
+
+    def write_name_index(self, conn: Connection) -> None:
+        """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them."""
+        try:
+            write_index(self.layout.index_path, Q.list_models(conn))
+        except OSError as err:
+            raise_store_error(err, "writing the store's name index")
+
+
+def _matching(row: ModelRow | None, name: ModelName) -> ModelRow | None:
+    """``row`` unless ``name`` pins a digest that is not the row's manifest digest."""
+    if row is None or (name.digest is not None and row.manifest.digest != name.digest):
+        return None
+    return row
+
+
+def _display(name: ModelName) -> str:
+    return f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
 
 
 class Lease:

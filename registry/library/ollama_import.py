@@ -1,8 +1,9 @@
 """Adopt the models of an existing Ollama models directory without modifying it.
 
 Ollama's layout: ``manifests/<host>/<namespace>/<model>/<tag>`` files and ``blobs/sha256-<hex>``.
-Every blob is hashed and checked against its name before it enters our store; blobs on the same
-file system are hard-linked (no copy), others copied while hashing. Blobs we already have are not
+Every blob is hashed and checked against its name before it enters our store, as a reflink clone
+where the file system has them, else a copy made while hashing (never a hard link: a later write to
+Ollama's file must not change our blob). Blobs we already have are not
 read at all. Models are named last, each only when all its blobs are in.
 """
 
@@ -72,7 +73,7 @@ def _import_one(
             source = ollama_dir / "blobs" / descriptor.digest.filename
             if not source.is_file():
                 raise FileNotFoundError(f"blob {descriptor.digest} is missing from {ollama_dir / 'blobs'}")
-            _, size = library.add_file(source, descriptor.digest, link=True)
+            _, size = library.add_file(source, descriptor.digest)
             missing.discard(descriptor.digest)
             report.blobs_linked_or_copied += 1
             report.bytes_added += size

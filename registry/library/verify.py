@@ -60,7 +60,12 @@ def _check_one(library: Library, digest: Digest, size: int) -> str:
 
 
 def check(library: Library, *, repair: bool = False, workers: int = 2) -> VerifyReport:
-    """Verify the whole library; see the module docstring. Safe while other processes work."""
+    """Verify the whole library; see the module docstring. Safe while other processes work.
+
+    Raises:
+        CatalogError: the catalog is lost (see ``catalog_guard``); nothing is checked or repaired.
+    """
+    library.ensure_catalog()
     report = VerifyReport(repaired=repair)
     with library.db.read() as conn:
         rows = Q.blob_rows(conn)

@@ -23,9 +23,9 @@ __all__ = ["ALGORITHMS", "Digest", "sha256_of"]
 #: Supported algorithms and the length of their hex encoding.
 ALGORITHMS = {"sha256": 64, "sha512": 128}
 
-_DIGEST_RE = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
-_OCI_DIGEST_RE = re.compile(r"^(sha256|sha512):([0-9a-fA-F]+)$")
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
+_DIGEST_RE = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
+_OCI_DIGEST_RE = re.compile(r"(sha256|sha512):([0-9a-fA-F]+)")
+_HEX_RE = re.compile(r"[0-9a-f]+")  # used with fullmatch ($ would allow a trailing "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Digest:
         length = ALGORITHMS.get(self.algorithm)
         if length is None:
             raise InvalidDigest(f"unsupported digest algorithm {self.algorithm[:20]!r}")
-        if len(self.hex) != length or not _HEX_RE.match(self.hex):
+        if len(self.hex) != length or not _HEX_RE.fullmatch(self.hex):
             raise InvalidDigest(f"invalid digest: {self.hex[:80]!r} is not {length} lowercase hex characters")
 
     @classmethod
@@ -111,7 +111,7 @@ class Digest:
 
 def _match(pattern: re.Pattern[str], text: object, expected: str) -> re.Match[str]:
     """``pattern`` matched against ``text``, or InvalidDigest quoting (a prefix of) the input."""
-    match = pattern.match(text) if isinstance(text, str) else None
+    match = pattern.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         shown = text[:100] if isinstance(text, str) else type(text).__name__
         raise InvalidDigest(f"invalid digest format {shown!r}: expected {expected}")

@@ -32,10 +32,10 @@ DEFAULT_SCHEME = "https"
 
 _LIMITS = {"host": 350, "namespace": 80, "model": 80, "tag": 80}
 _PART_RE = {
-    "host": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$"),
-    "namespace": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"),
-    "model": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"),
-    "tag": re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"),
+    "host": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*"),
+    "namespace": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*"),
+    "model": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"),
+    "tag": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"),
 }
 _ALLOWED_TEXT = {
     "host": "letters, digits, '_', '-', '.' and ':'",
@@ -53,7 +53,7 @@ def _check_part(kind: str, value: str, whole: str) -> None:
             f"invalid model name {whole[:120]!r}: the {kind} is {len(value)} characters long "
             f"(at most {_LIMITS[kind]})"
         )
-    if not _PART_RE[kind].match(value):
+    if not _PART_RE[kind].fullmatch(value):
         first_ok = re.match(r"[A-Za-z0-9_]", value[0]) is not None
         why = (
             "must start with a letter, digit or '_'"

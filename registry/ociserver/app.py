@@ -21,6 +21,7 @@ from registry.ociserver.auth import Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.errcodes import error_middleware
 from registry.ociserver.gc import collect_garbage
+from registry.ociserver.host_guard import host_guard_middleware, needs_host_guard
 from registry.ociserver.keys import (
     AUTH,
     BLOBS,
@@ -50,8 +51,14 @@ _CLIENT_MAX_SIZE = 64 << 20
 def build_app(settings: ServerSettings) -> web.Application:
     """The registry application for ``settings`` (storage is opened when the app starts)."""
     metrics = RegistryMetrics()
-    auth = Authenticator(settings.auth) if settings.auth is not None else None
+    auth = (
+        Authenticator(settings.auth, on_hash=metrics.password_hashes.inc)
+        if settings.auth is not None
+        else None
+    )
     middlewares = [metrics.middleware(), error_middleware]
+    if needs_host_guard(settings):
+        middlewares.append(host_guard_middleware(settings.host))
     if auth is not None:
         middlewares.append(auth.middleware())
     app = web.Application(middlewares=middlewares, client_max_size=_CLIENT_MAX_SIZE)
@@ -59,6 +66,8 @@ def build_app(settings: ServerSettings) -> web.Application:
     app[METRICS] = metrics
     app[AUTH] = auth
     app.on_response_prepare.append(metrics.on_prepare)
+    if auth is not None:
+        app.on_cleanup.append(_close_auth)
     app.cleanup_ctx.append(_transfer_threads_ctx)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_maintenance_ctx)
@@ -68,6 +77,12 @@ def build_app(settings: ServerSettings) -> web.Application:
     manifest_routes.add_routes(app)
     blob_routes.add_routes(app)
     return app
+
+
+async def _close_auth(app: web.Application) -> None:
+    auth = app[AUTH]
+    if auth is not None:
+        auth.close()
 
 
 async def _transfer_threads_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,9 @@
   ``"anonymous"`` = unauthenticated clients). With no rules, every authenticated identity may do
   everything. ``anonymous_pull = true`` lets anyone pull everything.
 - Bearer tokens from the token endpoint are HMAC-signed with ``token_secret`` and short-lived.
+- Failed logins are limited to ``max_failed_logins`` (default 10; 0 = no limit) per user and per
+  client address within ``failed_login_window`` (default 60 s); more get 429 with ``Retry-After``.
+  Password hashes are checked on ``password_threads`` (default 2) threads of their own.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class AuthConfig:
     token_ttl: float
     realm: str
     bearer: bool
+    max_failed_logins: int = 10
+    failed_login_window: float = 60.0
+    password_threads: int = 2
 
     def allowed(self, identity: str, repo: str) -> frozenset[str]:
         """Every action ``identity`` may take on ``repo``."""
@@ -129,7 +135,17 @@ def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]
         token_ttl=seconds(table.get("token_ttl", 300), "auth.token_ttl"),
         realm=str(table.get("realm", "ollama-py registry")),
         bearer=str(table.get("scheme", "bearer")) == "bearer",
+        max_failed_logins=_count(table, "max_failed_logins", 10, 0, 1_000_000),
+        failed_login_window=seconds(table.get("failed_login_window", 60), "auth.failed_login_window"),
+        password_threads=_count(table, "password_threads", 2, 1, 64),
     )
+
+
+def _count(table: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"config: auth.{key} must be a whole number from {low} to {high}")
+    return value
 
 
 def _list(table: Mapping[str, Any], key: str) -> list[dict[str, Any]]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import stat
+from pathlib import Path
+
 from aiohttp import web
 
 from registry.errors import BlobNotFound, InvalidDigest
@@ -15,6 +19,8 @@ from registry.ociserver.names import parse_digest, validate_repo, validate_uploa
 from registry.ociserver.raw_body import RequestBody
 
 __all__ = ["add_routes"]
+
+log = logging.getLogger(__name__)
 
 _NAME = "{name:.+}"
 
@@ -67,8 +73,7 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
             raise web.HTTPTemporaryRedirect(url, headers={"Docker-Content-Digest": str(digest)})
     path = backend.local_path(digest)
     if path is not None:
-        if not path.is_file():
-            raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
+        _check_stored_file(path, digest, size)
         if threaded_sendfile.applicable(request, size):
             try:
                 return await threaded_sendfile.send_whole_file(
@@ -90,6 +95,25 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
             await response.write(data)
     await response.write_eof()
     return response
+
+
+def _check_stored_file(path: Path, digest: Digest, size: int) -> None:
+    """Refuse to serve a blob file that is missing or whose size is not the verified one (a file
+    damaged on disk, or stored by a version that could publish unhashed bytes): 404, so a client
+    pushes it again and the push replaces it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        if st is not None:
+            log.error(
+                "blob %s: its file has %d bytes but %d were verified; not serving it",
+                digest,
+                st.st_size,
+                size,
+            )
+        raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
 
 
 async def delete_blob(request: web.Request) -> web.Response:
@@ -116,15 +140,14 @@ async def start_upload(request: web.Request) -> web.Response:
         allowed = auth is None or (source is not None and auth.may(request, source, "pull"))
         if allowed and await blobs.mount(repo, digest, source):
             return _blob_created(request, repo, digest)
+    digest_text = request.query.get("digest")
+    if digest_text is not None:  # single request: nothing of it is left behind when it fails
+        digest = parse_digest(digest_text)
+        request.app[METRICS].uploads_started.inc()
+        await blobs.upload_whole(repo, digest, RequestBody(request, request.app[TRANSFER_THREADS]))
+        return _blob_created(request, repo, digest)
     upload_id = await blobs.start_upload(repo)
     request.app[METRICS].uploads_started.inc()
-    digest_text = request.query.get("digest")
-    if digest_text is not None:
-        digest = parse_digest(digest_text)
-        body = RequestBody(request, request.app[TRANSFER_THREADS])
-        await blobs.write_chunk(repo, upload_id, None, body)
-        await blobs.finish_upload(repo, upload_id, digest)
-        return _blob_created(request, repo, digest)
     headers = blobs.range_headers(repo, upload_id, 0)
     headers["Location"] = _absolute(request, headers["Location"])
     headers["Docker-Upload-Location"] = headers["Location"]

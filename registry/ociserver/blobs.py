@@ -2,29 +2,42 @@
 
 Ordering that keeps the store consistent and GC safe (see ``registry_tables``):
 
-1. the upload's bytes are hashed as they arrive and compared with the promised digest;
-2. ``touch_blob`` records/refreshes the blob row (under the writer lock) *before* the bytes are
-   handed to the backend, so a concurrent GC (which only sweeps rows untouched for its grace period)
-   cannot remove them;
-3. the backend stores the verified file atomically;
-4. the blob is linked into the repository and the session is forgotten, in one transaction.
+1. the upload's bytes are hashed as they arrive; a chunk is all or nothing (a rejected or broken
+   chunk leaves the session at its last accepted offset, its file cut back to it), and the closing
+   step cuts the file to exactly the accepted bytes before comparing their hash with the promised
+   digest, so the file handed to the backend is exactly the bytes that were hashed;
+2. :func:`~registry.ociserver.blob_commit.commit_blob` records the blob row and pins the digest
+   (under the writer lock) *before* the bytes are handed to the backend, so a concurrent GC, at any
+   grace, cannot remove them;
+3. the backend stores the verified file atomically (a stored copy of another size is replaced);
+4. the pin is dropped, the blob is linked into the repository and the session is forgotten, in one
+   transaction (which fails, linking nothing, if a sweep took the blob meanwhile).
+
+Sessions that cannot go on are ended at once, data and all: a single-request upload (POST
+``?digest=``, which gives the client no Location to retry) that fails for any reason, and any upload
+that fills the disk (its spool data would otherwise keep the disk full until the stale-upload purge).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from registry.catalog import RegistryCatalog
-from registry.errors import BlobNotFound, DigestMismatch, SizeInvalid, UploadNotFound
+from registry.errors import BlobNotFound, DigestMismatch, DiskFull, UploadNotFound
 from registry.oci.digest import Digest
+from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.names import validate_upload_id
 from registry.ociserver.store import RegistryStore
-from registry.ociserver.uploads import ChunkOutOfOrder
+from registry.ociserver.uploads import ChunkOutOfOrder, UploadDataLost
 
 __all__ = ["BlobService", "ChunkRange"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,26 +81,49 @@ class BlobService:
         """Link a blob into ``repo`` from ``from_repo`` (or, without one, from any repo). True on success."""
 
         def run(conn: Any) -> bool:
+            # A link (in ``from_repo`` or anywhere) means the bytes are stored and no sweep has
+            # tombstoned them: copying it in this writer-locked transaction is safe against GC.
             if from_repo is not None:
                 size = RegistryCatalog.repo_blob_size(conn, from_repo, digest)
             else:
-                size = RegistryCatalog.blob_size(conn, digest)
-            if size is None:
-                return False
-            RegistryCatalog.link_blob(conn, repo, digest)
-            return True
+                size = RegistryCatalog.linked_blob_size(conn, digest)
+            return size is not None and RegistryCatalog.link_blob(conn, repo, digest)
 
-        mounted = await self.store.write(run)
-        return mounted and await self.store.backend.stat(digest) is not None
+        return await self.store.write(run)
 
     # -- upload sessions ---------------------------------------------------------------------------
 
     async def start_upload(self, repo: str) -> str:
-        """Create a session; returns its id."""
+        """Create a session; returns its id.
+
+        Raises:
+            DiskFull / StoreError / CatalogError: nothing of the session is left behind.
+        """
         upload_id = secrets.token_hex(16)
         self.store.spool.create(upload_id)
-        await self.store.write(lambda c: RegistryCatalog.create_upload(c, upload_id, repo))
+        try:
+            await self.store.write(lambda c: RegistryCatalog.create_upload(c, upload_id, repo))
+        except BaseException:
+            self.store.spool.discard(upload_id)
+            raise
         return upload_id
+
+    async def upload_whole(self, repo: str, digest: Digest, body: AsyncIterable[bytes | bytearray]) -> int:
+        """A single-request upload (POST ``?digest=``): store ``body`` as ``digest``; returns its size.
+
+        The client holds no Location for the session it uses, so on any failure the session and its
+        data are deleted before the error propagates.
+
+        Raises:
+            DigestMismatch, SizeInvalid, TooLarge, DiskFull, StoreError.
+        """
+        upload_id = await self.start_upload(repo)
+        try:
+            await self.write_chunk(repo, upload_id, None, body)
+            return await self.finish_upload(repo, upload_id, digest)
+        except BaseException:
+            await self._end_session(upload_id)
+            raise
 
     async def session_offset(self, repo: str, upload_id: str) -> int:
         """Bytes a session holds. Raises :class:`UploadNotFound` (also for another repo's session)."""
@@ -108,53 +144,85 @@ class BlobService:
     ) -> int:
         """Append a chunk (``chunk`` None = stream mode: append wherever the session is).
 
+        All or nothing: on any error the session stays at its last accepted offset (its data cut back
+        to it), except that a full disk or lost data end the session (see :meth:`_end_when_broken`).
+
         Raises:
             UploadNotFound, ChunkOutOfOrder (416: the chunk does not start at the session's end),
             SizeInvalid (Content-Range length disagrees with the body), TooLarge, DiskFull.
         """
         spool = self.store.spool
-        async with spool.exclusive(upload_id):
+        async with self._end_when_broken(upload_id), spool.exclusive(upload_id):
             offset = await self.session_offset(repo, upload_id)
             if chunk is not None and chunk.start != offset:
                 raise ChunkOutOfOrder(
                     f"chunk starts at {chunk.start} but the upload has {offset} bytes",
                     self.range_headers(repo, upload_id, offset),
                 )
-            new_offset = await spool.append(upload_id, offset, body)
-            if chunk is not None and new_offset != chunk.end + 1:
-                spool.discard_hasher(upload_id)
-                raise SizeInvalid(f"Content-Range {chunk.start}-{chunk.end} does not match the body's length")
-            await self.store.write(lambda c: RegistryCatalog.set_upload_offset(c, upload_id, new_offset))
+            length = None if chunk is None else chunk.end - chunk.start + 1
+            new_offset = await spool.append(upload_id, offset, body, length)
+            try:
+                await self.store.write(lambda c: RegistryCatalog.set_upload_offset(c, upload_id, new_offset))
+            except BaseException:  # the catalog did not take the chunk: neither does the file
+                await spool.cut_back(upload_id, offset)
+                raise
             return new_offset
 
     async def finish_upload(self, repo: str, upload_id: str, digest: Digest) -> int:
         """Verify the session's bytes against ``digest``, store the blob, link it, end the session.
 
+        What is stored is exactly the session's accepted bytes, the ones hashed (see
+        :meth:`UploadSpool.seal`); a stored copy of another size (left by a bug or an older version)
+        is replaced by the verified one.
+
         Raises:
             DigestMismatch: the session is kept (the client may retry with the right digest).
-            UploadNotFound / DiskFull / StoreError.
+            UploadNotFound / DiskFull / StoreError (a full disk or lost data end the session).
         """
         spool = self.store.spool
-        async with spool.exclusive(upload_id):
+        async with self._end_when_broken(upload_id), spool.exclusive(upload_id):
             offset = await self.session_offset(repo, upload_id)
-            actual = await spool.digest_hex(upload_id, offset, digest.algorithm)
+            actual = await spool.seal(upload_id, offset, digest.algorithm)
             if actual != digest.hex:
                 raise DigestMismatch(
                     "provided digest did not match uploaded content",
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
                 )
-            await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, offset))
-            if await self.store.backend.stat(digest) is None:
-                await self.store.backend.put_file(digest, spool.path(upload_id))
-
-            def link(conn: Any) -> None:
-                RegistryCatalog.link_blob(conn, repo, digest)
-                RegistryCatalog.delete_upload(conn, upload_id)
-
-            await self.store.write(link)
+            await commit_blob(
+                self.store,
+                repo,
+                digest,
+                offset,
+                spool.path(upload_id),
+                holder=upload_id,
+                also=lambda c: RegistryCatalog.delete_upload(c, upload_id),
+            )
             spool.discard(upload_id)
         await self.store.backend.warm(digest)
         return offset
+
+    @contextlib.asynccontextmanager
+    async def _end_when_broken(self, upload_id: str) -> AsyncIterator[None]:
+        """End the session (data and all) when the body raises :class:`DiskFull` (its spool data would
+        otherwise keep the disk full until the stale-upload purge) or :class:`UploadDataLost` (it
+        cannot go on). The client starts again."""
+        try:
+            yield
+        except UploadDataLost:
+            await self._end_session(upload_id)
+            raise
+        except DiskFull as err:
+            await self._end_session(upload_id)
+            raise DiskFull(f"{err}; the upload was ended to free its space: start it again") from err
+
+    async def _end_session(self, upload_id: str) -> None:
+        """Forget a session and delete its data. Never raises (best effort: purge finishes the job)."""
+        try:
+            async with self.store.spool.exclusive(upload_id):
+                self.store.spool.discard(upload_id)  # first: frees the space a catalog write may need
+                await self.store.write(lambda c: RegistryCatalog.delete_upload(c, upload_id))
+        except Exception:
+            log.exception("could not end upload session %s; the stale-upload purge will", upload_id)
 
     async def cancel_upload(self, repo: str, upload_id: str) -> None:
         """End a session and delete its data. Raises :class:`UploadNotFound`."""

@@ -12,7 +12,7 @@ from registry.errors import InvalidRange
 
 __all__ = ["RangeNotSatisfiable", "parse_byte_range"]
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")  # longer numbers: no range
 
 
 class RangeNotSatisfiable(InvalidRange):
@@ -31,7 +31,7 @@ def parse_byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header:
         return None
-    match = _RANGE_RE.match(header.strip())
+    match = _RANGE_RE.fullmatch(header.strip())
     if match is None:
         return None
     first, last = match.group(1), match.group(2)

@@ -51,6 +51,7 @@ _STATUS: tuple[tuple[type[errors.OllamaPyError], int], ...] = (
     (errors.NotFound, 404),
     (errors.Unauthorized, 401),
     (errors.Denied, 403),
+    (errors.RateLimited, 429),
     (errors.DiskFull, 507),
     (errors.TransferError, 502),
     (errors.CatalogError, 503),
@@ -93,6 +94,8 @@ def _from_domain(err: errors.OllamaPyError) -> web.Response:
     if status >= 500:
         log.error("registry error %s: %s", type(err).__name__, err)
     headers = getattr(err, "headers", None)
+    if isinstance(err, errors.RateLimited):
+        headers = {**(headers or {}), "Retry-After": str(err.retry_after)}
     detail = err.detail if _is_json(err.detail) else None
     return oci_error_response(status, err.code, str(err), detail, headers)
 

@@ -1,16 +1,22 @@
-"""Online garbage collection for the registry: mark from manifests and sessions, sweep with a grace period.
+"""Online garbage collection for the registry: mark from manifests, sessions and pins; sweep with a grace.
 
-Runs while the server serves; there is no read-only mode. Safety argument:
+Runs while servers (any number of replicas sharing the catalog and backend) serve; there is no
+read-only mode. The promise it keeps: a manifest PUT that returned 201 stays fully pullable, from
+every replica, whatever the grace and however a sweep is interleaved or killed.
 
-- A push records (touches) its blob row *before* writing the bytes and links it *after*; a manifest
-  is accepted only if its blobs are linked, checked in the same writer-locked transaction that
-  records it. The sweep runs in one writer-locked transaction too, and only takes blobs that no
-  manifest references **and** that nobody touched within ``grace`` seconds. So a blob pushed
-  moments ago whose manifest has not arrived yet is spared, and a manifest can never be accepted
-  for a blob the sweep is deleting (it would see the link gone and answer MANIFEST_BLOB_UNKNOWN,
-  and the client re-pushes).
-- Bytes are deleted while the transaction (and lock) is held, so a concurrent re-upload of the same
-  digest, which must touch the row under the same lock first, happens entirely before or after.
+- A push pins its digest before it stores bytes and links the blob, dropping the pin, only if the
+  pin survived (``registry.ociserver.blob_commit``). A manifest is accepted only if each blob is
+  linked into its repository, checked under the writer lock in the transaction that records it; a
+  link always means "live row, bytes stored" (foreign key to the row, see ``registry_tables``).
+- Phase 1 (one writer-locked transaction): drop expired pins; take blobs that no manifest references,
+  no push pins and nobody touched within ``grace``; drop their links and mark their rows
+  ``deleting`` (a tombstone). From this commit on they are absent for every replica: a manifest
+  naming one gets ``MANIFEST_BLOB_UNKNOWN`` and the client pushes the blob again.
+- Phase 2 (writer-locked batches): for rows *still* tombstoned, delete the bytes, then the rows, in
+  the same transaction. A push of the same digest revives the row (under the lock) before it looks
+  at the backend, so bytes a push relies on are never deleted; a crash (SIGKILL) anywhere leaves
+  tombstoned rows whose bytes may be gone, which count as absent and are finished by the next run.
+- Backend bytes with no row at all (an interrupted put) are deleted under the lock.
 - Upload sessions keep their data in the spool, not the backend; idle ones are purged by age.
 """
 
@@ -25,9 +31,12 @@ from typing import Any
 
 from registry.catalog import RegistryCatalog
 from registry.oci.digest import Digest
+from registry.ociserver.storage.base import BlobBackend
 from registry.ociserver.store import RegistryStore
 
 __all__ = ["GcReport", "collect_garbage"]
+
+_BATCH = 100  # tombstoned blobs deleted per writer-locked transaction
 
 
 @dataclass
@@ -71,39 +80,71 @@ async def collect_garbage(
     """
     now = time.time() if now is None else now
     report = GcReport(dry_run=dry_run)
-    loop = asyncio.get_running_loop()
 
-    def sweep(conn: Any) -> None:
-        candidates = RegistryCatalog.sweepable_blobs(conn, now - grace)
-        report.blobs = [d for d, _ in candidates]
-        report.bytes_freed = sum(size for _, size in candidates)
-        if dry_run or not candidates:
-            return
-        RegistryCatalog.forget_blobs(conn, report.blobs)
-        for digest in report.blobs:
-            asyncio.run_coroutine_threadsafe(store.backend.delete(digest), loop).result()
+    def mark(conn: Any) -> list[tuple[Digest, int]]:
+        if dry_run:
+            return RegistryCatalog.sweepable_blobs(conn, now - grace, now)
+        RegistryCatalog.drop_expired_pins(conn, now)
+        candidates = RegistryCatalog.sweepable_blobs(conn, now - grace, now)
+        RegistryCatalog.tombstone_blobs(conn, [d for d, _ in candidates])
+        return candidates
 
     if sweep_blobs:
-        await store.write(sweep)
-        await _sweep_orphan_files(store, report, loop, dry_run)
+        candidates = await store.write(mark)
+        report.blobs = [d for d, _ in candidates]
+        report.bytes_freed = sum(size for _, size in candidates)
+        if not dry_run:
+            await _delete_tombstoned(store, report)
+        await _sweep_orphan_files(store, report, dry_run)
     report.uploads_purged = await _purge_uploads(store, now - upload_max_age, dry_run)
     return report
 
 
-async def _sweep_orphan_files(
-    store: RegistryStore, report: GcReport, loop: asyncio.AbstractEventLoop, dry_run: bool
-) -> None:
-    """Delete backend bytes that have no catalog row (left by an interrupted earlier sweep)."""
+def _delete_bytes(backend: BlobBackend, digests: list[Digest]) -> None:
+    """Delete backend bytes from a worker thread that holds the writer lock.
+
+    On an event loop of its own: handing the calls to the server's loop would need a thread of its
+    default executor, and those may all be waiting for the very lock this thread holds (a deadlock
+    seen with 8 pushers on PostgreSQL).
+    """
+
+    async def run() -> None:
+        for digest in digests:
+            await backend.delete(digest)
+
+    if digests:
+        asyncio.run(run())
+
+
+async def _delete_tombstoned(store: RegistryStore, report: GcReport) -> None:
+    """Phase 2: bytes, then rows, of every tombstoned blob (this run's and any interrupted run's)."""
+    marked = set(report.blobs)
+
+    def batch(conn: Any) -> int:
+        doomed = RegistryCatalog.tombstoned_blobs(conn, _BATCH)
+        _delete_bytes(store.backend, [d for d, _ in doomed])
+        for digest, size in doomed:
+            if digest not in marked:  # left by an interrupted earlier sweep
+                report.blobs.append(digest)
+                report.bytes_freed += size
+        RegistryCatalog.forget_tombstoned(conn, [d for d, _ in doomed])
+        return len(doomed)
+
+    while await store.write(batch) == _BATCH:
+        pass
+
+
+async def _sweep_orphan_files(store: RegistryStore, report: GcReport, dry_run: bool) -> None:
+    """Delete backend bytes that have no catalog row (a put whose row a sweep already forgot)."""
     stored = await store.backend.list_digests()
     if not stored:
         return
 
     def run(conn: Any) -> None:
-        for digest in stored:
-            if RegistryCatalog.blob_size(conn, digest) is None:
-                report.orphan_files.append(digest)
-                if not dry_run:
-                    asyncio.run_coroutine_threadsafe(store.backend.delete(digest), loop).result()
+        recorded = RegistryCatalog.recorded_digests(conn, stored)
+        report.orphan_files = [d for d in stored if d not in recorded]
+        if not dry_run:
+            _delete_bytes(store.backend, report.orphan_files)
 
     await store.write(run)
 

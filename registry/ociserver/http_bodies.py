@@ -12,7 +12,7 @@ from registry.ociserver.blobs import ChunkRange
 
 __all__ = ["has_body", "page", "parse_chunk_range", "read_limited"]
 
-_CHUNK_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})$")
+_CHUNK_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d{1,19})-(\d{1,19})")
 
 
 def has_body(request: web.Request) -> bool:
@@ -44,7 +44,7 @@ def parse_chunk_range(value: str | None) -> ChunkRange | None:
     """
     if value is None:
         return None
-    match = _CHUNK_RANGE_RE.match(value.strip())
+    match = _CHUNK_RANGE_RE.fullmatch(value.strip())
     if match is None:
         raise InvalidRange(f"invalid Content-Range {value[:80]!r}: expected <start>-<end>")
     start, end = int(match.group(1)), int(match.group(2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from registry.catalog import ManifestRecord
@@ -17,9 +18,17 @@ from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 
-__all__ = ["descriptor_sizes", "parse_manifest"]
+__all__ = ["MAX_NESTING", "descriptor_sizes", "is_media_type", "parse_manifest"]
 
 _INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
+
+#: RFC 6838 ``type/subtype`` (restricted names), optionally with parameters in visible ASCII.
+_MEDIA_TYPE_RE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?: *;[\x20-\x7e]{0,255})?"
+)
+
+#: Deepest nesting of arrays and objects accepted (a real manifest nests about 4 deep).
+MAX_NESTING = 64
 
 
 def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "sha256") -> ManifestRecord:
@@ -29,13 +38,10 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
     body's ``mediaType`` when present, else ``content_type``.
 
     Raises:
-        InvalidManifest: not JSON, not an object, wrong schemaVersion, media types disagreeing, or a
-            malformed descriptor.
+        InvalidManifest: not JSON, nested too deep, not an object, wrong schemaVersion, media types
+            disagreeing or not ``type/subtype`` (manifest and artifactType), or a malformed descriptor.
     """
-    try:
-        doc = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
+    doc = _load_json(content)
     if not isinstance(doc, dict):
         raise InvalidManifest("manifest invalid: not a JSON object")
     if doc.get("schemaVersion") != 2:
@@ -55,6 +61,8 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
     media_type = body_type or content_type
     if not media_type or media_type == "application/octet-stream":
         media_type = mediatypes.OCI_INDEX if "manifests" in doc else mediatypes.OCI_MANIFEST
+    if not is_media_type(media_type):  # it is served back as the Content-Type header
+        raise InvalidManifest(f"manifest invalid: media type {media_type[:100]!r} is not a type/subtype")
     blob_refs: list[Digest] = []
     manifest_refs: list[Digest] = []
     config = doc.get("config")
@@ -69,6 +77,10 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
                 blob_refs.append(digest)
     subject = _descriptor(doc["subject"], "subject")[0] if doc.get("subject") is not None else None
     artifact_type = doc.get("artifactType")
+    if artifact_type is not None and not (isinstance(artifact_type, str) and is_media_type(artifact_type)):
+        raise InvalidManifest(
+            f"manifest invalid: artifactType {str(artifact_type)[:100]!r} is not a type/subtype"
+        )
     if artifact_type is None and isinstance(config, dict):
         artifact_type = config.get("mediaType")
     annotations = doc.get("annotations")
@@ -79,11 +91,49 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         media_type=media_type,
         content=content,
         subject=subject,
-        artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        artifact_type=artifact_type
+        if isinstance(artifact_type, str) and is_media_type(artifact_type)
+        else None,
         annotations=json.dumps(annotations) if annotations else None,
         blob_refs=tuple(dict.fromkeys(blob_refs)),
         manifest_refs=tuple(dict.fromkeys(manifest_refs)),
     )
+
+
+def is_media_type(text: str) -> bool:
+    """True when ``text`` is an RFC 6838 media type (``type/subtype``, optional ASCII parameters): safe
+    to send as a header and to store as text."""
+    return _MEDIA_TYPE_RE.fullmatch(text) is not None
+
+
+def _load_json(content: bytes) -> Any:
+    """Decode a manifest body, refusing anything nested deeper than :data:`MAX_NESTING`.
+
+    Raises:
+        InvalidManifest: not UTF-8 JSON (numbers too long to convert included), or nested too deep
+            (which would otherwise exhaust the interpreter's recursion limit here or later).
+    """
+    try:
+        doc = json.loads(content)
+    except RecursionError as err:
+        raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels") from err
+    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and int() of a 5,000-digit number
+        raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
+    _check_nesting(doc)
+    return doc
+
+
+def _check_nesting(doc: Any) -> None:
+    """Raise :class:`InvalidManifest` when ``doc`` nests deeper than :data:`MAX_NESTING` (iterative)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > MAX_NESTING:
+            raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _array(doc: dict[str, Any], key: str) -> list[Any]:

@@ -43,6 +43,11 @@ class RegistryMetrics:
         self.uploads_completed = Counter(
             "registry_upload_sessions_completed", "Blob uploads committed", registry=r
         )
+        self.password_hashes = Counter(
+            "registry_password_hashes",
+            "Password hash computations (bcrypt/argon2), unknown users included",
+            registry=r,
+        )
         self.gc_runs = Counter("registry_gc_runs", "Garbage collection runs", registry=r)
         self.gc_bytes_freed = Counter(
             "registry_gc_bytes_freed", "Bytes freed by garbage collection", registry=r

@@ -15,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from registry.catalog import RegistryCatalog
 from registry.errors import DigestMismatch, ModelNotFound, TransferError
 from registry.oci.digest import Digest
+from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.manifest_doc import parse_manifest
 from registry.ociserver.manifests import ManifestService
@@ -146,9 +149,12 @@ class Mirror:
         """Serve a blob not yet linked in ``repo``: link a cached copy, or fill from upstream."""
         from registry.ociserver.blob_routes import serve_stored_blob
 
-        size = await self.store.read(lambda c: RegistryCatalog.blob_size(c, digest))
-        if size is not None and await self.store.backend.stat(digest) is not None:
-            await self.store.write(lambda c: RegistryCatalog.link_blob(c, repo, digest))
+        def link_cached(conn: Any) -> int | None:
+            size = RegistryCatalog.linked_blob_size(conn, digest)  # linked somewhere: bytes stored
+            return size if size is not None and RegistryCatalog.link_blob(conn, repo, digest) else None
+
+        size = await self.store.write(link_cached)
+        if size is not None:
             self.metrics.mirror_hits.labels("blob").inc()
             return await serve_stored_blob(request, digest, size)
         self.metrics.mirror_misses.labels("blob").inc()
@@ -161,7 +167,8 @@ class Mirror:
     def _fill_for(self, repo: str, digest: Digest) -> _Fill:
         fill = self._fills.get(digest)
         if fill is None or fill.error is not None:
-            fill = _Fill(self.store.spool.directory / f"mirror-{digest.hex}")
+            # A name of its own: processes sharing the spool directory may fill the same digest at once.
+            fill = _Fill(self.store.spool.directory / f"mirror-{digest.hex}-{secrets.token_hex(8)}")
             self._fills[digest] = fill
             fill.task = asyncio.create_task(self._run_fill(repo, digest, fill))
         return fill
@@ -175,9 +182,9 @@ class Mirror:
     async def _run_fill(self, repo: str, digest: Digest, fill: _Fill) -> None:
         try:
             await self._download(repo, digest, fill)
-            await self.store.write(lambda c: RegistryCatalog.touch_blob(c, digest, fill.received))
-            await self.store.backend.put_file(digest, fill.path)
-            await self.store.write(lambda c: RegistryCatalog.link_blob(c, repo, digest))
+            holder = f"mirror-{secrets.token_hex(8)}"
+            await commit_blob(self.store, repo, digest, fill.received, fill.path, holder)
+            fill.path.unlink(missing_ok=True)  # left when the backend already held the bytes
             async with fill.changed:
                 fill.done = True
                 fill.changed.notify_all()
@@ -210,7 +217,9 @@ class Mirror:
                             fill.changed.notify_all()
                 except (TimeoutError, OSError) as err:
                     raise TransferError(f"upstream broke off while sending {digest}: {err}") from err
-        if hasher.hexdigest() != digest.hex or (fill.size is not None and fill.received != fill.size):
+        if hasher.hexdigest() != digest.hex or (
+            fill.size is not None and fill.size >= 0 and fill.received != fill.size
+        ):
             raise DigestMismatch(f"upstream sent bytes that do not match {digest}; nothing was stored")
 
     async def _stream_fill(self, request: web.Request, digest: Digest, fill: _Fill) -> web.StreamResponse:

@@ -2,7 +2,8 @@
 
 Everything that later becomes part of a storage key or a database value passes through here first,
 so no name, tag or id can address anything outside the store root (``..``, ``/`` at the ends, NUL and
-the like are all outside the grammar).
+the like are all outside the grammar). Every pattern is applied with ``fullmatch``: ``$`` would also
+match before a trailing newline, letting ``"v1\n"`` through as a tag.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ __all__ = [
 MAX_NAME_LENGTH = 255
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-_UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_NAME_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+_UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
 def validate_repo(name: str) -> str:
@@ -40,14 +41,14 @@ def validate_repo(name: str) -> str:
     """
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidName(f"invalid repository name: longer than {MAX_NAME_LENGTH} characters")
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise InvalidName(f"invalid repository name {name[:100]!r}: must match the OCI name grammar")
     return name
 
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` when it is a valid tag. Raises :class:`InvalidTag`."""
-    if not _TAG_RE.match(tag):
+    if not _TAG_RE.fullmatch(tag):
         raise InvalidTag(f"invalid tag {tag[:140]!r}: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")
     return tag
 
@@ -58,7 +59,7 @@ def validate_upload_id(upload_id: str) -> str:
     Raises:
         UploadNotFound: ``BLOB_UPLOAD_UNKNOWN``.
     """
-    if not _UPLOAD_ID_RE.match(upload_id):
+    if not _UPLOAD_ID_RE.fullmatch(upload_id):
         raise UploadNotFound("blob upload unknown to registry")
     return upload_id
 

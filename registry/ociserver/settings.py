@@ -36,6 +36,9 @@ Config file format (all sections optional)::
     token_secret = "long random string"   # signs Bearer tokens from /v2/token
     token_ttl = "5m"
     anonymous_pull = false
+    max_failed_logins = 10            # per user and per client address, within failed_login_window;
+    failed_login_window = "1m"        # more get 429 with Retry-After (0 = no limit)
+    password_threads = 2              # threads that check password hashes (apart from catalog work)
     [[auth.users]]
     name = "alice"; password_hash = "$2b$12$..."   # bcrypt
     [[auth.tokens]]

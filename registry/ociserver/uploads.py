@@ -4,8 +4,14 @@
 The session's *state* (repository, offset, times) is in the catalog; this module owns the bytes.
 Every byte is hashed on the way in. ``hashlib`` objects cannot be persisted, so after a restart (or
 when another process took the previous chunk) the hash resumes by re-hashing the file's first
-``offset`` bytes (about 1.5 GB/s). Bytes past the catalog's offset (a chunk cut short by a crash)
-are cut off before the next chunk is written.
+``offset`` bytes (about 1.5 GB/s).
+
+Integrity contract: a chunk is all or nothing. :meth:`UploadSpool.append` either accepts every byte of
+the body (and exactly the announced length, when one is given) or cuts the data file back to the
+session's accepted offset before it raises. Bytes past the catalog's offset can still exist after a
+crash mid-chunk; they are cut off before the next chunk is written, and :meth:`UploadSpool.seal` cuts
+them off before the file is hashed for publishing. So a published file holds exactly the bytes its
+digest was computed over, never a rejected chunk's.
 
 Concurrency: :meth:`UploadSpool.exclusive` serialises requests on one session, within a process (an
 asyncio lock) and across processes sharing the spool directory (``flock`` on the data file); the
@@ -24,16 +30,16 @@ import contextlib
 import hashlib
 import os
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from registry.blobstore.appender import Appender, open_appender
 from registry.blobstore.file_lock import flock_exclusive
 from registry.blobstore.writer import raise_store_error
-from registry.errors import InvalidRange, TooLarge, UploadNotFound
+from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
 
-__all__ = ["ChunkOutOfOrder", "UploadSpool"]
+__all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
 
 _FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
 _MAX_LIVE_HASHERS = 1024
@@ -51,6 +57,10 @@ class ChunkOutOfOrder(InvalidRange):
         self.headers = headers
 
 
+class UploadDataLost(UploadNotFound):
+    """The session's data file holds fewer bytes than the catalog accepted (404: start again)."""
+
+
 class UploadSpool:
     """Session data files and their running hashes. One per server process."""
 
@@ -60,14 +70,21 @@ class UploadSpool:
         directory.mkdir(parents=True, exist_ok=True)
         self._hashers: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Sessions held without a cross-process lock (file system without flock): another process may
+        # have written their file, so :meth:`seal` hashes the file itself, not the running hash.
+        self._without_flock: set[str] = set()
 
     def path(self, upload_id: str) -> Path:
         """The data file of a session (``upload_id`` was validated as 32 hex)."""
         return self.directory / upload_id
 
     def create(self, upload_id: str) -> None:
-        """Create an empty data file for a new session."""
-        self.path(upload_id).touch()
+        """Create an empty data file for a new session.
+
+        Raises:
+            DiskFull / StoreError: the file cannot be created.
+        """
+        _touch(self.path(upload_id))
         self._hashers[upload_id] = (0, hashlib.sha256())
 
     @contextlib.asynccontextmanager
@@ -84,10 +101,13 @@ class UploadSpool:
                 yield
                 return
             try:
-                with contextlib.suppress(OSError):  # no flock on this file system: in-process only
+                try:
                     await flock_exclusive(fd, poll=_LOCK_POLL)
+                except OSError:  # no flock on this file system: in-process only
+                    self._without_flock.add(upload_id)
                 yield
             finally:
+                self._without_flock.discard(upload_id)
                 os.close(fd)  # releases the flock
 
     def require_data(self, upload_id: str, offset: int) -> None:
@@ -103,7 +123,7 @@ class UploadSpool:
         if path.exists():
             return
         if offset == 0:
-            path.touch()
+            _touch(path)
             return
         raise UploadNotFound(
             "blob upload unknown to registry: its data is held by another registry process "
@@ -118,65 +138,104 @@ class UploadSpool:
         self._locks.pop(upload_id, None)
         self.path(upload_id).unlink(missing_ok=True)
 
-    async def append(self, upload_id: str, offset: int, body: AsyncIterable[bytes | bytearray]) -> int:
-        """Write ``body`` at ``offset`` (the session's current length). Returns the new length.
+    async def append(
+        self,
+        upload_id: str,
+        offset: int,
+        body: AsyncIterable[bytes | bytearray],
+        length: int | None = None,
+    ) -> int:
+        """Write ``body`` at ``offset`` (the session's accepted length). Returns the new length.
 
-        The caller holds :meth:`lock` and has checked ``offset`` against the catalog. On an error
-        mid-stream nothing of this chunk counts: the caller records no new offset and the next
-        append cuts the file back to the recorded one.
+        All or nothing: the new length is returned only when the whole body was written and, with
+        ``length``, when the body is exactly ``length`` bytes (reading stops at the first byte too
+        many). On any failure the data file is cut back to ``offset`` before the error propagates, so
+        the session holds exactly its accepted bytes and the caller records no new offset.
+
+        The caller holds :meth:`exclusive` and has checked ``offset`` against the catalog.
 
         Raises:
+            SizeInvalid: the body is longer or shorter than ``length``.
             TooLarge: the session would exceed ``max_upload_bytes``.
             DiskFull / StoreError: the disk refused.
         """
         self.require_data(upload_id, offset)
+        path = self.path(upload_id)
+        if _published(path):
+            raise UploadDataLost(
+                "blob upload unknown to registry: its data was already stored as a blob; start the upload "
+                "again (the blob is there)"
+            )
         hasher = await self._hasher_at(upload_id, offset)
-        f = await asyncio.to_thread(open_appender, self.path(upload_id), offset)
+        f = await asyncio.to_thread(open_appender, path, offset)
+        end = None if length is None else offset + length
         size = offset
         pending: list[bytes | bytearray] = []
         pending_len = 0
         lanes = _Lanes(hasher, f)
+        chunks = aiter(body)
         try:
-            async for chunk in body:
+            async for chunk in chunks:
                 size += len(chunk)
                 if self.max_upload_bytes is not None and size > self.max_upload_bytes:
                     raise TooLarge(f"upload exceeds the limit of {self.max_upload_bytes} bytes")
+                if end is not None and size > end:
+                    raise SizeInvalid(
+                        f"the body is longer than the {length} bytes its Content-Range announces; "
+                        "nothing of this chunk was kept"
+                    )
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if pending_len >= _FLUSH_AT:
                     await lanes.submit(pending)
                     pending, pending_len = [], 0
+            if end is not None and size != end:
+                raise SizeInvalid(
+                    f"the body has {size - offset} bytes but its Content-Range announces {length}; "
+                    "nothing of this chunk was kept"
+                )
             await lanes.finish()
             if pending:
                 await asyncio.to_thread(_write_and_hash, f, hasher, pending)
+            await asyncio.to_thread(_close_appender, f)
         except BaseException:
-            await asyncio.shield(lanes.abandon())
-            self._hashers.pop(upload_id, None)  # the file length now decides on the next append
+            # The hasher has consumed part of this chunk: forget it (the prefix is re-hashed when
+            # needed). Then close and cut the file back, waiting even through a cancellation: the
+            # session lock must not be released while the file is longer than the accepted offset.
+            self._hashers.pop(upload_id, None)
+            await _run_to_completion(_abandon_chunk(chunks, lanes, f, path, offset))
             raise
-        finally:
-            try:
-                await asyncio.to_thread(f.close)
-            except OSError as err:
-                self._hashers.pop(upload_id, None)
-                raise_store_error(err, "writing an upload")
         self._remember(upload_id, size, hasher)
         return size
 
-    def discard_hasher(self, upload_id: str) -> None:
-        """Forget the running hash (the next use re-hashes the recorded prefix)."""
+    async def cut_back(self, upload_id: str, offset: int) -> None:
+        """Undo an :meth:`append` whose new offset could not be recorded: cut the data file back to
+        ``offset`` and forget the running hash. Never raises (the next append and :meth:`seal` cut
+        again). The caller holds :meth:`exclusive`."""
         self._hashers.pop(upload_id, None)
+        path = self.path(upload_id)
+        if not _published(path):
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(os.truncate, path, offset)
 
-    async def digest_hex(self, upload_id: str, offset: int, algorithm: str = "sha256") -> str:
-        """The ``algorithm`` hash (hex) of the session's first ``offset`` bytes.
+    async def seal(self, upload_id: str, offset: int, algorithm: str = "sha256") -> str:
+        """Make the data file exactly the session's first ``offset`` bytes and return their
+        ``algorithm`` hash (hex): after this the file holds exactly the hashed bytes, so publishing it
+        publishes nothing unhashed. The caller holds :meth:`exclusive`.
 
-        sha256 comes from the running hash; any other algorithm (sha512) re-reads the data once.
+        sha256 comes from the running hash (kept in step with the accepted bytes, which the
+        cross-process lock keeps anyone else from writing); any other algorithm (sha512), or a
+        session held without that lock, re-reads the data once.
 
         Raises:
             UploadNotFound: the data is held by another process (see :meth:`require_data`).
+            UploadDataLost: the file is shorter than ``offset`` (its data was lost).
+            DiskFull / StoreError: the file cannot be cut back.
         """
         self.require_data(upload_id, offset)
-        if algorithm != "sha256":
-            path = self.path(upload_id)
+        path = self.path(upload_id)
+        await asyncio.to_thread(_cut_to, path, offset)
+        if algorithm != "sha256" or upload_id in self._without_flock:
             return (await asyncio.to_thread(_hash_prefix, path, offset, algorithm)).hexdigest()
         hasher = await self._hasher_at(upload_id, offset)
         self._remember(upload_id, offset, hasher)
@@ -247,6 +306,102 @@ class _Lanes:
             self._writer = None
 
 
+async def _abandon_chunk(
+    chunks: AsyncIterator[bytes | bytearray], lanes: _Lanes, f: Appender, path: Path, offset: int
+) -> None:
+    """Stop reading the body (a socket reader thread stops now, not when the generator is collected),
+    stop both lanes, close the appender and cut ``path`` back to ``offset``. Never raises: a cut that
+    fails is repeated by the next append and by :meth:`UploadSpool.seal`, which refuse to go on
+    without it."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+    await lanes.abandon()
+    await asyncio.to_thread(_close_and_cut, f, path, offset)
+
+
+async def _run_to_completion(work: Awaitable[None]) -> None:
+    """Await ``work`` to its end even if this task is cancelled meanwhile; re-raise the cancellation
+    afterwards."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def _close_and_cut(f: Appender, path: Path, offset: int) -> None:
+    with contextlib.suppress(OSError):
+        f.close()
+    with contextlib.suppress(OSError):
+        os.truncate(path, offset)
+
+
+def _close_appender(f: Appender) -> None:
+    try:
+        f.close()
+    except OSError as err:
+        raise_store_error(err, "writing an upload")
+
+
+def _cut_to(path: Path, offset: int) -> None:
+    """Truncate ``path`` to ``offset`` bytes and check that it has exactly that many.
+
+    Raises:
+        UploadDataLost: the file is shorter than ``offset``.
+        DiskFull / StoreError: the file system refused.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError as err:
+        raise UploadDataLost(
+            "blob upload unknown to registry: its data is gone; start the upload again"
+        ) from err
+    except OSError as err:
+        raise_store_error(err, "sealing an upload")
+        raise  # pragma: no cover
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        if size > offset and st.st_nlink > 1:  # shared with a published blob: never cut that
+            raise UploadDataLost("blob upload data damaged: it is linked elsewhere; start the upload again")
+        if size > offset:
+            os.ftruncate(fd, offset)
+            size = os.fstat(fd).st_size
+    except OSError as err:
+        raise_store_error(err, "sealing an upload")
+    finally:
+        os.close(fd)
+    if size != offset:
+        raise UploadDataLost(
+            f"blob upload data lost: {size} of its {offset} accepted bytes are left; start the upload again"
+        )
+
+
+def _published(path: Path) -> bool:
+    """True when the data file has another name: the publish step hard-links it to the blob and
+    then removes this name, so a crash between the two leaves the session's file *being* the blob.
+    Writing to it would change a published blob."""
+    try:
+        return os.stat(path).st_nlink > 1
+    except FileNotFoundError:
+        return False
+
+
+def _touch(path: Path) -> None:
+    try:
+        path.touch()
+    except OSError as err:
+        raise_store_error(err, "creating an upload")
+
+
 def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes | bytearray]) -> None:
     for piece in pieces:
         hasher.update(piece)
@@ -275,11 +430,20 @@ def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib.
     buf = bytearray(1 << 20)
     view = memoryview(buf)
     remaining = offset
-    with open(path, "rb", buffering=0) as f:
+    try:
+        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError as err:
+        raise UploadDataLost(
+            "blob upload unknown to registry: its data is gone; start the upload again"
+        ) from err
+    with f:
         while remaining > 0:
             n = f.readinto(view[: min(len(buf), remaining)])
             if not n:
-                raise InvalidRange(f"upload data is shorter than its recorded offset {offset}")
+                raise UploadDataLost(
+                    f"blob upload data lost: fewer than its {offset} accepted bytes are left; "
+                    "start the upload again"
+                )
             hasher.update(view[:n])
             remaining -= n
     return hasher

@@ -13,11 +13,18 @@ same host as the registry (Ollama's rule: "realm host must match original host")
 With an :class:`OllamaKey` for a host (ollama.com), token requests are signed as Ollama's are
 (``ts`` and ``nonce`` query parameters, ``Authorization: <public key>:<signature>``).
 
+The token asked for covers both the challenge's scope and the scope the operation needs (a push
+answering the 401 of a ``HEAD`` must not get a pull-only token). Concurrent 401s for one scope (the
+parallel blob transfers of a push or pull) share one token request, and a refused token request is
+not repeated within the operation: one push with a wrong password is one failed login at the
+registry, so its failed-login limit counts what the user typed, not how many blobs were in flight.
+
 Concurrency: one :class:`Authenticator` per operation (one event loop); not thread-safe.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -89,6 +96,8 @@ class Authenticator:
         self._signing_hosts = signing_hosts
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
+        #: Token requests in flight or refused, by (host, scope): shared, never repeated.
+        self._requests: dict[tuple[str, str], asyncio.Future[str]] = {}
 
     def header_for(self, host: str, scope: str) -> str | None:
         """The ``Authorization`` value for a request to ``host`` needing ``scope``, if known."""
@@ -100,8 +109,12 @@ class Authenticator:
             return creds.header() if creds else None
         return None
 
-    async def answer(self, host: str, scope: str, www_authenticate: str | None) -> None:
-        """React to a 401 from ``host``: obtain a token (or arm Basic) for ``scope``.
+    async def answer(
+        self, host: str, scope: str, www_authenticate: str | None, sent: str | None = None
+    ) -> None:
+        """React to a 401 from ``host`` to a request sent with ``Authorization: sent`` (None: none):
+        obtain a token (or arm Basic) for ``scope``. Concurrent 401s of requests sent before Basic
+        was armed all retry with the credentials; a 401 to the credentials themselves is final.
 
         Raises:
             Unauthorized: no usable challenge, no credentials for a Basic challenge, or the token
@@ -110,22 +123,43 @@ class Authenticator:
         challenges = parse_challenges(www_authenticate or "")
         bearer = next((c for c in challenges if c.scheme == "bearer" and "realm" in c.params), None)
         if bearer is not None:
-            self._tokens[(host, scope)] = await self._token(host, scope, bearer)
+            self._tokens[(host, scope)] = await self._shared_token(host, scope, bearer)
             return
         if any(c.scheme == "basic" for c in challenges):
-            if self._credentials.lookup(host) is None or host in self._basic_hosts:
-                raise Unauthorized(
-                    f"unauthorized: {host} wants a username and password (none or wrong ones stored)"
-                )
+            creds = self._credentials.lookup(host)
+            if creds is None:
+                raise Unauthorized(f"unauthorized: {host} wants a username and password (none stored)")
+            if sent == creds.header():
+                raise Unauthorized(f"unauthorized: {host} refused the stored username and password")
             self._basic_hosts.add(host)
             return
         raise Unauthorized(f"unauthorized: access denied by {host}")
 
+    async def _shared_token(self, host: str, scope: str, challenge: Challenge) -> str:
+        """One token request per (host, scope) at a time; a refusal (401, 403, 429) is final for
+        this operation. A token that was granted and later answered 401 (expired), or a request that
+        failed on the network, is asked for again."""
+        key = (host, scope)
+        pending = self._requests.get(key)
+        refused = (
+            pending is not None
+            and pending.done()
+            and not pending.cancelled()
+            and isinstance(pending.exception(), Unauthorized)
+        )
+        if pending is None or (pending.done() and not refused):
+            pending = asyncio.ensure_future(self._token(host, scope, challenge))
+            pending.add_done_callback(_retrieve)
+            self._requests[key] = pending
+        return await asyncio.shield(pending)
+
     async def _token(self, host: str, scope: str, challenge: Challenge) -> str:
         realm = challenge.params["realm"]
-        wanted_scope = challenge.params.get("scope") or scope
+        scopes = [s for s in (challenge.params.get("scope") or "").split(" ") if s]
+        if scope and scope not in scopes:
+            scopes.append(scope)  # what the operation needs, not only what this one request needed
         params = [("service", challenge.params.get("service", ""))]
-        params += [("scope", s) for s in wanted_scope.split(" ") if s]
+        params += [("scope", s) for s in scopes]
         headers: dict[str, str] = {}
         same_host = urlsplit(realm).netloc.lower() == host
         key = self._signing_key if host in self._signing_hosts else None
@@ -144,10 +178,31 @@ class Authenticator:
             headers["Authorization"] = creds.header()
         status, body = await self._fetch(url, headers)
         if status >= 400:
-            raise Unauthorized(f"unauthorized: token request to {urlsplit(realm).netloc} answered {status}")
+            said = _error_message(body)
+            raise Unauthorized(
+                f"unauthorized: token request to {urlsplit(realm).netloc} answered {status}"
+                + (f": {said}" if said else "")
+            )
         token = None
         if isinstance(body, dict):
             token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise Unauthorized(f"unauthorized: token endpoint {urlsplit(realm).netloc} sent no token")
         return token
+
+
+def _retrieve(future: asyncio.Future[str]) -> None:
+    """Mark a shared request's exception as seen (each waiter gets it through its own await)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _error_message(body: object) -> str:
+    """The first ``errors[].message`` of a registry error body (printable, at most 300 characters)."""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            message = errors[0].get("message")
+            if isinstance(message, str):
+                return "".join(c for c in message if c.isprintable())[:300]
+    return ""

@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 
+from registry.errors import DigestMismatch
 from registry.oci.digest import Digest
 
 __all__ = ["HashWorker", "OrderedHasher"]
@@ -93,12 +94,16 @@ class HashWorker:
         self._queue.put(("catch", frontier, []))
 
     def finish(self, size: int) -> Digest:
-        """Hash up to ``size`` and stop the thread (call in a thread). Raises what the thread hit."""
+        """Hash up to ``size`` and stop the thread (call in a thread); the digest covers exactly
+        bytes ``[0, size)``. Raises what the thread hit, and :class:`DigestMismatch` when more than
+        ``size`` bytes were fed (the digest would not be of the file's ``size`` bytes)."""
         self._queue.put(("catch", size, []))
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
             raise self._error
+        if self.hasher.cursor != size:
+            raise DigestMismatch(f"{self.hasher.cursor} bytes were hashed for a blob of {size} bytes")
         return self.hasher.digest()
 
     def stop(self) -> None:

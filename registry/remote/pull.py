@@ -108,8 +108,9 @@ def _downloader(client: RegistryClient, library: Library, limiter: RateLimiter) 
 
 
 def _previous_blobs(library: Library, name: ModelName) -> list[Digest]:
-    """The manifest and blobs ``name`` points at now (candidates for "removing unused layers")."""
-    row = library.find_model(name)
+    """The manifest and blobs ``name`` points at now (candidates for "removing unused layers"),
+    whatever digest a pinned ``name@sha256:...`` asks for."""
+    row = library.find_model(replace(name, digest=None))
     if row is None:
         return []
     old = library.manifest_of(row)

@@ -72,6 +72,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
         raise Unauthorized(f"unauthorized: access denied ({what})")
     if resp.status == 403:
         raise Denied(f"denied: {what}: {message or 'forbidden'}")
+    if resp.status == 429 and not message and resp.headers.get("Retry-After", "").isdigit():
+        message = f"too many requests (too many failed logins?); retry in {resp.headers['Retry-After']} s"
     raise TransferError(f"{what}: {resp.status}: {message or resp.reason}")
 
 
@@ -137,9 +139,7 @@ class Transport:
             converted_errors("token request"),
             self.session.get(URL(url, encoded=True), headers=headers) as resp,
         ):
-            if resp.status >= 400:
-                return resp.status, None
-            try:
+            try:  # (an error's JSON body carries the registry's words)
                 return resp.status, await resp.json(content_type=None)
             except ValueError:
                 return resp.status, None
@@ -177,7 +177,7 @@ class Transport:
                     answered = True
                     challenge = resp.headers.get("WWW-Authenticate")
                     resp.release()
-                    await self.auth.answer(origin, scope, challenge)
+                    await self.auth.answer(origin, scope, challenge, sent.get("Authorization"))
                     continue
                 if follow_redirects and resp.status in _REDIRECTS and "Location" in resp.headers:
                     url = urljoin(url, resp.headers["Location"])

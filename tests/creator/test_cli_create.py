@@ -90,6 +90,11 @@ def test_cli_create_in_process_then_show_round_trip(workdir: Path, tmp_path: Pat
         ("FROM ./tiny.gguf\nSTOP here\n", "Error: (line 2): command must be one of"),
         ("SYSTEM no from\n", "Error: no FROM line"),
         ("FROM ./junk.gguf\n", "Error: junk.gguf: not a GGUF file"),
+        ("FROM ~nouser-i10/x\n", "Error: (line 1): FROM ~nouser-i10/x: there is no user 'nouser-i10'"),
+        (
+            "FROM ./tiny.gguf\nADAPTER ~nouser-i10/a.gguf\n",
+            "Error: (line 2): ADAPTER ~nouser-i10/a.gguf: there is no user",
+        ),
     ],
 )
 def test_cli_bad_modelfiles(workdir: Path, tmp_path: Path, modelfile: str, message: str) -> None:
@@ -104,6 +109,33 @@ def test_cli_bad_modelfiles(workdir: Path, tmp_path: Path, modelfile: str, messa
     assert "bad" not in listed.stdout
     blobs = store / "blobs"
     assert not blobs.exists() or [p for p in blobs.rglob("*") if p.is_file()] == []
+
+
+def test_cli_create_from_a_file_then_editing_it_leaves_the_blob_intact(workdir: Path, tmp_path: Path) -> None:
+    """Issue 10 item 15: the committed blob is not the user's inode; editing the file changes nothing."""
+    import hashlib
+
+    store = tmp_path / "store"
+    env = env_for(store, f"127.0.0.1:{free_port()}")
+    source = workdir / "tiny.gguf"
+    original = source.read_bytes()
+    done = cli(["create", "tiny"], workdir, env)
+    assert done.returncode == 0, done.stderr
+    blob = (
+        store
+        / "blobs"
+        / "sha256"
+        / hashlib.sha256(original).hexdigest()[:2]
+        / hashlib.sha256(original).hexdigest()
+    )
+    assert blob.stat().st_ino != source.stat().st_ino
+    with open(source, "r+b") as f:
+        f.write(b"XXXX")  # overwrite in place
+    with open(source, "ab") as f:
+        f.write(b"appended")
+    assert blob.read_bytes() == original
+    verified = cli(["verify"], workdir, env)
+    assert verified.returncode == 0 and verified.stdout.strip().endswith("ok"), verified.stdout
 
 
 def test_cli_missing_modelfile(tmp_path: Path) -> None:

@@ -68,15 +68,20 @@ def test_identical_inputs_identical_digests(library: Library, tiny_gguf: Path) -
     assert rows["one"] == rows["two"]
 
 
-def test_gguf_on_same_filesystem_is_linked_not_copied(
+def test_gguf_on_same_filesystem_is_not_the_users_inode(
     library: Library, tmp_path: Path, tiny_gguf: Path
 ) -> None:
+    """Issue 10 item 15: a hard link would let an edit to the user's file change the committed blob."""
     local = tmp_path / "local.gguf"
     shutil.copy(tiny_gguf, local)
-    run(library, "linked", add(library, local))
-    info = library.model_info(ModelName.parse("linked"))
+    run(library, "own-inode", add(library, local))
+    info = library.model_info(ModelName.parse("own-inode"))
     assert info.model_path is not None
-    assert info.model_path.stat().st_ino == local.stat().st_ino
+    assert info.model_path.stat().st_ino != local.stat().st_ino
+    with open(local, "ab") as f:
+        f.write(b"edited")
+    assert info.model_path.read_bytes() == tiny_gguf.read_bytes()
+    assert library.verify().ok
 
 
 def test_from_existing_model_overrides_only_what_is_set(library: Library, tiny_gguf: Path) -> None:

@@ -151,3 +151,52 @@ async def test_upstream_dies_during_fill_nothing_stored(tmp_path: Any, http: Htt
     finally:
         await mirror.stop()
         await runner.cleanup()
+
+
+async def _chunked_upstream(data: bytes, digest: str) -> tuple[web.AppRunner, str]:
+    """An upstream that sends blobs with chunked transfer encoding (no Content-Length)."""
+
+    async def blob(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for i in range(0, len(data), 100_000):
+            await response.write(data[i : i + 100_000])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get(f"/v2/m/r/blobs/{digest}", blob)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("honest", [True, False])
+async def test_chunked_upstream_fill_stores_only_matching_bytes(
+    tmp_path: Any, http: Http, honest: bool
+) -> None:
+    """A blob sent without Content-Length is stored when (and only when) its bytes hash to the digest."""
+    data = os.urandom(1_000_000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    runner, url = await _chunked_upstream(data if honest else data[:-1] + b"!", digest)
+    mirror = await _mirror(tmp_path, url)
+    stored = tmp_path / "mirror" / "blobs" / "sha256"
+    try:
+        if honest:
+            async with http.get(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+                assert r.status == 200 and await r.read() == data
+            async with http.head(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+                assert r.status == 200 and r.headers["Content-Length"] == str(len(data))
+            assert [p.read_bytes() for p in stored.rglob("*" + digest[7:])] == [data]
+        else:
+            async with http.head(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+                assert r.status == 400  # the fill's DigestMismatch
+            assert not list(stored.rglob("*" + digest[7:]))
+        assert not list((tmp_path / "mirror" / "uploads").glob("mirror-*"))
+    finally:
+        await mirror.stop()
+        await runner.cleanup()

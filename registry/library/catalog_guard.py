@@ -1,0 +1,56 @@
+"""Is this catalog the one that belongs to these blobs? A lost catalog must never empty a store.
+
+SQLite recreates a deleted or truncated ``catalog.db`` as an empty database, and an empty catalog
+looks like an empty store: ``list`` would print nothing and ``prune`` would delete every blob as
+unreferenced. So a catalog counts as *lost* when it has no models and no blob rows (what a freshly
+created database has) while the store says otherwise:
+
+- ``index.json`` names at least one model (see ``name_index``), or
+- there is no readable ``index.json`` (a store written before it existed, or a damaged file) and
+  files lie under ``blobs/``.
+
+A brand-new store (no blobs) is fine, and so is a store whose index names no model (its blob files
+can only be leftovers of interrupted work, which prune may collect). The check needs the writer lock
+to be exact (a first model in a new store is named in a transaction that also writes the index), so
+:func:`catalog_problem` is cheap to call in a read and is confirmed under the lock before anyone is
+told the catalog is lost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from registry.blobstore.layout import StoreLayout
+from registry.catalog import ModelsCatalog as Q
+from registry.library.name_index import read_index
+
+if TYPE_CHECKING:
+    from registry.catalog import Connection
+
+__all__ = ["REBUILD_HINT", "catalog_problem"]
+
+REBUILD_HINT = (
+    "nothing was changed; run 'ollama-py verify --rebuild-catalog' to rebuild the catalog from the "
+    "manifest blobs in the store"
+)
+
+
+def catalog_problem(layout: StoreLayout, conn: Connection, where: str) -> str | None:
+    """None when the catalog behind ``conn`` can describe the store at ``layout``; otherwise a message
+    that names the problem and the fix. ``where`` names the catalog (a path or a URL)."""
+    if Q.has_models(conn) or Q.has_blob_rows(conn):
+        return None
+    index = read_index(layout.index_path)
+    if index is not None and index.entries:
+        return (
+            f"the catalog ({where}) is missing or empty, but {layout.index_path} names "
+            f"{len(index.entries)} model(s) whose blobs are in the store; {REBUILD_HINT}"
+        )
+    if index is not None and not index.problems:
+        return None  # the index names no model: blob files can only be leftovers prune may collect
+    if not layout.has_blob_files():
+        return None
+    return (
+        f"the catalog ({where}) is missing or empty, but the store at {layout.root} holds blob "
+        f"files; {REBUILD_HINT}"
+    )
