@@ -270,6 +270,10 @@ class Engine:
 
     def _assign(self, slot: _Slot, job: Job) -> None:
         reuse = _common_prefix(slot.cache, job.tokens)
+        if int(job.opts["seed"]) >= 0:
+            # Same seed, same prompt, same text (Ollama's promise): a reused prefix would change the
+            # batch shapes the prompt is evaluated in, and with them the last bits of the logits.
+            reuse = 0
         if reuse >= len(job.tokens):
             reuse = len(job.tokens) - 1  # the last prompt token must be evaluated for logits
         if not llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, reuse, -1):
