@@ -15,6 +15,7 @@ import pytest
 from registry.blobstore import BlobStore, PartialBlob, StoreLayout
 from registry.errors import DigestMismatch, DiskFull, SizeInvalid, StoreLayoutError
 from registry.oci.digest import Digest, sha256_of
+from tests.support.small_disk import small_disk
 
 
 @pytest.fixture
@@ -145,17 +146,8 @@ def test_partial_state_for_another_size_is_stale(store: BlobStore) -> None:
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)], capture_output=True
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-    try:
+    with small_disk(tmp_path / "tiny") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_full_disk_gives_clear_error_and_store_stays_consistent(tiny_fs: Path) -> None:

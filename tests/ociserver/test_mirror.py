@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -123,14 +123,7 @@ async def _dying_upstream(data: bytes, digest: str) -> tuple[web.AppRunner, str]
         request.transport.close()
         return response
 
-    app = web.Application()
-    app.router.add_get(f"/v2/m/r/blobs/{digest}", blob)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
+    return await _serve_blob(digest, blob)
 
 
 async def test_upstream_dies_during_fill_nothing_stored(tmp_path: Any, http: Http) -> None:
@@ -165,14 +158,7 @@ async def _chunked_upstream(data: bytes, digest: str) -> tuple[web.AppRunner, st
         await response.write_eof()
         return response
 
-    app = web.Application()
-    app.router.add_get(f"/v2/m/r/blobs/{digest}", blob)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
+    return await _serve_blob(digest, blob)
 
 
 @pytest.mark.parametrize("honest", [True, False])
@@ -200,3 +186,17 @@ async def test_chunked_upstream_fill_stores_only_matching_bytes(
     finally:
         await mirror.stop()
         await runner.cleanup()
+
+
+async def _serve_blob(
+    digest: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> tuple[web.AppRunner, str]:
+    """An upstream on loopback that answers the blob ``m/r@digest`` with ``handler``; (runner, URL)."""
+    app = web.Application()
+    app.router.add_get(f"/v2/m/r/blobs/{digest}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
