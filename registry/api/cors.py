@@ -6,6 +6,14 @@ user info, path, query or fragment (``http://localhost:1@evil`` is not an origin
 matches it). A pattern's ``*`` matches within one part: the scheme, the host or the port
 (``http://localhost:*`` allows any port of localhost, ``app://*`` any host and port of ``app:``).
 The pattern ``*`` alone allows every origin.
+
+Where Ollama's matcher (gin-contrib/cors: a pattern ending in ``*`` is a prefix, one starting with
+``*`` a suffix) allows what users write, so does this one: a host ending in ``*`` with no port in
+the pattern allows any port (``http://192.168.1.*`` allows ``http://192.168.1.5:3000``), and a
+pattern without a scheme that starts with ``*`` allows any scheme (``*.example.com``). As in
+Ollama, a same-origin request (``Origin`` equal to ``http(s)://`` + ``Host``, as a web UI behind a
+reverse proxy that keeps ``Host`` sends) is not a cross-origin request and always passes; the host
+guard, which runs first, has already refused foreign ``Host`` names on a loopback-bound server.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        if origin is None:
+        if origin is None or _same_origin(origin, request.headers.get("Host", "")):
             return await handler(request)
         if not allowed(origin):
             return web.json_response({"error": "origin not allowed"}, status=403)
@@ -79,6 +87,13 @@ def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
         return response
 
     return middleware
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    """Whether ``origin`` is the server's own origin as the request names it (not a CORS request)."""
+    origin = origin.lower()
+    host = host.strip().lower()
+    return bool(host) and origin in (f"http://{host}", f"https://{host}")
 
 
 _Parts = tuple[str, str, str]  # scheme, host, port ("" when absent)
@@ -109,8 +124,8 @@ def _origin_parts(origin: str) -> _Parts | None:
 
 def _compile(pattern: str) -> _Pattern:
     scheme, sep, authority = pattern.partition("://")
-    if not sep:
-        scheme, authority = pattern, ""
+    if not sep:  # "*.example.com": any scheme (Ollama matches it as a suffix of the origin)
+        scheme, authority = ("*", pattern) if pattern.startswith("*") else (pattern, "")
     port: str | None = None
     if authority.startswith("["):
         end = authority.find("]")
@@ -133,6 +148,6 @@ def _matches(pattern: _Pattern, parts: _Parts) -> bool:
     scheme, host, port = pattern
     if not scheme.fullmatch(parts[0]) or not host.fullmatch(parts[1]):
         return False
-    if port is None:  # no port in the pattern: only a port-less origin, unless the host is all "*"
-        return not parts[2] or host.pattern == ".*"
+    if port is None:  # no port in the pattern: only a port-less origin, unless the host ends in "*"
+        return not parts[2] or host.pattern.endswith(".*")
     return bool(port.fullmatch(parts[2]))
