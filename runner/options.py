@@ -35,6 +35,7 @@ __all__ = [
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
+UINT64_MAX = 2**64 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
 #: llama.cpp's ``GGML_MAX_N_THREADS``: more threads than this abort the runner.
@@ -73,7 +74,7 @@ OPTIONS: dict[str, OptionSpec] = {
     "use_mmap": OptionSpec("boolean"),
     "draft_num_predict": _int(0, INT32[1]),  # accepted; no draft models here
     "num_keep": _int(-1, INT32[1]),  # -1: keep the whole prompt when truncating
-    "seed": _int(*INT64),  # negative: random
+    "seed": _int(INT64[0], UINT64_MAX),  # negative: random; a uint64 hash too (low 32 bits are used)
     "num_predict": _int(*INT64),  # -1: up to 10 x num_ctx; -2: until the context is full
     "top_k": _int(*INT32),
     "top_p": _FLOAT,

@@ -6,10 +6,14 @@ default origins. Real server, real runners (tiny GGUF); one server per test, man
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import ollama
+import openai
 
 from registry.config import HostAddress
 from registry.library import Library
@@ -412,3 +416,153 @@ async def test_ollama_origins_patterns_users_write_match_as_in_ollama(
         "moz-extension://abc",
     ):
         assert await _status(url, {"Origin": origin}) == 403, origin
+
+
+async def test_unsigned_64_bit_seeds_are_accepted(models: Library, make_client: Any) -> None:
+    """A seed made from a 64-bit hash (``hash(x) & (2**64 - 1)``) is a seed: Ollama accepts every
+    JSON number for an integer option; the runner uses its low 32 bits, as llama.cpp's seed is a
+    ``uint32``. Beyond ``uint64`` a seed is refused."""
+    client = await make_client(models)
+    calls = [
+        (
+            "/api/generate",
+            {"model": "tiny", "prompt": "the", "stream": False, "options": {"num_predict": 2, "seed": s}},
+        )
+        for s in (2**64 - 1, 2**63, 2**32 + 7, -(2**63))
+    ]
+    calls.append(
+        (
+            "/v1/chat/completions",
+            {
+                "model": "tiny",
+                "messages": [{"role": "user", "content": "x"}],
+                "seed": 2**64 - 1,
+                "max_tokens": 2,
+            },
+        )
+    )
+    assert await _refusals(client, calls) == []
+    resp = await client.post(
+        "/api/generate", json={"model": "tiny", "prompt": "x", "options": {"seed": 2**64}}
+    )
+    assert resp.status == 400 and "seed" in _error(await resp.json())
+
+
+async def test_official_clients_with_every_parameter_they_have(models: Library, make_client: Any) -> None:
+    """``ollama.Options`` with every field it has (removed ones included) and the ``openai``
+    client with every chat parameter a local server may be sent, through the clients unchanged."""
+    server = await make_client(models)
+    url = f"http://127.0.0.1:{server.server.port}"
+    oc = ollama.Client(host=url)
+    oa = openai.OpenAI(base_url=url + "/v1", api_key="ollama", max_retries=0)
+    every = {name: 0 for name in ollama.Options.model_fields}
+    every.update({**REMOVED_OPTIONS, **NUMBERS_AS_FLOATS, "use_mmap": True, "stop": ["\n"]})
+    every = {k: v for k, v in every.items() if k in ollama.Options.model_fields}
+    opts = ollama.Options(**every)
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers.
+
+        Args:
+          a: the first
+          b: the second
+        """
+        return a + b
+
+    tool: Any = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {}}, "strict": True},
+    }
+    two = {"num_predict": 2}
+    user: Any = [{"role": "user", "content": "x"}]
+    calls: dict[str, Callable[[], Any]] = {
+        "generate": lambda: oc.generate(
+            model="tiny", prompt="x", options=opts, keep_alive="5m", format="json", think=False, images=[]
+        ),
+        "generate keep_alive -1": lambda: oc.generate(
+            model="tiny", prompt="x", options=two, keep_alive=-1, format=""
+        ),
+        "generate keep_alive 3.5": lambda: oc.generate(
+            model="tiny", prompt="x", options=two, keep_alive=3.5, suffix="", system="s", context=[]
+        ),
+        "chat": lambda: oc.chat(
+            model="tiny",
+            messages=[ollama.Message(role="user", content="x", images=[])],
+            options=opts,
+            think=False,
+            tools=[],
+        ),
+        "chat with a function as a tool": lambda: oc.chat(
+            model="tiny", messages=user, tools=[add], options=two
+        ),
+        "chat stream": lambda: list(oc.chat(model="tiny", messages=user, stream=True, options=two)),
+        "embed": lambda: oc.embed(model="tiny", input="x", truncate=True, keep_alive="1m", options=opts),
+        "embed dimensions": lambda: oc.embed(model="tiny", input=["x"], dimensions=4),
+        "embeddings": lambda: oc.embeddings(model="tiny", prompt="x", options=opts, keep_alive="0s"),
+        "create with parameters": lambda: oc.create(
+            model="tiny3",
+            from_="tiny",
+            system="hi",
+            parameters={"num_ctx": 256, "stop": ["x"], "temperature": 0.5, "num_predict": 2},
+            stream=False,
+        ),
+        "generate on the created model": lambda: oc.generate(model="tiny3", prompt="x"),
+        "openai chat": lambda: oa.chat.completions.create(
+            model="tiny",
+            messages=[
+                {"role": "developer", "content": "d"},
+                {"role": "user", "content": [{"type": "text", "text": "x"}]},
+            ],
+            max_completion_tokens=2,
+            n=1,
+            logit_bias={},
+            user="u",
+            seed=3,
+            stop="\n",
+            temperature=2,
+            top_p=0.5,
+            presence_penalty=-2,
+            frequency_penalty=2,
+            tool_choice="none",
+            tools=[tool],
+            parallel_tool_calls=False,
+            response_format={"type": "json_object"},
+            logprobs=False,
+            store=False,
+            metadata={"a": "b"},
+            reasoning_effort="low",
+            service_tier="auto",
+        ),
+        "openai stream": lambda: list(
+            oa.chat.completions.create(
+                model="tiny", messages=user, max_tokens=2, stream=True, stream_options={"include_usage": True}
+            )
+        ),
+        "openai completion": lambda: oa.completions.create(
+            model="tiny",
+            prompt="x",
+            max_tokens=2,
+            echo=False,
+            n=1,
+            best_of=1,
+            stop=["\n"],
+            suffix="s",
+            user="u",
+            seed=1,
+        ),
+        "openai embeddings (base64 by default)": lambda: oa.embeddings.create(model="tiny", input="x"),
+        "openai embeddings": lambda: oa.embeddings.create(
+            model="tiny", input=["x", "y"], encoding_format="float", dimensions=4, user="u"
+        ),
+    }
+
+    def run_all() -> list[str]:
+        failed = []
+        for name, call in calls.items():
+            try:
+                call()
+            except (ollama.ResponseError, openai.APIError) as err:
+                failed.append(f"{name}: {err}")
+        return failed
+
+    assert await asyncio.to_thread(run_all) == []
