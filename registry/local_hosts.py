@@ -3,14 +3,16 @@ Ollama's ``allowedHostsMiddleware``). Pure; shared by the model server and the r
 
 When a server is bound to a loopback address (``localhost``, 127.0.0.0/8, ``::1``), a request's
 ``Host`` must be an IP literal that is loopback, private, link-local, unspecified or the bound
-address, or the name ``localhost``, this machine's host name, or a name under ``.localhost``,
-``.local`` or ``.internal``. Anything else (``Host: attacker.example`` reaching us through a
-rebound DNS name) is refused. A request without a ``Host`` header is allowed (HTTP/1.0).
+address or an address of this machine's own interfaces (Ollama's ``isLocalIP``: a reverse proxy
+on this machine that keeps ``Host``), or the name ``localhost``, this machine's host name, or a
+name under ``.localhost``, ``.local`` or ``.internal``. Anything else (``Host: attacker.example``
+reaching us through a rebound DNS name) is refused. A request without a ``Host`` header is allowed (HTTP/1.0).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 __all__ = ["host_allowed", "is_loopback_bind"]
 
@@ -28,8 +30,20 @@ def is_loopback_bind(bind_host: str) -> bool:
         return False  # a host name: resolved by the listener to some interface, so treated as public
 
 
-def host_allowed(host_header: str, bind_host: str, machine_name: str) -> bool:
-    """Whether ``host_header`` (``name[:port]``, ``[v6][:port]``) may reach a loopback-bound server."""
+def _no_address(_address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return False
+
+
+def host_allowed(
+    host_header: str,
+    bind_host: str,
+    machine_name: str,
+    *,
+    is_local_address: Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool] = _no_address,
+) -> bool:
+    """Whether ``host_header`` (``name[:port]``, ``[v6][:port]``) may reach a loopback-bound server.
+    ``is_local_address`` tells whether an address is one of this machine's (asked only for an
+    address no other rule allows, e.g. :func:`registry.interface_addresses.interface_addresses`)."""
     host = _strip_port(host_header).lower()
     if not host or host in ("localhost", machine_name.lower()):
         return True
@@ -39,7 +53,7 @@ def host_allowed(host_header: str, bind_host: str, machine_name: str) -> bool:
         return host.endswith(_LOCAL_SUFFIXES)
     if address.is_loopback or address.is_private or address.is_unspecified or address.is_link_local:
         return True
-    return host == bind_host.strip("[]").lower()
+    return host == bind_host.strip("[]").lower() or is_local_address(address)
 
 
 def _strip_port(host: str) -> str:

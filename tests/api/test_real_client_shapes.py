@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,9 @@ import ollama
 import openai
 
 from registry.config import HostAddress
+from registry.interface_addresses import interface_addresses
 from registry.library import Library
+from registry.local_hosts import host_allowed
 
 #: Options the runner accepts, each as a JSON type a client may send (floats for integers, as Go
 #: decodes every JSON number to float64 and Ollama truncates it).
@@ -566,3 +569,49 @@ async def test_official_clients_with_every_parameter_they_have(models: Library, 
         return failed
 
     assert await asyncio.to_thread(run_all) == []
+
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+     +-- 93.184.215.0/24 2 0 2
+        +-- 93.184.215.0/30 2 0 2
+           |-- 93.184.215.0
+              /24 link UNICAST
+           |-- 93.184.215.7
+              /32 host LOCAL
+        |-- 93.184.215.255
+           /32 link BROADCAST
+"""
+IF_INET6 = """26064700000000000000000000000007 04 40 00 80     eth0
+00000000000000000000000000000001 01 80 10 80       lo
+"""
+
+
+def test_a_host_naming_an_address_of_this_machine_is_local(tmp_path: Path) -> None:
+    """Ollama's ``isLocalIP``: a ``Host`` that is one of this machine's interface addresses (a
+    public one too: a reverse proxy on this machine that keeps ``Host``) is allowed; another
+    public address is not."""
+    (tmp_path / "fib_trie").write_text(FIB_TRIE)
+    (tmp_path / "if_inet6").write_text(IF_INET6)
+    addresses = interface_addresses(fib_trie=tmp_path / "fib_trie", if_inet6=tmp_path / "if_inet6")
+    assert {str(a) for a in addresses} == {"127.0.0.1", "93.184.215.7", "2606:4700::7", "::1"}
+
+    def mine(address: Any) -> bool:
+        return address in addresses
+
+    for host in ("93.184.215.7", "93.184.215.7:80", "[2606:4700::7]:11434"):
+        assert host_allowed(host, "127.0.0.1", "box", is_local_address=mine), host
+    for host in ("93.184.215.8:80", "[2606:4700::8]:11434", "8.8.8.8"):
+        assert not host_allowed(host, "127.0.0.1", "box", is_local_address=mine), host
+    assert not host_allowed("93.184.215.7", "127.0.0.1", "box")  # without the reader: not local
+    assert {str(a) for a in interface_addresses()} >= {"127.0.0.1"}  # this machine's, read for real
