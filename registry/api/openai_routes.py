@@ -318,7 +318,8 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     """``POST /v1/embeddings``."""
     body = await _body(request)
     text, name = _model(body)
-    inputs = embed_input_list(body.get("input"))
+    raw_input = body.get("input")
+    inputs = [""] if raw_input == "" else embed_input_list(raw_input)  # "" is one input (Ollama)
     if not inputs:
         raise errors.InvalidInput("invalid input")
     dimensions = check_dimensions(body.get("dimensions"))

@@ -615,3 +615,16 @@ def test_a_host_naming_an_address_of_this_machine_is_local(tmp_path: Path) -> No
         assert not host_allowed(host, "127.0.0.1", "box", is_local_address=mine), host
     assert not host_allowed("93.184.215.7", "127.0.0.1", "box")  # without the reader: not local
     assert {str(a) for a in interface_addresses()} >= {"127.0.0.1"}  # this machine's, read for real
+
+
+async def test_openai_embedding_of_an_empty_string_is_one_vector(models: Library, make_client: Any) -> None:
+    """Ollama's OpenAI middleware turns ``input: ""`` into ``[""]``: one embedding, not a 400
+    (``embed_query("")`` of a RAG pipeline); no input at all or ``[]`` stays a 400."""
+    client = await make_client(models)
+    resp = await client.post("/v1/embeddings", json={"model": "tiny", "input": ""})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert [d["index"] for d in body["data"]] == [0] and len(body["data"][0]["embedding"]) == 64
+    for bad in ({"model": "tiny"}, {"model": "tiny", "input": []}, {"model": "tiny", "input": None}):
+        resp = await client.post("/v1/embeddings", json=bad)
+        assert resp.status == 400 and _error(await resp.json()) == "invalid input"
