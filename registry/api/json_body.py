@@ -4,12 +4,14 @@ Stricter than Python's ``json`` and as strict as Go's ``encoding/json`` (which O
 literals ``NaN``, ``Infinity`` and ``-Infinity`` and numbers beyond a double (``1e400``) are
 invalid JSON. On top of Go: at most :data:`MAX_JSON_DEPTH` levels of nested arrays and objects
 (everything downstream may then recurse safely), and at most :data:`MAX_JSON_CONTAINERS` arrays,
-objects and strings (decoded Python objects are ~20x the size of their JSON text; this bounds it).
+objects and strings (decoded Python objects are ~20x the size of their JSON text; this bounds it),
+counted before decoding; brackets and quotes inside strings are not counted.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from registry import errors
@@ -34,6 +36,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_ESCAPE = re.compile(rb"\\.", re.S)
+_STRING = re.compile(rb'"[^"]*"')
+
+
+def _containers(data: bytes) -> int:
+    """The arrays, objects and strings of JSON text ``data``, not counting brackets and quotes
+    inside its strings (a pasted document is one string); linear, no decoding."""
+    unescaped = _ESCAPE.sub(b"", data)  # no \" left: every remaining quote opens or closes a string
+    outside = _STRING.sub(b"", unescaped)
+    return outside.count(b"[") + outside.count(b"{") + unescaped.count(b'"') // 2
+
+
 def _deepest_over(value: Any, limit: int) -> bool:
     """True when ``value`` nests arrays/objects more than ``limit`` deep (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -56,7 +70,7 @@ def decode_json(raw: bytes | str, *, what: str = "request body") -> Any:
     data = raw.encode() if isinstance(raw, str) else raw
     too_deep = f"invalid JSON in {what}: nested more than {MAX_JSON_DEPTH} levels deep"
     brackets = data.count(b"[") + data.count(b"{")
-    if brackets + data.count(b'"') // 2 > MAX_JSON_CONTAINERS:
+    if brackets + data.count(b'"') // 2 > MAX_JSON_CONTAINERS and _containers(data) > MAX_JSON_CONTAINERS:
         raise errors.InvalidInput(
             f"invalid JSON in {what}: more than {MAX_JSON_CONTAINERS} arrays, objects and strings"
         )

@@ -628,3 +628,27 @@ async def test_openai_embedding_of_an_empty_string_is_one_vector(models: Library
     for bad in ({"model": "tiny"}, {"model": "tiny", "input": []}, {"model": "tiny", "input": None}):
         resp = await client.post("/v1/embeddings", json=bad)
         assert resp.status == 400 and _error(await resp.json()) == "invalid input"
+
+
+async def test_a_long_prompt_full_of_brackets_and_quotes_is_not_taken_for_containers(
+    models: Library, make_client: Any
+) -> None:
+    """The body's container bound counts arrays, objects and strings of the JSON, not the
+    brackets and quotes inside its strings: a long source file or JSON document pasted into a
+    prompt (here 2.2 M brackets and strings' worth of quotes in one string) is one string."""
+    client = await make_client(models)
+    prompt = '[[{"": [""]}]],' * 360_000  # a JSON document pasted into the prompt
+    resp = await client.post(
+        "/api/generate",
+        json={"model": "tiny", "prompt": prompt, "raw": True, "stream": False, "options": {"num_predict": 1}},
+    )
+    assert resp.status == 200, (await resp.text())[:300]
+
+
+async def test_a_body_of_millions_of_containers_is_still_refused(models: Library, make_client: Any) -> None:
+    client = await make_client(models)
+    for many in ("[]," * 2_100_000, '"",' * 2_100_000, '{"a": [""]},' * 700_001):
+        body = '{"model": "tiny", "prompt": "x", "x": [' + many + "1]}"
+        resp = await client.post("/api/generate", data=body, headers={"Content-Type": "application/json"})
+        assert resp.status == 400, (await resp.text())[:300]
+        assert "more than 2000000 arrays, objects and strings" in _error(await resp.json())
