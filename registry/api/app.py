@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from registry.api import keys
-from registry.api.cors import cors_middleware
+from registry.api.cors import cors_middleware, cors_on_prepare
 from registry.api.errors import error_middleware
 from registry.api.host_guard import host_guard_middleware
 from registry.api.server_log import connection_logger
@@ -42,6 +42,7 @@ def build_app(settings: Settings, library: Library) -> web.Application:
         client_max_size=64 * 1024 * 1024,
         handler_args={"logger": connection_logger()},
     )
+    app.on_response_prepare.append(cors_on_prepare)
     app[keys.SETTINGS] = settings
     app[keys.LIBRARY] = library
     app.cleanup_ctx.append(_scheduler_ctx)

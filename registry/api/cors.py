@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-__all__ = ["DEFAULT_ORIGINS", "cors_middleware"]
+__all__ = ["DEFAULT_ORIGINS", "cors_middleware", "cors_on_prepare"]
 
 DEFAULT_ORIGINS: tuple[str, ...] = (
     *tuple(
@@ -51,9 +51,12 @@ _ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+_ALLOWED = web.RequestKey("cors_allowed", dict[str, str])
+
 
 def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
-    """A middleware allowing the default origins plus ``extra_origins`` (``*`` wildcards)."""
+    """A middleware allowing the default origins plus ``extra_origins`` (``*`` wildcards). The app
+    must also run :func:`cors_on_prepare` on ``on_response_prepare`` (it adds the headers)."""
     patterns = (*DEFAULT_ORIGINS, *extra_origins)
     allow_all = "*" in patterns
     compiled = [_compile(p) for p in patterns if p != "*"]
@@ -72,6 +75,7 @@ def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
         if not allowed(origin):
             return web.json_response({"error": "origin not allowed"}, status=403)
         headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        request[_ALLOWED] = headers  # added by cors_on_prepare to whatever answers, streamed too
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             headers.update(
                 {
@@ -81,12 +85,18 @@ def cors_middleware(extra_origins: Iterable[str]) -> Middleware:
                 }
             )
             return web.Response(status=204, headers=headers)
-        response = await handler(request)
-        if not response.prepared:
-            response.headers.update(headers)
-        return response
+        return await handler(request)
 
     return middleware
+
+
+async def cors_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """The ``on_response_prepare`` signal: the allowed origin's headers on every response the
+    middleware let through, before its headers are sent (a streamed NDJSON or SSE reply is
+    prepared inside the handler, so the middleware cannot add them afterwards)."""
+    headers = request.get(_ALLOWED)
+    if headers is not None:
+        response.headers.update(headers)
 
 
 def _same_origin(origin: str, host: str) -> bool:

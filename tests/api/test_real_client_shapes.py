@@ -652,3 +652,26 @@ async def test_a_body_of_millions_of_containers_is_still_refused(models: Library
         resp = await client.post("/api/generate", data=body, headers={"Content-Type": "application/json"})
         assert resp.status == 400, (await resp.text())[:300]
         assert "more than 2000000 arrays, objects and strings" in _error(await resp.json())
+
+
+async def test_streamed_responses_carry_cors_headers(models: Library, make_client: Any) -> None:
+    """A browser reads a cross-origin response only with ``Access-Control-Allow-Origin``: a
+    streamed reply (NDJSON, SSE; the default of ollama-js and of the OpenAI JS client) needs it
+    as much as a JSON one (Obsidian's ``app://obsidian.md``, a dev server on localhost)."""
+    client = await make_client(models)
+    chat = {"model": "tiny", "messages": [{"role": "user", "content": "x"}]}
+    calls = [
+        ("/api/chat", {**chat, "options": {"num_predict": 2}}),
+        ("/api/generate", {"model": "tiny", "prompt": "x", "options": {"num_predict": 2}}),
+        ("/v1/chat/completions", {**chat, "max_tokens": 2, "stream": True}),
+        ("/v1/completions", {"model": "tiny", "prompt": "x", "max_tokens": 2, "stream": True}),
+        ("/api/pull", {"model": "127.0.0.1:9/none/none", "insecure": True}),
+    ]
+    missing = []
+    for origin in ("app://obsidian.md", "http://localhost:5173"):
+        for path, body in calls:
+            resp = await client.post(path, json=body, headers={"Origin": origin})
+            await resp.read()
+            if resp.headers.get("Access-Control-Allow-Origin") != origin:
+                missing.append((origin, path, resp.status, dict(resp.headers)))
+    assert missing == []
