@@ -145,7 +145,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             raise errors.InvalidInput("invalid message: role must be a string")
         msg: dict[str, Any] = {
             "role": role.lower(),
-            "content": _content_text(m.get("content"), bool(m.get("tool_calls"))),
+            # tool_calls present, even [], makes content optional (Go decodes [] to a non-nil slice)
+            "content": _content_text(m.get("content"), isinstance(m.get("tool_calls"), list)),
         }
         if m.get("tool_calls"):
             msg["tool_calls"] = _tool_calls(m["tool_calls"])

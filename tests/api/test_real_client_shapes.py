@@ -675,3 +675,27 @@ async def test_streamed_responses_carry_cors_headers(models: Library, make_clien
             if resp.headers.get("Access-Control-Allow-Origin") != origin:
                 missing.append((origin, path, resp.status, dict(resp.headers)))
     assert missing == []
+
+
+async def test_openai_assistant_message_with_null_content_and_empty_tool_calls(
+    models: Library, make_client: Any
+) -> None:
+    """Ollama's OpenAI middleware lets ``content: null`` through whenever ``tool_calls`` is
+    present, an empty list included (Go decodes ``[]`` to a non-nil slice), as frameworks replay
+    an assistant turn; with ``tool_calls`` null or absent it stays a 400."""
+    client = await make_client(models)
+    history = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "content": None, "tool_calls": []},
+        {"role": "user", "content": "y"},
+    ]
+    resp = await client.post(
+        "/v1/chat/completions", json={"model": "tiny", "messages": history, "max_tokens": 2}
+    )
+    assert resp.status == 200, await resp.text()
+    for bad in (
+        {"role": "assistant", "content": None, "tool_calls": None},
+        {"role": "assistant", "content": None},
+    ):
+        resp = await client.post("/v1/chat/completions", json={"model": "tiny", "messages": [bad]})
+        assert resp.status == 400 and "invalid message content type" in _error(await resp.json())
