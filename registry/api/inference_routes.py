@@ -185,7 +185,8 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
         role, content = m.get("role"), m.get("content")
         if not isinstance(role, str) or not role:
             raise errors.InvalidInput(f"{where}: role must be a non-empty string")
-        if content is None and not (m.get("tool_calls") or m.get("images") or m.get("thinking")):
+        carries = isinstance(m.get("tool_calls"), list) or m.get("images") or m.get("thinking")
+        if content is None and not carries:
             raise errors.InvalidInput(f"{where}: content is required")
         if content is not None and not isinstance(content, str):
             raise errors.InvalidInput(f"{where}: content must be a string")

@@ -699,3 +699,22 @@ async def test_openai_assistant_message_with_null_content_and_empty_tool_calls(
     ):
         resp = await client.post("/v1/chat/completions", json={"model": "tiny", "messages": [bad]})
         assert resp.status == 400 and "invalid message content type" in _error(await resp.json())
+
+
+async def test_ollama_assistant_message_with_empty_tool_calls_and_no_content(
+    models: Library, make_client: Any
+) -> None:
+    """An assistant turn replayed as the ollama client serializes it when it had neither text
+    nor calls (``content`` left out as None, ``tool_calls: []``) is accepted; a message with
+    nothing at all stays a 400 (issue 10 item 16)."""
+    client = await make_client(models)
+    history = [
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "tool_calls": []},
+        {"role": "user", "content": "y"},
+    ]
+    body = {"model": "tiny", "messages": history, "stream": False, "options": {"num_predict": 2}}
+    resp = await client.post("/api/chat", json=body)
+    assert resp.status == 200, await resp.text()
+    resp = await client.post("/api/chat", json={**body, "messages": [{"role": "assistant"}]})
+    assert resp.status == 400 and "content is required" in _error(await resp.json())
