@@ -173,8 +173,8 @@ def _check_tool_calls(calls: Any, where: str) -> None:
 
 def _check_messages(messages: Any) -> list[dict[str, Any]]:
     """Ollama's messages: a non-empty string ``role`` (lower-cased) and a string ``content``, which
-    may be left out (or null) only by a message that carries ``tool_calls``, ``images`` or
-    ``thinking`` instead (an assistant's tool call, an image-only user turn)."""
+    may be left out (or null) only by a message that carries ``tool_calls`` (a list, even an empty
+    one), ``images`` or ``thinking`` instead (an assistant's tool call, an image-only user turn)."""
     if messages is None:
         return []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
