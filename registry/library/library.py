@@ -26,7 +26,7 @@ import json
 import os
 import socket
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +116,11 @@ class Library:
         return self.db.safe_url
 
     def ensure_catalog(self) -> None:
-        """Refuse a lost catalog; write ``index.json`` for a store that has none yet.
+        """Refuse a lost catalog; write ``index.json`` for a store that has none (or an unreadable one).
+
+        Idempotent, and safe in several processes at once: a catalog that looks lost, or an index to
+        write, is confirmed under the writer lock first. An index that cannot be written (a read-only
+        store) is left for the next name change.
 
         Raises:
             CatalogError: the catalog is missing or empty while the store holds models' blobs
@@ -129,10 +133,8 @@ class Library:
         with self.db.write() as conn:  # confirm under the lock: a first model may be being named
             problem = catalog_problem(self.layout, conn, self.catalog_location)
             if problem is None and not self._index_readable():
-                try:
-                    write_index(self.layout.index_path, Q.list_models(conn))
-                except OSError:
-                    pass  # a read-only store: the next name change writes it, or fails clearly
+                with suppress(OSError):  # a read-only store: the next name change writes it, or fails clearly
+                    self.write_name_index(conn)
         if problem is not None:
             raise CatalogError(problem)
 
@@ -163,7 +165,7 @@ class Library:
         """The model called ``name``. Raises :class:`ModelNotFound` ("model 'x' not found")."""
         row = self.find_model(name)
         if row is None:
-            raise ModelNotFound(f"model '{_display(name)}' not found")
+            raise _not_found(name)
         return row
 
     def manifest_of(self, row: ModelRow) -> Manifest:
@@ -325,7 +327,7 @@ class Library:
         with self.db.write() as conn:
             row = _matching(Q.get_model(conn, source), source)
             if row is None:
-                raise ModelNotFound(f"model '{_display(source)}' not found")
+                raise _not_found(source)
             if source.key != dest.key:
                 previous = Q.set_model(conn, dest, row.manifest.digest)
                 if previous is not None and previous != row.manifest.digest:
@@ -342,7 +344,7 @@ class Library:
         """
         with self.db.write() as conn:
             if _matching(Q.get_model(conn, name), name) is None:
-                raise ModelNotFound(f"model '{_display(name)}' not found")
+                raise _not_found(name)
             manifest_digest = Q.delete_model(conn, name)
             assert manifest_digest is not None
             candidates = [manifest_digest, *Q.manifest_blob_digests(conn, manifest_digest)]
@@ -401,7 +403,12 @@ class Library:
         return index is not None and not index.problems
 
     def write_name_index(self, conn: Connection) -> None:
-        """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them."""
+        """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them (atomically:
+        a reader sees the old index or the new one). Call it in every transaction that changes a name.
+
+        Raises:
+            DiskFull / StoreError: the index cannot be written (the caller's transaction then rolls back).
+        """
         try:
             write_index(self.layout.index_path, Q.list_models(conn))
         except OSError as err:
@@ -415,8 +422,10 @@ def _matching(row: ModelRow | None, name: ModelName) -> ModelRow | None:
     return row
 
 
-def _display(name: ModelName) -> str:
-    return f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
+def _not_found(name: ModelName) -> ModelNotFound:
+    """ "model 'x' not found", naming the digest too when ``name`` pins one."""
+    shown = f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
+    return ModelNotFound(f"model '{shown}' not found")
 
 
 class Lease:
