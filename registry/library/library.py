@@ -276,7 +276,7 @@ class Library:
         """
         if manifest.config is None:
             raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
-        config_json = self._read_config_json(manifest)
+        config_json = self.read_config_json(manifest)
         needed = [d.digest for d in manifest.blobs()]
         writer = self.blobs.writer(None, len(manifest.raw))
         with writer:
@@ -305,7 +305,15 @@ class Library:
             writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
 
-    def _read_config_json(self, manifest: Manifest) -> str | None:
+    def read_config_json(self, manifest: Manifest) -> str | None:
+        """The text of ``manifest``'s config blob when it is JSON of at most 1 MiB (what the catalog
+        records beside the manifest), else None.
+
+        Raises:
+            BlobNotFound: the config blob is not in the store.
+            RecursionError: the JSON nests too deep to parse.
+            OSError / UnicodeDecodeError: the blob cannot be read, or is JSON but not UTF-8.
+        """
         assert manifest.config is not None
         if manifest.config.size > 1 << 20:
             return None
