@@ -26,7 +26,7 @@ import json
 import os
 import socket
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,10 +34,10 @@ from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
 from registry.blobstore.oserrors import raise_store_error
 from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
-from registry.library.catalog_guard import REBUILD_HINT, catalog_problem
+from registry.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
 from registry.library.gc import GcReport, collect
 from registry.library.model_info import ModelInfo, read_model_info
-from registry.library.name_index import read_index, write_index
+from registry.library.name_index import write_index
 from registry.library.rebuild import RebuildReport, rebuild
 from registry.library.verify import VerifyReport, check
 from registry.oci.digest import Digest
@@ -116,27 +116,9 @@ class Library:
         return self.db.safe_url
 
     def ensure_catalog(self) -> None:
-        """Refuse a lost catalog; write ``index.json`` for a store that has none (or an unreadable one).
-
-        Idempotent, and safe in several processes at once: a catalog that looks lost, or an index to
-        write, is confirmed under the writer lock first. An index that cannot be written (a read-only
-        store) is left for the next name change.
-
-        Raises:
-            CatalogError: the catalog is missing or empty while the store holds models' blobs
-                (see ``catalog_guard``); the message names the catalog and the fix.
-        """
-        with self.db.read() as conn:
-            problem = catalog_problem(self.layout, conn, self.catalog_location)
-        if problem is None and self._index_readable():
-            return
-        with self.db.write() as conn:  # confirm under the lock: a first model may be being named
-            problem = catalog_problem(self.layout, conn, self.catalog_location)
-            if problem is None and not self._index_readable():
-                with suppress(OSError):  # a read-only store: the next name change writes it, or fails clearly
-                    self.write_name_index(conn)
-        if problem is not None:
-            raise CatalogError(problem)
+        """Refuse a lost catalog, and write a missing ``index.json``; see
+        :func:`registry.library.catalog_guard.refuse_lost_catalog` (idempotent; raises CatalogError)."""
+        refuse_lost_catalog(self)
 
     def close(self) -> None:
         """Release database connections."""
@@ -405,10 +387,6 @@ class Library:
         """Restore lost names from the manifest blobs and ``index.json``; see
         :func:`registry.library.rebuild.rebuild`."""
         return rebuild(self)
-
-    def _index_readable(self) -> bool:
-        index = read_index(self.layout.index_path)
-        return index is not None and not index.problems
 
     def write_name_index(self, conn: Connection) -> None:
         """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them (atomically:
