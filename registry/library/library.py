@@ -22,7 +22,6 @@ Async callers run them in a thread (``asyncio.to_thread``); each call is short e
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -32,11 +31,12 @@ from pathlib import Path
 
 from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
 from registry.blobstore.oserrors import raise_store_error
+from registry.bounded_json import loads_bounded
 from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
 from registry.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
 from registry.library.gc import GcReport, collect
-from registry.library.model_info import ModelInfo, read_model_info
+from registry.library.model_info import MAX_CONFIG_NESTING, ModelInfo, read_model_info
 from registry.library.name_index import write_index
 from registry.library.rebuild import RebuildReport, rebuild
 from registry.library.verify import VerifyReport, check
@@ -293,8 +293,7 @@ class Library:
 
         Raises:
             BlobNotFound: the config blob is not in the store.
-            RecursionError: the JSON nests too deep to parse.
-            OSError / UnicodeDecodeError: the blob cannot be read, or is JSON but not UTF-8.
+            OSError: the blob cannot be read.
         """
         assert manifest.config is not None
         if manifest.config.size > 1 << 20:
@@ -304,10 +303,11 @@ class Library:
         except BlobNotFound:
             raise BlobNotFound(f"config blob {manifest.config.digest} not found") from None
         try:
-            json.loads(raw)
-        except ValueError:
+            text = raw.decode()
+            loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False)
+        except ValueError:  # not UTF-8, not JSON, or too deep (JsonTooDeep)
             return None
-        return raw.decode()
+        return text
 
     def copy(self, source: ModelName, dest: ModelName) -> ModelRow:
         """Give the model ``source`` a second name. The manifest (and so the ID) is shared.

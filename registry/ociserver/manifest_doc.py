@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from registry.bounded_json import JsonTooDeep, loads_bounded
 from registry.catalog import ManifestRecord
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
@@ -143,26 +144,11 @@ def _load_json(content: bytes) -> Any:
             (which would otherwise exhaust the interpreter's recursion limit here or later).
     """
     try:
-        doc = json.loads(content)
-    except RecursionError as err:
+        return loads_bounded(content, MAX_NESTING, strict_numbers=False)
+    except JsonTooDeep as err:
         raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels") from err
-    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and int() of a 5,000-digit number
+    except ValueError as err:  # JSONDecodeError, bad UTF-8, and int() of a 5,000-digit number
         raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
-    _check_nesting(doc)
-    return doc
-
-
-def _check_nesting(doc: Any) -> None:
-    """Raise :class:`InvalidManifest` when ``doc`` nests deeper than :data:`MAX_NESTING` (iterative)."""
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        if depth > MAX_NESTING:
-            raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels")
-        stack.extend((child, depth + 1) for child in children)
 
 
 def _array(doc: dict[str, Any], key: str) -> list[Any]:
