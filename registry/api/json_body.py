@@ -10,11 +10,11 @@ counted before decoding; brackets and quotes inside strings are not counted.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from registry import errors
+from registry.bounded_json import JsonTooDeep, loads_bounded
 
 __all__ = ["MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "decode_json", "decode_json_object"]
 
@@ -23,17 +23,6 @@ MAX_JSON_DEPTH = 100
 
 #: At most this many arrays, objects and strings in one body.
 MAX_JSON_CONTAINERS = 2_000_000
-
-
-def _invalid_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
 
 
 _ESCAPE = re.compile(rb"\\.", re.S)
@@ -46,19 +35,6 @@ def _containers(data: bytes) -> int:
     unescaped = _ESCAPE.sub(b"", data)  # no \" left: every remaining quote opens or closes a string
     outside = _STRING.sub(b"", unescaped)
     return outside.count(b"[") + outside.count(b"{") + unescaped.count(b'"') // 2
-
-
-def _deepest_over(value: Any, limit: int) -> bool:
-    """True when ``value`` nests arrays/objects more than ``limit`` deep (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return False
 
 
 def decode_json(raw: bytes | str, *, what: str = "request body") -> Any:
@@ -75,14 +51,11 @@ def decode_json(raw: bytes | str, *, what: str = "request body") -> Any:
             f"invalid JSON in {what}: more than {MAX_JSON_CONTAINERS} arrays, objects and strings"
         )
     try:
-        value = json.loads(data, parse_constant=_invalid_constant, parse_float=_finite_float)
-    except RecursionError:
+        return loads_bounded(data, MAX_JSON_DEPTH)
+    except JsonTooDeep:
         raise errors.InvalidInput(too_deep) from None
     except ValueError as err:  # JSONDecodeError, bad UTF-8, NaN, 1e400, an int of 5,000 digits
         raise errors.InvalidInput(f"invalid JSON in {what}: {err}") from err
-    if brackets > MAX_JSON_DEPTH and isinstance(value, dict | list) and _deepest_over(value, MAX_JSON_DEPTH):
-        raise errors.InvalidInput(too_deep)
-    return value
 
 
 def decode_json_object(raw: bytes, *, what: str = "request body") -> dict[str, Any]:

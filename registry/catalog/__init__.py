@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from registry.catalog.database import Database
     from registry.catalog.models import ModelsCatalog
+    from registry.catalog.registry_gc_queries import RegistryGcQueries
     from registry.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ModelRow",
     "ModelsCatalog",
     "RegistryCatalog",
+    "RegistryGcQueries",
 ]
 
 _LAZY = {
@@ -36,6 +38,7 @@ _LAZY = {
     "ModelsCatalog": ("registry.catalog.models", "ModelsCatalog"),
     "ManifestRecord": ("registry.catalog.registry_queries", "ManifestRecord"),
     "RegistryCatalog": ("registry.catalog.registry_queries", "RegistryCatalog"),
+    "RegistryGcQueries": ("registry.catalog.registry_gc_queries", "RegistryGcQueries"),
 }
 
 

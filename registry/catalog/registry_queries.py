@@ -8,11 +8,11 @@ is what makes online garbage collection safe. Repository names and tags arrive a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, exists, false, select, true, update
+from sqlalchemy import Connection, Table, delete, exists, false, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.catalog.registry_tables import (
@@ -99,16 +99,22 @@ def _present_in_repo(conn: Connection, table: Table, repo: str, digests: Iterabl
     return {Digest.parse_oci(r) for r in conn.execute(stmt).scalars()}
 
 
+def _int_or_none(conn: Connection, stmt: Any) -> int | None:
+    """The first column of the first row of ``stmt`` as an int, or None when there is no row."""
+    value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
+
+
 class RegistryCatalog:
     """Stateless query namespace for the registry tables (a class only to group them)."""
 
     # -- blobs -------------------------------------------------------------------------------------
     #
-    # Invariant that makes online GC safe (see ``registry.ociserver.gc``): a repository link exists only
-    # for a live (not tombstoned) row whose bytes are stored. Links are made by :meth:`link_blob` after
-    # the caller stored (or saw) the bytes while holding a pin, or copied from an existing link; the
-    # sweep drops every link of a blob in the transaction that tombstones it, and deletes bytes only
-    # of tombstoned rows.
+    # Invariant that makes online GC safe (see ``registry.ociserver.gc``; its queries are in
+    # ``registry_gc_queries``): a repository link exists only for a live (not tombstoned) row whose
+    # bytes are stored. Links are made by :meth:`link_blob` after the caller stored (or saw) the bytes
+    # while holding a pin, or copied from an existing link; the sweep drops every link of a blob in the
+    # transaction that tombstones it, and deletes bytes only of tombstoned rows.
 
     @staticmethod
     def touch_blob(conn: Connection, digest: Digest, size: int, now: float | None = None) -> None:
@@ -142,8 +148,7 @@ class RegistryCatalog:
         stmt = select(reg_blobs.c.size).where(
             reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false()
         )
-        value = conn.execute(stmt).scalar()
-        return None if value is None else int(value)
+        return _int_or_none(conn, stmt)
 
     @staticmethod
     def link_blob(conn: Connection, repo: str, digest: Digest, now: float | None = None) -> bool:
@@ -182,8 +187,7 @@ class RegistryCatalog:
                 reg_blobs.c.deleting == false(),
             )
         )
-        value = conn.execute(stmt).scalar()
-        return None if value is None else int(value)
+        return _int_or_none(conn, stmt)
 
     @staticmethod
     def linked_blob_size(conn: Connection, digest: Digest) -> int | None:
@@ -192,8 +196,7 @@ class RegistryCatalog:
         stmt = select(reg_blobs.c.size).where(
             reg_blobs.c.digest == str(digest), reg_blobs.c.deleting == false(), linked
         )
-        value = conn.execute(stmt).scalar()
-        return None if value is None else int(value)
+        return _int_or_none(conn, stmt)
 
     @staticmethod
     def unlink_blob(conn: Connection, repo: str, digest: Digest) -> bool:
@@ -389,71 +392,3 @@ class RegistryCatalog:
     def upload_ids(conn: Connection) -> set[str]:
         """Ids of every live session."""
         return {str(i) for i in conn.execute(select(reg_uploads.c.id)).scalars()}
-
-    # -- garbage collection ------------------------------------------------------------------------
-
-    @staticmethod
-    def sweepable_blobs(conn: Connection, touched_before: float, now: float) -> list[tuple[Digest, int]]:
-        """Live blobs no manifest references, untouched since ``touched_before`` (the grace cut-off)
-        and not pinned by a push in flight (a pin counts until its ``expires_at`` passes ``now``).
-
-        Run inside ``Database.write()`` together with :meth:`tombstone_blobs` so no push can interleave.
-        """
-        referenced = select(reg_manifest_refs.c.child_digest).where(reg_manifest_refs.c.kind == "blob")
-        pinned = select(reg_blob_pins.c.digest).where(reg_blob_pins.c.expires_at >= now)
-        stmt = select(reg_blobs.c.digest, reg_blobs.c.size).where(
-            and_(
-                reg_blobs.c.deleting == false(),
-                reg_blobs.c.touched_at < touched_before,
-                reg_blobs.c.digest.not_in(referenced),
-                reg_blobs.c.digest.not_in(pinned),
-            )
-        )
-        return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
-
-    @staticmethod
-    def drop_expired_pins(conn: Connection, now: float) -> int:
-        """Forget pins that expired before ``now`` (pushes that crashed or took far too long)."""
-        return int(conn.execute(delete(reg_blob_pins).where(reg_blob_pins.c.expires_at < now)).rowcount)
-
-    @staticmethod
-    def tombstone_blobs(conn: Connection, digests: Sequence[Digest]) -> None:
-        """Phase 1 of a sweep: drop every repository link to ``digests`` and mark their rows deleting.
-
-        From the commit on, the blobs count as absent (uploads of them start over) and their bytes
-        may go at any time; only :meth:`forget_tombstoned` removes the rows, after the bytes.
-        """
-        for i in range(0, len(digests), 1000):
-            part = [str(d) for d in digests[i : i + 1000]]
-            conn.execute(delete(reg_repo_blobs).where(reg_repo_blobs.c.digest.in_(part)))
-            conn.execute(update(reg_blobs).where(reg_blobs.c.digest.in_(part)).values(deleting=True))
-
-    @staticmethod
-    def tombstoned_blobs(conn: Connection, limit: int) -> list[tuple[Digest, int]]:
-        """Up to ``limit`` rows marked deleting (by this sweep or one that was interrupted)."""
-        stmt = (
-            select(reg_blobs.c.digest, reg_blobs.c.size)
-            .where(reg_blobs.c.deleting == true())
-            .order_by(reg_blobs.c.digest)
-            .limit(limit)
-        )
-        return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
-
-    @staticmethod
-    def forget_tombstoned(conn: Connection, digests: Sequence[Digest]) -> None:
-        """Phase 2 of a sweep, after their bytes were deleted: delete rows still marked deleting."""
-        for i in range(0, len(digests), 1000):
-            part = [str(d) for d in digests[i : i + 1000]]
-            conn.execute(
-                delete(reg_blobs).where(reg_blobs.c.digest.in_(part), reg_blobs.c.deleting == true())
-            )
-
-    @staticmethod
-    def recorded_digests(conn: Connection, digests: Sequence[Digest]) -> set[Digest]:
-        """Which of ``digests`` have a blob row in any state (bytes without one are orphans)."""
-        found: set[Digest] = set()
-        for i in range(0, len(digests), 1000):
-            part = [str(d) for d in digests[i : i + 1000]]
-            stmt = select(reg_blobs.c.digest).where(reg_blobs.c.digest.in_(part))
-            found.update(Digest.parse_oci(r) for r in conn.execute(stmt).scalars())
-        return found

@@ -16,6 +16,12 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     """Add the library commands to the ``ollama-py`` parser."""
+    _register_model_commands(sub)
+    _register_store_commands(sub)
+
+
+def _register_model_commands(sub: Any) -> None:
+    """list, show, cp, rm: commands about named models."""
     p = sub.add_parser("list", aliases=["ls"], help="List models")
     p.add_argument("prefix", nargs="?", help="only models whose name starts with this (case-insensitive)")
     p.add_argument("--json", action="store_true", help="print JSON as /api/tags does")
@@ -44,6 +50,9 @@ def register(sub: Any) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL")
     p.set_defaults(handler=cmd_rm)
 
+
+def _register_store_commands(sub: Any) -> None:
+    """prune, verify, import-ollama, migrate: commands about the store and its catalog."""
     p = sub.add_parser("prune", help="Remove blobs no model needs, stale partial downloads and temp files")
     p.add_argument("--dry-run", action="store_true", help="only report what would be removed")
     p.add_argument(

@@ -18,16 +18,19 @@ told the catalog is lost.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from registry.blobstore.layout import StoreLayout
 from registry.catalog import ModelsCatalog as Q
+from registry.errors import CatalogError
 from registry.library.name_index import read_index
 
 if TYPE_CHECKING:
     from registry.catalog import Connection
+    from registry.library.library import Library
 
-__all__ = ["REBUILD_HINT", "catalog_problem"]
+__all__ = ["REBUILD_HINT", "catalog_problem", "refuse_lost_catalog"]
 
 REBUILD_HINT = (
     "nothing was changed; run 'ollama-py verify --rebuild-catalog' to rebuild the catalog from the "
@@ -54,3 +57,34 @@ def catalog_problem(layout: StoreLayout, conn: Connection, where: str) -> str | 
         f"the catalog ({where}) is missing or empty, but the store at {layout.root} holds blob "
         f"files; {REBUILD_HINT}"
     )
+
+
+def refuse_lost_catalog(library: Library) -> None:
+    """Raise when ``library``'s catalog is lost (see :func:`catalog_problem`); write ``index.json``
+    when the store has none (or an unreadable one).
+
+    Idempotent, and safe in several processes at once: a catalog that looks lost, or an index to
+    write, is confirmed under the writer lock first. An index that cannot be written (a read-only
+    store) is left for the next name change.
+
+    Raises:
+        CatalogError: the catalog is missing or empty while the store holds models' blobs; the
+            message names the catalog and the fix.
+    """
+    where = library.catalog_location
+    with library.db.read() as conn:
+        problem = catalog_problem(library.layout, conn, where)
+    if problem is None and _index_readable(library.layout):
+        return
+    with library.db.write() as conn:  # confirm under the lock: a first model may be being named
+        problem = catalog_problem(library.layout, conn, where)
+        if problem is None and not _index_readable(library.layout):
+            with suppress(OSError):  # a read-only store: the next name change writes it, or fails clearly
+                library.write_name_index(conn)
+    if problem is not None:
+        raise CatalogError(problem)
+
+
+def _index_readable(layout: StoreLayout) -> bool:
+    index = read_index(layout.index_path)
+    return index is not None and not index.problems

@@ -22,7 +22,6 @@ Async callers run them in a thread (``asyncio.to_thread``); each call is short e
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterable, Iterator
@@ -32,12 +31,13 @@ from pathlib import Path
 
 from registry.blobstore import BlobStore, PartialBlob, StagedBlob, StoreLayout
 from registry.blobstore.oserrors import raise_store_error
+from registry.bounded_json import loads_bounded
 from registry.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
-from registry.library.catalog_guard import REBUILD_HINT, catalog_problem
+from registry.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
 from registry.library.gc import GcReport, collect
-from registry.library.model_info import ModelInfo, read_model_info
-from registry.library.name_index import read_index, write_index
+from registry.library.model_info import MAX_CONFIG_NESTING, ModelInfo, read_model_info
+from registry.library.name_index import write_index
 from registry.library.rebuild import RebuildReport, rebuild
 from registry.library.verify import VerifyReport, check
 from registry.oci.digest import Digest
@@ -116,25 +116,9 @@ class Library:
         return self.db.safe_url
 
     def ensure_catalog(self) -> None:
-        """Refuse a lost catalog; write ``index.json`` for a store that has none yet.
-
-        Raises:
-            CatalogError: the catalog is missing or empty while the store holds models' blobs
-                (see ``catalog_guard``); the message names the catalog and the fix.
-        """
-        with self.db.read() as conn:
-            problem = catalog_problem(self.layout, conn, self.catalog_location)
-        if problem is None and self._index_readable():
-            return
-        with self.db.write() as conn:  # confirm under the lock: a first model may be being named
-            problem = catalog_problem(self.layout, conn, self.catalog_location)
-            if problem is None and not self._index_readable():
-                try:
-                    write_index(self.layout.index_path, Q.list_models(conn))
-                except OSError:
-                    pass  # a read-only store: the next name change writes it, or fails clearly
-        if problem is not None:
-            raise CatalogError(problem)
+        """Refuse a lost catalog, and write a missing ``index.json``; see
+        :func:`registry.library.catalog_guard.refuse_lost_catalog` (idempotent; raises CatalogError)."""
+        refuse_lost_catalog(self)
 
     def close(self) -> None:
         """Release database connections."""
@@ -163,7 +147,7 @@ class Library:
         """The model called ``name``. Raises :class:`ModelNotFound` ("model 'x' not found")."""
         row = self.find_model(name)
         if row is None:
-            raise ModelNotFound(f"model '{_display(name)}' not found")
+            raise _not_found(name)
         return row
 
     def manifest_of(self, row: ModelRow) -> Manifest:
@@ -274,7 +258,7 @@ class Library:
         """
         if manifest.config is None:
             raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
-        config_json = self._read_config_json(manifest)
+        config_json = self.read_config_json(manifest)
         needed = [d.digest for d in manifest.blobs()]
         writer = self.blobs.writer(None, len(manifest.raw))
         with writer:
@@ -303,7 +287,14 @@ class Library:
             writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
 
-    def _read_config_json(self, manifest: Manifest) -> str | None:
+    def read_config_json(self, manifest: Manifest) -> str | None:
+        """The text of ``manifest``'s config blob when it is JSON of at most 1 MiB (what the catalog
+        records beside the manifest), else None.
+
+        Raises:
+            BlobNotFound: the config blob is not in the store.
+            OSError: the blob cannot be read.
+        """
         assert manifest.config is not None
         if manifest.config.size > 1 << 20:
             return None
@@ -312,10 +303,11 @@ class Library:
         except BlobNotFound:
             raise BlobNotFound(f"config blob {manifest.config.digest} not found") from None
         try:
-            json.loads(raw)
-        except ValueError:
+            text = raw.decode()
+            loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False)
+        except ValueError:  # not UTF-8, not JSON, or too deep (JsonTooDeep)
             return None
-        return raw.decode()
+        return text
 
     def copy(self, source: ModelName, dest: ModelName) -> ModelRow:
         """Give the model ``source`` a second name. The manifest (and so the ID) is shared.
@@ -325,7 +317,7 @@ class Library:
         with self.db.write() as conn:
             row = _matching(Q.get_model(conn, source), source)
             if row is None:
-                raise ModelNotFound(f"model '{_display(source)}' not found")
+                raise _not_found(source)
             if source.key != dest.key:
                 previous = Q.set_model(conn, dest, row.manifest.digest)
                 if previous is not None and previous != row.manifest.digest:
@@ -342,7 +334,7 @@ class Library:
         """
         with self.db.write() as conn:
             if _matching(Q.get_model(conn, name), name) is None:
-                raise ModelNotFound(f"model '{_display(name)}' not found")
+                raise _not_found(name)
             manifest_digest = Q.delete_model(conn, name)
             assert manifest_digest is not None
             candidates = [manifest_digest, *Q.manifest_blob_digests(conn, manifest_digest)]
@@ -396,12 +388,13 @@ class Library:
         :func:`registry.library.rebuild.rebuild`."""
         return rebuild(self)
 
-    def _index_readable(self) -> bool:
-        index = read_index(self.layout.index_path)
-        return index is not None and not index.problems
-
     def write_name_index(self, conn: Connection) -> None:
-        """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them."""
+        """Rewrite ``index.json`` from the names as ``conn``'s write transaction sees them (atomically:
+        a reader sees the old index or the new one). Call it in every transaction that changes a name.
+
+        Raises:
+            DiskFull / StoreError: the index cannot be written (the caller's transaction then rolls back).
+        """
         try:
             write_index(self.layout.index_path, Q.list_models(conn))
         except OSError as err:
@@ -415,8 +408,10 @@ def _matching(row: ModelRow | None, name: ModelName) -> ModelRow | None:
     return row
 
 
-def _display(name: ModelName) -> str:
-    return f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
+def _not_found(name: ModelName) -> ModelNotFound:
+    """ "model 'x' not found", naming the digest too when ``name`` pins one."""
+    shown = f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
+    return ModelNotFound(f"model '{shown}' not found")
 
 
 class Lease:

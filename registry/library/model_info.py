@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from registry.blobstore import BlobStore
+from registry.bounded_json import loads_bounded
 from registry.catalog import ModelRow
 from registry.modelfile.writer import render_modelfile
 from registry.oci import mediatypes
@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 _TEXT_LIMIT = 8 << 20
+
+#: Config, parameters and messages nested deeper than this are treated as not JSON.
+MAX_CONFIG_NESTING = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +73,17 @@ def config_of(row: ModelRow) -> dict[str, Any]:
     """The model's config blob as the catalog keeps a copy of it (``{}`` when absent or not JSON)."""
     if not row.manifest.config_json:
         return {}
-    try:
-        loaded = json.loads(row.manifest.config_json)
-    except ValueError:
-        return {}
+    loaded = _json_or(row.manifest.config_json, {})
     return loaded if isinstance(loaded, dict) else {}
+
+
+def _json_or(text: str, default: Any) -> Any:
+    """``text`` decoded as JSON nested at most :data:`MAX_CONFIG_NESTING` deep, else ``default``
+    (a layer written by another tool, or by a hostile registry, never raises here)."""
+    try:
+        return loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False) if text else default
+    except ValueError:
+        return default
 
 
 def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> ModelInfo:
@@ -104,11 +113,11 @@ def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> Mode
         elif kind == mediatypes.OLLAMA_LICENSE:
             licenses.append(_text(store, layer.digest))
         elif kind == mediatypes.OLLAMA_PARAMS:
-            loaded = json.loads(_text(store, layer.digest) or "{}")
+            loaded = _json_or(_text(store, layer.digest), {})
             if isinstance(loaded, dict):
                 params.update(loaded)
         elif kind == mediatypes.OLLAMA_MESSAGES:
-            loaded = json.loads(_text(store, layer.digest) or "[]")
+            loaded = _json_or(_text(store, layer.digest), [])
             if isinstance(loaded, list):
                 messages.extend(m for m in loaded if isinstance(m, dict))
         else:

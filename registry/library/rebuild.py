@@ -21,7 +21,6 @@ collects them after the grace period as usual.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -177,13 +176,9 @@ def _read_manifests(library: Library, found: dict[Digest, int]) -> dict[Digest, 
 
 
 def _config_json(library: Library, manifest: Manifest) -> str | None:
-    """The config blob's text when it is small JSON (what ``put_model`` records)."""
-    assert manifest.config is not None
-    if manifest.config.size > 1 << 20:
-        return None
+    """The config blob's text when it is small JSON (see :meth:`Library.read_config_json`); None
+    when it is not, or cannot be read."""
     try:
-        raw = library.blobs.read_bytes(manifest.config.digest, 1 << 20)
-        json.loads(raw)
-        return raw.decode()
+        return library.read_config_json(manifest)
     except (OSError, BlobNotFound, ValueError, RecursionError):
         return None

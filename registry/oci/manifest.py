@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry.bounded_json import JsonTooDeep, loads_bounded
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, sha256_of
@@ -24,6 +25,9 @@ __all__ = ["MAX_MANIFEST_BYTES", "Descriptor", "Manifest", "build_manifest"]
 
 #: Manifests above this size are refused (the OCI spec suggests registries accept at least 4 MiB).
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+#: A manifest nested deeper than this is invalid (a real one nests four levels).
+MAX_MANIFEST_NESTING = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +123,10 @@ class Manifest:
                 f"invalid manifest: {len(raw)} bytes is over the {MAX_MANIFEST_BYTES} limit"
             )
         try:
-            doc = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            doc = loads_bounded(raw, MAX_MANIFEST_NESTING, strict_numbers=False)
+        except JsonTooDeep as err:
+            raise InvalidManifest(f"invalid manifest: {err}") from err
+        except ValueError as err:  # JSONDecodeError, bad UTF-8, an int of 5,000 digits
             raise InvalidManifest(f"invalid manifest: not valid JSON ({err})") from err
         if not isinstance(doc, dict):
             raise InvalidManifest("invalid manifest: the document is not a JSON object")

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.catalog import RegistryCatalog
+from registry.catalog import RegistryCatalog, RegistryGcQueries
 from registry.oci.digest import Digest
 from registry.ociserver.storage.base import BlobBackend
 from registry.ociserver.store import RegistryStore
@@ -83,10 +83,10 @@ async def collect_garbage(
 
     def mark(conn: Any) -> list[tuple[Digest, int]]:
         if dry_run:
-            return RegistryCatalog.sweepable_blobs(conn, now - grace, now)
-        RegistryCatalog.drop_expired_pins(conn, now)
-        candidates = RegistryCatalog.sweepable_blobs(conn, now - grace, now)
-        RegistryCatalog.tombstone_blobs(conn, [d for d, _ in candidates])
+            return RegistryGcQueries.sweepable_blobs(conn, now - grace, now)
+        RegistryGcQueries.drop_expired_pins(conn, now)
+        candidates = RegistryGcQueries.sweepable_blobs(conn, now - grace, now)
+        RegistryGcQueries.tombstone_blobs(conn, [d for d, _ in candidates])
         return candidates
 
     if sweep_blobs:
@@ -121,13 +121,13 @@ async def _delete_tombstoned(store: RegistryStore, report: GcReport) -> None:
     marked = set(report.blobs)
 
     def batch(conn: Any) -> int:
-        doomed = RegistryCatalog.tombstoned_blobs(conn, _BATCH)
+        doomed = RegistryGcQueries.tombstoned_blobs(conn, _BATCH)
         _delete_bytes(store.backend, [d for d, _ in doomed])
         for digest, size in doomed:
             if digest not in marked:  # left by an interrupted earlier sweep
                 report.blobs.append(digest)
                 report.bytes_freed += size
-        RegistryCatalog.forget_tombstoned(conn, [d for d, _ in doomed])
+        RegistryGcQueries.forget_tombstoned(conn, [d for d, _ in doomed])
         return len(doomed)
 
     while await store.write(batch) == _BATCH:
@@ -141,7 +141,7 @@ async def _sweep_orphan_files(store: RegistryStore, report: GcReport, dry_run: b
         return
 
     def run(conn: Any) -> None:
-        recorded = RegistryCatalog.recorded_digests(conn, stored)
+        recorded = RegistryGcQueries.recorded_digests(conn, stored)
         report.orphan_files = [d for d in stored if d not in recorded]
         if not dry_run:
             _delete_bytes(store.backend, report.orphan_files)

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from registry.bounded_json import JsonTooDeep, loads_bounded
 from registry.catalog import ManifestRecord
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
@@ -46,6 +47,33 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         raise InvalidManifest("manifest invalid: not a JSON object")
     if doc.get("schemaVersion") != 2:
         raise InvalidManifest("manifest invalid: schemaVersion must be 2")
+    media_type = _media_type(doc, content_type)
+    blob_refs, manifest_refs = _references(doc, media_type)
+    subject = _descriptor(doc["subject"], "subject")[0] if doc.get("subject") is not None else None
+    artifact_type = _artifact_type(doc)
+    annotations = doc.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        raise InvalidManifest("manifest invalid: annotations must be an object")
+    return ManifestRecord(
+        digest=Digest(hashlib.new(algorithm, content).hexdigest(), algorithm),
+        media_type=media_type,
+        content=content,
+        subject=subject,
+        artifact_type=artifact_type,
+        annotations=json.dumps(annotations) if annotations else None,
+        blob_refs=tuple(dict.fromkeys(blob_refs)),
+        manifest_refs=tuple(dict.fromkeys(manifest_refs)),
+    )
+
+
+def _media_type(doc: dict[str, Any], content_type: str | None) -> str:
+    """The manifest's media type: its ``mediaType``, else the request's ``content_type``, else guessed
+    from its shape (index or image manifest).
+
+    Raises:
+        InvalidManifest: ``mediaType`` is not a string, disagrees with ``content_type``, or the result
+            is not ``type/subtype`` (it is served back as the Content-Type header).
+    """
     body_type = doc.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
         raise InvalidManifest("manifest invalid: mediaType must be a string")
@@ -61,43 +89,45 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
     media_type = body_type or content_type
     if not media_type or media_type == "application/octet-stream":
         media_type = mediatypes.OCI_INDEX if "manifests" in doc else mediatypes.OCI_MANIFEST
-    if not is_media_type(media_type):  # it is served back as the Content-Type header
+    if not is_media_type(media_type):
         raise InvalidManifest(f"manifest invalid: media type {media_type[:100]!r} is not a type/subtype")
-    blob_refs: list[Digest] = []
-    manifest_refs: list[Digest] = []
-    config = doc.get("config")
+    return media_type
+
+
+def _references(doc: dict[str, Any], media_type: str) -> tuple[list[Digest], list[Digest]]:
+    """The blobs (config and layers without ``urls``) and the child manifests ``doc`` names.
+
+    Raises:
+        InvalidManifest: a malformed descriptor or descriptor list.
+    """
     if "manifests" in doc or media_type in _INDEX_TYPES:
-        manifest_refs = [_descriptor(m, f"manifests[{i}]")[0] for i, m in enumerate(_array(doc, "manifests"))]
-    else:
-        if config is not None:
-            blob_refs.append(_descriptor(config, "config")[0])
-        for i, layer in enumerate(_array(doc, "layers")):
-            digest, raw = _descriptor(layer, f"layers[{i}]")
-            if not raw.get("urls"):
-                blob_refs.append(digest)
-    subject = _descriptor(doc["subject"], "subject")[0] if doc.get("subject") is not None else None
+        return [], [_descriptor(m, f"manifests[{i}]")[0] for i, m in enumerate(_array(doc, "manifests"))]
+    blob_refs: list[Digest] = []
+    config = doc.get("config")
+    if config is not None:
+        blob_refs.append(_descriptor(config, "config")[0])
+    for i, layer in enumerate(_array(doc, "layers")):
+        digest, raw = _descriptor(layer, f"layers[{i}]")
+        if not raw.get("urls"):
+            blob_refs.append(digest)
+    return blob_refs, []
+
+
+def _artifact_type(doc: dict[str, Any]) -> str | None:
+    """``artifactType``, else the config's media type when that is ``type/subtype``, else None.
+
+    Raises:
+        InvalidManifest: ``artifactType`` is present but not ``type/subtype``.
+    """
     artifact_type = doc.get("artifactType")
     if artifact_type is not None and not (isinstance(artifact_type, str) and is_media_type(artifact_type)):
         raise InvalidManifest(
             f"manifest invalid: artifactType {str(artifact_type)[:100]!r} is not a type/subtype"
         )
+    config = doc.get("config")
     if artifact_type is None and isinstance(config, dict):
         artifact_type = config.get("mediaType")
-    annotations = doc.get("annotations")
-    if annotations is not None and not isinstance(annotations, dict):
-        raise InvalidManifest("manifest invalid: annotations must be an object")
-    return ManifestRecord(
-        digest=Digest(hashlib.new(algorithm, content).hexdigest(), algorithm),
-        media_type=media_type,
-        content=content,
-        subject=subject,
-        artifact_type=artifact_type
-        if isinstance(artifact_type, str) and is_media_type(artifact_type)
-        else None,
-        annotations=json.dumps(annotations) if annotations else None,
-        blob_refs=tuple(dict.fromkeys(blob_refs)),
-        manifest_refs=tuple(dict.fromkeys(manifest_refs)),
-    )
+    return artifact_type if isinstance(artifact_type, str) and is_media_type(artifact_type) else None
 
 
 def is_media_type(text: str) -> bool:
@@ -114,26 +144,11 @@ def _load_json(content: bytes) -> Any:
             (which would otherwise exhaust the interpreter's recursion limit here or later).
     """
     try:
-        doc = json.loads(content)
-    except RecursionError as err:
+        return loads_bounded(content, MAX_NESTING, strict_numbers=False)
+    except JsonTooDeep as err:
         raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels") from err
-    except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, and int() of a 5,000-digit number
+    except ValueError as err:  # JSONDecodeError, bad UTF-8, and int() of a 5,000-digit number
         raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
-    _check_nesting(doc)
-    return doc
-
-
-def _check_nesting(doc: Any) -> None:
-    """Raise :class:`InvalidManifest` when ``doc`` nests deeper than :data:`MAX_NESTING` (iterative)."""
-    stack: list[tuple[Any, int]] = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        if depth > MAX_NESTING:
-            raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels")
-        stack.extend((child, depth + 1) for child in children)
 
 
 def _array(doc: dict[str, Any], key: str) -> list[Any]:

@@ -29,22 +29,21 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from registry.blobstore.appender import Appender, open_appender
 from registry.blobstore.file_lock import flock_exclusive
 from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
+from registry.ociserver.upload_lanes import HashWriteLanes, write_and_hash
 
 __all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
 
 _FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
 _MAX_LIVE_HASHERS = 1024
 _LOCK_POLL = 0.02  # seconds between tries for a session another process is writing
-_WRITE_LAG = 4  # batches the write lane may fall behind the hash lane (16 MiB)
 
 
 class ChunkOutOfOrder(InvalidRange):
@@ -159,6 +158,34 @@ class UploadSpool:
             TooLarge: the session would exceed ``max_upload_bytes``.
             DiskFull / StoreError: the disk refused.
         """
+        f, hasher = await self._open_at(upload_id, offset)
+        lanes = HashWriteLanes(hasher, f)
+        chunks = aiter(body)
+        try:
+            size, tail = await self._receive(chunks, lanes, offset, length)
+            await lanes.finish()
+            if tail:
+                await asyncio.to_thread(write_and_hash, f, hasher, tail)
+            await asyncio.to_thread(_close_appender, f)
+        except BaseException:
+            # The hasher has consumed part of this chunk: forget it (the prefix is re-hashed when
+            # needed). Then close and cut the file back, waiting even through a cancellation: the
+            # session lock must not be released while the file is longer than the accepted offset.
+            self._hashers.pop(upload_id, None)
+            await _run_to_completion(_abandon_chunk(chunks, lanes, f, self.path(upload_id), offset))
+            raise
+        self._remember(upload_id, size, hasher)
+        return size
+
+    async def _open_at(self, upload_id: str, offset: int) -> tuple[Appender, hashlib._Hash]:
+        """Step 1 of :meth:`append`: an appender positioned at ``offset`` and the hash of the bytes
+        before it.
+
+        Raises:
+            UploadNotFound: the data is held by another process (see :meth:`require_data`).
+            UploadDataLost: the data file was already published as a blob, or is shorter than ``offset``.
+            DiskFull / StoreError: the file cannot be opened.
+        """
         self.require_data(upload_id, offset)
         path = self.path(upload_id)
         if _published(path):
@@ -168,45 +195,59 @@ class UploadSpool:
             )
         hasher = await self._hasher_at(upload_id, offset)
         f = await asyncio.to_thread(open_appender, path, offset)
-        end = None if length is None else offset + length
+        return f, hasher
+
+    async def _receive(
+        self,
+        chunks: AsyncIterator[bytes | bytearray],
+        lanes: HashWriteLanes,
+        offset: int,
+        length: int | None,
+    ) -> tuple[int, list[bytes | bytearray]]:
+        """Step 2 of :meth:`append`: read the body, handing it to ``lanes`` in batches of
+        :data:`_FLUSH_AT` bytes. Returns the session's new length and the last batch, not yet handed
+        over (shorter than :data:`_FLUSH_AT`; the caller writes it after ``lanes.finish()``).
+
+        Raises:
+            TooLarge / SizeInvalid: see :meth:`_check_size`; raised at the first byte too many.
+        """
         size = offset
         pending: list[bytes | bytearray] = []
         pending_len = 0
-        lanes = _Lanes(hasher, f)
-        chunks = aiter(body)
-        try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if self.max_upload_bytes is not None and size > self.max_upload_bytes:
-                    raise TooLarge(f"upload exceeds the limit of {self.max_upload_bytes} bytes")
-                if end is not None and size > end:
-                    raise SizeInvalid(
-                        f"the body is longer than the {length} bytes its Content-Range announces; "
-                        "nothing of this chunk was kept"
-                    )
-                pending.append(chunk)
-                pending_len += len(chunk)
-                if pending_len >= _FLUSH_AT:
-                    await lanes.submit(pending)
-                    pending, pending_len = [], 0
+        async for chunk in chunks:
+            size += len(chunk)
+            self._check_size(size, offset, length, complete=False)
+            pending.append(chunk)
+            pending_len += len(chunk)
+            if pending_len >= _FLUSH_AT:
+                await lanes.submit(pending)
+                pending, pending_len = [], 0
+        self._check_size(size, offset, length, complete=True)
+        return size, pending
+
+    def _check_size(self, size: int, offset: int, length: int | None, *, complete: bool) -> None:
+        """Check the session's length ``size`` so far: while reading (``complete`` False) against the
+        limit and the announced ``length``; once the body ended, that it is exactly ``length``.
+
+        Raises:
+            TooLarge: the session would exceed ``max_upload_bytes``.
+            SizeInvalid: the body is longer than ``length`` (or, once complete, shorter).
+        """
+        end = None if length is None else offset + length
+        if complete:
             if end is not None and size != end:
                 raise SizeInvalid(
                     f"the body has {size - offset} bytes but its Content-Range announces {length}; "
                     "nothing of this chunk was kept"
                 )
-            await lanes.finish()
-            if pending:
-                await asyncio.to_thread(_write_and_hash, f, hasher, pending)
-            await asyncio.to_thread(_close_appender, f)
-        except BaseException:
-            # The hasher has consumed part of this chunk: forget it (the prefix is re-hashed when
-            # needed). Then close and cut the file back, waiting even through a cancellation: the
-            # session lock must not be released while the file is longer than the accepted offset.
-            self._hashers.pop(upload_id, None)
-            await _run_to_completion(_abandon_chunk(chunks, lanes, f, path, offset))
-            raise
-        self._remember(upload_id, size, hasher)
-        return size
+            return
+        if self.max_upload_bytes is not None and size > self.max_upload_bytes:
+            raise TooLarge(f"upload exceeds the limit of {self.max_upload_bytes} bytes")
+        if end is not None and size > end:
+            raise SizeInvalid(
+                f"the body is longer than the {length} bytes its Content-Range announces; "
+                "nothing of this chunk was kept"
+            )
 
     async def cut_back(self, upload_id: str, offset: int) -> None:
         """Undo an :meth:`append` whose new offset could not be recorded: cut the data file back to
@@ -254,60 +295,8 @@ class UploadSpool:
             self._hashers.popitem(last=False)
 
 
-class _Lanes:
-    """Hash and write batches of one append on two lanes that run side by side.
-
-    Hashing is on the critical path (it must keep up with the socket), so a new batch waits only for
-    the previous batch's hash. Writes (``O_DIRECT`` plus the page-cache read-back) go in order through
-    one dedicated thread and may lag up to :data:`_WRITE_LAG` batches behind, so a slow write does not
-    stall the hash. ``finish`` waits for both lanes and raises the first error; ``abandon`` waits
-    without raising (used when the append already failed).
-    """
-
-    def __init__(self, hasher: hashlib._Hash, appender: Appender) -> None:
-        self._hasher = hasher
-        self._appender = appender
-        self._hash: asyncio.Future[None] | None = None
-        self._writes: deque[asyncio.Future[None]] = deque()
-        self._writer: ThreadPoolExecutor | None = None
-
-    async def submit(self, batch: list[bytes | bytearray]) -> None:
-        """Queue ``batch`` on both lanes, after waiting for room."""
-        loop = asyncio.get_running_loop()
-        if self._hash is not None:
-            await self._hash
-        self._hash = loop.run_in_executor(None, _hash_pieces, self._hasher, batch)
-        while len(self._writes) >= _WRITE_LAG:
-            await self._writes.popleft()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-write")
-        self._writes.append(loop.run_in_executor(self._writer, _write_pieces, self._appender, batch))
-
-    async def finish(self) -> None:
-        """Wait for every queued batch; raise the first failure."""
-        try:
-            if self._hash is not None:
-                await self._hash
-                self._hash = None
-            while self._writes:
-                await self._writes.popleft()
-        finally:
-            await self.abandon()
-
-    async def abandon(self) -> None:
-        """Wait for whatever is still running (ignoring its errors) and stop the writer thread."""
-        pending = [f for f in (self._hash, *self._writes) if f is not None]
-        self._hash = None
-        self._writes.clear()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.shutdown(wait=False)
-            self._writer = None
-
-
 async def _abandon_chunk(
-    chunks: AsyncIterator[bytes | bytearray], lanes: _Lanes, f: Appender, path: Path, offset: int
+    chunks: AsyncIterator[bytes | bytearray], lanes: HashWriteLanes, f: Appender, path: Path, offset: int
 ) -> None:
     """Stop reading the body (a socket reader thread stops now, not when the generator is collected),
     stop both lanes, close the appender and cut ``path`` back to ``offset``. Never raises: a cut that
@@ -361,9 +350,7 @@ def _cut_to(path: Path, offset: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY)
     except FileNotFoundError as err:
-        raise UploadDataLost(
-            "blob upload unknown to registry: its data is gone; start the upload again"
-        ) from err
+        raise _data_gone() from err
     except OSError as err:
         raise_store_error(err, "sealing an upload")
         raise  # pragma: no cover
@@ -385,6 +372,10 @@ def _cut_to(path: Path, offset: int) -> None:
         )
 
 
+def _data_gone() -> UploadDataLost:
+    return UploadDataLost("blob upload unknown to registry: its data is gone; start the upload again")
+
+
 def _published(path: Path) -> bool:
     """True when the data file has another name: the publish step hard-links it to the blob and
     then removes this name, so a crash between the two leaves the session's file *being* the blob.
@@ -402,29 +393,6 @@ def _touch(path: Path) -> None:
         raise_store_error(err, "creating an upload")
 
 
-def _hash_pieces(hasher: hashlib._Hash, pieces: list[bytes | bytearray]) -> None:
-    for piece in pieces:
-        hasher.update(piece)
-
-
-def _write_pieces(f: Appender, pieces: list[bytes | bytearray]) -> None:
-    try:
-        for piece in pieces:
-            f.write(piece)
-    except OSError as err:
-        raise_store_error(err, "writing an upload")
-
-
-def _write_and_hash(f: Appender, hasher: hashlib._Hash, pieces: list[bytes | bytearray]) -> None:
-    """Hash and write each piece as received (no joining copy). Runs in a worker thread."""
-    try:
-        for piece in pieces:
-            hasher.update(piece)
-            f.write(piece)
-    except OSError as err:
-        raise_store_error(err, "writing an upload")
-
-
 def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib._Hash:
     hasher = hashlib.new(algorithm)
     buf = bytearray(1 << 20)
@@ -433,9 +401,7 @@ def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib.
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
     except FileNotFoundError as err:
-        raise UploadDataLost(
-            "blob upload unknown to registry: its data is gone; start the upload again"
-        ) from err
+        raise _data_gone() from err
     with f:
         while remaining > 0:
             n = f.readinto(view[: min(len(buf), remaining)])

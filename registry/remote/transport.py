@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from yarl import URL
 
+from registry.bounded_json import loads_bounded
 from registry.errors import Denied, TransferError, Unauthorized
 from registry.remote.auth import Authenticator
 from registry.remote.options import TransferOptions
@@ -79,8 +79,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
 
 def _registry_message(body: str) -> str:
     try:
-        doc = json.loads(body)
-    except ValueError:
+        doc = loads_bounded(body, 16, strict_numbers=False)
+    except ValueError:  # not JSON, or a hostile registry's deep nesting
         return body[:300]
     if isinstance(doc, dict) and isinstance(doc.get("errors"), list) and doc["errors"]:
         first = doc["errors"][0]

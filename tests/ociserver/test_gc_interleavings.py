@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from registry.catalog import RegistryCatalog
+from registry.catalog import RegistryCatalog, RegistryGcQueries
 from registry.errors import StoreError
 from registry.oci.digest import Digest
 from registry.ociserver.blob_commit import PIN_SECONDS, commit_blob
@@ -29,7 +29,7 @@ Http = aiohttp.ClientSession
 
 async def _tombstone(registry: RunningRegistry, digest: Digest) -> None:
     """What a sweep commits in its first phase (then it is "killed")."""
-    await registry.app[STORE].write(lambda c: RegistryCatalog.tombstone_blobs(c, [digest]))
+    await registry.app[STORE].write(lambda c: RegistryGcQueries.tombstone_blobs(c, [digest]))
 
 
 async def test_tombstoned_blob_is_absent_and_a_new_push_revives_it(
