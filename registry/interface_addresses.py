@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from pathlib import Path
 
-__all__ = ["IPAddress", "interface_addresses"]
+__all__ = ["IPAddress", "interface_addresses", "is_interface_address"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -63,3 +63,8 @@ def interface_addresses(
     if not read_any:
         found = _resolved_addresses()
     return frozenset(found)
+
+
+def is_interface_address(address: IPAddress) -> bool:
+    """True when ``address`` is one of this machine's own (see :func:`interface_addresses`)."""
+    return address in interface_addresses()

@@ -16,16 +16,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from registry.interface_addresses import IPAddress, interface_addresses
+from registry.interface_addresses import is_interface_address
 from registry.local_hosts import host_allowed, is_loopback_bind
 
 __all__ = ["host_allowed", "host_guard_middleware", "is_loopback_bind"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _is_interface_address(address: IPAddress) -> bool:
-    return address in interface_addresses()
 
 
 def host_guard_middleware(bind_host: str) -> Middleware:
@@ -37,7 +33,7 @@ def host_guard_middleware(bind_host: str) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if guarded:
             host = request.headers.get("Host", "")
-            if not host_allowed(host, bind_host, machine_name, is_local_address=_is_interface_address):
+            if not host_allowed(host, bind_host, machine_name, is_local_address=is_interface_address):
                 return web.json_response(
                     {"error": f"host {host[:200]!r} is not allowed: this server answers only local names"},
                     status=403,

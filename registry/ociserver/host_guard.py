@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from registry.errors import Denied
+from registry.interface_addresses import is_interface_address
 from registry.local_hosts import host_allowed, is_loopback_bind
 from registry.ociserver.settings import ServerSettings
 
@@ -37,7 +38,7 @@ def host_guard_middleware(bind_host: str) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host", "")
-        if not host_allowed(host, bind_host, machine_name):
+        if not host_allowed(host, bind_host, machine_name, is_local_address=is_interface_address):
             raise Denied(
                 "this registry has no auth and answers only local host names "
                 "(add an [auth] section to serve other names)"
