@@ -168,7 +168,7 @@ def _read_manifests(library: Library, found: dict[Digest, int]) -> dict[Digest, 
             if not raw.lstrip().startswith(b"{"):
                 continue
             manifest = Manifest.parse(raw)
-        except (OSError, BlobNotFound, InvalidManifest, ValueError, RecursionError):
+        except (OSError, BlobNotFound, InvalidManifest, ValueError):
             continue
         if manifest.config is not None and manifest.digest == digest:
             manifests[digest] = manifest
@@ -180,5 +180,5 @@ def _config_json(library: Library, manifest: Manifest) -> str | None:
     when it is not, or cannot be read."""
     try:
         return library.read_config_json(manifest)
-    except (OSError, BlobNotFound, ValueError, RecursionError):
+    except (OSError, BlobNotFound):
         return None

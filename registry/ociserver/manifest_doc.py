@@ -18,8 +18,9 @@ from registry.catalog import ManifestRecord
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
+from registry.oci.manifest import MAX_MANIFEST_NESTING
 
-__all__ = ["MAX_NESTING", "descriptor_sizes", "is_media_type", "parse_manifest"]
+__all__ = ["descriptor_sizes", "is_media_type", "parse_manifest"]
 
 _INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST})
 
@@ -27,9 +28,6 @@ _INDEX_TYPES = frozenset({mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST}
 _MEDIA_TYPE_RE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?: *;[\x20-\x7e]{0,255})?"
 )
-
-#: Deepest nesting of arrays and objects accepted (a real manifest nests about 4 deep).
-MAX_NESTING = 64
 
 
 def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "sha256") -> ManifestRecord:
@@ -137,16 +135,16 @@ def is_media_type(text: str) -> bool:
 
 
 def _load_json(content: bytes) -> Any:
-    """Decode a manifest body, refusing anything nested deeper than :data:`MAX_NESTING`.
+    """Decode a manifest body, refusing anything nested deeper than :data:`~registry.oci.manifest.MAX_MANIFEST_NESTING`.
 
     Raises:
         InvalidManifest: not UTF-8 JSON (numbers too long to convert included), or nested too deep
             (which would otherwise exhaust the interpreter's recursion limit here or later).
     """
     try:
-        return loads_bounded(content, MAX_NESTING, strict_numbers=False)
+        return loads_bounded(content, MAX_MANIFEST_NESTING, strict_numbers=False)
     except JsonTooDeep as err:
-        raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_NESTING} levels") from err
+        raise InvalidManifest(f"manifest invalid: nested deeper than {MAX_MANIFEST_NESTING} levels") from err
     except ValueError as err:  # JSONDecodeError, bad UTF-8, and int() of a 5,000-digit number
         raise InvalidManifest(f"manifest invalid: not JSON ({err})") from err
 

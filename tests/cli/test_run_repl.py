@@ -16,6 +16,7 @@ import pytest
 
 from registry.library import Library
 from tests.support.gguf_models import add_gguf_model
+from tests.support.serve_process import cli
 
 ROOT = Path(__file__).parents[2]
 
@@ -53,45 +54,33 @@ def server_env(library: Library, tiny_gguf: Path, tmp_path: Path) -> Iterator[di
         proc.wait(30)
 
 
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "registry.cli.main", *args],
-        env=env,
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
-    done = _cli(server_env, "run", "tiny", "hello", "--verbose")
+    done = cli(server_env, "run", "tiny", "hello", "--verbose")
     assert done.returncode == 0, done.stderr
     assert (
         "eval count:" in done.stderr and "total duration:" in done.stderr and "load duration:" in done.stderr
     )
-    piped = _cli(server_env, "run", "tiny", stdin="from stdin\n")
+    piped = cli(server_env, "run", "tiny", stdin="from stdin\n")
     assert piped.returncode == 0, piped.stderr
-    ps = _cli(server_env, "ps")
+    ps = cli(server_env, "ps")
     assert ps.stdout.splitlines()[0].split() == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
     assert "tiny:latest" in ps.stdout and "from now" in ps.stdout
-    assert _cli(server_env, "stop", "tiny").returncode == 0
-    assert "tiny:latest" not in _cli(server_env, "ps").stdout
-    missing = _cli(server_env, "stop", "nope")
+    assert cli(server_env, "stop", "tiny").returncode == 0
+    assert "tiny:latest" not in cli(server_env, "ps").stdout
+    missing = cli(server_env, "stop", "nope")
     assert missing.returncode == 1 and 'couldn\'t find model "nope" to stop' in missing.stderr
-    bad = _cli(server_env, "run", "nope", "x")
+    bad = cli(server_env, "run", "nope", "x")
     assert bad.returncode == 1 and "Error:" in bad.stderr
 
 
 def test_rm_unloads_from_the_running_server_first(server_env: dict[str, str]) -> None:
-    assert _cli(server_env, "cp", "tiny", "spare").returncode == 0
-    assert _cli(server_env, "run", "spare", "hello").returncode == 0
-    assert "spare:latest" in _cli(server_env, "ps").stdout
-    removed = _cli(server_env, "rm", "spare")
+    assert cli(server_env, "cp", "tiny", "spare").returncode == 0
+    assert cli(server_env, "run", "spare", "hello").returncode == 0
+    assert "spare:latest" in cli(server_env, "ps").stdout
+    removed = cli(server_env, "rm", "spare")
     assert removed.returncode == 0 and removed.stdout == "deleted 'spare'\n"
-    assert "spare:latest" not in _cli(server_env, "ps").stdout
-    assert "tiny:latest" in _cli(server_env, "list").stdout
+    assert "spare:latest" not in cli(server_env, "ps").stdout
+    assert "tiny:latest" in cli(server_env, "list").stdout
 
 
 def test_repl_session(server_env: dict[str, str]) -> None:
@@ -145,6 +134,6 @@ def test_repl_session(server_env: dict[str, str]) -> None:
 
 def test_serve_refuses_a_busy_port(server_env: dict[str, str]) -> None:
     start = time.monotonic()
-    again = _cli(server_env, "serve")
+    again = cli(server_env, "serve")
     assert again.returncode == 1 and "Error:" in again.stderr
     assert time.monotonic() - start < 60
