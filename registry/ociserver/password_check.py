@@ -79,12 +79,12 @@ class PasswordVerifier:
         Raises:
             RateLimited: ``max_pending`` distinct checks are already waiting or running.
         """
-        known = self.known(user, password, successes=True)
+        hashed = self._users.get(user)
+        key = self._cache_key(user, password, hashed)
+        known = self._lookup(key, hashed, successes=True)
         if known is not None:
             return known
         loop = asyncio.get_running_loop()
-        hashed = self._users.get(user)
-        key = self._cache_key(user, password, hashed)
         if len(self._pending) >= self._max_pending:
             raise RateLimited("too many password checks in progress; retry shortly", retry_after=1)
         if hashed is None:
@@ -105,7 +105,10 @@ class PasswordVerifier:
         to it, each of its guesses would learn whether it is a password used recently.
         """
         hashed = self._users.get(user)
-        key = self._cache_key(user, password, hashed)
+        return self._lookup(self._cache_key(user, password, hashed), hashed, successes=successes)
+
+    def _lookup(self, key: bytes, hashed: str | None, *, successes: bool) -> PasswordCheck | None:
+        """:meth:`known` for an already computed cache ``key``."""
         now = self._clock()
         for cache, answer in ((self._verified, True), (self._refused, False)):
             if answer and not successes:
