@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.blobstore.layout import StoreLayout
-from registry.blobstore.store import BlobStore
+from registry.blobstore.store import BlobStore, hash_descriptor
 from registry.blobstore.writer import fsync_dir, hold_open_locked, publish_file, raise_store_error
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
@@ -125,7 +125,7 @@ class PartialBlob:
             self.sync()
         actual = already_hashed
         if actual is None:
-            actual, size = self._hash_open_file()
+            actual, size = hash_descriptor(self.fd)
             if size != self.size:
                 actual = None
         if actual != self.digest:
@@ -136,17 +136,6 @@ class PartialBlob:
         st = os.fstat(self.fd)
         self._verified = (st.st_size, st.st_mtime_ns)
         return self.digest, self.size
-
-    def _hash_open_file(self) -> tuple[Digest, int]:
-        """sha256 and size of what the open descriptor holds (not of whatever the path names now)."""
-        import hashlib
-
-        hasher = hashlib.sha256()
-        offset = 0
-        while chunk := os.pread(self.fd, 1 << 20, offset):
-            hasher.update(chunk)
-            offset += len(chunk)
-        return Digest.from_hasher(hasher), offset
 
     def finish(self) -> tuple[Digest, int]:
         """:class:`StagedBlob` protocol: digest and size, verifying the whole file first unless

@@ -30,7 +30,7 @@ from registry.blobstore.writer import (
 from registry.errors import BlobNotFound, DigestMismatch
 from registry.oci.digest import Digest
 
-__all__ = ["CHUNK", "BlobStore"]
+__all__ = ["CHUNK", "BlobStore", "hash_descriptor"]
 
 #: Read/write chunk size. 1 MiB keeps hashing at full speed with little memory.
 CHUNK = 1 << 20
@@ -98,15 +98,11 @@ class BlobStore:
 
     def hash_file(self, path: Path) -> tuple[Digest, int]:
         """sha256 and size of any file, streaming. Raises ``OSError`` from the file system."""
-        hasher = hashlib.sha256()
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        size = 0
-        with open(path, "rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                hasher.update(view[:n])
-                size += n
-        return Digest.from_hasher(hasher), size
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return hash_descriptor(fd)
+        finally:
+            os.close(fd)
 
     def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = False) -> StagedBlob:
         """Hash an existing file into a staged blob (publish it, or abort it).
@@ -237,3 +233,16 @@ class BlobStore:
         except FileNotFoundError as err:
             raise BlobNotFound(f"blob {digest} not found") from err
         return actual == digest
+
+
+def hash_descriptor(fd: int) -> tuple[Digest, int]:
+    """sha256 and size of what the open descriptor ``fd`` holds, read from offset 0 with ``pread``
+    (whatever its path names now, and whatever its file position). Raises ``OSError``."""
+    hasher = hashlib.sha256()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    size = 0
+    while n := os.preadv(fd, [buf], size):
+        hasher.update(view[:n])
+        size += n
+    return Digest.from_hasher(hasher), size
