@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.creator import CreateRequest, create_model  # noqa: E402
-from registry.creator.local_files import find_local_files  # noqa: E402
-from registry.library import Library  # noqa: E402
 from registry.modelfile.parser import parse_modelfile  # noqa: E402
+from registry.modelserver.creator import CreateRequest, create_model  # noqa: E402
+from registry.modelserver.creator.local_files import find_local_files  # noqa: E402
 from registry.oci.name import ModelName  # noqa: E402
+from registry.store.library import Library  # noqa: E402
 from tests.support.tiny_gguf import write_tiny_gguf  # noqa: E402
 
 

@@ -75,7 +75,7 @@ class Server:
     """``ollama-py serve`` in a subprocess over a temporary library holding ``gemma``."""
 
     def __init__(self, model: Path, parallel: int) -> None:
-        from registry.library import Library
+        from registry.store.library import Library
         from tests.support.gguf_models import add_gguf_model
 
         self.tmp = tempfile.TemporaryDirectory()

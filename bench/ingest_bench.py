@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.blobstore import BlobStore, StoreLayout  # noqa: E402
-from registry.blobstore.reflink import clone_file  # noqa: E402
+from registry.store.blobs import BlobStore, StoreLayout  # noqa: E402
+from registry.store.blobs.reflink import clone_file  # noqa: E402
 
 
 def make_file(path: Path, size_mib: int) -> None:

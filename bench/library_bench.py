@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from registry.catalog import ModelsCatalog as Q  # noqa: E402
-from registry.library import Library  # noqa: E402
 from registry.oci import mediatypes as mt  # noqa: E402
 from registry.oci.digest import sha256_of  # noqa: E402
 from registry.oci.manifest import Descriptor, build_manifest  # noqa: E402
 from registry.oci.name import ModelName  # noqa: E402
+from registry.store.catalog import ModelsCatalog as Q  # noqa: E402
+from registry.store.library import Library  # noqa: E402
 
 
 def _cli(env: dict[str, str], *args: str) -> float:
@@ -76,8 +76,8 @@ def bench_list(tmp: Path) -> None:
     async def api() -> float:
         from aiohttp.test_utils import TestClient, TestServer
 
-        from registry.api.app import build_app
         from registry.config import Settings
+        from registry.modelserver.api.app import build_app
 
         app = build_app(Settings(models_dir=store), lib)
         async with TestClient(TestServer(app)) as client:

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from bench.registry_fixture import curl_get, curl_put, distribution_registry, make_blob, publish_model
-from registry.library import Library
 from registry.oci.name import ModelName
 from registry.remote.options import TransferOptions
 from registry.remote.pull import pull_model
+from registry.store.library import Library
 
 
 async def _pull(store: Path, name: ModelName, options: TransferOptions) -> float:

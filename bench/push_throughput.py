@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 from bench.registry_fixture import curl_put, distribution_registry, make_blob
-from registry.library import Library
 from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, build_manifest
 from registry.oci.name import ModelName
 from registry.remote.push import push_model
+from registry.store.library import Library
 
 
 async def _push(library: Library, name: ModelName) -> float:

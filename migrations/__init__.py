@@ -1,1 +1,1 @@
-"""Alembic migration scripts for the ollama-py catalog (applied by ``registry.catalog``)."""
+"""Alembic migration scripts for the ollama-py catalog (applied by ``registry.store.catalog``)."""

@@ -24,8 +24,8 @@ from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
 from runner.engine_model import LoadedModel
 from runner.engine_sampling import Sampler, StopText, check_grammar, sampling_options
-from runner.options import MAX_THREADS
 from runner.protocol import MAX_PREDICT_PER_CTX, CompletionRequest, LoadOptions
+from runner.protocol.options import MAX_THREADS
 
 __all__ = ["MAX_TOKEN_BYTES", "Engine", "Job", "PromptTooLong"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from runner.options import check_options
 from runner.protocol import DEFAULT_SAMPLING
+from runner.protocol.options import check_options
 
 __all__ = ["Sampler", "StopText", "check_grammar", "sampling_options"]
 
@@ -23,7 +23,7 @@ _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float3
 
 def sampling_options(options: dict[str, Any]) -> dict[str, Any]:
     """Ollama's defaults overlaid with the sampling options of ``options`` (checked by
-    :func:`runner.options.check_options`); ``stop`` always a list of non-empty strings.
+    :func:`runner.protocol.options.check_options`); ``stop`` always a list of non-empty strings.
 
     Raises:
         OptionError: an option of the wrong type or out of range.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: set up (unless SKIP_SETUP=1), then lint, type-check, check import layers, run pytest.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/library -x`.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/store/library -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh

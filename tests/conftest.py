@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.tiny_gguf import tiny_gguf
 

@@ -7,10 +7,10 @@ import pytest
 
 from registry.bounded_json import JsonTooDeep, loads_bounded, nests_deeper_than
 from registry.errors import InvalidManifest
-from registry.library import Library
 from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, Manifest, build_manifest
 from registry.oci.name import ModelName
+from registry.store.library import Library
 
 DEEP = b"[" * 5000 + b"]" * 5000
 

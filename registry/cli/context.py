@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from registry.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from registry.library import Library
+    from registry.store.library import Library
 
 __all__ = ["CliContext"]
 
@@ -33,7 +33,7 @@ class CliContext:
     def library(self) -> Library:
         """The local library at ``settings.models_dir`` (opened, and migrated, on first use)."""
         if self._library is None:
-            from registry.library import Library
+            from registry.store.library import Library
 
             self._library = Library.open(self.settings.models_dir, self.settings.database_url)
         return self._library

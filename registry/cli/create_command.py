@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from registry.cli.context import CliContext
 
 if TYPE_CHECKING:
-    from registry.creator import CreateRequest
-    from registry.creator.local_files import LocalFiles
+    from registry.modelserver.creator import CreateRequest
+    from registry.modelserver.creator.local_files import LocalFiles
     from registry.oci.digest import Digest
 
 __all__ = ["register"]
@@ -89,8 +89,8 @@ def _server_url(ctx: CliContext) -> str | None:
 
 def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
     """Create a model; see the module docstring."""
-    from registry.creator.local_files import find_local_files
-    from registry.creator.request import normalise_quantize
+    from registry.modelserver.creator.local_files import find_local_files
+    from registry.modelserver.creator.request import normalise_quantize
     from registry.oci.name import ModelName
 
     name = ModelName.parse(args.model)
@@ -114,7 +114,7 @@ def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
 def _request(
     modelfile: Any, files: dict[str, Digest], adapters: dict[str, Digest], quantize: str | None
 ) -> CreateRequest:
-    from registry.creator import CreateRequest
+    from registry.modelserver.creator import CreateRequest
 
     return CreateRequest.from_modelfile(modelfile, files=files, adapters=adapters, quantize=quantize)
 
@@ -122,7 +122,7 @@ def _request(
 def _create_local(
     ctx: CliContext, name: Any, modelfile: Any, local: LocalFiles, quantize: str | None, printer: _Printer
 ) -> None:
-    from registry.creator import create_model
+    from registry.modelserver.creator import create_model
 
     library = ctx.library
     files: dict[str, Digest] = {}

@@ -101,7 +101,7 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
         prefix = args.prefix.casefold()
         rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
     if args.json:
-        from registry.library.model_info import list_entry
+        from registry.store.library.model_info import list_entry
 
         ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
         return 0
@@ -123,8 +123,8 @@ def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
 def _list_models(ctx: CliContext) -> list[Any]:
     """The stdlib fast path when the catalog is local SQLite (see ``catalog.sqlite_reader``)."""
     if ctx.settings.database_url is None:
-        from registry.blobstore.layout import StoreLayout
-        from registry.catalog.sqlite_reader import read_models
+        from registry.store.blobs.layout import StoreLayout
+        from registry.store.catalog.sqlite_reader import read_models
 
         rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
         if rows:  # no models: the library checks whether the catalog was lost (catalog_guard)
@@ -140,8 +140,8 @@ def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py show``: a summary, or one part with a flag."""
-    from registry.library.model_info import capabilities, modelfile_of
     from registry.modelfile.writer import format_parameters
+    from registry.store.library.model_info import capabilities, modelfile_of
 
     name = _name(args.model)
     info = ctx.library.model_info(name)
@@ -285,7 +285,7 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _rebuild_catalog(ctx: CliContext) -> int:
     """``verify --rebuild-catalog``: exit 1 when a named model could not be recovered."""
-    from registry.library.rebuild import open_for_rebuild
+    from registry.store.library.rebuild import open_for_rebuild
 
     library, moved = open_for_rebuild(ctx.settings.models_dir, ctx.settings.database_url)
     try:
@@ -314,7 +314,7 @@ def _rebuild_catalog(ctx: CliContext) -> int:
 def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py import-ollama [DIR]``."""
     from registry.cli.humanize import human_bytes
-    from registry.library.ollama_import import import_ollama_models
+    from registry.store.library.ollama_import import import_ollama_models
 
     directory = (
         Path(args.directory).expanduser() if args.directory else ctx.settings.home / ".ollama" / "models"
@@ -340,8 +340,8 @@ def cmd_import_ollama(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_migrate(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py migrate``: bring the catalog schema to the newest revision."""
-    from registry.blobstore import StoreLayout
-    from registry.catalog import Database
+    from registry.store.blobs import StoreLayout
+    from registry.store.catalog import Database
 
     StoreLayout(ctx.settings.models_dir).create()
     db = Database.for_store(ctx.settings.models_dir, ctx.settings.database_url, migrate=False)

@@ -99,7 +99,7 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
 
     settings = _settings(args, ctx)
     settings.check_exposure()
-    from registry.ociserver.serve import serve_forever
+    from registry.ociserver.http.serve import serve_forever
 
     asyncio.run(serve_forever(settings, lambda line: print(line, flush=True)))
     return 0

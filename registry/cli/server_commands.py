@@ -52,7 +52,7 @@ async def _serve(ctx: CliContext) -> None:
 
     from aiohttp import web
 
-    from registry.api.app import build_app
+    from registry.modelserver.api.app import build_app
 
     settings = ctx.settings
     runner = web.AppRunner(build_app(settings, ctx.library), access_log=None)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from registry.cli.context import CliContext
 
 if TYPE_CHECKING:
-    from registry.library import Progress
     from registry.remote.options import TransferOptions
+    from registry.store.library import Progress
 
 __all__ = ["parse_rate", "register"]
 
@@ -179,9 +179,9 @@ def _show(event: Progress, progress: Any, bars: dict[str, Any], console: Any) ->
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py export MODEL... -o FILE``."""
-    from registry.archive.exporter import export_to_path
     from registry.cli.humanize import human_bytes
     from registry.oci.name import ModelName
+    from registry.store.archive.exporter import export_to_path
 
     names = [ModelName.parse(text) for text in args.models]
     digests = export_to_path(ctx.library, names, args.output)
@@ -192,8 +192,8 @@ def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py import FILE``."""
-    from registry.archive import import_archive
     from registry.errors import InvalidInput
+    from registry.store.archive import import_archive
 
     try:
         source = open(args.archive, "rb")  # noqa: SIM115 - closed below

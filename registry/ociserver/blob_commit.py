@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from registry.catalog import RegistryCatalog
 from registry.errors import StoreError
 from registry.oci.digest import Digest
 from registry.ociserver.store import RegistryStore
+from registry.store.catalog import RegistryCatalog
 
 __all__ = ["PIN_SECONDS", "commit_blob"]
 

@@ -27,13 +27,13 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from registry.catalog import RegistryCatalog
 from registry.errors import BlobNotFound, DigestMismatch, DiskFull, UploadNotFound
 from registry.oci.digest import Digest
 from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.names import validate_upload_id
 from registry.ociserver.store import RegistryStore
 from registry.ociserver.uploads import ChunkOutOfOrder, UploadDataLost
+from registry.store.catalog import RegistryCatalog
 
 __all__ = ["BlobService", "ChunkRange"]
 

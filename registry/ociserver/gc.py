@@ -29,10 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.catalog import RegistryCatalog, RegistryGcQueries
 from registry.oci.digest import Digest
-from registry.ociserver.storage.base import BlobBackend
 from registry.ociserver.store import RegistryStore
+from registry.store.blobs.backend import BlobBackend
+from registry.store.catalog import RegistryCatalog, RegistryGcQueries
 
 __all__ = ["GcReport", "collect_garbage"]
 

@@ -14,11 +14,11 @@ import re
 from typing import Any
 
 from registry.bounded_json import JsonTooDeep, loads_bounded
-from registry.catalog import ManifestRecord
 from registry.errors import InvalidDigest, InvalidManifest
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.manifest import MAX_MANIFEST_NESTING
+from registry.store.catalog import ManifestRecord
 
 __all__ = ["descriptor_sizes", "is_media_type", "parse_manifest"]
 

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from registry.catalog import ManifestRecord, RegistryCatalog
 from registry.errors import DigestMismatch, ManifestBlobUnknown, ModelNotFound, NameUnknown, TooLarge
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.ociserver.manifest_doc import descriptor_sizes, parse_manifest
 from registry.ociserver.names import Reference
 from registry.ociserver.store import RegistryStore
+from registry.store.catalog import ManifestRecord, RegistryCatalog
 
 __all__ = ["ManifestService", "StoredManifest"]
 

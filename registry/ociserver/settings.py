@@ -31,7 +31,7 @@ Config file format (all sections optional)::
     upstream = "https://registry.ollama.ai"
     tag_ttl = "5m"                    # tags older than this are re-validated upstream
 
-    [auth]                            # see registry.ociserver.auth for the model
+    [auth]                            # see registry.ociserver.auth.authenticator for the model
     realm = "ollama-py registry"
     token_secret = "long random string"   # signs Bearer tokens from /v2/token
     token_ttl = "5m"
@@ -57,8 +57,8 @@ from typing import Any
 
 from registry.durations import parse_go_duration
 from registry.errors import InvalidInput
-from registry.ociserver.auth_config import AuthConfig, parse_auth
-from registry.ociserver.storage.s3 import S3Settings
+from registry.ociserver.auth.access_model import AuthConfig, parse_auth
+from registry.store.blobs.s3 import S3Settings
 
 __all__ = ["ServerSettings", "is_loopback", "load_config_file"]
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from registry.blobstore.layout import StoreLayout
-from registry.catalog import Database
 from registry.ociserver.settings import ServerSettings
-from registry.ociserver.storage.base import BlobBackend
-from registry.ociserver.storage.filesystem import FilesystemBackend
 from registry.ociserver.uploads import UploadSpool
+from registry.store.blobs.backend import BlobBackend
+from registry.store.blobs.filesystem import FilesystemBackend
+from registry.store.blobs.layout import StoreLayout
+from registry.store.catalog import Database
 
 __all__ = ["RegistryStore"]
 
@@ -45,7 +45,7 @@ class RegistryStore:
         db = Database.for_store(settings.root, settings.database_url)
         backend: BlobBackend
         if settings.backend == "s3" and settings.s3 is not None:
-            from registry.ociserver.storage.s3 import S3Backend
+            from registry.store.blobs.s3 import S3Backend
 
             backend = S3Backend(settings.s3)
         else:

@@ -15,8 +15,8 @@ import hashlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
-from registry.blobstore.appender import Appender
-from registry.blobstore.writer import raise_store_error
+from registry.store.blobs.appender import Appender
+from registry.store.blobs.writer import raise_store_error
 
 __all__ = ["WRITE_LAG", "HashWriteLanes", "write_and_hash"]
 

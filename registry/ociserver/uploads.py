@@ -33,11 +33,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from pathlib import Path
 
-from registry.blobstore.appender import Appender, open_appender
-from registry.blobstore.file_lock import flock_exclusive
-from registry.blobstore.writer import raise_store_error
 from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
 from registry.ociserver.upload_lanes import HashWriteLanes, write_and_hash
+from registry.store.blobs.appender import Appender, open_appender
+from registry.store.blobs.file_lock import flock_exclusive
+from registry.store.blobs.writer import raise_store_error
 
 __all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from registry.blobstore.file_lock import flock_exclusive
+from registry.store.blobs.file_lock import flock_exclusive
 
 __all__ = ["blob_transfer_lock"]
 

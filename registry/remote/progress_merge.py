@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from registry.library.progress import Progress
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor
+from registry.store.library.progress import Progress
 
 __all__ = ["Job", "run_with_progress"]
 

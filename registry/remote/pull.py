@@ -17,7 +17,6 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from registry.library import Library, Progress
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, Manifest
 from registry.oci.name import ModelName
@@ -27,6 +26,7 @@ from registry.remote.options import TransferOptions
 from registry.remote.progress_merge import Job, run_with_progress
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import Transport
+from registry.store.library import Library, Progress
 
 __all__ = ["pull_model"]
 

@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from registry.library import Library, Progress
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, Manifest
 from registry.oci.name import ModelName
@@ -24,6 +23,7 @@ from registry.remote.pull import pull_order
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import Transport
 from registry.remote.upload import BlobUpload
+from registry.store.library import Library, Progress
 
 __all__ = ["push_model"]
 

@@ -25,11 +25,11 @@ from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
 from registry.errors import TransferError
-from registry.library import Library
 from registry.oci.manifest import Descriptor
 from registry.remote.client import RegistryClient
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, raise_for_status
+from registry.store.library import Library
 
 __all__ = ["BlobUpload", "upload_range_end"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.gguf_models import add_gguf_model
 from tests.support.registry_process import RegistryProcess
 from tests.support.serve_process import ServeProcess, cli, cli_env, free_port

@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.gguf_models import add_gguf_model
 from tests.support.serve_process import cli
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.serve_process import ServeProcess, cli, cli_env, free_port
 

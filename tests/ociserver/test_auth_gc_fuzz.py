@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from registry.errors import InvalidInput
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.keys import STORE
+from registry.ociserver.http.keys import STORE
 from registry.ociserver.settings import ServerSettings, load_config_file
 from tests.support.registry_server import (
     RunningRegistry,

@@ -20,8 +20,8 @@ import aiohttp
 import bcrypt
 import pytest
 
-from registry.library import Library
 from registry.ociserver.settings import ServerSettings, load_config_file
+from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
 from tests.support.registry_server import start_registry

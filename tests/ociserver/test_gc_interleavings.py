@@ -15,13 +15,13 @@ from typing import Any
 
 import aiohttp
 
-from registry.catalog import RegistryCatalog, RegistryGcQueries
 from registry.errors import StoreError
 from registry.oci.digest import Digest
 from registry.ociserver.blob_commit import PIN_SECONDS, commit_blob
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.keys import STORE
-from registry.ociserver.storage.filesystem import FilesystemBackend
+from registry.ociserver.http.keys import STORE
+from registry.store.blobs.filesystem import FilesystemBackend
+from registry.store.catalog import RegistryCatalog, RegistryGcQueries
 from tests.support.registry_server import RunningRegistry, image_manifest, push_blob, push_image, sha
 
 Http = aiohttp.ClientSession

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from registry.catalog import Database
-from registry.catalog.schema import SCHEMA_REVISION
 from registry.errors import CatalogError
+from registry.store.catalog import Database
+from registry.store.catalog.schema import SCHEMA_REVISION
 
 GOOD = "sha256:" + "a" * 64
 GONE = "sha256:" + "b" * 64
@@ -63,7 +63,7 @@ def test_migration_0004_downgrades(url: str) -> None:
     db.dispose()
     from alembic import command
 
-    from registry.catalog.migrate import alembic_config
+    from registry.store.catalog.migrate import alembic_config
 
     old = Database(url, migrate=False)
     with old.write() as conn:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.keys import STORE
+from registry.ociserver.http.keys import STORE
 from registry.ociserver.settings import ServerSettings
 from registry.ociserver.store import RegistryStore
 from tests.support.postgres import fresh_database

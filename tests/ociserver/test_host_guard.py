@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
 from tests.support.serve_process import cli, cli_env

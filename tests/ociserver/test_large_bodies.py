@@ -13,10 +13,10 @@ from pathlib import Path
 
 import aiohttp
 
-from registry.blobstore.appender import open_appender
 from registry.oci.digest import Digest
-from registry.ociserver.keys import STORE
-from registry.ociserver.raw_body import RAW_THRESHOLD
+from registry.ociserver.http.keys import STORE
+from registry.ociserver.http.raw_body import RAW_THRESHOLD
+from registry.store.blobs.appender import open_appender
 from tests.support.registry_server import RunningRegistry, sha
 
 Http = aiohttp.ClientSession

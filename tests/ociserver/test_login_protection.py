@@ -17,8 +17,8 @@ import bcrypt
 import pytest
 
 from registry.errors import RateLimited
-from registry.ociserver.login_throttle import FailureWindow, address_key
-from registry.ociserver.password_check import PasswordVerifier
+from registry.ociserver.auth.login_throttle import FailureWindow, address_key
+from registry.ociserver.auth.password_check import PasswordVerifier
 from registry.ociserver.settings import ServerSettings, load_config_file
 from tests.support.registry_server import RunningRegistry, push_image, start_registry
 

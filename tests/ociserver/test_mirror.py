@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from registry.ociserver.keys import METRICS
+from registry.ociserver.http.keys import METRICS
 from registry.ociserver.settings import ServerSettings
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.cli_process import run_cli
 from tests.support.models import make_model
 from tests.support.registry_server import RunningRegistry

@@ -19,7 +19,7 @@ import aiohttp
 import bcrypt
 import pytest
 
-from registry.library import Library
+from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
 from tests.support.registry_server import sha, sha512

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.keys import STORE
+from registry.ociserver.http.keys import STORE
 from tests.support.registry_server import RunningRegistry, image_manifest, sha512
 
 Http = aiohttp.ClientSession

@@ -17,12 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from registry.catalog import RegistryCatalog
 from registry.errors import SizeInvalid
 from registry.oci.digest import Digest
-from registry.ociserver.keys import STORE
-from registry.ociserver.raw_body import RAW_THRESHOLD
+from registry.ociserver.http.keys import STORE
+from registry.ociserver.http.raw_body import RAW_THRESHOLD
 from registry.ociserver.uploads import UploadDataLost, UploadSpool
+from registry.store.catalog import RegistryCatalog
 from tests.support.registry_server import RunningRegistry, push_blob, sha, sha512, start_registry
 from tests.support.small_disk import small_disk
 

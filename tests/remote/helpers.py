@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from registry.library import Library, Progress
 from registry.oci.name import ModelName
 from registry.remote.options import TransferOptions
 from registry.remote.pull import pull_model
+from registry.store.library import Library, Progress
 from tests.support.upstream import Upstream
 
 MODEL_MT = "application/vnd.ollama.image.model"

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from registry.api.app import build_app
 from registry.config import Settings
-from registry.library import Library
+from registry.modelserver.api.app import build_app
+from registry.store.library import Library
 from tests.remote.helpers import name_on, serve_model
 from tests.support.upstream import Upstream
 

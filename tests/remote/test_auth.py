@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from registry.errors import InvalidInput, Unauthorized
-from registry.library import Library
 from registry.remote.auth import parse_challenges
 from registry.remote.credentials import BasicCredentials, CredentialStore, normalise_host
 from registry.remote.signing import OllamaKey
+from registry.store.library import Library
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
 from tests.support.upstream import Upstream
 

@@ -8,7 +8,7 @@ import pytest
 
 from registry.cli.main import main
 from registry.cli.transfer_commands import parse_rate
-from registry.library import Library
+from registry.store.library import Library
 from tests.remote.helpers import name_on, serve_model
 from tests.support.cli_process import run_cli
 from tests.support.models import make_model

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from registry.archive.exporter import export_to_path
-from registry.library import Library
 from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, Manifest, build_manifest
 from registry.oci.name import ModelName
 from registry.remote.pull import pull_model
 from registry.remote.push import push_model
+from registry.store.archive.exporter import export_to_path
+from registry.store.library import Library
 from tests.remote.helpers import FAST, weights
 from tests.support import distribution
 from tests.support.models import make_model

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library, Progress
 from registry.oci.name import ModelName
 from registry.ociserver.settings import ServerSettings
 from registry.remote.pull import pull_model
 from registry.remote.push import push_model
+from registry.store.library import Library, Progress
 from tests.remote.helpers import FAST, weights
 from tests.support.models import make_model
 from tests.support.registry_server import RunningRegistry, start_registry

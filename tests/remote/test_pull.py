@@ -8,9 +8,9 @@ import hashlib
 import pytest
 
 from registry.errors import InvalidName, ModelNotFound
-from registry.library import Library
 from registry.oci.name import ModelName
 from registry.remote.pull import pull_model
+from registry.store.library import Library
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
 from tests.support.upstream import Upstream
 

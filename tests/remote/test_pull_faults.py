@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from registry.errors import DigestMismatch, DiskFull, TransferError
-from registry.library import Library
 from registry.oci.digest import sha256_of
+from registry.store.library import Library
 from tests.remote.helpers import FAST, name_on, pull_all, serve_model
 from tests.support.upstream import Upstream
 

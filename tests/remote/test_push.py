@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from registry.errors import ModelNotFound
-from registry.library import Library, Progress
 from registry.oci.name import ModelName
 from registry.remote.options import TransferOptions
 from registry.remote.push import push_model
+from registry.store.library import Library, Progress
 from tests.remote.helpers import FAST, weights
 from tests.support.models import make_model
 from tests.support.upstream import Upstream

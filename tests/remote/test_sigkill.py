@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.library import Library
 from registry.oci.name import ModelName
+from registry.store.library import Library
 from tests.remote.helpers import name_on, serve_model, weights
 from tests.support.models import make_model
 from tests.support.upstream import Upstream

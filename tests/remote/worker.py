@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from registry.library import Library
 from registry.oci.name import ModelName
 from registry.remote.options import TransferOptions
 from registry.remote.pull import pull_model
 from registry.remote.push import push_model
+from registry.store.library import Library
 
 
 async def main(action: str, root: str, name: str, part: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from registry.errors import InvalidInput, RunnerError
-from registry.scheduler import RunnerProcess
+from registry.modelserver.scheduler import RunnerProcess
 from runner.protocol import CompletionRequest, LoadOptions
 
 

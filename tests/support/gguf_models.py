@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from registry.library import Library
 from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, build_manifest
 from registry.oci.name import ModelName
+from registry.store.library import Library
 
 __all__ = ["GEMMA3_TEMPLATE", "add_gguf_model", "gemma_path"]
 

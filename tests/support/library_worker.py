@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from registry.errors import BlobNotFound, ModelNotFound
-from registry.library import Library
 from registry.oci.name import ModelName
+from registry.store.library import Library
 from tests.support.models import make_model
 
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from registry.library import Library, PutResult
-from registry.library.library import Lease
 from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, Manifest, build_manifest
 from registry.oci.name import ModelName
+from registry.store.library import Library, PutResult
+from registry.store.library.library import Lease
 
 
 def make_manifest(

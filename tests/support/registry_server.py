@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from registry.ociserver.app import build_app
+from registry.ociserver.http.app import build_app
 from registry.ociserver.settings import ServerSettings
 
 

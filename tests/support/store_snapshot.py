@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.library import Library
+from registry.store.library import Library
 
 
 def blob_files(library: Library) -> set[str]:

@@ -1,0 +1,273 @@
+"""What the Ollama and OpenAI routes share: resolving a model into a runner spec, validating
+options, rendering prompts, and streaming a runner's completion while watching the client.
+
+A client that disconnects stops its generation: every event checks the request's transport, and
+leaving the runner's stream early closes its connection, which frees the slot in the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.durations import parse_keep_alive
+from registry.modelserver.api import keys
+from registry.modelserver.prompt import PromptTemplate, TemplateError
+from registry.modelserver.scheduler import UNSET, Lease, ModelShape, ModelSpec, Scheduler
+from registry.oci.name import ModelName
+from registry.store.library.model_info import ModelInfo
+from runner.protocol import DEFAULT_SAMPLING, CompletionRequest, LoadOptions
+from runner.protocol.options import OptionError, check_options
+
+__all__ = [
+    "RENDER_POOL",
+    "UNSET",
+    "Prepared",
+    "completion_events",
+    "created_at",
+    "model_template",
+    "normalize",
+    "prepare",
+    "render_pool_ctx",
+    "render_prompt",
+    "scheduler_of",
+]
+
+
+def created_at() -> str:
+    """Now as RFC 3339 UTC with sub-second digits (Go's RFC3339Nano shape)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def scheduler_of(request: web.Request) -> Scheduler:
+    """The app's scheduler."""
+    return request.app[keys.SCHEDULER]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A resolved request: the model, its runner spec, merged options and keep_alive."""
+
+    name: str
+    info: ModelInfo
+    spec: ModelSpec
+    options: dict[str, Any]
+    keep_alive: Any  # seconds, None (forever) or UNSET
+
+
+def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[str, Any]:
+    """The model's parameters overlaid with the request's options (a null option keeps the
+    parameter), every one type- and range-checked by :func:`runner.protocol.options.check_options`."""
+    try:
+        return check_options({**parameters, **check_options(request_options)})
+    except OptionError as err:
+        raise errors.InvalidInput(str(err)) from err
+
+
+def _keep_alive(value: Any) -> Any:
+    if value is None:
+        return UNSET
+    return parse_keep_alive(value)
+
+
+async def prepare(request: web.Request, body: dict[str, Any], text: str, name: ModelName) -> Prepared:
+    """Resolve ``name`` and merge the model's parameters with the request's ``options``.
+
+    Raises:
+        ModelNotFound: ``model '<text>' not found`` (404).
+        InvalidInput: bad options or keep_alive, or a model llama.cpp cannot run.
+    """
+    library = request.app[keys.LIBRARY]
+    try:
+        info = await asyncio.to_thread(library.model_info, name)
+    except errors.ModelNotFound:
+        raise errors.ModelNotFound(f"model '{text}' not found") from None
+    if info.model_path is None:
+        kinds = ", ".join(sorted({layer.media_type for layer in info.manifest.layers})) or "none"
+        raise errors.Unsupported(
+            f"model '{text}' cannot be run: it has no GGUF weights that llama.cpp can load (layers: {kinds})"
+        )
+    options = _checked_options(info.parameters, body.get("options"))
+    load = await _load_options(request, info, options)
+    spec = ModelSpec(
+        name=info.row.name.display_shortest,
+        digest=info.row.manifest.digest.hex,
+        size=info.row.manifest.total_size,
+        details=info.details,
+        load=load,
+    )
+    return Prepared(text, info, spec, options, _keep_alive(body.get("keep_alive")))
+
+
+async def _load_options(request: web.Request, info: ModelInfo, options: dict[str, Any]) -> LoadOptions:
+    """The runner's load options: ``num_ctx`` at least 4 and at most the model's training context
+    (as Ollama), ``num_batch`` at most ``num_ctx`` (as llama.cpp); refused when the KV cache
+    cannot fit in memory.
+
+    Raises:
+        InvalidInput: the context does not fit (the message says how much it needs).
+        StoreError: the model's weights cannot be opened.
+    """
+    settings = request.app[keys.SETTINGS]
+    scheduler = scheduler_of(request)
+    assert info.model_path is not None
+    try:
+        shape: ModelShape | None = await scheduler.model_shape(str(info.model_path))
+    except OSError as err:
+        raise errors.StoreError(f"cannot read the model's weights: {err.strerror or err}") from err
+    except errors.InvalidWeights:
+        shape = None  # the runner fails to load it and says why (500 "unable to load model")
+    num_ctx = max(4, options.get("num_ctx") or settings.context_length)
+    if shape is not None and shape.n_ctx_train > 0:
+        num_ctx = min(num_ctx, max(4, shape.n_ctx_train))
+    load = LoadOptions(
+        model=str(info.model_path),
+        adapters=tuple(str(p) for p in info.adapter_paths),
+        projectors=tuple(str(p) for p in info.projector_paths),
+        num_ctx=num_ctx,
+        num_batch=min(options.get("num_batch") or 512, num_ctx),
+        num_thread=options.get("num_thread", 0),
+        num_gpu=options.get("num_gpu", -1),
+        main_gpu=options.get("main_gpu", 0),
+        use_mmap=options.get("use_mmap", True),
+        parallel=settings.num_parallel,
+    )
+    if shape is not None:
+        scheduler.check_memory(load, shape)
+    return load
+
+
+#: The threads that render prompts: off the event loop, apart from the default executor (which the
+#: library's catalog calls use), so that slow templates delay only other renders.
+RENDER_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("render_pool", ThreadPoolExecutor)
+_RENDER_THREADS = 4
+
+
+async def render_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The render pool lives as long as the app (a render still running ends within its budget)."""
+    pool = ThreadPoolExecutor(max_workers=_RENDER_THREADS, thread_name_prefix="render")
+    app[RENDER_POOL] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def render_prompt(request: web.Request, render: Callable[[], str]) -> str:
+    """Run ``render`` (template compile and render, within the template's budget) in the render
+    pool.
+
+    Raises:
+        InvalidInput: ``template error: ...`` when the template fails or exceeds its budget.
+    """
+    try:
+        return await asyncio.get_running_loop().run_in_executor(request.app[RENDER_POOL], render)
+    except TemplateError as err:
+        raise errors.InvalidInput(f"template error: {err}") from err
+
+
+def model_template(prepared: Prepared, lease: Lease) -> PromptTemplate:
+    """The model's compiled template (Modelfile TEMPLATE, else the GGUF's chat template).
+
+    Raises:
+        InvalidInput: the template does not parse.
+    """
+    info = lease.runner.info
+    try:
+        return PromptTemplate.for_model(
+            prepared.info.template,
+            str(info.get("chat_template") or "") or None,
+            bos=str(info.get("bos") or ""),
+            eos=str(info.get("eos") or ""),
+        )
+    except TemplateError as err:
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' has a template that cannot be used: {err}"
+        ) from err
+
+
+def strip_bos(prompt: str, lease: Lease) -> str:
+    """Drop a BOS the template wrote when llama.cpp will add one anyway."""
+    bos = str(lease.runner.info.get("bos") or "")
+    if bos and lease.runner.info.get("add_bos") and prompt.startswith(bos):
+        return prompt[len(bos) :]
+    return prompt
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def completion_events(
+    request: web.Request,
+    lease: Lease,
+    prompt: str,
+    options: dict[str, Any],
+    fmt: Any,
+    *,
+    want_context: bool = False,
+) -> AsyncIterator[dict[str, Any]]:
+    """The runner's events for one completion; stops quietly when the client goes away.
+
+    Raises:
+        InvalidInput: the runner rejected the request.
+        RunnerError: the runner failed (the scheduler then replaces it).
+    """
+    sampling = {k: options[k] for k in DEFAULT_SAMPLING if k in options}
+    creq = CompletionRequest(
+        prompt=strip_bos(prompt, lease),
+        options=sampling,
+        format=fmt if fmt not in ("", None) else None,
+        want_context=want_context,
+    )
+    stream = lease.runner.completion(creq)
+    try:
+        async for event in stream:
+            if _client_gone(request):
+                return
+            yield event
+    except errors.RunnerError:
+        if not lease.runner.alive or not await lease.runner.ping():
+            scheduler_of(request).mark_dead(lease.model)
+        raise
+    finally:
+        await stream.aclose()
+
+
+def check_format(fmt: Any) -> Any:
+    """Ollama's ``format``: ``""``/None, ``"json"`` or a JSON-schema object. Raises InvalidInput."""
+    if fmt in (None, ""):
+        return None
+    if fmt == "json" or isinstance(fmt, dict):
+        return fmt
+    raise errors.InvalidInput(f'invalid format: {fmt!r}; expected "json" or a JSON schema')
+
+
+def normalize(vector: list[float], dimensions: int | None = None) -> list[float]:
+    """L2-normalise (after truncating to ``dimensions``). Raises InvalidInput on NaN/Inf."""
+    if dimensions:
+        vector = vector[:dimensions]
+    if any(math.isnan(v) or math.isinf(v) for v in vector):
+        raise errors.InvalidInput("embedding contains NaN or Inf values")
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector] if norm > 0 else vector
+
+
+def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, Any]:
+    """The metric fields of a final response (ns)."""
+    return {
+        "total_duration": int((time.perf_counter() - started) * 1e9),
+        "load_duration": int(lease.load_duration * 1e9),
+        "prompt_eval_count": final.get("prompt_eval_count", 0),
+        "prompt_eval_duration": final.get("prompt_eval_duration", 0),
+        "eval_count": final.get("eval_count", 0),
+        "eval_duration": final.get("eval_duration", 0),
+    }

@@ -1,0 +1,15 @@
+"""Typed application keys: everything the handlers share lives on the ``web.Application``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from registry.config import Settings
+from registry.modelserver.scheduler import Scheduler
+from registry.store.library import Library
+
+__all__ = ["LIBRARY", "SCHEDULER", "SETTINGS"]
+
+LIBRARY: web.AppKey[Library] = web.AppKey("library", Library)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)

@@ -1,0 +1,379 @@
+"""The OpenAI-compatible API: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
+``/v1/models`` and ``/v1/models/{model}``, translated onto the Ollama handlers' streams (as Ollama's
+``openai`` middleware does). Errors are OpenAI-shaped: ``{"error": {"message", "type", "param",
+"code"}}``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.modelserver.api import keys
+from registry.modelserver.api.errors import status_for
+from registry.modelserver.api.inference import prepare
+from registry.modelserver.api.json_body import decode_json, decode_json_object
+from registry.modelserver.api.routes.ollama_inference import (
+    chat_stream,
+    check_dimensions,
+    check_tools,
+    embed_input_list,
+    embed_inputs,
+    generate_stream,
+)
+from registry.modelserver.api.streaming import stream_events
+from registry.oci.name import ModelName
+
+__all__ = ["add_routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _oai_error(status: int, message: str) -> web.Response:
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return web.json_response(body, status=status)
+
+
+def _guard(handler: Handler) -> Handler:
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.OllamaPyError as err:
+            return _oai_error(status_for(err), str(err))
+
+    return wrapped
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    return decode_json_object(await request.read())
+
+
+def _model(body: dict[str, Any]) -> tuple[str, ModelName]:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise errors.InvalidInput("model is required")
+    return model, ModelName.parse(model)
+
+
+def _options(body: dict[str, Any], *, chat: bool) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if body.get("max_tokens") is not None or body.get("max_completion_tokens") is not None:
+        opts["num_predict"] = body.get("max_completion_tokens") or body.get("max_tokens")
+    for key in ("seed", "frequency_penalty", "presence_penalty"):
+        if body.get(key) is not None:
+            opts[key] = body[key]
+    stop = body.get("stop")
+    if stop is not None:
+        opts["stop"] = [stop] if isinstance(stop, str) else stop
+    opts["temperature"] = body["temperature"] if body.get("temperature") is not None else 1.0
+    opts["top_p"] = body["top_p"] if body.get("top_p") is not None else 1.0
+    return opts
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.InvalidInput(f"invalid {key}: expected an object")
+    return value
+
+
+def _format(body: dict[str, Any]) -> Any:
+    fmt = _object(body, "response_format")
+    if fmt.get("type") == "json_object":
+        return "json"
+    if fmt.get("type") == "json_schema":
+        schema = _object(fmt, "json_schema").get("schema")
+        return schema if isinstance(schema, dict) else "json"
+    return None
+
+
+def _content_text(content: Any, has_tool_calls: bool) -> str:
+    """A message's text: a string, or the text parts of a list (Ollama's ``fromChatRequest``)."""
+    if isinstance(content, str):
+        return content
+    if content is None and has_tool_calls:
+        return ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not isinstance(part, dict):
+                raise errors.InvalidInput("invalid message format: content parts must be objects")
+            if part.get("type") == "text":
+                if not isinstance(part.get("text", ""), str):
+                    raise errors.InvalidInput("invalid message format: text must be a string")
+                parts.append(part.get("text", ""))
+            elif part.get("type") == "image_url":
+                raise errors.Unsupported("image inputs are not supported by this server")
+        return "\n".join(parts)
+    kind = "<nil>" if content is None else type(content).__name__
+    raise errors.InvalidInput(f"invalid message content type: {kind}")
+
+
+def _tool_calls(calls: Any) -> list[dict[str, Any]]:
+    if not isinstance(calls, list):
+        raise errors.InvalidInput("invalid tool_calls: expected an array")
+    out = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise errors.InvalidInput('invalid tool call: expected {"function": {"name", "arguments"}}')
+        out.append({"function": {"name": function["name"], "arguments": _args(function.get("arguments"))}})
+    return out
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise errors.InvalidInput("messages is required")
+    out = []
+    for m in raw:
+        if not isinstance(m, dict):
+            raise errors.InvalidInput("invalid message: expected an object")
+        role = m.get("role", "user")
+        if not isinstance(role, str):
+            raise errors.InvalidInput("invalid message: role must be a string")
+        msg: dict[str, Any] = {
+            "role": role.lower(),
+            # tool_calls present, even [], makes content optional (Go decodes [] to a non-nil slice)
+            "content": _content_text(m.get("content"), isinstance(m.get("tool_calls"), list)),
+        }
+        if m.get("tool_calls"):
+            msg["tool_calls"] = _tool_calls(m["tool_calls"])
+        if isinstance(m.get("name"), str) and m["name"] and msg["role"] == "tool":
+            msg["tool_name"] = m["name"]
+        if isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]:
+            msg["tool_call_id"] = m["tool_call_id"]
+        out.append(msg)
+    return out
+
+
+def _args(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = decode_json(value, what="tool call arguments") if value.strip() else {}
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.InvalidInput("invalid tool call arguments: expected a JSON object")
+    return value
+
+
+def _oai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": c["function"].get("index", i),
+            "id": c.get("id", ""),
+            "type": "function",
+            "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"]["arguments"])},
+        }
+        for i, c in enumerate(calls)
+    ]
+
+
+async def _sse(request: web.Request, chunks: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
+    return await stream_events(
+        request,
+        chunks,
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        frame=_sse_frame,
+        error_frame=lambda message: _sse_frame(
+            {"error": {"message": message, "type": "api_error", "param": None, "code": None}}
+        ),
+        internal_error=b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n',
+        refuse=lambda err: _oai_error(status_for(err), str(err)),
+        trailer=b"data: [DONE]\n\n",
+    )
+
+
+def _sse_frame(event: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def _usage(final: dict[str, Any]) -> dict[str, int]:
+    p, c = int(final.get("prompt_eval_count", 0)), int(final.get("eval_count", 0))
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/chat/completions``."""
+    body = await _body(request)
+    text, name = _model(body)
+    messages = _messages(body)
+    internal = {
+        "options": _options(body, chat=True),
+        "tools": check_tools(body.get("tools")),
+        "format": _format(body),
+    }
+    prepared = await prepare(request, internal, text, name)
+    events = chat_stream(request, internal, prepared, messages)
+    ident, created = f"chatcmpl-{random.randint(0, 998)}", int(time.time())
+    base = {"id": ident, "created": created, "model": text, "system_fingerprint": "fp_ollama"}
+    if body.get("stream"):
+        include_usage = bool(_object(body, "stream_options").get("include_usage"))
+        return await _sse(request, _chat_chunks(events, base, include_usage))
+    content, final = "", {}
+    calls: list[dict[str, Any]] = []
+    async for event in events:
+        if event.get("done"):
+            final = event
+        content += event["message"].get("content", "")
+        calls += event["message"].get("tool_calls") or []
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    reason = "length" if final.get("done_reason") == "length" else "stop"
+    if calls:
+        message["tool_calls"] = _oai_tool_calls(calls)
+        reason = "tool_calls"
+    choice = {"index": 0, "message": message, "finish_reason": reason}
+    return web.json_response(
+        {**base, "object": "chat.completion", "choices": [choice], "usage": _usage(final)}
+    )
+
+
+async def _chat_chunks(
+    events: AsyncIterator[dict[str, Any]], base: dict[str, Any], include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
+    first = True
+    had_calls = False
+    async for event in events:
+        chunk = {**base, "object": "chat.completion.chunk"}
+        if event.get("done"):
+            reason = (
+                "tool_calls" if had_calls else ("length" if event.get("done_reason") == "length" else "stop")
+            )
+            yield {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]}
+            if include_usage:
+                yield {**chunk, "choices": [], "usage": _usage(event)}
+            return
+        delta: dict[str, Any] = {"content": event["message"].get("content", "")}
+        if first:
+            delta["role"] = "assistant"
+            first = False
+        if event["message"].get("tool_calls"):
+            had_calls = True
+            delta["tool_calls"] = _oai_tool_calls(event["message"]["tool_calls"])
+        yield {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/completions``."""
+    body = await _body(request)
+    text, name = _model(body)
+    prompt = body.get("prompt", "")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise errors.InvalidInput("prompt must be a string")
+    internal = {
+        "options": _options(body, chat=False),
+        "prompt": prompt,
+        "suffix": body.get("suffix") or "",
+        "raw": False,
+    }
+    prepared = await prepare(request, internal, text, name)
+    events = generate_stream(request, internal, prepared)
+    base = {
+        "id": f"cmpl-{random.randint(0, 998)}",
+        "created": int(time.time()),
+        "model": text,
+        "system_fingerprint": "fp_ollama",
+        "object": "text_completion",
+    }
+    if body.get("stream"):
+        return await _sse(request, _completion_chunks(events, base))
+    out, final = "", {}
+    async for event in events:
+        out += event.get("response", "")
+        if event.get("done"):
+            final = event
+    reason = "length" if final.get("done_reason") == "length" else "stop"
+    choice = {"index": 0, "text": out, "logprobs": None, "finish_reason": reason}
+    return web.json_response({**base, "choices": [choice], "usage": _usage(final)})
+
+
+async def _completion_chunks(
+    events: AsyncIterator[dict[str, Any]], base: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    async for event in events:
+        reason = None
+        if event.get("done"):
+            reason = "length" if event.get("done_reason") == "length" else "stop"
+        yield {
+            **base,
+            "choices": [
+                {"index": 0, "text": event.get("response", ""), "logprobs": None, "finish_reason": reason}
+            ],
+        }
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/embeddings``."""
+    body = await _body(request)
+    text, name = _model(body)
+    raw_input = body.get("input")
+    inputs = [""] if raw_input == "" else embed_input_list(raw_input)  # "" is one input (Ollama)
+    if not inputs:
+        raise errors.InvalidInput("invalid input")
+    dimensions = check_dimensions(body.get("dimensions"))
+    prepared = await prepare(request, {}, text, name)
+    vectors, count, _ = await embed_inputs(request, prepared, inputs, truncate=True, dimensions=dimensions)
+    base64_out = body.get("encoding_format") == "base64"
+    data = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if base64_out else v,
+        }
+        for i, v in enumerate(vectors)
+    ]
+    return web.json_response(
+        {
+            "object": "list",
+            "data": data,
+            "model": text,
+            "usage": {"prompt_tokens": count, "total_tokens": count},
+        }
+    )
+
+
+def _model_entry(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.name.display_shortest,
+        "object": "model",
+        "created": int(row.modified_at),
+        "owned_by": row.name.namespace if hasattr(row.name, "namespace") else "library",
+    }
+
+
+async def list_models(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/models``."""
+    rows = await asyncio.to_thread(request.app[keys.LIBRARY].list_models)
+    return web.json_response({"object": "list", "data": [_model_entry(r) for r in rows]})
+
+
+async def retrieve_model(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/models/{model}``."""
+    text = request.match_info["model"]
+    library = request.app[keys.LIBRARY]
+    row = await asyncio.to_thread(library.find_model, ModelName.parse(text))
+    if row is None:
+        return _oai_error(404, f"model '{text}' not found")
+    return web.json_response(_model_entry(row))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    app.router.add_post("/v1/chat/completions", _guard(chat_completions))
+    app.router.add_post("/v1/completions", _guard(completions))
+    app.router.add_post("/v1/embeddings", _guard(embeddings))
+    app.router.add_get("/v1/models", _guard(list_models))
+    app.router.add_get("/v1/models/{model:.+}", _guard(retrieve_model))

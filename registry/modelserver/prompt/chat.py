@@ -1,0 +1,202 @@
+"""Turning requests into prompt text with a model's template.
+
+A model's template is its Modelfile ``TEMPLATE`` (Go template syntax, as Ollama) when it has one,
+else the GGUF's ``tokenizer.chat_template`` (Jinja, sandboxed), else ``{{ .Prompt }}``.
+Templates are compiled by :meth:`PromptTemplate.for_model`, so a broken one is an error when the
+model loads, not garbage output.
+
+Messages use Ollama's JSON shape: ``{"role", "content", "tool_calls"?, "tool_name"?, "images"?}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from registry.modelserver.prompt.gotemplate import Budget, JsonValue, Template, TemplateError, parse
+from registry.modelserver.prompt.jinja import JinjaChatTemplate
+
+__all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "tool_names"]
+
+DEFAULT_TEMPLATE = "{{ .Prompt }}"
+_RESPONSE_MARK = "\x00RESPONSE\x00"
+
+
+def _go_message(m: dict[str, Any]) -> dict[str, Any]:
+    out = dict(m)
+    calls = []
+    for call in m.get("tool_calls") or []:
+        fn = dict(call.get("function") or {})
+        fn["arguments"] = JsonValue(fn.get("arguments") or {})
+        calls.append({**call, "function": fn})
+    out["tool_calls"] = calls or None
+    return out
+
+
+def _hf_message(m: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": m.get("role", "user"), "content": m.get("content", "")}
+    if m.get("tool_calls"):
+        out["tool_calls"] = [
+            {
+                "id": c.get("id", ""),
+                "type": "function",
+                "function": {
+                    "name": (c.get("function") or {}).get("name", ""),
+                    "arguments": (c.get("function") or {}).get("arguments", {}),
+                },
+            }
+            for c in m["tool_calls"]
+        ]
+    if m.get("tool_name"):
+        out["name"] = m["tool_name"]
+    if m.get("tool_call_id"):
+        out["tool_call_id"] = m["tool_call_id"]
+    return out
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A compiled template of one of two kinds (``go`` or ``jinja``)."""
+
+    kind: str
+    source: str
+    go: Template | None = None
+    jinja: JinjaChatTemplate | None = None
+
+    @classmethod
+    def for_model(
+        cls, modelfile_template: str | None, gguf_template: str | None, *, bos: str = "", eos: str = ""
+    ) -> PromptTemplate:
+        """Compile the model's template.
+
+        Raises:
+            TemplateError: the template does not parse (the message says where).
+        """
+        if modelfile_template:
+            return cls("go", modelfile_template, go=parse(modelfile_template))
+        if gguf_template:
+            try:
+                return cls(
+                    "jinja",
+                    gguf_template,
+                    jinja=JinjaChatTemplate(gguf_template, bos_token=bos, eos_token=eos),
+                )
+            except ValueError as err:
+                raise TemplateError(str(err)) from err
+        return cls("go", DEFAULT_TEMPLATE, go=parse(DEFAULT_TEMPLATE))
+
+    @classmethod
+    def from_go(cls, source: str) -> PromptTemplate:
+        """A Go template given by a request (``/api/generate`` ``template``). Raises TemplateError."""
+        return cls("go", source, go=parse(source))
+
+    @property
+    def uses_messages(self) -> bool:
+        """True when the template iterates ``.Messages`` (or is Jinja)."""
+        return self.kind == "jinja" or ".Messages" in self.source
+
+    def render_chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        budget: Budget | None = None,
+    ) -> str:
+        """The prompt for a conversation, ending where the assistant's reply begins. A Go template
+        renders within ``budget`` (default: a fresh :class:`Budget`), however many turns it takes.
+
+        Raises:
+            TemplateError: rendering failed or went beyond its budget.
+        """
+        budget = budget or Budget()
+        if self.jinja is not None:
+            try:
+                return self.jinja.render([_hf_message(m) for m in messages], tools=tools)
+            except ValueError as err:
+                raise TemplateError(str(err)) from err
+        assert self.go is not None
+        system = "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
+        go_tools = [JsonValue(t) for t in tools] if tools else None
+        if self.uses_messages:
+            data = {
+                "System": system,
+                "Messages": [_go_message(m) for m in messages],
+                "Tools": go_tools,
+                "Prompt": "",
+                "Response": "",
+                "Suffix": "",
+            }
+            return self.go.execute(data, budget)
+        return self._legacy(messages, system, go_tools, budget)
+
+    def _legacy(self, messages: list[dict[str, Any]], system: str, tools: Any, budget: Budget) -> str:
+        """Templates without ``.Messages``: one render per user turn (Ollama's collation)."""
+        assert self.go is not None
+        parts: list[str] = []
+        prompt: str | None = None
+        for m in messages:
+            role = m.get("role")
+            if role == "user" or role == "tool":
+                if prompt is not None:
+                    parts.append(self._turn(system, prompt, "", tools, budget, cut=False))
+                prompt = m.get("content", "")
+            elif role == "assistant":
+                parts.append(self._turn(system, prompt or "", m.get("content", ""), tools, budget, cut=False))
+                prompt = None
+        parts.append(self._turn(system, prompt or "", _RESPONSE_MARK, tools, budget, cut=True))
+        return "".join(parts)
+
+    def _turn(self, system: str, prompt: str, response: str, tools: Any, budget: Budget, *, cut: bool) -> str:
+        assert self.go is not None
+        text = self.go.execute(
+            {
+                "System": system,
+                "Prompt": prompt,
+                "Response": response,
+                "Tools": tools,
+                "Messages": None,
+                "Suffix": "",
+            },
+            budget,
+        )
+        if cut:
+            idx = text.find(_RESPONSE_MARK)
+            return text[:idx] if idx >= 0 else text
+        if ".Response" not in self.source:
+            text += response
+        return text
+
+    def render_generate(
+        self, prompt: str, *, system: str | None = None, suffix: str = "", budget: Budget | None = None
+    ) -> str:
+        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`.
+
+        Raises:
+            TemplateError: rendering failed or went beyond its budget.
+        """
+        budget = budget or Budget()
+        messages: list[dict[str, Any]] = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": prompt})
+        if self.uses_messages:
+            return self.render_chat(messages, budget=budget)
+        assert self.go is not None
+        text = self.go.execute(
+            {
+                "System": system or "",
+                "Prompt": prompt,
+                "Response": _RESPONSE_MARK,
+                "Suffix": suffix,
+                "Messages": None,
+                "Tools": None,
+            },
+            budget,
+        )
+        idx = text.find(_RESPONSE_MARK)
+        return text[:idx] if idx >= 0 else text
+
+
+def tool_names(tools: list[dict[str, Any]] | None) -> list[str]:
+    """The function names declared in ``tools``."""
+    return [str((t.get("function") or {}).get("name", "")) for t in tools or [] if isinstance(t, dict)]

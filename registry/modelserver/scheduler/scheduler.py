@@ -1,0 +1,347 @@
+"""The scheduler: which models are loaded, who may use them, and when they go away.
+
+Mirrors Ollama's ``server/sched.go``:
+
+* one runner per loaded model (keyed by its weights, adapters and projectors), started on first use;
+* ``num_parallel`` slots per runner; a request takes a slot for its whole generation;
+* a bounded number of *waiting* requests (``max_queue``): beyond it, :class:`ServerBusy` (503).
+  Better than Ollama, the bound also covers requests waiting for a busy runner's slot, which
+  Ollama queues without limit inside the runner;
+* keep_alive per model: from the request when given, else the default; 0 unloads when the last
+  request finishes, ``None`` (negative) keeps it forever;
+* at most ``max_loaded`` runners: the least recently used idle one is evicted (we wait for one to
+  become idle when all are busy);
+* a runner that died, or whose load options differ from the request's, is replaced.
+
+All state lives on the :class:`Scheduler` object (owned by the aiohttp app). Coroutine-safe within
+one event loop; not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.errors import ServerBusy
+from registry.modelserver.scheduler.kv_memory import (
+    ModelShape,
+    available_memory,
+    check_fits,
+    process_rss,
+    read_model_shape,
+)
+from registry.modelserver.scheduler.process import RunnerProcess
+from runner.protocol import LoadOptions
+
+__all__ = ["BUSY_MESSAGE", "UNSET", "Lease", "LoadedModel", "ModelSpec", "Scheduler", "SchedulerConfig"]
+
+BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+
+#: How many models' shapes (read from their GGUF headers) the scheduler remembers.
+_SHAPE_CACHE_SIZE = 64
+
+#: "keep_alive not given": the model keeps its current session duration.
+UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    """Limits and defaults (from ``Settings``)."""
+
+    num_parallel: int = 1
+    max_loaded_models: int = 3
+    max_queue: int = 512
+    keep_alive: float | None = 300.0
+    load_timeout: float = 300.0
+    verbose: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What to load and how to describe it in ``/api/ps``."""
+
+    name: str
+    digest: str
+    size: int
+    details: dict[str, Any]
+    load: LoadOptions
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """The identity of a runner: weights, adapters and projectors."""
+        return (self.load.model, self.load.adapters, self.load.projectors)
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A runner and its bookkeeping."""
+
+    spec: ModelSpec
+    runner: RunnerProcess
+    slots: asyncio.Semaphore
+    keep_alive: float | None
+    refcount: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    expires_at: float | None = None  # wall clock; None = forever (or in use)
+    timer: asyncio.TimerHandle | None = None
+    dead: bool = False
+
+
+@dataclass(eq=False)
+class Lease:
+    """A slot on a loaded model for one request. ``load_duration`` is the time spent waiting for
+    the model (load and queue), in seconds."""
+
+    model: LoadedModel
+    load_duration: float
+
+    @property
+    def runner(self) -> RunnerProcess:
+        """The runner to send the request to."""
+        return self.model.runner
+
+
+class Scheduler:
+    """Loads, shares and unloads runners. Close with :meth:`close`."""
+
+    def __init__(self, config: SchedulerConfig) -> None:
+        self.config = config
+        self._loaded: dict[tuple[str, tuple[str, ...], tuple[str, ...]], LoadedModel] = {}
+        self._waiting = 0
+        self._load_lock = asyncio.Lock()
+        self._changed = asyncio.Condition()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._shapes: dict[str, ModelShape] = {}
+
+    @property
+    def pending(self) -> int:
+        """Requests waiting for a model to load or for a free slot."""
+        return self._waiting
+
+    def loaded(self) -> list[LoadedModel]:
+        """The loaded models (a snapshot)."""
+        return list(self._loaded.values())
+
+    # -- memory ---------------------------------------------------------------------------------
+
+    async def model_shape(self, model_path: str) -> ModelShape:
+        """The dimensions of the GGUF at ``model_path`` (its header is read once: blobs never change).
+
+        Raises:
+            InvalidWeights: not a readable GGUF. OSError: the file cannot be opened.
+        """
+        shape = self._shapes.get(model_path)
+        if shape is None:
+            shape = await asyncio.to_thread(read_model_shape, Path(model_path))
+            if len(self._shapes) >= _SHAPE_CACHE_SIZE:
+                self._shapes.pop(next(iter(self._shapes)))
+            self._shapes[model_path] = shape
+        return shape
+
+    def check_memory(self, load: LoadOptions, shape: ModelShape) -> None:
+        """Refuse a load whose KV cache cannot fit in the memory available now plus what the
+        loaded runners hold (they are unloaded to make room). A runner already loaded with exactly
+        these options needs nothing new.
+
+        Raises:
+            InvalidInput: what the context needs and what is available.
+        """
+        if any(m.spec.load == load and not m.dead and m.runner.alive for m in self._loaded.values()):
+            return
+        available = available_memory()
+        if available is not None:
+            available += sum(process_rss(m.runner.pid) for m in self._loaded.values() if m.runner.alive)
+        check_fits(
+            shape,
+            num_ctx=load.num_ctx,
+            parallel=max(1, load.parallel),
+            kv_type=load.kv_cache_type,
+            use_mmap=load.use_mmap,
+            available=available,
+        )
+
+    # -- acquire / release ----------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lease(self, spec: ModelSpec, keep_alive: float | None = UNSET) -> AsyncIterator[Lease]:
+        """A slot on ``spec``'s runner for the duration of the ``async with`` block.
+
+        ``keep_alive`` (seconds, ``None`` = forever) updates the model's session when given.
+        Leave the block with :meth:`mark_dead` called when the runner failed mid-request.
+
+        Raises:
+            ServerBusy: ``max_queue`` requests are already waiting.
+            RunnerError: the model could not be loaded.
+        """
+        lease = await self._acquire(spec, keep_alive)
+        try:
+            yield lease
+        finally:
+            await self._release(lease.model)
+
+    async def _acquire(self, spec: ModelSpec, keep_alive: float | None) -> Lease:
+        if self._waiting >= self.config.max_queue:
+            raise ServerBusy(BUSY_MESSAGE)
+        started = time.perf_counter()
+        self._waiting += 1
+        try:
+            model = await self._loaded_model(spec)
+            model.refcount += 1
+            if keep_alive is not UNSET:
+                model.keep_alive = keep_alive
+            self._cancel_timer(model)
+            try:
+                await model.slots.acquire()
+            except BaseException:
+                await self._release(model, slot_held=False)
+                raise
+        finally:
+            self._waiting -= 1
+        return Lease(model, time.perf_counter() - started)
+
+    async def _release(self, model: LoadedModel, *, slot_held: bool = True) -> None:
+        if slot_held:
+            model.slots.release()
+        model.refcount -= 1
+        model.last_used = time.monotonic()
+        if model.refcount == 0:
+            if model.dead or model.keep_alive == 0:
+                await self._unload(model)
+            elif model.keep_alive is not None:
+                model.expires_at = time.time() + model.keep_alive
+                model.timer = asyncio.get_running_loop().call_later(
+                    model.keep_alive, self._spawn_expire, model
+                )
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _loaded_model(self, spec: ModelSpec) -> LoadedModel:
+        while True:
+            model = self._loaded.get(spec.key)
+            if model is not None and not model.dead and model.spec.load == spec.load and model.runner.alive:
+                if model.refcount > 0 or await model.runner.ping():
+                    return model
+                model.dead = True  # idle and not answering (e.g. killed): replace it, as Ollama's Ping does
+            async with self._load_lock:
+                model = self._loaded.get(spec.key)
+                if model is not None and (
+                    model.dead or model.spec.load != spec.load or not model.runner.alive
+                ):
+                    await self._wait_idle(model)
+                    await self._unload(model)
+                    continue
+                if model is not None:
+                    continue
+                await self._make_room()
+                return await self._start(spec)
+
+    async def _wait_idle(self, model: LoadedModel) -> None:
+        model.dead = True  # no new requests; in-flight ones finish (or already failed)
+        async with self._changed:
+            await self._changed.wait_for(lambda: model.refcount == 0)
+
+    async def _make_room(self) -> None:
+        while len(self._loaded) >= self.config.max_loaded_models:
+            idle = [m for m in self._loaded.values() if m.refcount == 0]
+            if idle:
+                await self._unload(min(idle, key=lambda m: m.last_used))
+                continue
+            async with self._changed:
+                await self._changed.wait()
+
+    async def _start(self, spec: ModelSpec) -> LoadedModel:
+        runner = await RunnerProcess.start(spec.load, verbose=self.config.verbose)
+        try:
+            await runner.wait_ready(self.config.load_timeout)
+        except BaseException:
+            await runner.stop()
+            raise
+        model = LoadedModel(
+            spec=spec,
+            runner=runner,
+            slots=asyncio.Semaphore(max(1, spec.load.parallel)),
+            keep_alive=self.config.keep_alive,
+        )
+        self._loaded[spec.key] = model
+        return model
+
+    # -- unloading ------------------------------------------------------------------------------
+
+    def _cancel_timer(self, model: LoadedModel) -> None:
+        if model.timer is not None:
+            model.timer.cancel()
+            model.timer = None
+        model.expires_at = None
+
+    def _spawn_expire(self, model: LoadedModel) -> None:
+        task = asyncio.get_running_loop().create_task(self._expire(model))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _expire(self, model: LoadedModel) -> None:
+        if model.refcount == 0 and self._loaded.get(model.spec.key) is model:
+            await self._unload(model)
+
+    async def _unload(self, model: LoadedModel) -> None:
+        self._cancel_timer(model)
+        if self._loaded.get(model.spec.key) is model:
+            del self._loaded[model.spec.key]
+        await model.runner.stop()
+        async with self._changed:
+            self._changed.notify_all()
+
+    def mark_dead(self, model: LoadedModel) -> None:
+        """The runner failed: stop handing it out; it is replaced on the next request."""
+        model.dead = True
+
+    async def expire(self, model_path: str) -> bool:
+        """Unload the model whose weights are ``model_path`` as soon as it is idle (keep_alive 0).
+        Returns whether it was loaded."""
+        found = False
+        for model in list(self._loaded.values()):
+            if model.spec.load.model == model_path:
+                found = True
+                model.keep_alive = 0
+                if model.refcount == 0:
+                    await self._unload(model)
+        return found
+
+    def running(self) -> list[dict[str, Any]]:
+        """``/api/ps`` entries, the latest expiry first."""
+        from registry.store.library.model_info import rfc3339
+
+        entries: list[dict[str, Any]] = []
+        for model in self._loaded.values():
+            if model.expires_at is not None:
+                expires = model.expires_at
+            elif model.keep_alive is None:
+                expires = time.time() + 100 * 365 * 86400
+            else:
+                expires = time.time() + model.keep_alive
+            entries.append(
+                {
+                    "name": model.spec.name,
+                    "model": model.spec.name,
+                    "size": model.spec.size,
+                    "digest": model.spec.digest,
+                    "details": model.spec.details,
+                    "expires_at": rfc3339(expires),
+                    "size_vram": 0,
+                    "context_length": int(model.runner.info.get("n_ctx", model.spec.load.num_ctx)),
+                    "_expires": expires,
+                }
+            )
+        entries.sort(key=lambda e: e["_expires"], reverse=True)
+        for entry in entries:
+            del entry["_expires"]
+        return entries
+
+    async def close(self) -> None:
+        """Kill every runner. Idempotent."""
+        for model in list(self._loaded.values()):
+            await self._unload(model)

@@ -1,0 +1,303 @@
+"""Authentication and authorization: Basic, static Bearer tokens, and signed short-lived tokens.
+
+The token endpoint (``GET /v2/token?service=..&scope=repository:NAME:pull,push``) follows the
+Docker token protocol: a client that gets ``401`` with ``WWW-Authenticate: Bearer realm=...`` asks
+it (with Basic credentials, or anonymously) and receives ``{"token", "access_token", "expires_in"}``.
+Tokens are ``base64url(json).base64url(hmac_sha256)``; they carry the granted scopes, so a token for
+``repository:a:pull`` cannot push to ``a`` or pull ``b``.
+
+Password checks (bcrypt, deliberately slow) run on threads of their own (see
+:mod:`registry.ociserver.auth.password_check`), successes are remembered for a minute, and failed
+logins are limited per user and per client address (:mod:`registry.ociserver.auth.login_throttle`):
+past the limit a login gets 429 with ``Retry-After`` before any password is looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from registry.errors import Denied, RateLimited, Unauthorized
+from registry.ociserver.auth.access_model import ANONYMOUS, AuthConfig
+from registry.ociserver.auth.login_throttle import FailureWindow, address_key
+from registry.ociserver.auth.password_check import PasswordVerifier
+
+__all__ = ["Authenticator", "Identity"]
+
+_SERVICE = "ollama-py-registry"
+
+_VERIFIED_TTL = 60.0
+
+#: Distinct password checks waiting or running at once; more get 429.
+_MAX_PENDING_CHECKS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling, and (for signed tokens) what the token allows: repo -> actions."""
+
+    name: str
+    scopes: dict[str, frozenset[str]] | None = None
+
+
+IDENTITY: web.RequestKey[Identity] = web.RequestKey("registry_identity", Identity)
+
+
+class Authenticator:
+    """Checks credentials and permissions for one application; owns the password threads (:meth:`close`)."""
+
+    def __init__(self, config: AuthConfig, *, on_hash: Callable[[], None] = lambda: None) -> None:
+        self.config = config
+        self._passwords = PasswordVerifier(
+            config.users,
+            threads=config.password_threads,
+            max_pending=_MAX_PENDING_CHECKS,
+            ttl=_VERIFIED_TTL,
+            refused_ttl=config.failed_login_window,
+            on_hash=on_hash,
+        )
+        self._failures = FailureWindow(config.max_failed_logins, config.failed_login_window)
+
+    def close(self) -> None:
+        """Stop the password threads."""
+        self._passwords.close()
+
+    # -- credentials -------------------------------------------------------------------------------
+
+    async def identify(self, request: web.Request) -> Identity:
+        """The caller's identity (anonymous without credentials).
+
+        Raises:
+            Unauthorized: malformed or wrong credentials, or an invalid or expired token.
+            RateLimited: too many failed logins for this user or from this address.
+        """
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            return Identity(await self._basic(value.strip(), request.remote))
+        if scheme.lower() == "bearer":
+            return self._bearer(value.strip())
+        return Identity(ANONYMOUS)
+
+    async def _basic(self, value: str, remote: str | None) -> str:
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError) as err:  # binascii.Error, non-ASCII input
+            raise Unauthorized("malformed Basic credentials") from err
+        keys = (_user_key(user), address_key(remote))
+        # The same credentials again, while their check runs or after it refused them (the
+        # parallel requests of one push), are no new guess: they join it, whatever the limits say.
+        check = self._passwords.known(user, password, successes=False)
+        if check is None:
+            wait = max(self._failures.retry_after(key) for key in keys)
+            if wait:  # before any secret is looked at, so a blocked client learns nothing
+                raise RateLimited(
+                    f"too many failed logins for this user or from this address; retry in {wait} s",
+                    retry_after=wait,
+                )
+            if user not in self.config.users and password in self.config.tokens:
+                return self.config.tokens[password]  # a static token used as a password
+            check = self._passwords.check(user, password)
+        if check.started:
+            for key in keys:
+                self._failures.begin(key)
+            check.future.add_done_callback(lambda done: self._settle(keys, done))
+        if not await asyncio.shield(check.future):
+            raise Unauthorized("invalid username or password")
+        return user
+
+    def _settle(self, keys: tuple[str, ...], done: asyncio.Future[bool]) -> None:
+        failed = not done.cancelled() and done.exception() is None and not done.result()
+        for key in keys:
+            self._failures.end(key, failed=failed)
+
+    def _bearer(self, token: str) -> Identity:
+        static = self.config.tokens.get(token)
+        if static is not None:
+            return Identity(static)
+        return self._verify_token(token)
+
+    def _verify_token(self, token: str) -> Identity:
+        """The identity a signed token carries. Every claim is checked for type and range, so a
+        token that is signed but malformed is a 401, never a crash.
+
+        Raises:
+            Unauthorized: bad signature, malformed payload, or expired.
+        """
+        if not token.isascii():
+            raise Unauthorized("invalid token")
+        body, _, signature = token.partition(".")
+        expected = _b64(hmac.new(self.config.token_secret, body.encode(), hashlib.sha256).digest())
+        if not signature or not hmac.compare_digest(signature, expected):
+            raise Unauthorized("invalid token")
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        except (ValueError, RecursionError) as err:  # binascii.Error, JSONDecodeError, bad UTF-8
+            raise Unauthorized("invalid token") from err
+        if not isinstance(payload, dict):
+            raise Unauthorized("invalid token: not a JSON object")
+        exp, sub, access = payload.get("exp"), payload.get("sub"), payload.get("access", {})
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise Unauthorized("invalid token: exp must be a number")
+        if isinstance(exp, float) and not math.isfinite(exp):
+            raise Unauthorized("invalid token: exp must be a number")
+        if exp < time.time():
+            raise Unauthorized("token expired")
+        if not isinstance(sub, str) or not sub:
+            raise Unauthorized("invalid token: sub must be a non-empty string")
+        if not isinstance(access, dict) or not all(
+            isinstance(actions, list) and all(isinstance(a, str) for a in actions)
+            for actions in access.values()
+        ):
+            raise Unauthorized("invalid token: access must map repositories to lists of actions")
+        return Identity(sub, {repo: frozenset(actions) for repo, actions in access.items()})
+
+    def issue_token(self, identity: str, scopes: dict[str, frozenset[str]]) -> dict[str, object]:
+        """A signed token granting ``scopes`` (already intersected with what ``identity`` may do)."""
+        now = time.time()
+        payload = {
+            "sub": identity,
+            "iat": now,
+            "exp": now + self.config.token_ttl,
+            "access": {repo: sorted(actions) for repo, actions in scopes.items()},
+        }
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        token = f"{body}.{_b64(hmac.new(self.config.token_secret, body.encode(), hashlib.sha256).digest())}"
+        issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        ttl = int(self.config.token_ttl)
+        return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
+
+    # -- permissions -------------------------------------------------------------------------------
+
+    def allowed(self, identity: Identity, repo: str) -> frozenset[str]:
+        """Actions ``identity`` may take on ``repo`` (a token's scopes narrow the configured rules)."""
+        granted = self.config.allowed(identity.name, repo)
+        if identity.scopes is not None:
+            granted &= identity.scopes.get(repo, frozenset())
+        return granted
+
+    def _token_too_narrow(self, identity: Identity, repo: str, action: str) -> bool:
+        """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``."""
+        return identity.scopes is not None and action in self.config.allowed(identity.name, repo)
+
+    def may(self, request: web.Request, repo: str, action: str) -> bool:
+        """Whether the request's (already identified) caller may take ``action`` on ``repo``."""
+        identity = request.get(IDENTITY)
+        return identity is not None and action in self.allowed(identity, repo)
+
+    def challenge(self, request: web.Request, repo: str | None, actions: str) -> dict[str, str]:
+        """The ``WWW-Authenticate`` header for a 401."""
+        if not self.config.bearer:
+            return {"WWW-Authenticate": f'Basic realm="{self.config.realm}"'}
+        host = request.host if _QUOTABLE.fullmatch(request.host) else _local_host(request)
+        realm = f"{request.scheme}://{host}/v2/token"
+        value = f'Bearer realm="{realm}",service="{_SERVICE}"'
+        if repo is not None and _QUOTABLE.fullmatch(repo):  # never echo control characters or quotes
+            value += f',scope="repository:{repo}:{actions}"'
+        return {"WWW-Authenticate": value}
+
+    # -- aiohttp glue ------------------------------------------------------------------------------
+
+    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
+        """Identify every /v2/ request and check the action its route needs."""
+
+        @web.middleware
+        async def authorize(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            if not request.path.startswith("/v2") or request.path == "/v2/token":
+                return await handler(request)
+            repo = request.match_info.get("name")
+            action = "push" if "/blobs/uploads/" in request.path else _action_for(request.method)
+            try:
+                identity = await self.identify(request)
+            except Unauthorized as err:
+                err.headers = self.challenge(request, repo, action)  # type: ignore[attr-defined]
+                raise
+            request[IDENTITY] = identity
+            if repo is None:
+                if identity.name == ANONYMOUS and not self.config.anonymous_pull:
+                    raise _unauthorized(self.challenge(request, None, action))
+                return await handler(request)
+            if action not in self.allowed(identity, repo):
+                if identity.name == ANONYMOUS or self._token_too_narrow(identity, repo, action):
+                    # (a signed token whose scopes lack what its user may do: as distribution's
+                    # insufficient_scope, a 401 whose challenge names the scope to ask for)
+                    raise _unauthorized(self.challenge(request, repo, _wanted(request.method)))
+                raise Denied(
+                    "requested access to the resource is denied", detail={"name": repo, "action": action}
+                )
+            return await handler(request)
+
+        return authorize
+
+    async def token_endpoint(self, request: web.Request) -> web.Response:
+        """GET /v2/token: issue a signed token for the requested scopes the caller is allowed."""
+        try:
+            identity = await self.identify(request)
+        except Unauthorized as err:
+            err.headers = self.challenge(request, None, "pull")  # type: ignore[attr-defined]
+            raise
+        if identity.name == ANONYMOUS and not self.config.anonymous_pull:
+            raise _unauthorized(self.challenge(request, None, "pull"))
+        scopes: dict[str, frozenset[str]] = {}
+        for scope in request.query.getall("scope", []):
+            kind, _, rest = scope.partition(":")
+            repo, _, actions = rest.rpartition(":")
+            if kind != "repository" or not repo:
+                continue
+            wanted = frozenset(a for a in actions.split(",") if a)
+            if "push" in wanted:
+                wanted |= {"pull"} & self.allowed(identity, repo)
+            scopes[repo] = scopes.get(repo, frozenset()) | (wanted & self.allowed(identity, repo))
+        return web.json_response(self.issue_token(identity.name, scopes))
+
+
+#: What may appear inside a quoted ``WWW-Authenticate`` parameter as is.
+_QUOTABLE = re.compile(r"[!#-\[\]-~]{1,1000}")
+
+
+def _user_key(user: str) -> str:
+    """The throttling key for a user name (long names by their hash, so the keys stay small)."""
+    if len(user) <= 64:
+        return f"user:{user}"
+    return "user#" + hashlib.sha256(user.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _local_host(request: web.Request) -> str:
+    """``host:port`` of the socket the request arrived on (when its ``Host`` header is unusable)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return "localhost"
+    host, port = sockname[0], sockname[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _action_for(method: str) -> str:
+    if method in ("GET", "HEAD"):
+        return "pull"
+    return "delete" if method == "DELETE" else "push"
+
+
+def _wanted(method: str) -> str:
+    return "pull" if method in ("GET", "HEAD") else "pull,push"
+
+
+def _unauthorized(headers: dict[str, str]) -> Unauthorized:
+    err = Unauthorized("authentication required")
+    err.headers = headers  # type: ignore[attr-defined]
+    return err
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -1,7 +1,0 @@
-"""Chat templates: the GGUF's Jinja template and Modelfile TEMPLATE (Go template syntax), plus
-tool-call parsing of model output."""
-
-from registry.prompt.chat import DEFAULT_TEMPLATE, PromptTemplate, TemplateError, tool_names
-from registry.prompt.tools import parse_tool_calls
-
-__all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "parse_tool_calls", "tool_names"]

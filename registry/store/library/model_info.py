@@ -1,0 +1,209 @@
+"""What ``show`` knows about a model, read from its manifest's layers and config blob."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from registry.bounded_json import loads_bounded
+from registry.modelfile.writer import render_modelfile
+from registry.oci import mediatypes
+from registry.oci.digest import Digest
+from registry.oci.manifest import Manifest
+from registry.store.blobs import BlobStore
+from registry.store.catalog import ModelRow
+
+__all__ = [
+    "ModelInfo",
+    "capabilities",
+    "config_of",
+    "details_of",
+    "list_entry",
+    "modelfile_of",
+    "read_model_info",
+    "rfc3339",
+]
+
+_TEXT_LIMIT = 8 << 20
+
+#: Config, parameters and messages nested deeper than this are treated as not JSON.
+MAX_CONFIG_NESTING = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model's parts as ``show``, the Modelfile writer and the scheduler need them."""
+
+    row: ModelRow
+    manifest: Manifest
+    config: dict[str, Any]
+    model_path: Path | None
+    adapter_paths: tuple[Path, ...]
+    projector_paths: tuple[Path, ...]
+    template: str | None
+    system: str | None
+    parameters: dict[str, Any]
+    licenses: tuple[str, ...]
+    messages: tuple[dict[str, Any], ...]
+    parent_model: str | None
+    unknown_layers: tuple[str, ...] = field(default=())
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Ollama's ``details`` object: format, family, families, parameter_size, quantization_level."""
+        families = self.config.get("model_families")
+        family = self.config.get("model_family", "")
+        return {
+            "parent_model": self.parent_model or "",
+            "format": self.config.get("model_format", "gguf"),
+            "family": family,
+            "families": families if families else ([family] if family else None),
+            "parameter_size": self.config.get("model_type", ""),
+            "quantization_level": self.config.get("file_type", ""),
+        }
+
+
+def _text(store: BlobStore, digest: Digest) -> str:
+    return store.read_bytes(digest, _TEXT_LIMIT).decode("utf-8", errors="replace")
+
+
+def config_of(row: ModelRow) -> dict[str, Any]:
+    """The model's config blob as the catalog keeps a copy of it (``{}`` when absent or not JSON)."""
+    if not row.manifest.config_json:
+        return {}
+    loaded = _json_or(row.manifest.config_json, {})
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _json_or(text: str, default: Any) -> Any:
+    """``text`` decoded as JSON nested at most :data:`MAX_CONFIG_NESTING` deep, else ``default``
+    (a layer written by another tool, or by a hostile registry, never raises here)."""
+    try:
+        return loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False) if text else default
+    except ValueError:
+        return default
+
+
+def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> ModelInfo:
+    """Collect a model's parts. Later layers of a single-valued kind win (as in Ollama)."""
+    config = config_of(row)
+    model_path: Path | None = None
+    adapters: list[Path] = []
+    projectors: list[Path] = []
+    template = system = parent = None
+    params: dict[str, Any] = {}
+    licenses: list[str] = []
+    messages: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    for layer in manifest.layers:
+        kind = layer.media_type
+        if kind == mediatypes.OLLAMA_MODEL:
+            model_path = store.path(layer.digest)
+            parent = str(layer.extra.get("from") or "") or parent
+        elif kind == mediatypes.OLLAMA_ADAPTER:
+            adapters.append(store.path(layer.digest))
+        elif kind == mediatypes.OLLAMA_PROJECTOR:
+            projectors.append(store.path(layer.digest))
+        elif kind in (mediatypes.OLLAMA_TEMPLATE, mediatypes.OLLAMA_PROMPT):
+            template = _text(store, layer.digest)
+        elif kind == mediatypes.OLLAMA_SYSTEM:
+            system = _text(store, layer.digest)
+        elif kind == mediatypes.OLLAMA_LICENSE:
+            licenses.append(_text(store, layer.digest))
+        elif kind == mediatypes.OLLAMA_PARAMS:
+            loaded = _json_or(_text(store, layer.digest), {})
+            if isinstance(loaded, dict):
+                params.update(loaded)
+        elif kind == mediatypes.OLLAMA_MESSAGES:
+            loaded = _json_or(_text(store, layer.digest), [])
+            if isinstance(loaded, list):
+                messages.extend(m for m in loaded if isinstance(m, dict))
+        else:
+            unknown.append(kind)
+    return ModelInfo(
+        row=row,
+        manifest=manifest,
+        config=config,
+        model_path=model_path,
+        adapter_paths=tuple(adapters),
+        projector_paths=tuple(projectors),
+        template=template,
+        system=system,
+        parameters=params,
+        licenses=tuple(licenses),
+        messages=tuple(messages),
+        parent_model=parent,
+        unknown_layers=tuple(unknown),
+    )
+
+
+def rfc3339(at: float, tz: tzinfo | None = None) -> str:
+    """A UNIX time as RFC 3339 in local time (or ``tz``) with offset, as Go's ``time.Time`` marshals."""
+    return datetime.fromtimestamp(at, tz or datetime.now().astimezone().tzinfo).isoformat()
+
+
+def details_of(row: ModelRow) -> dict[str, Any]:
+    """Ollama's ``details`` object from the catalog's copy of the config blob (no file reads)."""
+    config = config_of(row)
+    family = config.get("model_family", "")
+    families = config.get("model_families") or ([family] if family else None)
+    return {
+        "parent_model": "",
+        "format": config.get("model_format", "gguf"),
+        "family": family,
+        "families": families,
+        "parameter_size": config.get("model_type", ""),
+        "quantization_level": config.get("file_type", ""),
+    }
+
+
+def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
+    """One ``/api/tags`` entry (``ListModelResponse``) for a model."""
+    short = row.name.display_shortest
+    return {
+        "name": short,
+        "model": short,
+        "modified_at": rfc3339(row.modified_at, tz),
+        "size": row.manifest.total_size,
+        "digest": row.manifest.digest.hex,
+        "details": details_of(row),
+    }
+
+
+def capabilities(info: ModelInfo) -> list[str]:
+    """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
+    them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
+    ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
+    encoder."""
+    recorded = info.config.get("capabilities")
+    if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
+        return list(recorded)
+    gguf_kv = info.config.get("model_info")
+    kv: dict[str, Any] = gguf_kv if isinstance(gguf_kv, dict) else {}
+    arch = kv.get("general.architecture", "")
+    caps = ["embedding"] if kv.get(f"{arch}.pooling_type") else ["completion"]
+    template = info.template or ""
+    if ".Tools" in template:
+        caps.append("tools")
+    if ".Suffix" in template:
+        caps.append("insert")
+    if info.projector_paths or any(str(k).endswith("vision.block_count") for k in kv):
+        caps.append("vision")
+    return caps
+
+
+def modelfile_of(info: ModelInfo) -> str:
+    """The Modelfile that ``show --modelfile`` and ``/api/show`` print; it parses back to the model."""
+    return render_modelfile(
+        from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
+        short_name=info.row.name.display_shortest,
+        adapters=[str(p) for p in info.adapter_paths],
+        template=info.template,
+        system=info.system,
+        parameters=info.parameters,
+        licenses=info.licenses,
+        messages=info.messages,
+        requires=info.config.get("requires"),
+    )
