@@ -15,13 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import llama_cpp
 
 from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
+from runner.engine_jobs import Emit, Job, PromptTooLong, Slot, common_prefix
 from runner.engine_model import LoadedModel
 from runner.engine_sampling import Sampler, StopText, check_grammar, sampling_options
 from runner.protocol import MAX_PREDICT_PER_CTX, CompletionRequest, LoadOptions
@@ -31,54 +31,6 @@ __all__ = ["MAX_TOKEN_BYTES", "Engine", "Job", "PromptTooLong"]
 
 #: No token of any vocabulary spans more bytes than this (long-run tokens are tens of bytes).
 MAX_TOKEN_BYTES = 128
-
-Emit = Callable[[dict[str, Any]], None]
-
-
-class PromptTooLong(ValueError):
-    """The input does not fit the context and truncation was not allowed."""
-
-
-@dataclass(eq=False)
-class Job:
-    """One completion in flight. ``emit`` receives ``{"content"}`` events then one final event
-    (``{"done": True, ...}`` or ``{"error": ...}``)."""
-
-    tokens: list[int]
-    opts: dict[str, Any]
-    grammar: str | None
-    emit: Emit
-    want_context: bool = False
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    # set by the loop
-    sampler: Sampler | None = None
-    stop_text: StopText | None = None
-    pending: list[int] = field(default_factory=list)
-    generated: list[int] = field(default_factory=list)
-    limit: int = 0
-    fill_context: bool = False
-    started: float = 0.0
-    prompt_done: float = 0.0
-
-    def cancel(self) -> None:
-        """Ask the loop to drop this job; its slot is freed before the next decode. Idempotent."""
-        self.cancelled.set()
-
-
-@dataclass(eq=False)
-class _Slot:
-    seq: int
-    cache: list[int] = field(default_factory=list)  # tokens whose KV entries are in the context
-    job: Job | None = None
-    last_used: float = 0.0
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class Engine:
@@ -117,7 +69,7 @@ class Engine:
         self.mem = llama_cpp.llama_get_memory(self.ctx)
         self.can_shift = bool(llama_cpp.llama_memory_can_shift(self.mem))
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
-        self.slots = [_Slot(seq=i) for i in range(self.parallel)]
+        self.slots = [Slot(seq=i) for i in range(self.parallel)]
         self._queue: queue.SimpleQueue[Job | Callable[[], None] | None] = queue.SimpleQueue()
         self._waiting: list[Job] = []
         self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
@@ -261,15 +213,15 @@ class Engine:
             if not free:
                 return
             job = self._waiting.pop(0)
-            slot = max(free, key=lambda s: (_common_prefix(s.cache, job.tokens), -s.last_used))
+            slot = max(free, key=lambda s: (common_prefix(s.cache, job.tokens), -s.last_used))
             try:
                 self._assign(slot, job)
             except Exception as err:  # e.g. a grammar llama.cpp rejects: fail this job only
                 job.emit({"error": str(err)})
                 self._release(slot, keep_cache=False)
 
-    def _assign(self, slot: _Slot, job: Job) -> None:
-        reuse = _common_prefix(slot.cache, job.tokens)
+    def _assign(self, slot: Slot, job: Job) -> None:
+        reuse = common_prefix(slot.cache, job.tokens)
         if int(job.opts["seed"]) >= 0:
             # Same seed, same prompt, same text (Ollama's promise): a reused prefix would change the
             # batch shapes the prompt is evaluated in, and with them the last bits of the logits.
@@ -293,7 +245,7 @@ class Engine:
             job.prompt_done = job.started
             self._finish(slot, "length")
 
-    def _release(self, slot: _Slot, *, keep_cache: bool = True) -> None:
+    def _release(self, slot: Slot, *, keep_cache: bool = True) -> None:
         job = slot.job
         if job is not None and job.sampler is not None:
             job.sampler.close()
@@ -309,9 +261,9 @@ class Engine:
                 self._release(slot)
         batch = self.batch
         n = 0
-        outputs: list[tuple[_Slot, int]] = []
+        outputs: list[tuple[Slot, int]] = []
 
-        def add(slot: _Slot, token: int, logits: bool) -> None:
+        def add(slot: Slot, token: int, logits: bool) -> None:
             nonlocal n
             batch.token[n] = token
             batch.pos[n] = len(slot.cache)
@@ -347,7 +299,7 @@ class Engine:
         for slot, index in outputs:
             self._sampled(slot, index)
 
-    def _sampled(self, slot: _Slot, index: int) -> None:
+    def _sampled(self, slot: Slot, index: int) -> None:
         job = slot.job
         assert job is not None and job.sampler is not None and job.stop_text is not None
         if not job.generated:
@@ -365,7 +317,7 @@ class Engine:
         elif len(job.generated) >= job.limit:
             self._finish(slot, "length")
 
-    def _shift(self, slot: _Slot) -> bool:
+    def _shift(self, slot: Slot) -> bool:
         """Context shift: drop half of the tokens after ``num_keep`` to make room."""
         job = slot.job
         if not self.can_shift or job is None:
@@ -381,7 +333,7 @@ class Engine:
         slot.cache = slot.cache[:keep] + slot.cache[keep + discard :]
         return True
 
-    def _finish(self, slot: _Slot, reason: str, *, flush: bool = True) -> None:
+    def _finish(self, slot: Slot, reason: str, *, flush: bool = True) -> None:
         job = slot.job
         assert job is not None and job.stop_text is not None
         tail = job.stop_text.flush() if flush else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -86,56 +87,70 @@ def _json_or(text: str, default: Any) -> Any:
         return default
 
 
+@dataclass
+class _LayerParts:
+    """What a manifest's layers say, collected in order: later layers of a single-valued kind win
+    (as in Ollama); list-valued kinds accumulate; unknown media types are remembered."""
+
+    store: BlobStore
+    model_path: Path | None = None
+    parent: str | None = None
+    template: str | None = None
+    system: str | None = None
+    adapters: list[Path] = field(default_factory=list)
+    projectors: list[Path] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    licenses: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, digest: Digest, extra: Mapping[str, Any]) -> None:
+        """Take in one layer of media type ``kind``."""
+        store = self.store
+        if kind == mediatypes.OLLAMA_MODEL:
+            self.model_path = store.path(digest)
+            self.parent = str(extra.get("from") or "") or self.parent
+        elif kind == mediatypes.OLLAMA_ADAPTER:
+            self.adapters.append(store.path(digest))
+        elif kind == mediatypes.OLLAMA_PROJECTOR:
+            self.projectors.append(store.path(digest))
+        elif kind in (mediatypes.OLLAMA_TEMPLATE, mediatypes.OLLAMA_PROMPT):
+            self.template = _text(store, digest)
+        elif kind == mediatypes.OLLAMA_SYSTEM:
+            self.system = _text(store, digest)
+        elif kind == mediatypes.OLLAMA_LICENSE:
+            self.licenses.append(_text(store, digest))
+        elif kind == mediatypes.OLLAMA_PARAMS:
+            loaded = _json_or(_text(store, digest), {})
+            if isinstance(loaded, dict):
+                self.params.update(loaded)
+        elif kind == mediatypes.OLLAMA_MESSAGES:
+            loaded = _json_or(_text(store, digest), [])
+            if isinstance(loaded, list):
+                self.messages.extend(m for m in loaded if isinstance(m, dict))
+        else:
+            self.unknown.append(kind)
+
+
 def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> ModelInfo:
     """Collect a model's parts. Later layers of a single-valued kind win (as in Ollama)."""
-    config = config_of(row)
-    model_path: Path | None = None
-    adapters: list[Path] = []
-    projectors: list[Path] = []
-    template = system = parent = None
-    params: dict[str, Any] = {}
-    licenses: list[str] = []
-    messages: list[dict[str, Any]] = []
-    unknown: list[str] = []
+    parts = _LayerParts(store)
     for layer in manifest.layers:
-        kind = layer.media_type
-        if kind == mediatypes.OLLAMA_MODEL:
-            model_path = store.path(layer.digest)
-            parent = str(layer.extra.get("from") or "") or parent
-        elif kind == mediatypes.OLLAMA_ADAPTER:
-            adapters.append(store.path(layer.digest))
-        elif kind == mediatypes.OLLAMA_PROJECTOR:
-            projectors.append(store.path(layer.digest))
-        elif kind in (mediatypes.OLLAMA_TEMPLATE, mediatypes.OLLAMA_PROMPT):
-            template = _text(store, layer.digest)
-        elif kind == mediatypes.OLLAMA_SYSTEM:
-            system = _text(store, layer.digest)
-        elif kind == mediatypes.OLLAMA_LICENSE:
-            licenses.append(_text(store, layer.digest))
-        elif kind == mediatypes.OLLAMA_PARAMS:
-            loaded = _json_or(_text(store, layer.digest), {})
-            if isinstance(loaded, dict):
-                params.update(loaded)
-        elif kind == mediatypes.OLLAMA_MESSAGES:
-            loaded = _json_or(_text(store, layer.digest), [])
-            if isinstance(loaded, list):
-                messages.extend(m for m in loaded if isinstance(m, dict))
-        else:
-            unknown.append(kind)
+        parts.add(layer.media_type, layer.digest, layer.extra)
     return ModelInfo(
         row=row,
         manifest=manifest,
-        config=config,
-        model_path=model_path,
-        adapter_paths=tuple(adapters),
-        projector_paths=tuple(projectors),
-        template=template,
-        system=system,
-        parameters=params,
-        licenses=tuple(licenses),
-        messages=tuple(messages),
-        parent_model=parent,
-        unknown_layers=tuple(unknown),
+        config=config_of(row),
+        model_path=parts.model_path,
+        adapter_paths=tuple(parts.adapters),
+        projector_paths=tuple(parts.projectors),
+        template=parts.template,
+        system=parts.system,
+        parameters=parts.params,
+        licenses=tuple(parts.licenses),
+        messages=tuple(parts.messages),
+        parent_model=parts.parent,
+        unknown_layers=tuple(parts.unknown),
     )
 
 
