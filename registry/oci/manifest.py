@@ -55,6 +55,8 @@ MAX_MANIFEST_NESTING = 64
 DigestParser = Callable[[str], Digest]
 
 _OCTET_STREAM = "application/octet-stream"
+#: The manifest and index types (each a ``type/subtype``, so the grammar check can skip them).
+_KNOWN_TYPES = mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,9 +268,8 @@ class Manifest:
             raise InvalidManifest(
                 f"invalid manifest: {len(raw)} bytes is over the {MAX_MANIFEST_BYTES} limit"
             )
-        known = mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
         doc = ManifestDocument.parse(
-            raw, content_type if content_type in known else None, parse_digest=Digest.parse
+            raw, content_type if content_type in _KNOWN_TYPES else None, parse_digest=Digest.parse
         )
         if doc.media_type in mediatypes.INDEX_TYPES:
             entries = doc.manifests
@@ -320,7 +321,7 @@ def _media_type(doc: Mapping[str, Any], content_type: str | None) -> str:
     media_type = body_type or content_type
     if not media_type or media_type == _OCTET_STREAM:
         media_type = mediatypes.OCI_INDEX if "manifests" in doc else mediatypes.OCI_MANIFEST
-    if not mediatypes.is_media_type(media_type):
+    if media_type not in _KNOWN_TYPES and not mediatypes.is_media_type(media_type):
         raise InvalidManifest(f"invalid manifest: media type {media_type[:100]!r} is not a type/subtype")
     return media_type
 
