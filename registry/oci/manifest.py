@@ -150,15 +150,13 @@ class ManifestDocument:
         doc = _load_object(raw)
         media_type = _media_type(doc, content_type)
         is_index = "manifests" in doc or media_type in mediatypes.INDEX_TYPES
-        config: Descriptor | None = None
-        layers: tuple[Descriptor, ...] = ()
-        manifests: tuple[Descriptor, ...] = ()
+        layers: tuple[Descriptor, ...]
+        manifests: tuple[Descriptor, ...]
         if is_index:
-            manifests = _descriptors(doc, "manifests", parse_digest)
+            config, layers, manifests = None, (), _descriptors(doc, "manifests", parse_digest)
         else:
-            if doc.get("config") is not None:
-                config = Descriptor.from_json(doc["config"], "config", parse_digest)
-            layers = _descriptors(doc, "layers", parse_digest)
+            config, layers = _config(doc, parse_digest), _descriptors(doc, "layers", parse_digest)
+            manifests = ()
         subject = None
         if doc.get("subject") is not None:
             subject = Descriptor.from_json(doc["subject"], "subject", parse_digest)
@@ -340,6 +338,13 @@ def _artifact_type(doc: Mapping[str, Any]) -> str | None:
             f"invalid manifest: artifactType {str(artifact_type)[:100]!r} is not a type/subtype"
         )
     return artifact_type
+
+
+def _config(doc: Mapping[str, Any], parse_digest: DigestParser) -> Descriptor | None:
+    """The ``config`` descriptor (absent or null: none). Raises :class:`InvalidManifest` when malformed."""
+    if doc.get("config") is None:
+        return None
+    return Descriptor.from_json(doc["config"], "config", parse_digest)
 
 
 def _descriptors(doc: Mapping[str, Any], key: str, parse_digest: DigestParser) -> tuple[Descriptor, ...]:
