@@ -150,13 +150,7 @@ class ManifestDocument:
         doc = _load_object(raw)
         media_type = _media_type(doc, content_type)
         is_index = "manifests" in doc or media_type in mediatypes.INDEX_TYPES
-        layers: tuple[Descriptor, ...]
-        manifests: tuple[Descriptor, ...]
-        if is_index:
-            config, layers, manifests = None, (), _descriptors(doc, "manifests", parse_digest)
-        else:
-            config, layers = _config(doc, parse_digest), _descriptors(doc, "layers", parse_digest)
-            manifests = ()
+        config, layers, manifests = _references(doc, is_index, parse_digest)
         subject = None
         if doc.get("subject") is not None:
             subject = Descriptor.from_json(doc["subject"], "subject", parse_digest)
@@ -340,11 +334,17 @@ def _artifact_type(doc: Mapping[str, Any]) -> str | None:
     return artifact_type
 
 
-def _config(doc: Mapping[str, Any], parse_digest: DigestParser) -> Descriptor | None:
-    """The ``config`` descriptor (absent or null: none). Raises :class:`InvalidManifest` when malformed."""
-    if doc.get("config") is None:
-        return None
-    return Descriptor.from_json(doc["config"], "config", parse_digest)
+def _references(
+    doc: Mapping[str, Any], is_index: bool, parse_digest: DigestParser
+) -> tuple[Descriptor | None, tuple[Descriptor, ...], tuple[Descriptor, ...]]:
+    """``(config, layers, manifests)``: an index's ``manifests``, else the ``config`` (absent or null:
+    none) and ``layers``. Raises :class:`InvalidManifest` when one is malformed."""
+    if is_index:
+        return None, (), _descriptors(doc, "manifests", parse_digest)
+    config = None
+    if doc.get("config") is not None:
+        config = Descriptor.from_json(doc["config"], "config", parse_digest)
+    return config, _descriptors(doc, "layers", parse_digest), ()
 
 
 def _descriptors(doc: Mapping[str, Any], key: str, parse_digest: DigestParser) -> tuple[Descriptor, ...]:
