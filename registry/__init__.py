@@ -31,7 +31,8 @@ The map, from the top down (a package imports only the ones below it; siblings n
     The model server's settings; which host names are this machine; the Modelfile parser and writer
     (pure); the GGUF metadata reader (pure).
 ``oci/``
-    Pure value types: digests, model and repository names, media types, manifests, byte ranges.
+    Pure value types: digests, model and repository names, media types, manifests (the one parser),
+    byte ranges, ``WWW-Authenticate`` challenges.
 ``bounded_json`` · ``durations``
     The one decoder for untrusted JSON; Ollama's durations.
 ``errors``

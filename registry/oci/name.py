@@ -1,4 +1,11 @@
-"""Model names: Ollama's grammar as a frozen value type.
+"""Names: Ollama's model names and the OCI spec's repository names, tags and manifest references.
+
+Two grammars live here because they share their parts (a tag is the same characters in both) and
+everything that later becomes a storage key, a file name or a database value passes through one of
+them first. Every pattern is applied with ``fullmatch``: ``$`` would also match before a trailing
+newline, letting ``"v1\n"`` through as a tag.
+
+**Model names** (:class:`ModelName`, the model library and its clients): Ollama's grammar.
 
 Grammar (Ollama's ``types/model/name.go``, plus the documented ``@digest``)::
 
@@ -13,6 +20,13 @@ These rules alone already keep every part clear of ``..``, ``/``, ``\\``, NUL an
 name can never address a file outside the store; the error message names the part that is wrong.
 
 Matching is case-insensitive (``LLaMA3.2`` finds ``llama3.2``); display keeps the case the user gave.
+
+**Repository names, tags and references** (:func:`validate_repo`, :func:`validate_tag`,
+:func:`parse_reference`, the registry server): the OCI Distribution spec's grammar. A repository name is
+``/``-separated lower-case components (``[a-z0-9]+`` joined by ``.``, ``_``, ``__`` or dashes), at most
+:data:`MAX_NAME_LENGTH` characters; a tag is at most :data:`MAX_TAG_LENGTH` characters; a reference is
+a tag or an OCI digest (``sha256`` or ``sha512``, see :meth:`Digest.parse_oci`). None of them can
+address anything outside a store root (``..``, ``/`` at the ends, NUL are outside the grammar).
 """
 
 from __future__ import annotations
@@ -20,22 +34,43 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from registry.errors import InvalidName
+from registry.errors import InvalidName, InvalidTag
 from registry.oci.digest import Digest
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_NAMESPACE", "DEFAULT_TAG", "ModelName"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_TAG",
+    "MAX_NAME_LENGTH",
+    "MAX_TAG_LENGTH",
+    "ModelName",
+    "Reference",
+    "parse_reference",
+    "validate_repo",
+    "validate_tag",
+]
 
 DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 DEFAULT_SCHEME = "https"
 
+#: Clients cap ``host[:port]/name`` at 255 characters; we allow the repository name itself up to 255.
+MAX_NAME_LENGTH = 255
+#: The OCI spec's tag length (a model name's tag is shorter: ``_LIMITS["tag"]``).
+MAX_TAG_LENGTH = 128
+
+#: A tag's characters, in both grammars: a letter, digit or ``_``, then letters, digits, ``_.-``.
+_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+
 _LIMITS = {"host": 350, "namespace": 80, "model": 80, "tag": 80}
 _PART_RE = {
     "host": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*"),
     "namespace": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*"),
     "model": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"),
-    "tag": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"),
+    "tag": _TAG_RE,
 }
 _ALLOWED_TEXT = {
     "host": "letters, digits, '_', '-', '.' and ':'",
@@ -188,3 +223,46 @@ class ModelName:
 
     def __hash__(self) -> int:
         return hash((self.key, self.digest))
+
+
+def validate_repo(name: str) -> str:
+    """Return ``name`` when it is a valid OCI repository name.
+
+    Raises:
+        InvalidName: ``NAME_INVALID`` with the reason.
+    """
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"invalid repository name: longer than {MAX_NAME_LENGTH} characters")
+    if not _REPOSITORY_RE.fullmatch(name):
+        raise InvalidName(f"invalid repository name {name[:100]!r}: must match the OCI name grammar")
+    return name
+
+
+def validate_tag(tag: str) -> str:
+    """Return ``tag`` when it is a valid OCI tag. Raises :class:`InvalidTag`."""
+    if len(tag) > MAX_TAG_LENGTH or not _TAG_RE.fullmatch(tag):
+        raise InvalidTag(f"invalid tag {tag[:140]!r}: must match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")
+    return tag
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A manifest reference: exactly one of ``tag`` or ``digest``."""
+
+    tag: str | None = None
+    digest: Digest | None = None
+
+    def __str__(self) -> str:
+        return self.tag if self.tag is not None else str(self.digest)
+
+
+def parse_reference(text: str) -> Reference:
+    """A tag or a digest. Anything containing ``:`` must be a valid OCI digest.
+
+    Raises:
+        InvalidDigest: a malformed or unsupported digest.
+        InvalidTag: neither a tag nor a digest.
+    """
+    if ":" in text:
+        return Reference(digest=Digest.parse_oci(text))
+    return Reference(tag=validate_tag(text))

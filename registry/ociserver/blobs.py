@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +29,8 @@ from typing import Any
 from registry.errors import BlobNotFound, DigestMismatch, DiskFull, UploadNotFound
 from registry.oci.digest import Digest
 from registry.ociserver.blob_commit import commit_blob
-from registry.ociserver.names import validate_upload_id
 from registry.ociserver.store import RegistryStore
+from registry.ociserver.upload_ids import new_upload_id, validate_upload_id
 from registry.ociserver.uploads import ChunkOutOfOrder, UploadDataLost
 from registry.store.catalog import RegistryCatalog
 
@@ -99,7 +98,7 @@ class BlobService:
         Raises:
             DiskFull / StoreError / CatalogError: nothing of the session is left behind.
         """
-        upload_id = secrets.token_hex(16)
+        upload_id = new_upload_id()
         self.store.spool.create(upload_id)
         try:
             await self.store.write(lambda c: RegistryCatalog.create_upload(c, upload_id, repo))

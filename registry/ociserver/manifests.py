@@ -18,15 +18,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from registry.errors import DigestMismatch, ManifestBlobUnknown, ModelNotFound, NameUnknown, TooLarge
+from registry.errors import (
+    DigestMismatch,
+    InvalidManifest,
+    ManifestBlobUnknown,
+    ModelNotFound,
+    NameUnknown,
+    TooLarge,
+)
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
-from registry.ociserver.manifest_doc import descriptor_sizes, parse_manifest
-from registry.ociserver.names import Reference
+from registry.oci.manifest import ManifestDocument
+from registry.oci.name import Reference
 from registry.ociserver.store import RegistryStore
 from registry.store.catalog import ManifestRecord, RegistryCatalog
 
-__all__ = ["ManifestService", "StoredManifest"]
+__all__ = ["ManifestService", "StoredManifest", "manifest_record"]
 
 _CACHE_ENTRIES = 4096
 
@@ -38,6 +45,20 @@ class StoredManifest:
     digest: Digest
     media_type: str
     content: bytes
+
+
+def manifest_record(doc: ManifestDocument) -> ManifestRecord:
+    """The catalog's record of a parsed manifest: its exact bytes and what the registry looks up by."""
+    return ManifestRecord(
+        digest=doc.digest,
+        media_type=doc.media_type,
+        content=doc.raw,
+        subject=doc.subject.digest if doc.subject is not None else None,
+        artifact_type=doc.referrer_artifact_type,
+        annotations=json.dumps(dict(doc.annotations)) if doc.annotations else None,
+        blob_refs=doc.blob_refs,
+        manifest_refs=doc.manifest_refs,
+    )
 
 
 class ManifestService:
@@ -129,34 +150,37 @@ class ManifestService:
             raise TooLarge(f"manifest is larger than the limit of {self.max_manifest_bytes} bytes")
         # PUT by digest names the algorithm (sha256 or sha512); by tag, the digest is the sha256.
         algorithm = reference.digest.algorithm if reference.digest is not None else "sha256"
-        record = parse_manifest(content, content_type, algorithm)
+        doc = ManifestDocument.parse(content, content_type, algorithm=algorithm)
+        record = manifest_record(doc)
         if reference.digest is not None and reference.digest != record.digest:
             raise DigestMismatch(
                 "manifest digest does not match the reference",
                 detail={"reference": str(reference.digest), "actual": str(record.digest)},
             )
         all_tags = list(dict.fromkeys(([reference.tag] if reference.tag else []) + list(tags)))
-        await self.store.write(lambda c: self._put_checked(c, repo, record, all_tags))
+        sizes = doc.blob_sizes
+        await self.store.write(lambda c: self._put_checked(c, repo, record, sizes, all_tags))
         self.invalidate(repo)
         return record
 
-    def _put_checked(self, conn: Any, repo: str, record: ManifestRecord, tags: list[str]) -> None:
+    def _put_checked(
+        self, conn: Any, repo: str, record: ManifestRecord, sizes: dict[Digest, int], tags: list[str]
+    ) -> None:
         linked = RegistryCatalog.linked_digests(conn, repo, record.blob_refs)
         missing = [d for d in record.blob_refs if d not in linked]
         if missing:
             raise ManifestBlobUnknown(
                 "manifest references a blob unknown to the repository", detail={"digest": str(missing[0])}
             )
-        self._check_sizes(conn, record)
+        self._check_sizes(conn, sizes)
         RegistryCatalog.put_manifest(conn, repo, record)
         for tag in tags:
             RegistryCatalog.set_tag(conn, repo, tag, record.digest)
 
     @staticmethod
-    def _check_sizes(conn: Any, record: ManifestRecord) -> None:
-        from registry.errors import InvalidManifest
-
-        for digest, declared in descriptor_sizes(record.content).items():
+    def _check_sizes(conn: Any, sizes: dict[Digest, int]) -> None:
+        """Every declared size of a blob the catalog holds must be its stored size."""
+        for digest, declared in sizes.items():
             stored = RegistryCatalog.blob_size(conn, digest)
             if stored is not None and stored != declared:
                 raise InvalidManifest(

@@ -27,53 +27,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from registry.errors import Unauthorized
+from registry.oci.challenge import Challenge, parse_challenges
 from registry.remote.credentials import CredentialStore
 from registry.remote.signing import OllamaKey, signed_message
 
-__all__ = ["Authenticator", "Challenge", "parse_challenges"]
-
-_PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?')
+__all__ = ["Authenticator"]
 
 #: ``(url, headers) -> (status, json body or None)``: the transport's plain GET, injected.
 TokenFetcher = Callable[[str, dict[str, str]], Awaitable[tuple[int, object]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """One parsed ``WWW-Authenticate`` challenge."""
-
-    scheme: str
-    params: dict[str, str] = field(default_factory=dict)
-
-
-def parse_challenges(header: str) -> list[Challenge]:
-    """Parse a ``WWW-Authenticate`` value (one or more challenges). Tolerates odd quoting."""
-    out: list[Challenge] = []
-    rest = header.strip()
-    while rest:
-        match = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", rest)
-        if match is None:
-            break
-        scheme = match.group(1).lower()
-        rest = rest[match.end() :]
-        params: dict[str, str] = {}
-        while True:
-            pm = _PARAM_RE.match(rest)
-            if pm is None or (pm.group(2) is None and not pm.group(3) and "=" not in pm.group(0)):
-                break
-            value = pm.group(2) if pm.group(2) is not None else pm.group(3)
-            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
-            rest = rest[pm.end() :]
-        out.append(Challenge(scheme, params))
-        rest = rest.lstrip(", ")
-    return out
 
 
 def _nonce() -> str:

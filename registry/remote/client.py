@@ -16,14 +16,7 @@ from registry.remote.transport import Transport, converted_errors, raise_for_sta
 
 __all__ = ["MANIFEST_ACCEPT", "RegistryClient"]
 
-MANIFEST_ACCEPT = ", ".join(
-    [
-        mediatypes.DOCKER_MANIFEST,
-        mediatypes.OCI_MANIFEST,
-        mediatypes.OCI_INDEX,
-        mediatypes.DOCKER_MANIFEST_LIST,
-    ]
-)
+MANIFEST_ACCEPT = ", ".join(mediatypes.ACCEPTED_MANIFEST_TYPES)
 
 
 class RegistryClient:

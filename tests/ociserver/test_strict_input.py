@@ -12,8 +12,8 @@ import pytest
 
 from registry.errors import InvalidDigest, InvalidName, InvalidTag, UploadNotFound
 from registry.oci.digest import Digest
-from registry.oci.name import ModelName
-from registry.ociserver.names import parse_reference, validate_repo, validate_tag, validate_upload_id
+from registry.oci.name import ModelName, parse_reference, validate_repo, validate_tag
+from registry.ociserver.upload_ids import validate_upload_id
 from tests.support.registry_server import RunningRegistry, image_manifest, push_blob
 
 Http = aiohttp.ClientSession

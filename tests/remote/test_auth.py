@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from registry.errors import InvalidInput, Unauthorized
-from registry.remote.auth import parse_challenges
+from registry.oci.challenge import parse_challenges
 from registry.remote.credentials import BasicCredentials, CredentialStore, normalise_host
 from registry.remote.signing import OllamaKey
 from registry.store.library import Library

@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.remote.auth import parse_challenges
+from registry.oci.challenge import parse_challenges
 from registry.remote.download import Part, parts_from_state, plan_parts
 from registry.remote.upload import upload_range_end
 

@@ -11,12 +11,13 @@ from aiohttp import web
 from registry.errors import BlobNotFound, InvalidDigest
 from registry.oci.byte_ranges import parse_byte_range
 from registry.oci.digest import Digest
+from registry.oci.name import validate_repo
 from registry.ociserver.http import threaded_sendfile
 from registry.ociserver.http.bodies import has_body, parse_chunk_range
 from registry.ociserver.http.keys import AUTH, BLOBS, METRICS, MIRROR, STORE, TRANSFER_THREADS
 from registry.ociserver.http.raw_body import RequestBody
 from registry.ociserver.mirror.write_guard import refuse_writes_on_mirror
-from registry.ociserver.names import parse_digest, validate_repo, validate_upload_id
+from registry.ociserver.upload_ids import validate_upload_id
 
 __all__ = ["add_routes"]
 
@@ -42,7 +43,7 @@ def _absolute(request: web.Request, path: str) -> str:
 
 
 def _repo_and_digest(request: web.Request) -> tuple[str, Digest]:
-    return validate_repo(request.match_info["name"]), parse_digest(request.match_info["digest"])
+    return validate_repo(request.match_info["name"]), Digest.parse_oci(request.match_info["digest"])
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
@@ -131,7 +132,7 @@ async def start_upload(request: web.Request) -> web.Response:
     blobs = request.app[BLOBS]
     mount = request.query.get("mount")
     if mount is not None:
-        digest = parse_digest(mount)
+        digest = Digest.parse_oci(mount)
         from_repo = request.query.get("from")
         source = validate_repo(from_repo) if from_repo else None
         auth = request.app[AUTH]
@@ -142,7 +143,7 @@ async def start_upload(request: web.Request) -> web.Response:
             return _blob_created(request, repo, digest)
     digest_text = request.query.get("digest")
     if digest_text is not None:  # single request: nothing of it is left behind when it fails
-        digest = parse_digest(digest_text)
+        digest = Digest.parse_oci(digest_text)
         request.app[METRICS].uploads_started.inc()
         await blobs.upload_whole(repo, digest, RequestBody(request, request.app[TRANSFER_THREADS]))
         return _blob_created(request, repo, digest)
@@ -198,7 +199,7 @@ async def finish_upload(request: web.Request) -> web.Response:
     digest_text = request.query.get("digest")
     if digest_text is None:
         raise InvalidDigest("the closing PUT of an upload needs ?digest=")
-    digest = parse_digest(digest_text)
+    digest = Digest.parse_oci(digest_text)
     blobs = request.app[BLOBS]
     body = RequestBody(request, request.app[TRANSFER_THREADS])
     if has_body(request):

@@ -8,10 +8,11 @@ from aiohttp import web
 
 from registry.errors import InvalidInput
 from registry.oci import mediatypes
+from registry.oci.digest import Digest
+from registry.oci.name import parse_reference, validate_repo, validate_tag
 from registry.ociserver.http.bodies import page, read_limited
 from registry.ociserver.http.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
 from registry.ociserver.mirror.write_guard import refuse_writes_on_mirror
-from registry.ociserver.names import parse_digest, parse_reference, validate_repo, validate_tag
 
 __all__ = ["add_routes"]
 
@@ -61,7 +62,7 @@ async def tags_list(request: web.Request) -> web.Response:
 async def referrers(request: web.Request) -> web.Response:
     """GET referrers/<digest>: an image index of manifests whose subject is the digest (never 404)."""
     repo = validate_repo(request.match_info["name"])
-    digest = parse_digest(request.match_info["digest"])
+    digest = Digest.parse_oci(request.match_info["digest"])
     artifact_type = request.query.get("artifactType")
     index = await request.app[MANIFESTS].referrers(repo, digest, artifact_type)
     headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type is not None else {}

@@ -25,13 +25,13 @@ from aiohttp import web
 
 from registry.errors import DigestMismatch, ModelNotFound, TransferError
 from registry.oci.digest import Digest
+from registry.oci.manifest import ManifestDocument
+from registry.oci.name import Reference
 from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.http.metrics import RegistryMetrics
-from registry.ociserver.manifest_doc import parse_manifest
-from registry.ociserver.manifests import ManifestService
+from registry.ociserver.manifests import ManifestService, manifest_record
 from registry.ociserver.mirror.upstream import Upstream, raise_for_blob_status
-from registry.ociserver.names import Reference
 from registry.ociserver.store import RegistryStore
 from registry.store.catalog import RegistryCatalog
 
@@ -128,7 +128,7 @@ class Mirror:
                 return
             raise
         algorithm = reference.digest.algorithm if reference.digest is not None else "sha256"
-        record = parse_manifest(content, content_type, algorithm)
+        record = manifest_record(ManifestDocument.parse(content, content_type, algorithm=algorithm))
         if reference.digest is not None and record.digest != reference.digest:
             raise DigestMismatch("upstream manifest does not match the requested digest")
         await self.manifests.record_mirrored(repo, record, reference.tag)

@@ -19,7 +19,7 @@ import zstandard
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.name import ModelName
-from registry.store.archive.layout import INDEX, OCI_LAYOUT, OCI_LAYOUT_BYTES, REF_NAME, blob_member, tar_info
+from registry.store.archive.layout import INDEX, OCI_LAYOUT, OCI_LAYOUT_BYTES, blob_member, tar_info
 from registry.store.library import Library
 
 __all__ = ["ZSTD_LEVEL", "export_models"]
@@ -65,7 +65,12 @@ def _index_bytes(entries: list[tuple[str, Digest, int, str]]) -> bytes:
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_INDEX,
         "manifests": [
-            {"mediaType": media_type, "digest": str(digest), "size": size, "annotations": {REF_NAME: name}}
+            {
+                "mediaType": media_type,
+                "digest": str(digest),
+                "size": size,
+                "annotations": {mediatypes.REF_NAME: name},
+            }
             for name, digest, size, media_type in entries
         ],
     }

@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
 import zstandard
 
-from registry.errors import InvalidInput, InvalidName
+from registry.errors import InvalidInput, InvalidManifest, InvalidName
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
-from registry.oci.manifest import Manifest
+from registry.oci.manifest import Manifest, ManifestDocument
 from registry.oci.name import ModelName
-from registry.store.archive.layout import INDEX, OCI_LAYOUT, REF_NAME
+from registry.store.archive.layout import INDEX, OCI_LAYOUT
 from registry.store.library import Library
 
 __all__ = ["ImportReport", "import_archive"]
@@ -107,23 +107,30 @@ def _ingest(library: Library, digest: Digest, size: int, fileobj: IO[bytes]) -> 
 
 
 def _index_entries(raw: bytes) -> list[tuple[ModelName, Digest]]:
+    """The (model name, manifest digest) entries of the layout's ``index.json``.
+
+    Raises:
+        InvalidInput: not an OCI index, or an entry without a valid model name or of another type.
+    """
     try:
-        doc: Any = json.loads(raw)
-        manifests = doc["manifests"]
-    except (ValueError, KeyError, TypeError) as err:
+        index = ManifestDocument.parse(raw, parse_digest=Digest.parse)
+    except InvalidManifest as err:
         raise InvalidInput(f"archive's index.json is not an OCI index: {err}") from err
+    if not index.is_index:
+        raise InvalidInput("archive's index.json is not an OCI index: it has no manifests")
     out: list[tuple[ModelName, Digest]] = []
-    for entry in manifests:
-        ref = (entry.get("annotations") or {}).get(REF_NAME) if isinstance(entry, dict) else None
+    for entry in index.manifests:
+        annotations = entry.extra.get("annotations")
+        ref = annotations.get(mediatypes.REF_NAME) if isinstance(annotations, dict) else None
         if not isinstance(ref, str):
             raise InvalidInput("archive's index.json has a manifest without a model name (ref.name)")
-        if entry.get("mediaType") not in mediatypes.MANIFEST_TYPES:
+        if entry.media_type not in mediatypes.MANIFEST_TYPES:
             raise InvalidInput(f"archive entry {ref!r} is not an image manifest")
         try:
             name = ModelName.parse(ref)
         except InvalidName as err:
             raise InvalidInput(f"archive names a model {ref!r} that is not a valid name: {err}") from err
-        out.append((name, Digest.parse(entry.get("digest", ""))))
+        out.append((name, entry.digest))
     return out
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import tarfile
 
-__all__ = ["INDEX", "OCI_LAYOUT", "OCI_LAYOUT_BYTES", "REF_NAME", "blob_member", "tar_info"]
+__all__ = ["INDEX", "OCI_LAYOUT", "OCI_LAYOUT_BYTES", "blob_member", "tar_info"]
 
 OCI_LAYOUT = "oci-layout"
 OCI_LAYOUT_BYTES = b'{"imageLayoutVersion":"1.0.0"}\n'
 INDEX = "index.json"
 BLOBS_PREFIX = "blobs/sha256/"
-#: The annotation naming each manifest: our full model name (``host/namespace/model:tag``).
-REF_NAME = "org.opencontainers.image.ref.name"
 
 
 def blob_member(hex_digest: str) -> str:

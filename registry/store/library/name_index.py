@@ -31,10 +31,8 @@ from registry.oci.name import ModelName
 from registry.store.blobs.writer import fsync_dir
 from registry.store.catalog import ModelRow
 
-__all__ = ["REF_NAME", "IndexEntry", "NameIndex", "read_index", "write_index"]
+__all__ = ["IndexEntry", "NameIndex", "read_index", "write_index"]
 
-#: The OCI annotation that names a manifest in an image layout's index.
-REF_NAME = "org.opencontainers.image.ref.name"
 #: When the name last changed (UNIX seconds), so a rebuilt ``list`` keeps its order.
 MODIFIED_AT = "io.github.ollama-py.modified-at"
 #: An index larger than this is not read (a store has thousands of names at most).
@@ -66,7 +64,7 @@ def write_index(path: Path, rows: Iterable[ModelRow]) -> None:
             "digest": str(row.manifest.digest),
             "size": row.manifest.size,
             "annotations": {
-                REF_NAME: f"{row.name.host}/{row.name.namespace}/{row.name.model}:{row.name.tag}",
+                mt.REF_NAME: f"{row.name.host}/{row.name.namespace}/{row.name.model}:{row.name.tag}",
                 MODIFIED_AT: repr(float(row.modified_at)),
             },
         }
@@ -120,9 +118,9 @@ def _entry(item: object) -> IndexEntry:
     if not isinstance(item, dict):
         raise ValueError("not an object")
     annotations = item.get("annotations")
-    if not isinstance(annotations, dict) or not isinstance(annotations.get(REF_NAME), str):
-        raise ValueError(f"no {REF_NAME} annotation")
-    name = ModelName.parse(annotations[REF_NAME])
+    if not isinstance(annotations, dict) or not isinstance(annotations.get(mt.REF_NAME), str):
+        raise ValueError(f"no {mt.REF_NAME} annotation")
+    name = ModelName.parse(annotations[mt.REF_NAME])
     if name.digest is not None:
         raise ValueError("a name with a digest")
     digest_text = item.get("digest")
