@@ -23,6 +23,7 @@ from registry.modelserver.api.inference import (
 )
 from registry.modelserver.api.json_body import body_field
 from registry.modelserver.prompt.chat import PromptTemplate
+from registry.modelserver.scheduler import Lease
 
 __all__ = ["generate_stream"]
 
@@ -72,22 +73,29 @@ async def generate_stream(
         async for event in completion_events(
             request, lease, text, prepared.options, fmt, want_context=not raw
         ):
-            if event.get("done"):
-                final = {
-                    "model": prepared.name,
-                    "created_at": created_at(),
-                    "response": "",
-                    "done": True,
-                    "done_reason": event.get("done_reason", "stop"),
-                }
-                if not raw:
-                    final["context"] = event.get("context", [])
-                final.update(durations(started, lease, event))
-                yield final
-            else:
-                yield {
-                    "model": prepared.name,
-                    "created_at": created_at(),
-                    "response": event["content"],
-                    "done": False,
-                }
+            yield _generate_event(prepared, lease, event, raw=raw, started=started)
+
+
+def _generate_event(
+    prepared: Prepared, lease: Lease, event: dict[str, Any], *, raw: bool, started: float
+) -> dict[str, Any]:
+    """Ollama's generate response for one runner event: a chunk of text, or the final one (with
+    ``context`` unless ``raw``, and the durations since ``started``)."""
+    if not event.get("done"):
+        return {
+            "model": prepared.name,
+            "created_at": created_at(),
+            "response": event["content"],
+            "done": False,
+        }
+    final = {
+        "model": prepared.name,
+        "created_at": created_at(),
+        "response": "",
+        "done": True,
+        "done_reason": event.get("done_reason", "stop"),
+    }
+    if not raw:
+        final["context"] = event.get("context", [])
+    final.update(durations(started, lease, event))
+    return final
