@@ -15,7 +15,7 @@ The map, from the top down (a package imports only the ones below it; siblings n
     Argument parsing, the environment, and the commands. The only place that reads argv or ``OLLAMA_*``.
 ``modelserver/``
     ``api/`` (the app, shared request logic, and ``api/routes/``: one leaf module per route family),
-    ``scheduler/`` (runner processes: spawn, share, keep alive, evict), ``prompt/`` (Go and Jinja chat
+    ``scheduler/`` (runners, started through a ``RunnerFactory``: share, keep alive, evict), ``prompt/`` (Go and Jinja chat
     templates), ``creator/`` (``create`` from a Modelfile or a GGUF).
 ``ociserver/``
     The OCI Distribution server: the blob, upload and manifest services at its top level, ``http/``
@@ -35,8 +35,8 @@ The map, from the top down (a package imports only the ones below it; siblings n
     byte ranges, ``WWW-Authenticate`` challenges.
 ``bounded_json`` · ``durations``
     The one decoder for untrusted JSON; Ollama's durations.
-``errors``
-    The one domain error tree. Each server maps it to its wire format in one place
+``errors`` · ``version``
+    The version (from the package metadata). The one domain error tree. Each server maps it to its wire format in one place
     (:mod:`registry.modelserver.api.errors`, :mod:`registry.ociserver.http.errcodes`).
 
 Where a change goes: a storage backend is a driver in ``store/blobs/``; a new ``/api`` or ``/v1``

@@ -16,7 +16,6 @@ from registry.cli.context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-VERSION = "0.1.0"
 
 #: Command-group modules, in the order their commands appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -46,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
+        from registry.version import VERSION
+
         print(f"ollama-py version is {VERSION}")
         return 0
     handler = getattr(args, "handler", None)

@@ -53,6 +53,7 @@ async def _serve(ctx: CliContext) -> None:
     from aiohttp import web
 
     from registry.modelserver.api.app import build_app
+    from registry.version import VERSION
 
     settings = ctx.settings
     runner = web.AppRunner(build_app(settings, ctx.library), access_log=None)
@@ -66,7 +67,9 @@ async def _serve(ctx: CliContext) -> None:
 
         raise InvalidInput(f"listen tcp {settings.host.host}:{settings.host.port}: {err.strerror}") from err
     print(
-        f"Listening on {settings.host.host}:{settings.host.port} (version 0.1.0)", file=sys.stderr, flush=True
+        f"Listening on {settings.host.host}:{settings.host.port} (version {VERSION})",
+        file=sys.stderr,
+        flush=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from registry.remote.credentials import CredentialStore
 from registry.remote.signing import OllamaKey
+from registry.version import VERSION
 
 __all__ = ["TransferOptions"]
 
@@ -62,4 +63,4 @@ class TransferOptions:
     #: Upload PATCH chunk size.
     upload_chunk: int = 128 * MiB
     #: User-Agent header.
-    user_agent: str = "ollama-py/0.1.0"
+    user_agent: str = f"ollama-py/{VERSION}"

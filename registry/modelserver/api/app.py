@@ -6,7 +6,7 @@ module has ``add_routes(app)``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -16,7 +16,7 @@ from registry.modelserver.api.cors import cors_middleware, cors_on_prepare
 from registry.modelserver.api.errors import error_middleware
 from registry.modelserver.api.host_guard import host_guard_middleware
 from registry.modelserver.api.server_log import connection_logger
-from registry.modelserver.scheduler import Scheduler, SchedulerConfig
+from registry.modelserver.scheduler import ProcessRunners, RunnerFactory, Scheduler, SchedulerConfig
 from registry.store.library import Library
 
 __all__ = ["ROUTE_MODULES", "build_app"]
@@ -31,8 +31,13 @@ ROUTE_MODULES: tuple[str, ...] = (
 )
 
 
-def build_app(settings: Settings, library: Library) -> web.Application:
-    """The application, ready for ``web.AppRunner``. The caller owns ``library`` (closes it)."""
+def build_app(
+    settings: Settings, library: Library, *, runners: RunnerFactory | None = None
+) -> web.Application:
+    """The application, ready for ``web.AppRunner``. The caller owns ``library`` (closes it).
+
+    ``runners`` starts the scheduler's runners (default: real runner processes, with their debug
+    log when ``settings.debug`` is set); tests may pass another factory."""
     app = web.Application(
         middlewares=[
             host_guard_middleware(settings.host.host),
@@ -45,25 +50,31 @@ def build_app(settings: Settings, library: Library) -> web.Application:
     app.on_response_prepare.append(cors_on_prepare)
     app[keys.SETTINGS] = settings
     app[keys.LIBRARY] = library
-    app.cleanup_ctx.append(_scheduler_ctx)
+    if runners is None:
+        runners = ProcessRunners(verbose=settings.debug > 0)
+    app.cleanup_ctx.append(_scheduler_ctx(runners))
     for module_name in ROUTE_MODULES:
         importlib.import_module(module_name).add_routes(app)
     return app
 
 
-async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+def _scheduler_ctx(runners: RunnerFactory) -> Callable[[web.Application], AsyncIterator[None]]:
     """The scheduler lives as long as the app; closing the app kills every runner."""
-    settings = app[keys.SETTINGS]
-    scheduler = Scheduler(
-        SchedulerConfig(
-            num_parallel=settings.num_parallel,
-            max_loaded_models=settings.max_loaded_models,
-            max_queue=settings.max_queue,
-            keep_alive=settings.keep_alive,
-            load_timeout=settings.load_timeout,
-            verbose=settings.debug > 0,
+
+    async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        scheduler = Scheduler(
+            SchedulerConfig(
+                num_parallel=settings.num_parallel,
+                max_loaded_models=settings.max_loaded_models,
+                max_queue=settings.max_queue,
+                keep_alive=settings.keep_alive,
+                load_timeout=settings.load_timeout,
+            ),
+            runners,
         )
-    )
-    app[keys.SCHEDULER] = scheduler
-    yield
-    await scheduler.close()
+        app[keys.SCHEDULER] = scheduler
+        yield
+        await scheduler.close()
+
+    return scheduler_ctx

@@ -12,28 +12,31 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from registry import errors
+from registry.config import Settings
 from registry.durations import parse_keep_alive
 from registry.modelserver.api import keys
+from registry.modelserver.api.model_lookup import model_not_found
 from registry.modelserver.prompt import PromptTemplate, TemplateError
-from registry.modelserver.scheduler import UNSET, Lease, ModelShape, ModelSpec, Scheduler
+from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci.name import ModelName
 from registry.store.library.model_info import ModelInfo
-from runner.protocol import DEFAULT_SAMPLING, CompletionRequest, LoadOptions
+from runner.protocol import DEFAULT_SAMPLING, CompletionRequest
 from runner.protocol.options import OptionError, check_options
 
 __all__ = [
     "RENDER_POOL",
-    "UNSET",
     "Prepared",
     "completion_events",
     "created_at",
+    "load_only_events",
     "model_template",
     "normalize",
     "prepare",
@@ -55,13 +58,13 @@ def scheduler_of(request: web.Request) -> Scheduler:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A resolved request: the model, its runner spec, merged options and keep_alive."""
+    """A resolved request: the model as the client named it, its info, its runner spec (with the
+    request's keep_alive) and the merged options."""
 
     name: str
     info: ModelInfo
     spec: ModelSpec
     options: dict[str, Any]
-    keep_alive: Any  # seconds, None (forever) or UNSET
 
 
 def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[str, Any]:
@@ -73,10 +76,11 @@ def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[s
         raise errors.InvalidInput(str(err)) from err
 
 
-def _keep_alive(value: Any) -> Any:
+def _keep_alive(value: Any) -> KeepAlive | None:
+    """The request's ``keep_alive`` parsed (None: not given, the model keeps its session)."""
     if value is None:
-        return UNSET
-    return parse_keep_alive(value)
+        return None
+    return KeepAlive(parse_keep_alive(value))
 
 
 async def prepare(request: web.Request, body: dict[str, Any], text: str, name: ModelName) -> Prepared:
@@ -90,49 +94,52 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
     try:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
-        raise errors.ModelNotFound(f"model '{text}' not found") from None
+        raise model_not_found(text) from None
     if info.model_path is None:
         kinds = ", ".join(sorted({layer.media_type for layer in info.manifest.layers})) or "none"
         raise errors.Unsupported(
             f"model '{text}' cannot be run: it has no GGUF weights that llama.cpp can load (layers: {kinds})"
         )
     options = _checked_options(info.parameters, body.get("options"))
-    load = await _load_options(request, info, options)
+    scheduler = scheduler_of(request)
+    shape = await _weights_shape(scheduler, info.model_path)
     spec = ModelSpec(
-        name=info.row.name.display_shortest,
-        digest=info.row.manifest.digest.hex,
+        name=info.row.name,
+        digest=info.row.manifest.digest,
         size=info.row.manifest.total_size,
         details=info.details,
-        load=load,
+        weights=info.model_path,
+        adapters=info.adapter_paths,
+        projectors=info.projector_paths,
+        settings=_load_settings(request.app[keys.SETTINGS], shape, options),
     )
-    return Prepared(text, info, spec, options, _keep_alive(body.get("keep_alive")))
+    if shape is not None:
+        scheduler.check_memory(spec, shape)
+    return Prepared(text, info, replace(spec, keep_alive=_keep_alive(body.get("keep_alive"))), options)
 
 
-async def _load_options(request: web.Request, info: ModelInfo, options: dict[str, Any]) -> LoadOptions:
-    """The runner's load options: ``num_ctx`` at least 4 and at most the model's training context
-    (as Ollama), ``num_batch`` at most ``num_ctx`` (as llama.cpp); refused when the KV cache
-    cannot fit in memory.
+async def _weights_shape(scheduler: Scheduler, weights: Path) -> ModelShape | None:
+    """The GGUF's dimensions; None when it is not a readable GGUF (the runner then fails to load it
+    and says why: 500 "unable to load model").
 
     Raises:
-        InvalidInput: the context does not fit (the message says how much it needs).
         StoreError: the model's weights cannot be opened.
     """
-    settings = request.app[keys.SETTINGS]
-    scheduler = scheduler_of(request)
-    assert info.model_path is not None
     try:
-        shape: ModelShape | None = await scheduler.model_shape(str(info.model_path))
+        return await scheduler.model_shape(weights)
     except OSError as err:
         raise errors.StoreError(f"cannot read the model's weights: {err.strerror or err}") from err
     except errors.InvalidWeights:
-        shape = None  # the runner fails to load it and says why (500 "unable to load model")
+        return None
+
+
+def _load_settings(settings: Settings, shape: ModelShape | None, options: dict[str, Any]) -> LoadSettings:
+    """The runner's load settings: ``num_ctx`` at least 4 and at most the model's training context
+    (as Ollama), ``num_batch`` at most ``num_ctx`` (as llama.cpp)."""
     num_ctx = max(4, options.get("num_ctx") or settings.context_length)
     if shape is not None and shape.n_ctx_train > 0:
         num_ctx = min(num_ctx, max(4, shape.n_ctx_train))
-    load = LoadOptions(
-        model=str(info.model_path),
-        adapters=tuple(str(p) for p in info.adapter_paths),
-        projectors=tuple(str(p) for p in info.projector_paths),
+    return LoadSettings(
         num_ctx=num_ctx,
         num_batch=min(options.get("num_batch") or 512, num_ctx),
         num_thread=options.get("num_thread", 0),
@@ -141,9 +148,6 @@ async def _load_options(request: web.Request, info: ModelInfo, options: dict[str
         use_mmap=options.get("use_mmap", True),
         parallel=settings.num_parallel,
     )
-    if shape is not None:
-        scheduler.check_memory(load, shape)
-    return load
 
 
 #: The threads that render prompts: off the event loop, apart from the default executor (which the
@@ -271,3 +275,24 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
         "eval_count": final.get("eval_count", 0),
         "eval_duration": final.get("eval_duration", 0),
     }
+
+
+async def load_only_events(
+    request: web.Request, prepared: Prepared, extra: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    """A request with nothing to generate: load the model (``done_reason: load``), or unload it
+    when ``keep_alive`` is 0 (``done_reason: unload``); ``extra`` fills the response fields."""
+    scheduler = scheduler_of(request)
+    if prepared.spec.keep_alive is not None and prepared.spec.keep_alive.unloads_now:
+        await scheduler.expire(prepared.spec.weights)
+        yield {
+            "model": prepared.name,
+            "created_at": created_at(),
+            **extra,
+            "done": True,
+            "done_reason": "unload",
+        }
+        return
+    async with scheduler.lease(prepared.spec):
+        pass
+    yield {"model": prepared.name, "created_at": created_at(), **extra, "done": True, "done_reason": "load"}

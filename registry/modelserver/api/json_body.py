@@ -16,7 +16,7 @@ from typing import Any
 from registry import errors
 from registry.bounded_json import JsonTooDeep, loads_bounded
 
-__all__ = ["MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "decode_json", "decode_json_object"]
+__all__ = ["MAX_JSON_CONTAINERS", "MAX_JSON_DEPTH", "body_field", "decode_json", "decode_json_object"]
 
 #: Nesting deeper than this is refused (JSON schemas and tool definitions need a few dozen levels).
 MAX_JSON_DEPTH = 100
@@ -69,4 +69,18 @@ def decode_json_object(raw: bytes, *, what: str = "request body") -> dict[str, A
     value = decode_json(raw, what=what)
     if not isinstance(value, dict):
         raise errors.InvalidInput(f"{what} must be a JSON object")
+    return value
+
+
+def body_field(body: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    """``body[key]`` (``default`` when absent), refused unless null or of type ``kind``.
+
+    Raises:
+        errors.InvalidInput: ``invalid value for field '<key>': expected <kind>``.
+    """
+    value = body.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        names = {str: "string", bool: "boolean", list: "array", dict: "object"}
+        kind_name = names.get(kind, "value") if isinstance(kind, type) else "value"
+        raise errors.InvalidInput(f"invalid value for field {key!r}: expected {kind_name}")
     return value

@@ -2,24 +2,28 @@
 
 from registry.modelserver.scheduler.kv_memory import ModelShape
 from registry.modelserver.scheduler.process import CRASHED_MESSAGE, RunnerProcess
+from registry.modelserver.scheduler.runners import ProcessRunners, Runner, RunnerFactory
 from registry.modelserver.scheduler.scheduler import (
     BUSY_MESSAGE,
-    UNSET,
     Lease,
     LoadedModel,
-    ModelSpec,
     Scheduler,
     SchedulerConfig,
 )
+from registry.modelserver.scheduler.spec import KeepAlive, LoadSettings, ModelSpec
 
 __all__ = [
     "BUSY_MESSAGE",
     "CRASHED_MESSAGE",
-    "UNSET",
+    "KeepAlive",
     "Lease",
+    "LoadSettings",
     "LoadedModel",
     "ModelShape",
     "ModelSpec",
+    "ProcessRunners",
+    "Runner",
+    "RunnerFactory",
     "RunnerProcess",
     "Scheduler",
     "SchedulerConfig",

@@ -7,11 +7,15 @@ Mirrors Ollama's ``server/sched.go``:
 * a bounded number of *waiting* requests (``max_queue``): beyond it, :class:`ServerBusy` (503).
   Better than Ollama, the bound also covers requests waiting for a busy runner's slot, which
   Ollama queues without limit inside the runner;
-* keep_alive per model: from the request when given, else the default; 0 unloads when the last
-  request finishes, ``None`` (negative) keeps it forever;
+* keep_alive per model: from the request's spec when given, else the default; 0 unloads when the
+  last request finishes, forever (a negative request value) keeps it loaded;
 * at most ``max_loaded`` runners: the least recently used idle one is evicted (we wait for one to
   become idle when all are busy);
-* a runner that died, or whose load options differ from the request's, is replaced.
+* a runner that died, or whose load settings differ from the request's, is replaced.
+
+Runners come from a :class:`~registry.modelserver.scheduler.runners.RunnerFactory` (by default
+:class:`~registry.modelserver.scheduler.runners.ProcessRunners`, real ``python -m runner``
+processes; tests may pass an in-process fake).
 
 All state lives on the :class:`Scheduler` object (owned by the aiohttp app). Coroutine-safe within
 one event loop; not thread-safe.
@@ -35,18 +39,15 @@ from registry.modelserver.scheduler.kv_memory import (
     process_rss,
     read_model_shape,
 )
-from registry.modelserver.scheduler.process import RunnerProcess
-from runner.protocol import LoadOptions
+from registry.modelserver.scheduler.runners import ProcessRunners, Runner, RunnerFactory
+from registry.modelserver.scheduler.spec import ModelSpec, RunnerKey
 
-__all__ = ["BUSY_MESSAGE", "UNSET", "Lease", "LoadedModel", "ModelSpec", "Scheduler", "SchedulerConfig"]
+__all__ = ["BUSY_MESSAGE", "Lease", "LoadedModel", "Scheduler", "SchedulerConfig"]
 
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 
 #: How many models' shapes (read from their GGUF headers) the scheduler remembers.
 _SHAPE_CACHE_SIZE = 64
-
-#: "keep_alive not given": the model keeps its current session duration.
-UNSET: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +59,6 @@ class SchedulerConfig:
     max_queue: int = 512
     keep_alive: float | None = 300.0
     load_timeout: float = 300.0
-    verbose: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpec:
-    """What to load and how to describe it in ``/api/ps``."""
-
-    name: str
-    digest: str
-    size: int
-    details: dict[str, Any]
-    load: LoadOptions
-
-    @property
-    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        """The identity of a runner: weights, adapters and projectors."""
-        return (self.load.model, self.load.adapters, self.load.projectors)
 
 
 @dataclass(eq=False)
@@ -82,7 +66,7 @@ class LoadedModel:
     """A runner and its bookkeeping."""
 
     spec: ModelSpec
-    runner: RunnerProcess
+    runner: Runner
     slots: asyncio.Semaphore
     keep_alive: float | None
     refcount: int = 0
@@ -101,22 +85,25 @@ class Lease:
     load_duration: float
 
     @property
-    def runner(self) -> RunnerProcess:
+    def runner(self) -> Runner:
         """The runner to send the request to."""
         return self.model.runner
 
 
 class Scheduler:
-    """Loads, shares and unloads runners. Close with :meth:`close`."""
+    """Loads, shares and unloads runners. Close with :meth:`close`.
 
-    def __init__(self, config: SchedulerConfig) -> None:
+    ``runners`` starts them (default: :class:`ProcessRunners`, real runner processes)."""
+
+    def __init__(self, config: SchedulerConfig, runners: RunnerFactory | None = None) -> None:
         self.config = config
-        self._loaded: dict[tuple[str, tuple[str, ...], tuple[str, ...]], LoadedModel] = {}
+        self.runners: RunnerFactory = runners if runners is not None else ProcessRunners()
+        self._loaded: dict[RunnerKey, LoadedModel] = {}
         self._waiting = 0
         self._load_lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._shapes: dict[str, ModelShape] = {}
+        self._shapes: dict[Path, ModelShape] = {}
 
     @property
     def pending(self) -> int:
@@ -129,62 +116,63 @@ class Scheduler:
 
     # -- memory ---------------------------------------------------------------------------------
 
-    async def model_shape(self, model_path: str) -> ModelShape:
-        """The dimensions of the GGUF at ``model_path`` (its header is read once: blobs never change).
+    async def model_shape(self, weights: Path) -> ModelShape:
+        """The dimensions of the GGUF at ``weights`` (its header is read once: blobs never change).
 
         Raises:
             InvalidWeights: not a readable GGUF. OSError: the file cannot be opened.
         """
-        shape = self._shapes.get(model_path)
+        shape = self._shapes.get(weights)
         if shape is None:
-            shape = await asyncio.to_thread(read_model_shape, Path(model_path))
+            shape = await asyncio.to_thread(read_model_shape, weights)
             if len(self._shapes) >= _SHAPE_CACHE_SIZE:
                 self._shapes.pop(next(iter(self._shapes)))
-            self._shapes[model_path] = shape
+            self._shapes[weights] = shape
         return shape
 
-    def check_memory(self, load: LoadOptions, shape: ModelShape) -> None:
+    def check_memory(self, spec: ModelSpec, shape: ModelShape) -> None:
         """Refuse a load whose KV cache cannot fit in the memory available now plus what the
         loaded runners hold (they are unloaded to make room). A runner already loaded with exactly
-        these options needs nothing new.
+        these files and settings needs nothing new.
 
         Raises:
             InvalidInput: what the context needs and what is available.
         """
-        if any(m.spec.load == load and not m.dead and m.runner.alive for m in self._loaded.values()):
+        if any(m.spec.loads_like(spec) and not m.dead and m.runner.alive for m in self._loaded.values()):
             return
         available = available_memory()
         if available is not None:
             available += sum(process_rss(m.runner.pid) for m in self._loaded.values() if m.runner.alive)
+        settings = spec.settings
         check_fits(
             shape,
-            num_ctx=load.num_ctx,
-            parallel=max(1, load.parallel),
-            kv_type=load.kv_cache_type,
-            use_mmap=load.use_mmap,
+            num_ctx=settings.num_ctx,
+            parallel=max(1, settings.parallel),
+            kv_type=settings.kv_cache_type,
+            use_mmap=settings.use_mmap,
             available=available,
         )
 
     # -- acquire / release ----------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def lease(self, spec: ModelSpec, keep_alive: float | None = UNSET) -> AsyncIterator[Lease]:
+    async def lease(self, spec: ModelSpec) -> AsyncIterator[Lease]:
         """A slot on ``spec``'s runner for the duration of the ``async with`` block.
 
-        ``keep_alive`` (seconds, ``None`` = forever) updates the model's session when given.
+        ``spec.keep_alive`` updates the model's session when given (None keeps it).
         Leave the block with :meth:`mark_dead` called when the runner failed mid-request.
 
         Raises:
             ServerBusy: ``max_queue`` requests are already waiting.
             RunnerError: the model could not be loaded.
         """
-        lease = await self._acquire(spec, keep_alive)
+        lease = await self._acquire(spec)
         try:
             yield lease
         finally:
             await self._release(lease.model)
 
-    async def _acquire(self, spec: ModelSpec, keep_alive: float | None) -> Lease:
+    async def _acquire(self, spec: ModelSpec) -> Lease:
         if self._waiting >= self.config.max_queue:
             raise ServerBusy(BUSY_MESSAGE)
         started = time.perf_counter()
@@ -192,8 +180,8 @@ class Scheduler:
         try:
             model = await self._loaded_model(spec)
             model.refcount += 1
-            if keep_alive is not UNSET:
-                model.keep_alive = keep_alive
+            if spec.keep_alive is not None:
+                model.keep_alive = spec.keep_alive.seconds
             self._cancel_timer(model)
             try:
                 await model.slots.acquire()
@@ -223,14 +211,14 @@ class Scheduler:
     async def _loaded_model(self, spec: ModelSpec) -> LoadedModel:
         while True:
             model = self._loaded.get(spec.key)
-            if model is not None and not model.dead and model.spec.load == spec.load and model.runner.alive:
+            if model is not None and not model.dead and model.spec.loads_like(spec) and model.runner.alive:
                 if model.refcount > 0 or await model.runner.ping():
                     return model
                 model.dead = True  # idle and not answering (e.g. killed): replace it, as Ollama's Ping does
             async with self._load_lock:
                 model = self._loaded.get(spec.key)
                 if model is not None and (
-                    model.dead or model.spec.load != spec.load or not model.runner.alive
+                    model.dead or not model.spec.loads_like(spec) or not model.runner.alive
                 ):
                     await self._wait_idle(model)
                     await self._unload(model)
@@ -255,7 +243,7 @@ class Scheduler:
                 await self._changed.wait()
 
     async def _start(self, spec: ModelSpec) -> LoadedModel:
-        runner = await RunnerProcess.start(spec.load, verbose=self.config.verbose)
+        runner = await self.runners.start(spec)
         try:
             await runner.wait_ready(self.config.load_timeout)
         except BaseException:
@@ -264,7 +252,7 @@ class Scheduler:
         model = LoadedModel(
             spec=spec,
             runner=runner,
-            slots=asyncio.Semaphore(max(1, spec.load.parallel)),
+            slots=asyncio.Semaphore(max(1, spec.settings.parallel)),
             keep_alive=self.config.keep_alive,
         )
         self._loaded[spec.key] = model
@@ -299,12 +287,12 @@ class Scheduler:
         """The runner failed: stop handing it out; it is replaced on the next request."""
         model.dead = True
 
-    async def expire(self, model_path: str) -> bool:
-        """Unload the model whose weights are ``model_path`` as soon as it is idle (keep_alive 0).
+    async def expire(self, weights: Path) -> bool:
+        """Unload the model whose weights are ``weights`` as soon as it is idle (keep_alive 0).
         Returns whether it was loaded."""
         found = False
         for model in list(self._loaded.values()):
-            if model.spec.load.model == model_path:
+            if model.spec.weights == weights:
                 found = True
                 model.keep_alive = 0
                 if model.refcount == 0:
@@ -325,14 +313,14 @@ class Scheduler:
                 expires = time.time() + model.keep_alive
             entries.append(
                 {
-                    "name": model.spec.name,
-                    "model": model.spec.name,
+                    "name": model.spec.name.display_shortest,
+                    "model": model.spec.name.display_shortest,
                     "size": model.spec.size,
-                    "digest": model.spec.digest,
+                    "digest": model.spec.digest.hex,
                     "details": model.spec.details,
                     "expires_at": rfc3339(expires),
                     "size_vram": 0,
-                    "context_length": int(model.runner.info.get("n_ctx", model.spec.load.num_ctx)),
+                    "context_length": int(model.runner.info.get("n_ctx", model.spec.settings.num_ctx)),
                     "_expires": expires,
                 }
             )

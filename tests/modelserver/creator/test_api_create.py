@@ -147,7 +147,7 @@ async def test_client_leaving_mid_quantize_undoes_the_create(
 async def test_create_from_a_missing_model_pulls_it_first(
     library: Library, tmp_path: Path, tiny_gguf: Path
 ) -> None:
-    from registry.modelserver.api.routes.ollama_transfers import TRANSFER_OPTIONS
+    from registry.modelserver.api.keys import TRANSFER_OPTIONS
     from registry.remote.options import TransferOptions
     from tests.support.upstream import Upstream
 

@@ -20,8 +20,7 @@ from aiohttp import web
 from registry import errors
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
-from registry.modelserver.api.routes.ollama_models import model_name_field
-from registry.modelserver.api.routes.ollama_transfers import TRANSFER_OPTIONS
+from registry.modelserver.api.model_lookup import model_name_field
 from registry.modelserver.api.streaming import respond_ndjson
 from registry.modelserver.creator import CreateRequest, create_model
 from registry.oci.digest import Digest
@@ -136,7 +135,7 @@ async def _pull_missing_base(
     base = ModelName.parse(create_request.from_)
     if await asyncio.to_thread(library.find_model, base) is not None:
         return
-    options = request.app.get(TRANSFER_OPTIONS) or TransferOptions()
+    options = request.app.get(keys.TRANSFER_OPTIONS) or TransferOptions()
     async for event in pull_model(
         library, base, options=options, prune=not request.app[keys.SETTINGS].noprune
     ):

@@ -15,29 +15,12 @@ from registry import errors
 from registry.modelfile.writer import format_parameters
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
-from registry.oci.name import ModelName
+from registry.modelserver.api.model_lookup import model_name_field, model_not_found
 from registry.store.library import Library
 from registry.store.library.model_info import capabilities, list_entry, modelfile_of, rfc3339
+from registry.version import VERSION
 
-__all__ = ["TAGS_CACHE", "VERSION", "TagsCache", "add_routes", "model_name_field"]
-
-VERSION = "0.1.0"
-
-
-def model_name_field(body: dict[str, Any], *fields: str) -> tuple[str, ModelName]:
-    """The model name from the first present field (``model``, then the legacy ``name``).
-
-    Raises InvalidInput ("model is required") when none is given.
-    """
-    for field in fields or ("model", "name"):
-        value = body.get(field)
-        if isinstance(value, str) and value.strip():
-            return value, ModelName.parse(value)
-    raise errors.InvalidInput("model is required")
-
-
-def _not_found(text: str) -> errors.ModelNotFound:
-    return errors.ModelNotFound(f"model '{text}' not found")
+__all__ = ["TAGS_CACHE", "TagsCache", "add_routes"]
 
 
 async def root(_request: web.Request) -> web.Response:
@@ -85,7 +68,7 @@ async def show(request: web.Request) -> web.Response:
     try:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
-        raise _not_found(text) from None
+        raise model_not_found(text) from None
     modelfile = modelfile_of(info)
     response: dict[str, Any] = {
         "license": "\n".join(info.licenses),
@@ -111,7 +94,7 @@ async def copy(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(library.copy, source, destination)
     except errors.ModelNotFound:
-        raise _not_found(source_text) from None
+        raise model_not_found(source_text) from None
     return web.Response(status=200)
 
 
@@ -123,7 +106,7 @@ async def delete(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(library.remove, name)
     except errors.ModelNotFound:
-        raise _not_found(text) from None
+        raise model_not_found(text) from None
     return web.Response(status=200)
 
 

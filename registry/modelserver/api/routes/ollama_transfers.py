@@ -2,7 +2,7 @@
 ``stream: false``), exactly Ollama's ``ProgressResponse`` objects.
 
 Transfer options (credentials, CA bundle, rate limit) come from the application under
-:data:`TRANSFER_OPTIONS` when the composition root sets it; otherwise defaults apply.
+:data:`registry.modelserver.api.keys.TRANSFER_OPTIONS` when the composition root sets it; otherwise defaults apply.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from aiohttp import web
 from registry import errors
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
-from registry.modelserver.api.routes.ollama_models import model_name_field
+from registry.modelserver.api.model_lookup import model_name_field
 from registry.modelserver.api.streaming import respond_ndjson
 from registry.remote.options import TransferOptions
 from registry.remote.pull import pull_model
 from registry.remote.push import push_model
 from registry.store.library import Progress
 
-__all__ = ["TRANSFER_OPTIONS", "add_routes"]
-
-TRANSFER_OPTIONS: web.AppKey[TransferOptions] = web.AppKey("transfer_options", TransferOptions)
+__all__ = ["add_routes"]
 
 
 def _flag(body: dict[str, Any], key: str, default: bool) -> bool:
@@ -45,7 +43,7 @@ async def pull(request: web.Request) -> web.StreamResponse:
     """``POST /api/pull`` ``{model, insecure?, stream?}``."""
     body = await read_json(request)
     _, name = model_name_field(body)
-    options = request.app.get(TRANSFER_OPTIONS) or TransferOptions()
+    options = request.app.get(keys.TRANSFER_OPTIONS) or TransferOptions()
     prune = not request.app[keys.SETTINGS].noprune
     events = pull_model(
         request.app[keys.LIBRARY], name, insecure=_flag(body, "insecure", False), options=options, prune=prune
@@ -57,7 +55,7 @@ async def push(request: web.Request) -> web.StreamResponse:
     """``POST /api/push`` ``{model, insecure?, stream?}``."""
     body = await read_json(request)
     _, name = model_name_field(body)
-    options = request.app.get(TRANSFER_OPTIONS) or TransferOptions()
+    options = request.app.get(keys.TRANSFER_OPTIONS) or TransferOptions()
     events = push_model(
         request.app[keys.LIBRARY], name, insecure=_flag(body, "insecure", False), options=options
     )

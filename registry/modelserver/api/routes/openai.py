@@ -18,17 +18,12 @@ from aiohttp import web
 
 from registry import errors
 from registry.modelserver.api import keys
+from registry.modelserver.api.chat_request import chat_stream, check_tools
+from registry.modelserver.api.embed_request import check_dimensions, embed_input_list, embed_inputs
 from registry.modelserver.api.errors import status_for
+from registry.modelserver.api.generate_request import generate_stream
 from registry.modelserver.api.inference import prepare
 from registry.modelserver.api.json_body import decode_json, decode_json_object
-from registry.modelserver.api.routes.ollama_inference import (
-    chat_stream,
-    check_dimensions,
-    check_tools,
-    embed_input_list,
-    embed_inputs,
-    generate_stream,
-)
 from registry.modelserver.api.streaming import stream_events
 from registry.oci.name import ModelName
 

@@ -1,0 +1,147 @@
+"""``/api/chat``'s request logic, shared by the Ollama route and OpenAI's ``/v1/chat/completions``:
+message and tool validation, the conversation the template sees, and Ollama's chat events (a reply
+with tools is held back until complete, then sent with its parsed ``tool_calls``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from registry import errors
+from registry.modelserver.api.inference import (
+    Prepared,
+    check_format,
+    completion_events,
+    created_at,
+    durations,
+    load_only_events,
+    model_template,
+    render_prompt,
+    scheduler_of,
+)
+from registry.modelserver.prompt import parse_tool_calls, tool_names
+
+__all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
+
+
+def _check_tool_calls(calls: Any, where: str) -> None:
+    if not isinstance(calls, list):
+        raise errors.InvalidInput(f"{where}: tool_calls must be an array")
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise errors.InvalidInput(f'{where}: each tool call needs a "function" with a string "name"')
+        if not isinstance(function.get("arguments", {}), dict):
+            raise errors.InvalidInput(f"{where}: tool call arguments must be an object")
+
+
+def check_messages(messages: Any) -> list[dict[str, Any]]:
+    """Ollama's messages: a non-empty string ``role`` (lower-cased) and a string ``content``, which
+    may be left out (or null) only by a message that carries ``tool_calls`` (a list, even an empty
+    one), ``images`` or ``thinking`` instead (an assistant's tool call, an image-only user turn)."""
+    if messages is None:
+        return []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise errors.InvalidInput("messages must be a list of objects")
+    out = []
+    for i, m in enumerate(messages):
+        where = f"invalid message {i}"
+        role, content = m.get("role"), m.get("content")
+        if not isinstance(role, str) or not role:
+            raise errors.InvalidInput(f"{where}: role must be a non-empty string")
+        carries = isinstance(m.get("tool_calls"), list) or m.get("images") or m.get("thinking")
+        if content is None and not carries:
+            raise errors.InvalidInput(f"{where}: content is required")
+        if content is not None and not isinstance(content, str):
+            raise errors.InvalidInput(f"{where}: content must be a string")
+        if m.get("tool_calls") is not None:
+            _check_tool_calls(m["tool_calls"], where)
+        images = m.get("images")
+        if images is not None and (
+            not isinstance(images, list) or not all(isinstance(x, str) for x in images)
+        ):
+            raise errors.InvalidInput(f"{where}: images must be an array of base64 strings")
+        out.append({**m, "role": role.lower(), "content": content or ""})
+    return out
+
+
+def check_tools(tools: Any) -> list[dict[str, Any]] | None:
+    """Ollama's ``tools``: an array of ``{"type": "function", "function": {"name", "description",
+    "parameters"}}`` objects (None when absent or empty). Raises InvalidInput."""
+    if tools is None or tools == []:
+        return None
+    if not isinstance(tools, list):
+        raise errors.InvalidInput("tools must be an array of objects")
+    for i, tool in enumerate(tools):
+        function = tool.get("function", {}) if isinstance(tool, dict) else None
+        if not isinstance(function, dict):
+            raise errors.InvalidInput(
+                f'invalid tool {i}: expected {{"type": "function", "function": {{...}}}}'
+            )
+        if not isinstance(function.get("name", ""), str):
+            raise errors.InvalidInput(f"invalid tool {i}: the function name must be a string")
+        if not isinstance(function.get("parameters", {}), dict | None):
+            raise errors.InvalidInput(f"invalid tool {i}: the function parameters must be an object")
+    return tools
+
+
+def chat_messages(prepared: Prepared, request_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model's MESSAGE history plus the request's, with the model's SYSTEM prepended when the
+    conversation has no system message first (Ollama's rule)."""
+    messages = [*prepared.info.messages, *request_messages]
+    if prepared.info.system and (not messages or messages[0].get("role") != "system"):
+        messages.insert(0, {"role": "system", "content": prepared.info.system})
+    return messages
+
+
+async def chat_stream(
+    request: web.Request, body: dict[str, Any], prepared: Prepared, messages: list[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    """Events of ``/api/chat`` for validated messages. With ``tools`` the reply is held back until
+    it is complete, then sent with any parsed ``tool_calls``."""
+    started = time.perf_counter()
+    tools = check_tools(body.get("tools"))
+    fmt = check_format(body.get("format"))
+    if any(m.get("images") for m in messages):
+        if not prepared.info.projector_paths:
+            raise errors.InvalidInput(
+                f"model '{prepared.name}' does not support images: it has no vision projector"
+            )
+        raise errors.Unsupported("images are not supported by this server yet")
+    if not messages:
+        async for event in load_only_events(
+            request, prepared, {"message": {"role": "assistant", "content": ""}}
+        ):
+            yield event
+        return
+    async with scheduler_of(request).lease(prepared.spec) as lease:
+        conversation = chat_messages(prepared, messages)
+        prompt = await render_prompt(
+            request, lambda: model_template(prepared, lease).render_chat(conversation, tools)
+        )
+        held: list[str] = []
+        async for event in completion_events(request, lease, prompt, prepared.options, fmt):
+            if not event.get("done"):
+                if tools:
+                    held.append(event["content"])
+                    continue
+                yield _chat_chunk(prepared.name, {"role": "assistant", "content": event["content"]})
+                continue
+            if tools:
+                calls, content = parse_tool_calls("".join(held), tool_names(tools))
+                message: dict[str, Any] = {"role": "assistant", "content": content}
+                if calls:
+                    message["tool_calls"] = calls
+                yield _chat_chunk(prepared.name, message)
+            final = _chat_chunk(prepared.name, {"role": "assistant", "content": ""})
+            final.update(
+                done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event)
+            )
+            yield final
+
+
+def _chat_chunk(model: str, message: dict[str, Any]) -> dict[str, Any]:
+    return {"model": model, "created_at": created_at(), "message": message, "done": False}
