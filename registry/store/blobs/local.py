@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +27,7 @@ from registry.store.blobs.writer import (
     StagedBlob,
     fsync_dir,
     hold_open_locked,
+    publish_file,
     raise_store_error,
 )
 
@@ -51,6 +52,13 @@ class BlobStore:
     def exists(self, digest: Digest) -> bool:
         """True when the blob's file is present."""
         return self.path(digest).is_file()
+
+    def stat(self, digest: Digest) -> int | None:
+        """Size in bytes, or None when the blob is absent."""
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
 
     def size(self, digest: Digest) -> int:
         """Size in bytes. Raises :class:`BlobNotFound`."""
@@ -203,19 +211,44 @@ class BlobStore:
             raise
         return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd, readonly=readonly)
 
+    def put_verified_file(self, digest: Digest, path: Path) -> None:
+        """fsync ``path`` (bytes a verifying writer checked hash to ``digest``) and publish it under the
+        digest name if absent ("link if absent"); ``path`` is consumed. Idempotent.
+
+        Raises:
+            DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            publish_file(path, self.path(digest))
+        except OSError as err:
+            raise_store_error(err, "committing a blob")
+
     def remove(self, digest: Digest) -> int:
         """Unlink a blob; returns the bytes freed (0 if it was absent). Idempotent.
 
         Callers (library GC and rm) decide that nothing needs it; the store does not check.
         """
+        return self.unlink(digest) or 0
+
+    def unlink(self, digest: Digest) -> int | None:
+        """Unlink a blob (durably); returns the bytes freed, None when it was absent. Idempotent."""
         path = self.path(digest)
         try:
             size = path.stat().st_size
             path.unlink()
         except FileNotFoundError:
-            return 0
+            return None
         fsync_dir(path.parent)
         return size
+
+    def digests(self) -> Iterator[Digest]:
+        """Walk: every well-named blob file, every algorithm (stray names are skipped)."""
+        return (d for d, _ in self.layout.iter_blob_files() if d is not None)
 
     def quarantine(self, digest: Digest) -> Path | None:
         """Move a (corrupt) blob to ``quarantine/``; returns its new path, or None if absent."""
