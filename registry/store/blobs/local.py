@@ -11,7 +11,6 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import BinaryIO
 
 from registry.errors import BlobNotFound, DigestMismatch
 from registry.oci.digest import Digest
+from registry.store.blobs.hashing import hash_file
 from registry.store.blobs.layout import StoreLayout
 from registry.store.blobs.reflink import clone_file
 from registry.store.blobs.writer import (
@@ -31,7 +31,7 @@ from registry.store.blobs.writer import (
     raise_store_error,
 )
 
-__all__ = ["CHUNK", "BlobStore", "hash_descriptor"]
+__all__ = ["CHUNK", "BlobStore"]
 
 #: Read/write chunk size. 1 MiB keeps hashing at full speed with little memory.
 CHUNK = 1 << 20
@@ -106,11 +106,7 @@ class BlobStore:
 
     def hash_file(self, path: Path) -> tuple[Digest, int]:
         """sha256 and size of any file, streaming. Raises ``OSError`` from the file system."""
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            return hash_descriptor(fd)
-        finally:
-            os.close(fd)
+        return hash_file(path)
 
     def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = False) -> StagedBlob:
         """Hash an existing file into a staged blob (publish it, or abort it).
@@ -266,16 +262,3 @@ class BlobStore:
         except FileNotFoundError as err:
             raise BlobNotFound(f"blob {digest} not found") from err
         return actual == digest
-
-
-def hash_descriptor(fd: int) -> tuple[Digest, int]:
-    """sha256 and size of what the open descriptor ``fd`` holds, read from offset 0 with ``pread``
-    (whatever its path names now, and whatever its file position). Raises ``OSError``."""
-    hasher = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    size = 0
-    while n := os.preadv(fd, [buf], size):
-        hasher.update(view[:n])
-        size += n
-    return Digest.from_hasher(hasher), size

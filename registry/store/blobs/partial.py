@@ -27,8 +27,9 @@ from typing import Any
 
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
+from registry.store.blobs.hashing import hash_descriptor
 from registry.store.blobs.layout import StoreLayout
-from registry.store.blobs.local import BlobStore, hash_descriptor
+from registry.store.blobs.local import BlobStore
 from registry.store.blobs.writer import fsync_dir, hold_open_locked, publish_file, raise_store_error
 
 __all__ = ["PartialBlob"]

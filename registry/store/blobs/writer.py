@@ -23,7 +23,6 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -31,10 +30,8 @@ from typing import Protocol
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
 from registry.store.blobs.appender import open_appender
+from registry.store.blobs.hashing import OverlappedHasher
 from registry.store.blobs.oserrors import raise_store_error
-
-#: Writes at least this large hash on a second thread while the data is written.
-OVERLAP_MIN = 256 * 1024
 
 __all__ = ["BlobWriter", "LinkedBlob", "StagedBlob", "hold_open_locked", "publish_file", "raise_store_error"]
 
@@ -115,10 +112,9 @@ class BlobWriter:
         self.expected = expected
         self.expected_size = expected_size
         self.tmp_path = tmp_dir / f"w-{secrets.token_hex(8)}"
-        self._hasher = hashlib.sha256()
+        self._hasher = OverlappedHasher(hashlib.sha256())
         self.size = 0
         self._digest: Digest | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._lock_fd = -1
         try:
             self._lock_fd = hold_open_locked(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -145,13 +141,7 @@ class BlobWriter:
                 f"blob is larger than its declared size of {self.expected_size} bytes; nothing was stored"
             )
         view = data if isinstance(data, bytes | memoryview) else memoryview(data)
-        hashed = None
-        if n >= OVERLAP_MIN:  # hash on a helper thread while this one writes (both release the GIL)
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-hash")
-            hashed = self._pool.submit(self._hasher.update, view)
-        else:
-            self._hasher.update(view)
+        hashed = self._hasher.start(view)  # a large write hashes on a helper thread meanwhile
         try:
             self._appender.write(view)
             self.size += n
@@ -183,7 +173,7 @@ class BlobWriter:
             raise DigestMismatch(
                 f"blob file has {on_disk} bytes but {self.size} were hashed; nothing was stored"
             )
-        digest = Digest.from_hasher(self._hasher)
+        digest = Digest.from_hasher(self._hasher.hasher)
         if self.expected_size is not None and self.size != self.expected_size:
             self.abort()
             raise SizeInvalid(
@@ -219,9 +209,7 @@ class BlobWriter:
         self._close_lock()
 
     def _close_lock(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._hasher.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
