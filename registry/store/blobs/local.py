@@ -25,6 +25,7 @@ from registry.store.blobs.writer import (
     BlobWriter,
     LinkedBlob,
     StagedBlob,
+    file_state,
     fsync_dir,
     hold_open_locked,
     publish_file,
@@ -194,6 +195,7 @@ class BlobStore:
     def _hash_staged(self, tmp: Path, lock_fd: int, expected: Digest | None, *, readonly: bool) -> LinkedBlob:
         """Hash a file staged in ``tmp/`` and check the promise; the file goes on any failure."""
         try:
+            hashed_state = file_state(lock_fd)  # before hashing: a change during the hash also counts
             digest, size = self.hash_file(tmp)
             if expected is not None and digest != expected:
                 raise DigestMismatch(
@@ -205,7 +207,9 @@ class BlobStore:
             if isinstance(err, OSError):
                 raise_store_error(err, "hashing a file for the store")
             raise
-        return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd, readonly=readonly)
+        return LinkedBlob(
+            tmp, self.path(digest), digest, size, lock_fd, hashed_state=hashed_state, readonly=readonly
+        )
 
     def put_verified_file(self, digest: Digest, path: Path) -> None:
         """fsync ``path`` (bytes a verifying writer checked hash to ``digest``) and publish it under the
