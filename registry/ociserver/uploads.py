@@ -37,7 +37,7 @@ from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
 from registry.store.blobs.appender import Appender, open_appender
 from registry.store.blobs.file_lock import flock_exclusive
 from registry.store.blobs.hashing import HashWriteLanes, hash_prefix, write_and_hash
-from registry.store.blobs.writer import raise_store_error
+from registry.store.blobs.oserrors import raise_store_error
 
 __all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
 

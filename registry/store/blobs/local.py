@@ -1,5 +1,10 @@
 """The blob store: committed, content-addressed, read-only files under one root.
 
+This is the one implementation of the filesystem side of the store contract
+(:mod:`registry.store.blobs.backend`): layout, publish ("link if absent"), stat, delete and walk. The
+local library uses it directly (synchronously); the registry server through its async face,
+:class:`~registry.store.blobs.filesystem.FilesystemBackend`.
+
 Contract:
 - A file under ``blobs/sha256/<ab>/<hex>`` always holds exactly the bytes whose sha256 is ``<hex>``
   (writers verify before publishing; ``verify`` re-checks).
@@ -20,6 +25,7 @@ from registry.errors import BlobNotFound, DigestMismatch
 from registry.oci.digest import Digest
 from registry.store.blobs.hashing import hash_file
 from registry.store.blobs.layout import StoreLayout
+from registry.store.blobs.oserrors import raise_store_error
 from registry.store.blobs.reflink import clone_file
 from registry.store.blobs.writer import (
     BlobWriter,
@@ -29,7 +35,6 @@ from registry.store.blobs.writer import (
     fsync_dir,
     hold_open_locked,
     publish_file,
-    raise_store_error,
 )
 
 __all__ = ["CHUNK", "BlobStore"]

@@ -30,12 +30,12 @@ from registry.oci.digest import Digest
 from registry.store.blobs.hashing import hash_descriptor
 from registry.store.blobs.layout import StoreLayout
 from registry.store.blobs.local import BlobStore
+from registry.store.blobs.oserrors import raise_store_error
 from registry.store.blobs.writer import (
     file_state,
     fsync_dir,
     hold_open_locked,
     publish_file,
-    raise_store_error,
     refuse_if_changed,
 )
 

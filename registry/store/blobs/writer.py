@@ -44,7 +44,6 @@ __all__ = [
     "file_state",
     "hold_open_locked",
     "publish_file",
-    "raise_store_error",
     "refuse_if_changed",
 ]
 
