@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_CHUNK = 1 << 20
-
 
 def register(sub: Any) -> None:
     """Add ``create`` to the ``ollama-py`` parser."""
@@ -144,17 +142,9 @@ def _create_local(
 
 
 def _hash(path: Path) -> Digest:
-    import hashlib
+    from registry.store.blobs.hashing import hash_file
 
-    from registry.oci.digest import Digest
-
-    hasher = hashlib.sha256()
-    buf = bytearray(_CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            hasher.update(view[:n])
-    return Digest.from_hasher(hasher)
+    return hash_file(path)[0]
 
 
 def _upload(url: str, path: Path, digest: Digest, printer: _Printer) -> None:

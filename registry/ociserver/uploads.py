@@ -34,10 +34,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from pathlib import Path
 
 from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
-from registry.ociserver.upload_lanes import HashWriteLanes, write_and_hash
 from registry.store.blobs.appender import Appender, open_appender
 from registry.store.blobs.file_lock import flock_exclusive
-from registry.store.blobs.writer import raise_store_error
+from registry.store.blobs.hashing import HashWriteLanes, hash_prefix, write_and_hash
+from registry.store.blobs.oserrors import raise_store_error
 
 __all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
 
@@ -394,22 +394,21 @@ def _touch(path: Path) -> None:
 
 
 def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib._Hash:
-    hasher = hashlib.new(algorithm)
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
-    remaining = offset
+    """The hash of the session's first ``offset`` bytes, read back from its data file.
+
+    Raises:
+        UploadDataLost: the file is gone or shorter than ``offset``.
+    """
     try:
-        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError as err:
         raise _data_gone() from err
-    with f:
-        while remaining > 0:
-            n = f.readinto(view[: min(len(buf), remaining)])
-            if not n:
-                raise UploadDataLost(
-                    f"blob upload data lost: fewer than its {offset} accepted bytes are left; "
-                    "start the upload again"
-                )
-            hasher.update(view[:n])
-            remaining -= n
+    try:
+        hasher, hashed = hash_prefix(fd, offset, algorithm)
+    finally:
+        os.close(fd)
+    if hashed < offset:
+        raise UploadDataLost(
+            f"blob upload data lost: fewer than its {offset} accepted bytes are left; start the upload again"
+        )
     return hasher

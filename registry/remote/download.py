@@ -37,11 +37,11 @@ from registry.errors import BlobNotFound, TransferError
 from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
-from registry.remote.hashing import HashWorker, OrderedHasher
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
 from registry.store.blobs import PartialBlob
-from registry.store.blobs.writer import raise_store_error
+from registry.store.blobs.hashing import HashWorker, OrderedHasher
+from registry.store.blobs.oserrors import raise_store_error
 from registry.store.library import Library
 
 __all__ = ["BlobDownload", "Part", "plan_parts"]

@@ -1,4 +1,6 @@
-"""Content-addressed blob files: verifying writers, atomic commit, resumable partial files."""
+"""Content-addressed blob bytes: the store contract (``backend``) with its filesystem (``local`` +
+``filesystem``) and S3 (``s3``) drivers, the verifying writers (``writer``, ``partial``) and their
+hashing fast paths (``hashing``, ``appender``)."""
 
 from registry.store.blobs.layout import StoreLayout
 from registry.store.blobs.local import BlobStore

@@ -1,7 +1,9 @@
-"""The default backend: the local blob store layout (``<root>/blobs/sha256/<ab>/<hex>``).
+"""The filesystem driver of the store contract: the async face of :class:`BlobStore`.
 
-It reuses :mod:`registry.store.blobs`: the same layout and the same atomic "link if absent" publish as
-the local model library, so a blob file is either complete and correct or absent.
+Layout, publish ("link if absent"), stat, delete and walk are :class:`BlobStore`'s, the very code the
+local model library uses, run in worker threads; this module adds only what serving needs (ranged
+streaming, the page-cache warm-up). So a blob file is either complete and correct or absent, whichever
+program wrote it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from registry.errors import BlobNotFound
 from registry.oci.digest import Digest
 from registry.store.blobs.layout import StoreLayout
+from registry.store.blobs.local import BlobStore
 from registry.store.blobs.page_cache import warm_limit, warm_page_cache
-from registry.store.blobs.writer import fsync_dir, publish_file, raise_store_error
 
 __all__ = ["FilesystemBackend"]
 
@@ -28,16 +29,23 @@ class FilesystemBackend:
     name = "filesystem"
 
     def __init__(self, layout: StoreLayout) -> None:
-        self.layout = layout
+        self.store = BlobStore(layout)
         layout.blobs_dir.mkdir(parents=True, exist_ok=True)
         self._warm_limit = warm_limit()
 
+    @classmethod
+    def over(cls, store: BlobStore) -> FilesystemBackend:
+        """The driver over a library's store (the same files, the same code)."""
+        return cls(store.layout)
+
+    @property
+    def layout(self) -> StoreLayout:
+        """Where the files are."""
+        return self.store.layout
+
     async def stat(self, digest: Digest) -> int | None:
         """Size of the blob file, or None."""
-        try:
-            return self.layout.blob_path(digest).stat().st_size
-        except FileNotFoundError:
-            return None
+        return self.store.stat(digest)
 
     async def put_file(self, digest: Digest, path: Path) -> None:
         """fsync ``path`` and publish it atomically under the digest name (consumes ``path``).
@@ -45,18 +53,7 @@ class FilesystemBackend:
         Raises:
             DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
         """
-        await asyncio.to_thread(self._put_file_sync, digest, path)
-
-    def _put_file_sync(self, digest: Digest, path: Path) -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            publish_file(path, self.layout.blob_path(digest))
-        except OSError as err:
-            raise_store_error(err, "committing a blob")
+        await asyncio.to_thread(self.store.put_verified_file, digest, path)
 
     async def warm(self, digest: Digest) -> None:
         """Queue the read-back of a just-committed blob into the page cache (returns once queued).
@@ -72,7 +69,7 @@ class FilesystemBackend:
 
     def _queue_read_back(self, digest: Digest) -> None:
         try:
-            fd = os.open(self.layout.blob_path(digest), os.O_RDONLY)
+            fd = os.open(self.store.path(digest), os.O_RDONLY)
         except OSError:
             return
         try:
@@ -86,20 +83,11 @@ class FilesystemBackend:
 
     async def delete(self, digest: Digest) -> bool:
         """Unlink the blob file. True when it existed."""
-        path = self.layout.blob_path(digest)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        fsync_dir(path.parent)
-        return True
+        return self.store.unlink(digest) is not None
 
     async def open_range(self, digest: Digest, start: int, end: int) -> AsyncIterator[bytes]:
-        """Stream ``[start, end)`` from the file (reads in a worker thread)."""
-        try:
-            f = open(self.layout.blob_path(digest), "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError as err:
-            raise BlobNotFound(f"blob {digest} not found") from err
+        """Stream ``[start, end)`` from the file (reads in a worker thread). Raises ``BlobNotFound``."""
+        f = self.store.open(digest)
         try:
             f.seek(start)
             remaining = end - start
@@ -114,7 +102,7 @@ class FilesystemBackend:
 
     def local_path(self, digest: Digest) -> Path | None:
         """The blob's file path (it may not exist)."""
-        return self.layout.blob_path(digest)
+        return self.store.path(digest)
 
     async def presigned_url(self, digest: Digest) -> str | None:
         """Local files are served directly: always None."""
@@ -122,7 +110,7 @@ class FilesystemBackend:
 
     async def list_digests(self) -> list[Digest]:
         """Every well-named blob file."""
-        return [d for d, _ in self.layout.iter_blob_files() if d is not None]
+        return list(self.store.digests())
 
     async def close(self) -> None:
         """Nothing to release."""

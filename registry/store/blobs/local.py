@@ -1,5 +1,10 @@
 """The blob store: committed, content-addressed, read-only files under one root.
 
+This is the one implementation of the filesystem side of the store contract
+(:mod:`registry.store.blobs.backend`): layout, publish ("link if absent"), stat, delete and walk. The
+local library uses it directly (synchronously); the registry server through its async face,
+:class:`~registry.store.blobs.filesystem.FilesystemBackend`.
+
 Contract:
 - A file under ``blobs/sha256/<ab>/<hex>`` always holds exactly the bytes whose sha256 is ``<hex>``
   (writers verify before publishing; ``verify`` re-checks).
@@ -11,26 +16,28 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from registry.errors import BlobNotFound, DigestMismatch
 from registry.oci.digest import Digest
+from registry.store.blobs.hashing import hash_file
 from registry.store.blobs.layout import StoreLayout
+from registry.store.blobs.oserrors import raise_store_error
 from registry.store.blobs.reflink import clone_file
 from registry.store.blobs.writer import (
     BlobWriter,
     LinkedBlob,
     StagedBlob,
+    file_state,
     fsync_dir,
     hold_open_locked,
-    raise_store_error,
+    publish_file,
 )
 
-__all__ = ["CHUNK", "BlobStore", "hash_descriptor"]
+__all__ = ["CHUNK", "BlobStore"]
 
 #: Read/write chunk size. 1 MiB keeps hashing at full speed with little memory.
 CHUNK = 1 << 20
@@ -51,6 +58,13 @@ class BlobStore:
     def exists(self, digest: Digest) -> bool:
         """True when the blob's file is present."""
         return self.path(digest).is_file()
+
+    def stat(self, digest: Digest) -> int | None:
+        """Size in bytes, or None when the blob is absent."""
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
 
     def size(self, digest: Digest) -> int:
         """Size in bytes. Raises :class:`BlobNotFound`."""
@@ -98,11 +112,7 @@ class BlobStore:
 
     def hash_file(self, path: Path) -> tuple[Digest, int]:
         """sha256 and size of any file, streaming. Raises ``OSError`` from the file system."""
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            return hash_descriptor(fd)
-        finally:
-            os.close(fd)
+        return hash_file(path)
 
     def stage_file(self, source: Path, expected: Digest | None = None, *, link: bool = False) -> StagedBlob:
         """Hash an existing file into a staged blob (publish it, or abort it).
@@ -190,6 +200,7 @@ class BlobStore:
     def _hash_staged(self, tmp: Path, lock_fd: int, expected: Digest | None, *, readonly: bool) -> LinkedBlob:
         """Hash a file staged in ``tmp/`` and check the promise; the file goes on any failure."""
         try:
+            hashed_state = file_state(lock_fd)  # before hashing: a change during the hash also counts
             digest, size = self.hash_file(tmp)
             if expected is not None and digest != expected:
                 raise DigestMismatch(
@@ -201,21 +212,48 @@ class BlobStore:
             if isinstance(err, OSError):
                 raise_store_error(err, "hashing a file for the store")
             raise
-        return LinkedBlob(tmp, self.path(digest), digest, size, lock_fd, readonly=readonly)
+        return LinkedBlob(
+            tmp, self.path(digest), digest, size, lock_fd, hashed_state=hashed_state, readonly=readonly
+        )
+
+    def put_verified_file(self, digest: Digest, path: Path) -> None:
+        """fsync ``path`` (bytes a verifying writer checked hash to ``digest``) and publish it under the
+        digest name if absent ("link if absent"); ``path`` is consumed. Idempotent.
+
+        Raises:
+            DiskFull / StoreError: the file system refused; ``path`` is left for the caller.
+        """
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            publish_file(path, self.path(digest))
+        except OSError as err:
+            raise_store_error(err, "committing a blob")
 
     def remove(self, digest: Digest) -> int:
         """Unlink a blob; returns the bytes freed (0 if it was absent). Idempotent.
 
         Callers (library GC and rm) decide that nothing needs it; the store does not check.
         """
+        return self.unlink(digest) or 0
+
+    def unlink(self, digest: Digest) -> int | None:
+        """Unlink a blob (durably); returns the bytes freed, None when it was absent. Idempotent."""
         path = self.path(digest)
         try:
             size = path.stat().st_size
             path.unlink()
         except FileNotFoundError:
-            return 0
+            return None
         fsync_dir(path.parent)
         return size
+
+    def digests(self) -> Iterator[Digest]:
+        """Walk: every well-named blob file, every algorithm (stray names are skipped)."""
+        return (d for d, _ in self.layout.iter_blob_files() if d is not None)
 
     def quarantine(self, digest: Digest) -> Path | None:
         """Move a (corrupt) blob to ``quarantine/``; returns its new path, or None if absent."""
@@ -233,16 +271,3 @@ class BlobStore:
         except FileNotFoundError as err:
             raise BlobNotFound(f"blob {digest} not found") from err
         return actual == digest
-
-
-def hash_descriptor(fd: int) -> tuple[Digest, int]:
-    """sha256 and size of what the open descriptor ``fd`` holds, read from offset 0 with ``pread``
-    (whatever its path names now, and whatever its file position). Raises ``OSError``."""
-    hasher = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    size = 0
-    while n := os.preadv(fd, [buf], size):
-        hasher.update(view[:n])
-        size += n
-    return Digest.from_hasher(hasher), size

@@ -27,9 +27,17 @@ from typing import Any
 
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
+from registry.store.blobs.hashing import hash_descriptor
 from registry.store.blobs.layout import StoreLayout
-from registry.store.blobs.local import BlobStore, hash_descriptor
-from registry.store.blobs.writer import fsync_dir, hold_open_locked, publish_file, raise_store_error
+from registry.store.blobs.local import BlobStore
+from registry.store.blobs.oserrors import raise_store_error
+from registry.store.blobs.writer import (
+    file_state,
+    fsync_dir,
+    hold_open_locked,
+    publish_file,
+    refuse_if_changed,
+)
 
 __all__ = ["PartialBlob"]
 
@@ -48,6 +56,7 @@ class PartialBlob:
         self.state_path = layout.partial_state_path(digest)
         self._fd: int | None = None
         self._verified: tuple[int, int] | None = None  # (st_size, st_mtime_ns) when verified
+        self._published: Path | None = None
 
     def open(self) -> dict[str, Any]:
         """Open (creating if needed) the data file; return the persisted state (``{}`` if none or stale).
@@ -133,8 +142,7 @@ class PartialBlob:
             raise DigestMismatch(
                 f"digest mismatch: expected {self.digest}, got {actual}; the download was discarded"
             )
-        st = os.fstat(self.fd)
-        self._verified = (st.st_size, st.st_mtime_ns)
+        self._verified = file_state(self.fd)
         return self.digest, self.size
 
     def finish(self) -> tuple[Digest, int]:
@@ -155,13 +163,14 @@ class PartialBlob:
         Raises:
             DigestMismatch: not verified, or the file changed since it was verified (discarded).
         """
+        if self._published is not None:
+            return self._published
         self.finish()
-        st = os.fstat(self.fd)
-        if (st.st_size, st.st_mtime_ns) != self._verified:
+        try:
+            refuse_if_changed(self.fd, self._verified, f"{self.digest} (partial, discarded)")
+        except DigestMismatch:
             self.discard()
-            raise DigestMismatch(
-                f"blob {self.digest}: the partial file changed after it was verified; it was discarded"
-            )
+            raise
         final = self.store.path(self.digest)
         try:
             publish_file(self.path, final)
@@ -171,6 +180,7 @@ class PartialBlob:
             self.close()
         self.state_path.unlink(missing_ok=True)
         fsync_dir(self.path.parent)
+        self._published = final
         return final
 
     def abort(self) -> None:

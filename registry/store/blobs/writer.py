@@ -7,6 +7,10 @@ Life cycle::
     digest, size = writer.finish()                                # fsync + compare (DigestMismatch)
     writer.publish()                                              # link into blobs/ (atomic)
 
+The writer records the file's size and modification time after each of its own writes and after the
+final check: bytes that reach the file any other way (appended, or written in place) are refused by
+``finish``/``publish`` (:class:`DigestMismatch`), never published.
+
 ``abort()`` (also on any exception inside ``with``) removes the temporary file. A crash leaves at
 worst a file in ``tmp/``, which prune sweeps; never a wrong blob under a digest name.
 
@@ -23,7 +27,6 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -31,12 +34,32 @@ from typing import Protocol
 from registry.errors import DigestMismatch, SizeInvalid
 from registry.oci.digest import Digest
 from registry.store.blobs.appender import open_appender
+from registry.store.blobs.hashing import OverlappedHasher
 from registry.store.blobs.oserrors import raise_store_error
 
-#: Writes at least this large hash on a second thread while the data is written.
-OVERLAP_MIN = 256 * 1024
+__all__ = [
+    "BlobWriter",
+    "LinkedBlob",
+    "StagedBlob",
+    "file_state",
+    "hold_open_locked",
+    "publish_file",
+    "refuse_if_changed",
+]
 
-__all__ = ["BlobWriter", "LinkedBlob", "StagedBlob", "hold_open_locked", "publish_file", "raise_store_error"]
+
+def file_state(fd: int) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of an open file: what a verifying writer records when it has checked the
+    bytes, and compares again just before it publishes them."""
+    st = os.fstat(fd)
+    return st.st_size, st.st_mtime_ns
+
+
+def refuse_if_changed(fd: int, verified: tuple[int, int] | None, name: str) -> None:
+    """Raise :class:`DigestMismatch` unless the file is as it was when checked (``verified`` is
+    :func:`file_state` then; None: never checked). The caller discards the file. Raises ``OSError``."""
+    if verified is None or file_state(fd) != verified:
+        raise DigestMismatch(f"blob {name}: its file changed behind the writer's back; nothing was stored")
 
 
 def hold_open_locked(path: Path, flags: int, mode: int = 0o644) -> int:
@@ -115,16 +138,18 @@ class BlobWriter:
         self.expected = expected
         self.expected_size = expected_size
         self.tmp_path = tmp_dir / f"w-{secrets.token_hex(8)}"
-        self._hasher = hashlib.sha256()
+        self._hasher = OverlappedHasher(hashlib.sha256())
         self.size = 0
         self._digest: Digest | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._verified: tuple[int, int] | None = None
+        self._published: Path | None = None
         self._lock_fd = -1
         try:
             self._lock_fd = hold_open_locked(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
             # Large writes bypass the page cache (O_DIRECT where the file system allows): buffered
             # writes on this kind of VM are throttled by dirty-page writeback (see appender.py).
             self._appender = open_appender(self.tmp_path, 0)
+            self._written = file_state(self._lock_fd)  # the file as our own writes left it
         except OSError as err:
             self._close_lock()
             self.tmp_path.unlink(missing_ok=True)
@@ -145,16 +170,11 @@ class BlobWriter:
                 f"blob is larger than its declared size of {self.expected_size} bytes; nothing was stored"
             )
         view = data if isinstance(data, bytes | memoryview) else memoryview(data)
-        hashed = None
-        if n >= OVERLAP_MIN:  # hash on a helper thread while this one writes (both release the GIL)
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-hash")
-            hashed = self._pool.submit(self._hasher.update, view)
-        else:
-            self._hasher.update(view)
+        hashed = self._hasher.start(view)  # a large write hashes on a helper thread meanwhile
         try:
             self._appender.write(view)
             self.size += n
+            self._written = file_state(self._lock_fd)
         except OSError as err:
             if hashed is not None:
                 hashed.result()
@@ -172,9 +192,14 @@ class BlobWriter:
         if self._digest is not None:
             return self._digest, self.size
         try:
+            refuse_if_changed(self._lock_fd, self._written, "being written")  # edited behind our back
             self._appender.close()  # writes the unaligned tail
             os.fsync(self._lock_fd)
-            on_disk = os.fstat(self._lock_fd).st_size
+            state = file_state(self._lock_fd)
+            on_disk = state[0]
+        except DigestMismatch:
+            self.abort()
+            raise
         except OSError as err:
             self.abort()
             raise_store_error(err, "flushing a blob")
@@ -183,7 +208,7 @@ class BlobWriter:
             raise DigestMismatch(
                 f"blob file has {on_disk} bytes but {self.size} were hashed; nothing was stored"
             )
-        digest = Digest.from_hasher(self._hasher)
+        digest = Digest.from_hasher(self._hasher.hasher)
         if self.expected_size is not None and self.size != self.expected_size:
             self.abort()
             raise SizeInvalid(
@@ -194,19 +219,31 @@ class BlobWriter:
             raise DigestMismatch(
                 f"digest mismatch: expected {self.expected}, got {digest}; nothing was stored"
             )
-        self._digest = digest
+        self._digest, self._verified = digest, state
         return digest, self.size
 
     def publish(self) -> Path:
-        """Give the verified file its digest name (calls :meth:`finish` if needed). Returns the path."""
+        """Give the verified file its digest name (calls :meth:`finish` if needed). Returns the path.
+
+        Raises:
+            DigestMismatch: the file changed after :meth:`finish` checked it (it is removed).
+        """
+        if self._published is not None:
+            return self._published
         digest, _ = self.finish()
         final = self._final_path_for(digest)
+        try:
+            refuse_if_changed(self._lock_fd, self._verified, str(digest))
+        except BaseException:
+            self.abort()
+            raise
         try:
             publish_file(self.tmp_path, final)
         except OSError as err:
             self.abort()
             raise_store_error(err, "committing a blob")
         self._close_lock()
+        self._published = final
         return final
 
     def abort(self) -> None:
@@ -219,9 +256,7 @@ class BlobWriter:
         self._close_lock()
 
     def _close_lock(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._hasher.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -237,14 +272,22 @@ class BlobWriter:
 
 
 class StagedBlob(Protocol):
-    """A verified blob waiting for its name: the library publishes it under the catalog lock."""
+    """A verified blob waiting for its name: the library publishes it under the catalog lock.
+
+    The promise every implementation keeps (:class:`BlobWriter`, :class:`LinkedBlob`,
+    :class:`~registry.store.blobs.partial.PartialBlob`; ``tests/store/blobs/test_no_unchecked_publish.py``):
+    ``publish`` gives a name only to bytes that were hashed to that name. It verifies first when
+    ``finish`` was not called, and refuses (:class:`DigestMismatch`, the staged file removed) a file
+    whose size or modification time changed after it was checked.
+    """
 
     def finish(self) -> tuple[Digest, int]:
-        """Digest and size (verifying promises on first call)."""
+        """Digest and size (verifying on first call). Raises :class:`DigestMismatch` / ``SizeInvalid``."""
         ...
 
     def publish(self) -> Path:
-        """Give it its digest name (idempotent; an existing blob is success)."""
+        """Give it its digest name (verifying first if needed; idempotent; an existing blob is
+        success). Raises :class:`DigestMismatch` when the bytes changed since they were checked."""
         ...
 
     def abort(self) -> None:
@@ -260,9 +303,20 @@ class LinkedBlob:
     """
 
     def __init__(
-        self, tmp_path: Path, final: Path, digest: Digest, size: int, lock_fd: int, *, readonly: bool = False
+        self,
+        tmp_path: Path,
+        final: Path,
+        digest: Digest,
+        size: int,
+        lock_fd: int,
+        *,
+        hashed_state: tuple[int, int],
+        readonly: bool = False,
     ) -> None:
+        """``hashed_state``: :func:`file_state` of the file taken before it was hashed."""
         self.tmp_path = tmp_path
+        self._hashed_state = hashed_state
+        self._published = False
         self._lock_fd: int | None = lock_fd
         self._final = final
         self._digest = digest
@@ -274,13 +328,27 @@ class LinkedBlob:
         return self._digest, self._size
 
     def publish(self) -> Path:
-        """Link into ``blobs/``."""
+        """Link into ``blobs/``.
+
+        Raises:
+            DigestMismatch: the file changed after it was hashed (the link is removed).
+        """
+        if self._published:
+            return self._final
+        try:
+            if self._lock_fd is None:
+                raise DigestMismatch(f"blob {self._digest}: the staged file was aborted; nothing was stored")
+            refuse_if_changed(self._lock_fd, self._hashed_state, str(self._digest))
+        except BaseException:
+            self.abort()
+            raise
         try:
             publish_file(self.tmp_path, self._final, readonly=self._readonly)
         except OSError as err:
             self.abort()
             raise_store_error(err, "linking a blob into the store")
         self._release()
+        self._published = True
         return self._final
 
     def abort(self) -> None:

@@ -1,21 +1,26 @@
-"""One contract test suite for every blob backend: local filesystem and S3 (moto server on loopback)."""
+"""One contract test suite for every driver of the store contract (``registry.store.blobs.backend``):
+the filesystem driver as the local library opens it and as the registry server opens it, and S3 (moto
+server on loopback)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from registry.errors import BlobNotFound
 from registry.oci.digest import Digest, sha256_of
+from registry.ociserver.settings import ServerSettings
+from registry.ociserver.store import RegistryStore
 from registry.store.blobs.backend import BlobBackend
 from registry.store.blobs.filesystem import FilesystemBackend
 from registry.store.blobs.layout import StoreLayout
 from registry.store.blobs.s3 import S3Backend, S3Settings
+from registry.store.library import Library
 from tests.support.s3_server import moto_s3
 
 
@@ -36,10 +41,20 @@ def s3_settings(endpoint: str, bucket: str, redirect: bool = False) -> S3Setting
     )
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", "filesystem-library", "filesystem-registry", "s3"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobBackend]:
+    closers: list[Callable[[], object]] = []
     if request.param == "filesystem":
         made: BlobBackend = FilesystemBackend(StoreLayout(tmp_path / "root"))
+    elif request.param == "filesystem-library":
+        library = Library.open(tmp_path / "root")
+        closers.append(library.close)
+        made = FilesystemBackend.over(library.blobs)
+    elif request.param == "filesystem-registry":
+        store = RegistryStore.open(ServerSettings(root=tmp_path / "root", port=0))
+        assert store.backend.name == "filesystem"
+        closers.append(store.db.dispose)
+        made = store.backend
     else:
         endpoint = request.getfixturevalue("s3_endpoint")
         made = await asyncio.to_thread(
@@ -47,6 +62,8 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         )
     yield made
     await made.close()
+    for close in closers:
+        close()
 
 
 def _file(tmp_path: Path, data: bytes) -> Path:
@@ -130,6 +147,56 @@ async def test_concurrent_puts_of_one_blob(backend: BlobBackend, tmp_path: Path)
     digest = sha256_of(data)
     await asyncio.gather(*(backend.put_file(digest, _file(tmp_path, data)) for _ in range(4)))
     assert await _read(backend, digest, 0, len(data)) == data
+
+
+async def test_missing_blob_stat_is_none_and_read_raises_even_for_an_empty_range(
+    backend: BlobBackend,
+) -> None:
+    digest = sha256_of(b"never stored")
+    assert await backend.stat(digest) is None
+    assert digest not in await backend.list_digests()
+    with pytest.raises(BlobNotFound):
+        await _read(backend, digest, 0, 0)
+
+
+async def test_walk_lists_exactly_the_stored_blobs(backend: BlobBackend, tmp_path: Path) -> None:
+    blobs = [os.urandom(1000 + i) for i in range(3)]
+    digests = [sha256_of(b) for b in blobs]
+    for digest, data in zip(digests, blobs, strict=True):
+        await backend.put_file(digest, _file(tmp_path, data))
+    await backend.delete(digests[0])
+    listed = await backend.list_digests()
+    assert digests[0] not in listed
+    assert set(digests[1:]) <= set(listed)
+    assert len(listed) == len(set(listed))
+
+
+async def test_empty_blob_is_stored_stated_and_deleted(backend: BlobBackend, tmp_path: Path) -> None:
+    digest = sha256_of(b"")
+    await backend.put_file(digest, _file(tmp_path, b""))
+    assert await backend.stat(digest) == 0
+    assert await _read(backend, digest, 0, 0) == b""
+    assert await backend.delete(digest) is True
+    assert await backend.stat(digest) is None
+
+
+async def test_library_and_registry_drivers_share_one_store(tmp_path: Path) -> None:
+    """The two programs open one filesystem driver: a blob either puts is the other's at once."""
+    library = Library.open(tmp_path / "root")
+    store = RegistryStore.open(ServerSettings(root=tmp_path / "root", port=0))
+    try:
+        pushed = b"pushed to the registry"
+        digest = sha256_of(pushed)
+        await store.backend.put_file(digest, _file(tmp_path, pushed))
+        assert library.blobs.read_bytes(digest) == pushed
+        pulled = library.blobs.write_bytes(b"pulled by the library")
+        assert await store.backend.stat(pulled) == len(b"pulled by the library")
+        assert set(await store.backend.list_digests()) == {digest, pulled}
+        assert await store.backend.delete(digest) is True
+        assert not library.blobs.exists(digest)
+    finally:
+        library.close()
+        store.db.dispose()
 
 
 async def test_server_on_s3_redirects_blob_gets_and_serves_heads(tmp_path: Path, s3_endpoint: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from registry.errors import DigestMismatch
 from registry.oci.digest import Digest, sha256_of
-from registry.remote.hashing import HashWorker
+from registry.store.blobs.hashing import HashWorker
 from registry.store.blobs.reflink import clone_file
 from registry.store.library import Library
 

@@ -8,7 +8,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.remote.hashing import HashWorker
+from registry.store.blobs.hashing import HashWorker
 
 
 @settings(max_examples=30, deadline=None)
