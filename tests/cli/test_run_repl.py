@@ -70,7 +70,7 @@ def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
     assert "tiny:latest" not in cli(server_env, "ps").stdout
     missing = cli(server_env, "stop", "nope")
     assert missing.returncode == 1 and 'couldn\'t find model "nope" to stop' in missing.stderr
-    bad = cli(server_env, "run", "nope", "x")
+    bad = cli(server_env, "run", f"127.0.0.1:{_free_port()}/library/nope", "x")  # nothing there to pull
     assert bad.returncode == 1 and "Error:" in bad.stderr
 
 
