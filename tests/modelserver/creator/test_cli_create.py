@@ -22,6 +22,7 @@ from registry.oci.name import ModelName
 from registry.store.library import Library
 from tests.support.checkout_env import checkout_pythonpath
 
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
 
 
