@@ -157,3 +157,17 @@ def test_a_caught_refusal_still_fails_the_test(tmp_path: Path) -> None:
     )
     assert inner.returncode == 1, inner.stdout
     assert "1 passed, 1 error" in inner.stdout and "reached beyond loopback" in inner.stdout, inner.stdout
+
+
+def test_no_test_gives_a_subprocess_a_pythonpath_without_the_guard() -> None:
+    """A subprocess given ``PYTHONPATH`` other than :func:`checkout_pythonpath` would run unguarded."""
+    setting = re.compile(r"""["']?PYTHONPATH["']?\s*[:=](?!\s*checkout_pythonpath\(\))""")
+    exempt = {"conftest.py", "checkout_env.py", "test_loopback_guard.py"}
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path.name not in exempt
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if setting.search(line)
+    ]
+    assert offenders == []
