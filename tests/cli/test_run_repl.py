@@ -15,6 +15,7 @@ import pexpect
 import pytest
 
 from registry.store.library import Library
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.gguf_models import add_gguf_model
 from tests.support.serve_process import cli
 
@@ -36,7 +37,7 @@ def server_env(library: Library, tiny_gguf: Path, tmp_path: Path) -> Iterator[di
         "OLLAMA_HOST": f"127.0.0.1:{_free_port()}",
         "OLLAMA_CONTEXT_LENGTH": "256",
         "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": checkout_pythonpath(),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "registry.cli.main", "serve"],
@@ -69,7 +70,7 @@ def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
     assert "tiny:latest" not in cli(server_env, "ps").stdout
     missing = cli(server_env, "stop", "nope")
     assert missing.returncode == 1 and 'couldn\'t find model "nope" to stop' in missing.stderr
-    bad = cli(server_env, "run", "nope", "x")
+    bad = cli(server_env, "run", f"127.0.0.1:{_free_port()}/library/nope", "x")  # nothing there to pull
     assert bad.returncode == 1 and "Error:" in bad.stderr
 
 

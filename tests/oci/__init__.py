@@ -1,0 +1,1 @@
+"""Tests of the pure OCI core (registry/oci): names, digests, manifests."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.postgres import fresh_database
 from tests.support.registry_process import RegistryProcess
 from tests.support.registry_workload import Workload
@@ -29,7 +30,7 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 def _gc_processes(args: list[str], stop: threading.Event, failures: list[str]) -> int:
     """Run ``registry gc`` processes back to back until ``stop``; returns how many ran."""
     runs = 0
-    env = dict(os.environ, PYTHONPATH=str(_REPO_ROOT))
+    env = dict(os.environ, PYTHONPATH=checkout_pythonpath())
     command = [sys.executable, "-m", "registry.cli.main", "registry", "gc", "--grace", "0s", *args]
     while not stop.is_set():
         done = subprocess.run(command, cwd=_REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -25,6 +25,7 @@ import aiohttp
 import pytest
 
 from registry.ociserver.settings import ServerSettings
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.registry_server import image_manifest, push_blob, push_image, sha, start_registry
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def _run_gc_and_kill(root: Path, rng: random.Random) -> bool:
     """
     before = _blob_files(root)
     target = before - rng.randrange(1, max(2, before // 2))  # kill after 1 .. half of them went
-    env = dict(os.environ, PYTHONPATH=str(_REPO_ROOT))
+    env = dict(os.environ, PYTHONPATH=checkout_pythonpath())
     proc = subprocess.Popen(_gc_command(root), cwd=_REPO_ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -142,7 +143,7 @@ async def test_sigkill_of_registry_gc_mid_sweep_leaves_catalog_and_files_consist
             subprocess.run,
             _gc_command(root),
             cwd=_REPO_ROOT,
-            env=dict(os.environ, PYTHONPATH=str(_REPO_ROOT)),
+            env=dict(os.environ, PYTHONPATH=checkout_pythonpath()),
             capture_output=True,
             text=True,
             timeout=120,

@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_ollama_py_push_then_pull(tmp_path: Path, registry: RunningRegistry) -> None:
-    pytest.importorskip("registry.remote.push")
     source = tmp_path / "source"
     library = Library.open(source)
     weights = b"GGUF" + os.urandom(2_000_000)

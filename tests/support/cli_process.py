@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.checkout_env import ROOT, checkout_pythonpath
 
 
 async def run_cli(store: Path, *args: str) -> tuple[int, str]:
@@ -17,7 +17,7 @@ async def run_cli(store: Path, *args: str) -> tuple[int, str]:
         **os.environ,
         "OLLAMA_MODELS": str(store),
         "DOCKER_CONFIG": str(store / "docker"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": checkout_pythonpath(),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

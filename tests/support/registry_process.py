@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from tests.support.checkout_env import ROOT, checkout_pythonpath
 
 __all__ = ["RegistryProcess"]
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class RegistryProcess:
@@ -22,9 +21,9 @@ class RegistryProcess:
         command = [sys.executable, "-m", "registry.cli.main", "registry", "serve", *args]
         if "--listen" not in args:
             command += ["--listen", "127.0.0.1:0"]
-        full_env = dict(os.environ, PYTHONPATH=str(_REPO_ROOT), **(env or {}))
+        full_env = dict(os.environ, PYTHONPATH=checkout_pythonpath(), **(env or {}))
         self.proc = subprocess.Popen(
-            command, cwd=_REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         self.url = self._wait_for_address()
 

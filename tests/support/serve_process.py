@@ -11,9 +11,9 @@ import threading
 from collections import deque
 from pathlib import Path
 
-__all__ = ["ServeProcess", "cli", "cli_env", "free_port"]
+from tests.support.checkout_env import ROOT, checkout_pythonpath
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ServeProcess", "cli", "cli_env", "free_port"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -31,7 +31,7 @@ def cli_env(store: Path, home: Path, **extra: str) -> dict[str, str]:
         "OLLAMA_MODELS": str(store),
         "HOME": str(home),
         "DOCKER_CONFIG": str(home / "docker"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": checkout_pythonpath(),
         **extra,
     }
     env.pop("OLLAMA_PY_DATABASE_URL", None)

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from registry.store.library import Library
 from runner.protocol.options import OPTIONS
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.gguf_models import add_gguf_model
 from tests.support.tiny_gguf import write_tiny_gguf
 
@@ -136,7 +137,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "OLLAMA_CONTEXT_LENGTH": "64",
         "OLLAMA_MAX_LOADED_MODELS": "1",
         "HOME": str(root),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": checkout_pythonpath(),
     }
     log = root / "server.log"
     with log.open("wb") as out:

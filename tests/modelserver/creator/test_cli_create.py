@@ -20,6 +20,7 @@ from registry.modelfile.parser import parse_modelfile
 from registry.modelserver.api.app import build_app
 from registry.oci.name import ModelName
 from registry.store.library import Library
+from tests.support.checkout_env import checkout_pythonpath
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def free_port() -> int:
 
 def env_for(store: Path, host: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(OLLAMA_MODELS=str(store), OLLAMA_HOST=host, PYTHONPATH=str(ROOT))
+    env.update(OLLAMA_MODELS=str(store), OLLAMA_HOST=host, PYTHONPATH=checkout_pythonpath())
     env.pop("OLLAMA_PY_DATABASE_URL", None)
     return env
 

@@ -18,14 +18,14 @@ import pytest
 from registry.errors import CatalogError
 from registry.oci.name import ModelName
 from registry.store.library import Library
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.models import make_manifest, make_model
 
-ROOT = Path(__file__).parents[3]
 N = ModelName.parse
 
 
 def run(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": checkout_pythonpath()}
     env.pop("OLLAMA_PY_DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "registry.cli.main", *args],

@@ -12,13 +12,14 @@ import pytest
 
 from registry.oci.name import ModelName
 from registry.store.library import Library
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.models import make_manifest, make_model
 
 ROOT = Path(__file__).parents[3]
 
 
 def run(store: Path, *args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": checkout_pythonpath()}
     if home is not None:
         env["HOME"] = str(home)
     return subprocess.run(

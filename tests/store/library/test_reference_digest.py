@@ -22,9 +22,9 @@ from registry.modelserver.api.app import build_app
 from registry.oci.digest import sha256_of
 from registry.oci.name import ModelName
 from registry.store.library import Library
+from tests.support.checkout_env import checkout_pythonpath
 from tests.support.models import make_model
 
-ROOT = Path(__file__).parents[3]
 WRONG = sha256_of(b"not the manifest")
 
 
@@ -53,7 +53,7 @@ def test_library_matches_the_pinned_digest(library: Library, named: str) -> None
 
 
 def test_cli_refuses_a_wrong_digest(library: Library, named: str) -> None:
-    env = {**os.environ, "OLLAMA_MODELS": str(library.layout.root), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OLLAMA_MODELS": str(library.layout.root), "PYTHONPATH": checkout_pythonpath()}
     env.pop("OLLAMA_PY_DATABASE_URL", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,1 @@
+"""Tests of the registry server's authentication and login limits (registry/ociserver/auth)."""

@@ -1,0 +1,1 @@
+"""Tests of the registry server's HTTP layer (registry/ociserver/http)."""
