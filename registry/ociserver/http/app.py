@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -105,8 +105,9 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
         from registry.ociserver.mirror.pull_through import Mirror
 
         mirror = Mirror(
-            settings.upstream, store, app[BLOBS], app[MANIFESTS], app[METRICS], settings.mirror_tag_ttl
+            settings.upstream, store, app[MANIFESTS], _mirror_counter(app[METRICS]), settings.mirror_tag_ttl
         )
+        await mirror.open()
     app[MIRROR] = mirror
     try:
         yield
@@ -114,6 +115,15 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
         if mirror is not None:
             await mirror.close()
         await store.close()
+
+
+def _mirror_counter(metrics: RegistryMetrics) -> Callable[[str, bool], None]:
+    """The mirror's ``count(kind, hit)``: its cache hits and upstream fetches as metrics."""
+
+    def count(kind: str, hit: bool) -> None:
+        (metrics.mirror_hits if hit else metrics.mirror_misses).labels(kind).inc()
+
+    return count
 
 
 async def _maintenance_ctx(app: web.Application) -> AsyncIterator[None]:

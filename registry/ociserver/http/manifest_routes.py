@@ -10,7 +10,7 @@ from registry.errors import InvalidInput
 from registry.oci import mediatypes
 from registry.ociserver.http.bodies import page, read_limited
 from registry.ociserver.http.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
-from registry.ociserver.mirror.write_guard import refuse_writes_on_mirror
+from registry.ociserver.http.write_guard import refuse_writes_on_mirror
 from registry.ociserver.names import parse_digest, parse_reference, validate_repo, validate_tag
 
 __all__ = ["add_routes"]
