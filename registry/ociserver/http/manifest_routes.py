@@ -49,10 +49,7 @@ async def catalog(request: web.Request) -> web.Response:
 
 async def tags_list(request: web.Request) -> web.Response:
     """GET tags/list: sorted tags with ``n``/``last``/``Link``; 404 NAME_UNKNOWN for unknown repos."""
-    repo = validate_repo(request.match_info["name"])
-    mirror = request.app[MIRROR]
-    if mirror is not None:
-        await mirror.refresh_tag_list(repo)
+    repo = validate_repo(request.match_info["name"])  # (a mirror lists what it has cached)
     tags, link = page(request, await request.app[MANIFESTS].tags(repo))
     headers = {"Link": link} if link else None
     return web.json_response({"name": repo, "tags": tags}, headers=headers)

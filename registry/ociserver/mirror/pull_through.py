@@ -6,6 +6,7 @@
   land in that file. Only after the digest matches is the blob committed (touch, store, link), so a
   failed or lying upstream leaves nothing behind; clients of a failed fill see their connection cut
   short (never a wrong blob) and the next request starts a new fill.
+- **Tag lists** show what the mirror has cached (no upstream call).
 - **Manifests by tag** are re-validated upstream when older than ``tag_ttl``; if the upstream is
   down (or errs), the cached manifest is served. Manifests by digest are immutable: fetched once.
 - The upstream is reached through :mod:`registry.remote` (one long-lived :class:`Transport`: its
@@ -183,9 +184,6 @@ class Mirror:
         except ModelNotFound:
             return False
         return True
-
-    async def refresh_tag_list(self, repo: str) -> None:
-        """Tag lists show what the mirror has cached (no upstream call)."""
 
     # -- blobs -------------------------------------------------------------------------------------
 
