@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from registry.ociserver.http.keys import METRICS
+from registry.ociserver.http.keys import MANIFESTS, METRICS
+from registry.ociserver.mirror.manifests import MirroredManifests
+from registry.ociserver.names import parse_reference
 from registry.ociserver.settings import ServerSettings
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
 from tests.support.upstream import DOCKER_MANIFEST, Faults
@@ -242,3 +244,20 @@ async def test_mirror_fills_a_sha512_blob(tmp_path: Any, http: Http) -> None:
     finally:
         await mirror.stop()
         await runner.cleanup()
+
+
+async def test_mirror_is_the_manifest_service_decorated(
+    tmp_path: Any, upstream: RunningRegistry, http: Http
+) -> None:
+    """On a mirror the app's manifest service itself reads through to the upstream (no route
+    branches on "is mirror" for reads): a plain ``get`` fetches, then serves the cache."""
+    _, body = await push_image(http, upstream.url, "m/r", "v1", b"{}", [b"layer"])
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        manifests = mirror.app[MANIFESTS]
+        assert isinstance(manifests, MirroredManifests)
+        assert (await manifests.get("m/r", parse_reference("v1"))).content == body
+        await upstream.stop()
+        assert (await manifests.get("m/r", parse_reference("v1"))).content == body
+    finally:
+        await mirror.stop()

@@ -99,15 +99,23 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await asyncio.to_thread(RegistryStore.open, settings)
     app[STORE] = store
     app[BLOBS] = BlobService(store)
-    app[MANIFESTS] = ManifestService(store, settings.max_manifest_bytes, settings.tag_cache_seconds)
     mirror = None
     if settings.upstream:
-        from registry.ociserver.mirror.pull_through import Mirror
+        from registry.ociserver.mirror.pull_through import open_mirror
 
-        mirror = Mirror(
-            settings.upstream, store, app[MANIFESTS], _mirror_counter(app[METRICS]), settings.mirror_tag_ttl
+        mirror = await open_mirror(
+            settings.upstream,
+            store,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            tag_cache_seconds=settings.tag_cache_seconds,
+            tag_ttl=settings.mirror_tag_ttl,
+            count=_mirror_counter(app[METRICS]),
         )
-        await mirror.open()
+    app[MANIFESTS] = (
+        mirror.manifests
+        if mirror is not None
+        else ManifestService(store, settings.max_manifest_bytes, settings.tag_cache_seconds)
+    )
     app[MIRROR] = mirror
     try:
         yield

@@ -53,7 +53,7 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     mirror = request.app[MIRROR]
     if size is None and mirror is not None:  # a miss of a mirror: a cached copy, or the upstream's
         follow = request.method == "GET" and not request.headers.get("Range")
-        found = await mirror.blob(repo, digest, follow=follow)
+        found = await mirror.blobs.blob(repo, digest, follow=follow)
         if isinstance(found, FillReader):
             return await _stream_fill(request, digest, found)
         size = found

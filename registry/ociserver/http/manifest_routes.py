@@ -9,7 +9,7 @@ from aiohttp import web
 from registry.errors import InvalidInput
 from registry.oci import mediatypes
 from registry.ociserver.http.bodies import page, read_limited
-from registry.ociserver.http.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
+from registry.ociserver.http.keys import AUTH, MANIFESTS, SETTINGS
 from registry.ociserver.http.write_guard import refuse_writes_on_mirror
 from registry.ociserver.names import parse_digest, parse_reference, validate_repo, validate_tag
 
@@ -73,9 +73,6 @@ async def get_manifest(request: web.Request) -> web.Response:
     """GET/HEAD a manifest by tag or digest: exact bytes, stored Content-Type, Docker-Content-Digest."""
     repo = validate_repo(request.match_info["name"])
     reference = parse_reference(request.match_info["reference"])
-    mirror = request.app[MIRROR]
-    if mirror is not None:
-        await mirror.refresh_manifest(repo, reference)
     manifest = await request.app[MANIFESTS].get(repo, reference)
     headers = {"Docker-Content-Digest": str(manifest.digest), "Etag": f'"{manifest.digest}"'}
     if request.method == "HEAD":
