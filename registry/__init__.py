@@ -19,9 +19,10 @@ The map, from the top down (a package imports only the ones below it; siblings n
     templates), ``creator/`` (``create`` from a Modelfile or a GGUF).
 ``ociserver/``
     The OCI Distribution server: the blob, upload and manifest services at its top level, ``http/``
-    (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through).
+    (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through, over ``remote/``).
 ``remote/``
-    The registry client: transport, auth, resumable download, chunked upload, pull and push.
+    The one registry client: transport, auth, resumable download, chunked upload, pull and push,
+    single-request reads by URL (``fetch``: the mirror's).
 ``store/``
     Everything on disk: ``blobs/`` (the content-addressed blob contract, its filesystem and S3
     drivers, the one verifying writer), ``catalog/`` (the database; the only SQLAlchemy user; Alembic

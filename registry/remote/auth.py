@@ -55,11 +55,16 @@ class Authenticator:
         fetch: TokenFetcher,
         signing_key: OllamaKey | None = None,
         signing_hosts: frozenset[str] = frozenset(),
+        *,
+        same_host_realm_only: bool = False,
+        remember_refusals: bool = True,
     ) -> None:
         self._credentials = credentials or CredentialStore()
         self._fetch = fetch
         self._signing_key = signing_key
         self._signing_hosts = signing_hosts
+        self._same_host_realm_only = same_host_realm_only
+        self._remember_refusals = remember_refusals
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic_hosts: set[str] = set()
         #: Token requests in flight or refused, by (host, scope): shared, never repeated.
@@ -108,7 +113,8 @@ class Authenticator:
         key = (host, scope)
         pending = self._requests.get(key)
         refused = (
-            pending is not None
+            self._remember_refusals
+            and pending is not None
             and pending.done()
             and not pending.cancelled()
             and isinstance(pending.exception(), Unauthorized)
@@ -129,6 +135,10 @@ class Authenticator:
         headers: dict[str, str] = {}
         same_host = urlsplit(realm).netloc.lower() == host
         key = self._signing_key if host in self._signing_hosts else None
+        if self._same_host_realm_only and not same_host:
+            raise Unauthorized(
+                f"unauthorized: realm host {urlsplit(realm).netloc!r} is not {host!r} (not contacted)"
+            )
         if key is not None:
             if not same_host:  # Ollama's rule: never sign for a realm on another host
                 raise Unauthorized(

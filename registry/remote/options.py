@@ -64,3 +64,12 @@ class TransferOptions:
     upload_chunk: int = 128 * MiB
     #: User-Agent header.
     user_agent: str = f"ollama-py/{VERSION}"
+    #: Connections one :class:`Transport` opens at most, in all and per host (0: no limit).
+    max_connections: int = 64
+    max_connections_per_host: int = 32
+    #: Ask a Bearer token only from a realm on the registry's own host (a server that must never
+    #: contact another host, e.g. the pull-through mirror, sets this).
+    same_host_realm_only: bool = False
+    #: A refused token request is final for the Transport's life (one failed login per operation).
+    #: A long-lived Transport (the mirror's) sets False: the next 401 asks again.
+    remember_refusals: bool = True

@@ -98,14 +98,23 @@ class Transport:
         self.options = options
         self._session: aiohttp.ClientSession | None = None
         self.auth = Authenticator(
-            options.credentials, self._fetch_token, options.signing_key, options.signing_hosts
+            options.credentials,
+            self._fetch_token,
+            options.signing_key,
+            options.signing_hosts,
+            same_host_realm_only=options.same_host_realm_only,
+            remember_refusals=options.remember_refusals,
         )
 
     async def __aenter__(self) -> Transport:
         ssl_arg: ssl.SSLContext | bool = self.options.ssl_context or True
         if self.options.insecure:
             ssl_arg = False
-        connector = aiohttp.TCPConnector(ssl=ssl_arg, limit=64, limit_per_host=32)
+        connector = aiohttp.TCPConnector(
+            ssl=ssl_arg,
+            limit=self.options.max_connections,
+            limit_per_host=self.options.max_connections_per_host,
+        )
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.options.connect_timeout, sock_read=self.options.stall_timeout
         )

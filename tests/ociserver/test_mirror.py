@@ -12,9 +12,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from registry.ociserver.http.keys import METRICS
+from registry.oci.name import parse_reference
+from registry.ociserver.http.keys import MANIFESTS, METRICS
+from registry.ociserver.mirror.manifests import MirroredManifests
 from registry.ociserver.settings import ServerSettings
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
+from tests.support.upstream import DOCKER_MANIFEST, Faults
+from tests.support.upstream import Upstream as FixtureUpstream
 
 Http = aiohttp.ClientSession
 
@@ -200,3 +204,60 @@ async def _serve_blob(
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_mirror_pulls_through_a_token_protected_upstream(tmp_path: Any, http: Http) -> None:
+    """The mirror answers the upstream's Bearer challenge through the registry client; one token
+    serves the repository's manifest and blob (the client's token cache lives as long as the mirror)."""
+    protected = await FixtureUpstream(
+        faults=Faults(token="secret", manifest_content_type=DOCKER_MANIFEST)
+    ).start()
+    layer = os.urandom(200_000)
+    raw = protected.add_model("m/r", "v1", [("application/vnd.ollama.image.model", layer)])
+    mirror = await _mirror(tmp_path, f"http://{protected.host}")
+    try:
+        async with http.get(f"{mirror.url}/v2/m/r/manifests/v1") as r:
+            assert r.status == 200 and await r.read() == raw
+        async with http.get(f"{mirror.url}/v2/m/r/blobs/{sha(layer)}") as r:
+            assert r.status == 200 and await r.read() == layer
+        assert protected.counters.token_requests == 1
+    finally:
+        await mirror.stop()
+        await protected.stop()
+
+
+async def test_mirror_fills_a_sha512_blob(tmp_path: Any, http: Http) -> None:
+    """A blob named by a sha512 digest is verified with sha512 (the client hashes by the digest's algorithm)."""
+    data = os.urandom(300_000)
+    digest = "sha512:" + hashlib.sha512(data).hexdigest()
+
+    async def blob(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=data)
+
+    runner, url = await _serve_blob(digest, blob)
+    mirror = await _mirror(tmp_path, url)
+    try:
+        async with http.get(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+            assert r.status == 200 and await r.read() == data
+        async with http.head(f"{mirror.url}/v2/m/r/blobs/{digest}") as r:
+            assert r.status == 200 and r.headers["Content-Length"] == str(len(data))
+    finally:
+        await mirror.stop()
+        await runner.cleanup()
+
+
+async def test_mirror_is_the_manifest_service_decorated(
+    tmp_path: Any, upstream: RunningRegistry, http: Http
+) -> None:
+    """On a mirror the app's manifest service itself reads through to the upstream (no route
+    branches on "is mirror" for reads): a plain ``get`` fetches, then serves the cache."""
+    _, body = await push_image(http, upstream.url, "m/r", "v1", b"{}", [b"layer"])
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        manifests = mirror.app[MANIFESTS]
+        assert isinstance(manifests, MirroredManifests)
+        assert (await manifests.get("m/r", parse_reference("v1"))).content == body
+        await upstream.stop()
+        assert (await manifests.get("m/r", parse_reference("v1"))).content == body
+    finally:
+        await mirror.stop()

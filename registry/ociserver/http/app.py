@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -99,14 +99,23 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await asyncio.to_thread(RegistryStore.open, settings)
     app[STORE] = store
     app[BLOBS] = BlobService(store)
-    app[MANIFESTS] = ManifestService(store, settings.max_manifest_bytes, settings.tag_cache_seconds)
     mirror = None
     if settings.upstream:
-        from registry.ociserver.mirror.pull_through import Mirror
+        from registry.ociserver.mirror.pull_through import open_mirror
 
-        mirror = Mirror(
-            settings.upstream, store, app[BLOBS], app[MANIFESTS], app[METRICS], settings.mirror_tag_ttl
+        mirror = await open_mirror(
+            settings.upstream,
+            store,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            tag_cache_seconds=settings.tag_cache_seconds,
+            tag_ttl=settings.mirror_tag_ttl,
+            count=_mirror_counter(app[METRICS]),
         )
+    app[MANIFESTS] = (
+        mirror.manifests
+        if mirror is not None
+        else ManifestService(store, settings.max_manifest_bytes, settings.tag_cache_seconds)
+    )
     app[MIRROR] = mirror
     try:
         yield
@@ -114,6 +123,15 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
         if mirror is not None:
             await mirror.close()
         await store.close()
+
+
+def _mirror_counter(metrics: RegistryMetrics) -> Callable[[str, bool], None]:
+    """The mirror's ``count(kind, hit)``: its cache hits and upstream fetches as metrics."""
+
+    def count(kind: str, hit: bool) -> None:
+        (metrics.mirror_hits if hit else metrics.mirror_misses).labels(kind).inc()
+
+    return count
 
 
 async def _maintenance_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,8 @@ from registry.ociserver.http import threaded_sendfile
 from registry.ociserver.http.bodies import has_body, parse_chunk_range
 from registry.ociserver.http.keys import AUTH, BLOBS, METRICS, MIRROR, STORE, TRANSFER_THREADS
 from registry.ociserver.http.raw_body import RequestBody
-from registry.ociserver.mirror.write_guard import refuse_writes_on_mirror
+from registry.ociserver.http.write_guard import refuse_writes_on_mirror
+from registry.ociserver.mirror.fill import FillReader
 from registry.ociserver.upload_ids import validate_upload_id
 
 __all__ = ["add_routes"]
@@ -51,8 +52,12 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     repo, digest = _repo_and_digest(request)
     size = await request.app[BLOBS].linked_size(repo, digest)
     mirror = request.app[MIRROR]
-    if size is None and mirror is not None:
-        return await mirror.serve_blob(request, repo, digest)
+    if size is None and mirror is not None:  # a miss of a mirror: a cached copy, or the upstream's
+        follow = request.method == "GET" and not request.headers.get("Range")
+        found = await mirror.blobs.blob(repo, digest, follow=follow)
+        if isinstance(found, FillReader):
+            return await _stream_fill(request, digest, found)
+        size = found
     if size is None:
         raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
     return await serve_stored_blob(request, digest, size)
@@ -94,6 +99,20 @@ async def serve_stored_blob(request: web.Request, digest: Digest, size: int) -> 
     if request.method == "GET":
         async for data in backend.open_range(digest, start, end):
             await response.write(data)
+    await response.write_eof()
+    return response
+
+
+async def _stream_fill(request: web.Request, digest: Digest, reader: FillReader) -> web.StreamResponse:
+    """Stream a mirror fill as it lands (cut short, never wrong, when the fill fails)."""
+    response = web.StreamResponse(
+        headers={"Docker-Content-Digest": str(digest), "Content-Type": "application/octet-stream"}
+    )
+    if reader.size is not None:
+        response.content_length = reader.size
+    await response.prepare(request)
+    async for data in reader.chunks():
+        await response.write(data)
     await response.write_eof()
     return response
 

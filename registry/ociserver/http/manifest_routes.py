@@ -11,8 +11,8 @@ from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.name import parse_reference, validate_repo, validate_tag
 from registry.ociserver.http.bodies import page, read_limited
-from registry.ociserver.http.keys import AUTH, MANIFESTS, MIRROR, SETTINGS
-from registry.ociserver.mirror.write_guard import refuse_writes_on_mirror
+from registry.ociserver.http.keys import AUTH, MANIFESTS, SETTINGS
+from registry.ociserver.http.write_guard import refuse_writes_on_mirror
 
 __all__ = ["add_routes"]
 
@@ -50,10 +50,7 @@ async def catalog(request: web.Request) -> web.Response:
 
 async def tags_list(request: web.Request) -> web.Response:
     """GET tags/list: sorted tags with ``n``/``last``/``Link``; 404 NAME_UNKNOWN for unknown repos."""
-    repo = validate_repo(request.match_info["name"])
-    mirror = request.app[MIRROR]
-    if mirror is not None:
-        await mirror.refresh_tag_list(repo)
+    repo = validate_repo(request.match_info["name"])  # (a mirror lists what it has cached)
     tags, link = page(request, await request.app[MANIFESTS].tags(repo))
     headers = {"Link": link} if link else None
     return web.json_response({"name": repo, "tags": tags}, headers=headers)
@@ -77,9 +74,6 @@ async def get_manifest(request: web.Request) -> web.Response:
     """GET/HEAD a manifest by tag or digest: exact bytes, stored Content-Type, Docker-Content-Digest."""
     repo = validate_repo(request.match_info["name"])
     reference = parse_reference(request.match_info["reference"])
-    mirror = request.app[MIRROR]
-    if mirror is not None:
-        await mirror.refresh_manifest(repo, reference)
     manifest = await request.app[MANIFESTS].get(repo, reference)
     headers = {"Docker-Content-Digest": str(manifest.digest), "Etag": f'"{manifest.digest}"'}
     if request.method == "HEAD":

@@ -1,1 +1,2 @@
-"""The pull-through mirror: fetch misses from the one configured upstream; refuse writes."""
+"""The pull-through mirror, below the HTTP layer: fetch misses from the one configured upstream through
+the registry client (``registry.remote``). The HTTP layer wires it in and refuses writes."""

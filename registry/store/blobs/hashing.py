@@ -115,10 +115,12 @@ class OverlappedHasher:
 
 
 class OrderedHasher:
-    """A sha256 fed strictly in offset order. Thread-safe (feeds and catch-ups may race)."""
+    """A hash (sha256 unless told) fed strictly in offset order. Thread-safe (feeds and catch-ups
+    may race)."""
 
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
+    def __init__(self, algorithm: str = "sha256") -> None:
+        self._hash = hashlib.new(algorithm)
+        self._algorithm = algorithm
         self._lock = threading.Lock()
         self.cursor = 0
 
@@ -147,7 +149,7 @@ class OrderedHasher:
     def digest(self) -> Digest:
         """The digest of everything hashed so far."""
         with self._lock:
-            return Digest(self._hash.hexdigest())
+            return Digest(self._hash.hexdigest(), self._algorithm)
 
 
 class HashWorker:
@@ -159,10 +161,12 @@ class HashWorker:
     frontier)`` from disk). At most ``max_blocks`` submissions wait at once (bounded memory).
     """
 
-    def __init__(self, read_at: Callable[[int, int], bytes], max_blocks: int = 32) -> None:
+    def __init__(
+        self, read_at: Callable[[int, int], bytes], max_blocks: int = 32, algorithm: str = "sha256"
+    ) -> None:
         import queue
 
-        self.hasher = OrderedHasher()
+        self.hasher = OrderedHasher(algorithm)
         self._read_at = read_at
         self._queue: queue.SimpleQueue[tuple[str, int, list[bytes]] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(max_blocks)
