@@ -30,8 +30,9 @@ from registry.errors import BlobNotFound, DigestMismatch, DiskFull, UploadNotFou
 from registry.oci.digest import Digest
 from registry.ociserver.blob_commit import commit_blob
 from registry.ociserver.store import RegistryStore
+from registry.ociserver.upload_files import UploadDataLost
 from registry.ociserver.upload_ids import new_upload_id, validate_upload_id
-from registry.ociserver.uploads import ChunkOutOfOrder, UploadDataLost
+from registry.ociserver.uploads import ChunkOutOfOrder
 from registry.store.catalog import RegistryCatalog
 
 __all__ = ["BlobService", "ChunkRange"]

@@ -34,12 +34,20 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from pathlib import Path
 
 from registry.errors import InvalidRange, SizeInvalid, TooLarge, UploadNotFound
+from registry.ociserver.upload_files import (
+    UploadDataLost,
+    close_and_cut,
+    close_appender,
+    cut_to,
+    is_published,
+    rehash_prefix,
+    touch,
+)
 from registry.store.blobs.appender import Appender, open_appender
 from registry.store.blobs.file_lock import flock_exclusive
-from registry.store.blobs.hashing import HashWriteLanes, hash_prefix, write_and_hash
-from registry.store.blobs.oserrors import raise_store_error
+from registry.store.blobs.hashing import HashWriteLanes, write_and_hash
 
-__all__ = ["ChunkOutOfOrder", "UploadDataLost", "UploadSpool"]
+__all__ = ["ChunkOutOfOrder", "UploadSpool"]
 
 _FLUSH_AT = 4 << 20  # hand work to a thread in pieces of this size
 _MAX_LIVE_HASHERS = 1024
@@ -54,10 +62,6 @@ class ChunkOutOfOrder(InvalidRange):
     def __init__(self, message: str, headers: dict[str, str]) -> None:
         super().__init__(message)
         self.headers = headers
-
-
-class UploadDataLost(UploadNotFound):
-    """The session's data file holds fewer bytes than the catalog accepted (404: start again)."""
 
 
 class UploadSpool:
@@ -83,7 +87,7 @@ class UploadSpool:
         Raises:
             DiskFull / StoreError: the file cannot be created.
         """
-        _touch(self.path(upload_id))
+        touch(self.path(upload_id))
         self._hashers[upload_id] = (0, hashlib.sha256())
 
     @contextlib.asynccontextmanager
@@ -122,7 +126,7 @@ class UploadSpool:
         if path.exists():
             return
         if offset == 0:
-            _touch(path)
+            touch(path)
             return
         raise UploadNotFound(
             "blob upload unknown to registry: its data is held by another registry process "
@@ -166,7 +170,7 @@ class UploadSpool:
             await lanes.finish()
             if tail:
                 await asyncio.to_thread(write_and_hash, f, hasher, tail)
-            await asyncio.to_thread(_close_appender, f)
+            await asyncio.to_thread(close_appender, f)
         except BaseException:
             # The hasher has consumed part of this chunk: forget it (the prefix is re-hashed when
             # needed). Then close and cut the file back, waiting even through a cancellation: the
@@ -188,7 +192,7 @@ class UploadSpool:
         """
         self.require_data(upload_id, offset)
         path = self.path(upload_id)
-        if _published(path):
+        if is_published(path):
             raise UploadDataLost(
                 "blob upload unknown to registry: its data was already stored as a blob; start the upload "
                 "again (the blob is there)"
@@ -255,7 +259,7 @@ class UploadSpool:
         again). The caller holds :meth:`exclusive`."""
         self._hashers.pop(upload_id, None)
         path = self.path(upload_id)
-        if not _published(path):
+        if not is_published(path):
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(os.truncate, path, offset)
 
@@ -275,9 +279,9 @@ class UploadSpool:
         """
         self.require_data(upload_id, offset)
         path = self.path(upload_id)
-        await asyncio.to_thread(_cut_to, path, offset)
+        await asyncio.to_thread(cut_to, path, offset)
         if algorithm != "sha256" or upload_id in self._without_flock:
-            return (await asyncio.to_thread(_hash_prefix, path, offset, algorithm)).hexdigest()
+            return (await asyncio.to_thread(rehash_prefix, path, offset, algorithm)).hexdigest()
         hasher = await self._hasher_at(upload_id, offset)
         self._remember(upload_id, offset, hasher)
         return hasher.copy().hexdigest()
@@ -286,7 +290,7 @@ class UploadSpool:
         known = self._hashers.get(upload_id)
         if known is not None and known[0] == offset:
             return known[1]
-        return await asyncio.to_thread(_hash_prefix, self.path(upload_id), offset)
+        return await asyncio.to_thread(rehash_prefix, self.path(upload_id), offset)
 
     def _remember(self, upload_id: str, offset: int, hasher: hashlib._Hash) -> None:
         self._hashers[upload_id] = (offset, hasher)
@@ -307,7 +311,7 @@ async def _abandon_chunk(
         with contextlib.suppress(Exception):
             await aclose()
     await lanes.abandon()
-    await asyncio.to_thread(_close_and_cut, f, path, offset)
+    await asyncio.to_thread(close_and_cut, f, path, offset)
 
 
 async def _run_to_completion(work: Awaitable[None]) -> None:
@@ -324,91 +328,3 @@ async def _run_to_completion(work: Awaitable[None]) -> None:
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
-
-
-def _close_and_cut(f: Appender, path: Path, offset: int) -> None:
-    with contextlib.suppress(OSError):
-        f.close()
-    with contextlib.suppress(OSError):
-        os.truncate(path, offset)
-
-
-def _close_appender(f: Appender) -> None:
-    try:
-        f.close()
-    except OSError as err:
-        raise_store_error(err, "writing an upload")
-
-
-def _cut_to(path: Path, offset: int) -> None:
-    """Truncate ``path`` to ``offset`` bytes and check that it has exactly that many.
-
-    Raises:
-        UploadDataLost: the file is shorter than ``offset``.
-        DiskFull / StoreError: the file system refused.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY)
-    except FileNotFoundError as err:
-        raise _data_gone() from err
-    except OSError as err:
-        raise_store_error(err, "sealing an upload")
-        raise  # pragma: no cover
-    try:
-        st = os.fstat(fd)
-        size = st.st_size
-        if size > offset and st.st_nlink > 1:  # shared with a published blob: never cut that
-            raise UploadDataLost("blob upload data damaged: it is linked elsewhere; start the upload again")
-        if size > offset:
-            os.ftruncate(fd, offset)
-            size = os.fstat(fd).st_size
-    except OSError as err:
-        raise_store_error(err, "sealing an upload")
-    finally:
-        os.close(fd)
-    if size != offset:
-        raise UploadDataLost(
-            f"blob upload data lost: {size} of its {offset} accepted bytes are left; start the upload again"
-        )
-
-
-def _data_gone() -> UploadDataLost:
-    return UploadDataLost("blob upload unknown to registry: its data is gone; start the upload again")
-
-
-def _published(path: Path) -> bool:
-    """True when the data file has another name: the publish step hard-links it to the blob and
-    then removes this name, so a crash between the two leaves the session's file *being* the blob.
-    Writing to it would change a published blob."""
-    try:
-        return os.stat(path).st_nlink > 1
-    except FileNotFoundError:
-        return False
-
-
-def _touch(path: Path) -> None:
-    try:
-        path.touch()
-    except OSError as err:
-        raise_store_error(err, "creating an upload")
-
-
-def _hash_prefix(path: Path, offset: int, algorithm: str = "sha256") -> hashlib._Hash:
-    """The hash of the session's first ``offset`` bytes, read back from its data file.
-
-    Raises:
-        UploadDataLost: the file is gone or shorter than ``offset``.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError as err:
-        raise _data_gone() from err
-    try:
-        hasher, hashed = hash_prefix(fd, offset, algorithm)
-    finally:
-        os.close(fd)
-    if hashed < offset:
-        raise UploadDataLost(
-            f"blob upload data lost: fewer than its {offset} accepted bytes are left; start the upload again"
-        )
-    return hasher

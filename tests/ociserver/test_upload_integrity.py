@@ -21,7 +21,8 @@ from registry.errors import SizeInvalid
 from registry.oci.digest import Digest
 from registry.ociserver.http.keys import STORE
 from registry.ociserver.http.raw_body import RAW_THRESHOLD
-from registry.ociserver.uploads import UploadDataLost, UploadSpool
+from registry.ociserver.upload_files import UploadDataLost
+from registry.ociserver.uploads import UploadSpool
 from registry.store.catalog import RegistryCatalog
 from tests.support.registry_server import RunningRegistry, push_blob, sha, sha512, start_registry
 from tests.support.small_disk import small_disk

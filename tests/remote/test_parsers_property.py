@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.oci.challenge import parse_challenges
-from registry.remote.download import Part, parts_from_state, plan_parts
+from registry.remote.download_parts import Part, parts_from_state, plan_parts
 from registry.remote.upload import upload_range_end
 
 _token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_.-", min_size=1, max_size=12)
