@@ -103,9 +103,10 @@ class RegistryGc:
         """Delete the tombstoned rows, now that their bytes are gone."""
         RegistryGcQueries.forget_tombstoned(conn, digests)
 
-    def orphan_candidates(self, stored: Sequence[Digest], sweep: Sweep) -> list[tuple[Digest, int]]:
-        """Every stored blob (a push records its row first: no grace needed); sizes unknown (0)."""
-        return [(d, 0) for d in stored]
+    async def orphan_candidates(self, sweep: Sweep) -> list[tuple[Digest, int]]:
+        """Every stored blob, by the backend's walk (a push records its row first: no grace needed);
+        sizes unknown (0)."""
+        return [(d, 0) for d in await self.backend.list_digests()]
 
     def unrecorded(self, conn: Any, candidates: Sequence[Digest]) -> set[Digest]:
         """Those ``candidates`` with no blob row in any state."""

@@ -18,10 +18,10 @@ A run (:func:`collect`), in this order:
    <registry.store.blobs.backend.BlobBackend.delete>`), then the program forgets what is left of
    their records, all in that one transaction. A crash anywhere leaves claims whose bytes may be
    gone; they count as absent, and the next run (or the library's orphan sweep) finishes them.
-3. **Sweep orphan bytes**: the store is walked (:meth:`~registry.store.blobs.backend.BlobBackend.list_digests`),
-   the program picks the stored digests it may collect (no record, past the grace where its
-   writers store bytes before the record), and under the writer lock it re-checks that no record
-   appeared before their bytes are deleted.
+3. **Sweep orphan bytes**: the program walks its store (the registry through
+   :meth:`~registry.store.blobs.backend.BlobBackend.list_digests`) and picks the stored digests it
+   may collect (no record; past the grace where its writers store bytes before the record); under
+   the writer lock it re-checks that no record appeared, and their bytes are deleted.
 4. **The program's extras** (:meth:`GcProgram.sweep_extras`).
 
 A dry run marks and selects exactly as a real run does but claims, deletes and drops nothing (it
@@ -145,7 +145,7 @@ class GcProgram(Protocol[_Conn]):
 
     @property
     def backend(self) -> BlobBackend:
-        """The store the bytes live in: the sweep deletes and walks through it."""
+        """The store the bytes live in: the sweep deletes through it."""
         ...
 
     async def locked(self, work: Callable[[_Conn], _T]) -> _T:
@@ -169,9 +169,10 @@ class GcProgram(Protocol[_Conn]):
         """Step 2, after the bytes of ``digests`` were deleted: drop what is left of their records."""
         ...
 
-    def orphan_candidates(self, stored: Sequence[Digest], sweep: Sweep) -> list[tuple[Digest, int]]:
-        """Step 3, without the lock: which stored digests may be orphans, with their sizes (0 when
-        unknown). Where bytes are stored before their record, only those past the grace."""
+    async def orphan_candidates(self, sweep: Sweep) -> list[tuple[Digest, int]]:
+        """Step 3, without the lock: walk the store; the stored digests that may be orphans, with
+        their sizes (0 when unknown). Where bytes are stored before their record, only those past
+        the grace."""
         ...
 
     def unrecorded(self, conn: _Conn, candidates: Sequence[Digest]) -> set[Digest]:
@@ -224,8 +225,7 @@ async def _sweep_claimed(
 
 async def _sweep_orphans(program: GcProgram[Any], sweep: Sweep, report: GcReport) -> None:
     """Step 3: stored bytes that no record owns, re-checked and deleted under the writer lock."""
-    stored = await program.backend.list_digests()
-    candidates = program.orphan_candidates(stored, sweep) if stored else []
+    candidates = await program.orphan_candidates(sweep)
     if not candidates:
         return
 

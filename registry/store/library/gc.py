@@ -59,13 +59,15 @@ def prune(library: Library, *, dry_run: bool = False, grace_seconds: float = 360
 
 class LibraryGc:
     """The library as a :class:`~registry.store.gc.GcProgram`: its catalog marks and claims, its
-    files are the bytes. One object per run (it keeps what the mark found for the later steps)."""
+    files are the bytes. One object per run (it keeps what the mark and the walk found for the later
+    steps)."""
 
     def __init__(self, library: Library) -> None:
         self._library = library
         self._backend = FilesystemBackend(library.layout)
         self._recorded: set[Digest] = set()
         self._marked: set[str] = set()
+        self._strays: list[str] = []
 
     @property
     def backend(self) -> FilesystemBackend:
@@ -107,18 +109,24 @@ class LibraryGc:
     def forget(self, conn: Connection, digests: Sequence[Digest]) -> None:
         """Nothing: the rows went when the blobs were claimed."""
 
-    def orphan_candidates(self, stored: Sequence[Digest], sweep: Sweep) -> list[tuple[Digest, int]]:
-        """Blob files with no row at mark time, unmarked, whose last change is past the grace."""
+    async def orphan_candidates(self, sweep: Sweep) -> list[tuple[Digest, int]]:
+        """Blob files with no row at mark time, unmarked, whose last change is past the grace.
+
+        One pass over ``blobs/`` (a walk the size of the store: it is the sweep's cost), which also
+        notes the stray names for :meth:`sweep_extras`.
+        """
         candidates: list[tuple[Digest, int]] = []
-        for digest in stored:
-            if digest in self._recorded or str(digest) in self._marked:
-                continue
-            try:
-                changed, size = _last_change(self._library.layout.blob_path(digest))
-            except FileNotFoundError:
-                continue
-            if sweep.past_grace(changed):
-                candidates.append((digest, size))
+        self._strays = []
+        for digest, entry in self._library.layout.iter_blob_files():
+            if digest is None:
+                self._strays.append(entry.path)
+            elif digest not in self._recorded and str(digest) not in self._marked:
+                try:
+                    changed, size = _last_change(entry.path)
+                except FileNotFoundError:
+                    continue
+                if sweep.past_grace(changed):
+                    candidates.append((digest, size))
         return candidates
 
     def unrecorded(self, conn: Connection, candidates: Sequence[Digest]) -> set[Digest]:
@@ -129,7 +137,7 @@ class LibraryGc:
 
     async def sweep_extras(self, sweep: Sweep, report: GcReport) -> None:
         """Stray files under ``blobs/``, stale partial downloads, stale temporary files."""
-        _sweep_strays(self._library, sweep, report)
+        _sweep_strays(self._strays, sweep, report)
         _sweep_partials(self._library, self._marked, sweep, report)
         _sweep_temp_files(self._library.layout.tmp_dir, sweep, report)
 
@@ -140,20 +148,18 @@ def _last_change(path: str | Path) -> tuple[float, int]:
     return max(st.st_mtime, st.st_ctime), st.st_size
 
 
-def _sweep_strays(library: Library, sweep: Sweep, report: GcReport) -> None:
+def _sweep_strays(paths: list[str], sweep: Sweep, report: GcReport) -> None:
     """Files under ``blobs/`` whose names are no digest (no writer of ours makes them), past the grace."""
-    for digest, entry in library.layout.iter_blob_files():
-        if digest is not None:
-            continue
+    for path in paths:
         try:
-            changed, size = _last_change(entry.path)
+            changed, size = _last_change(path)
         except FileNotFoundError:
             continue
         if not sweep.past_grace(changed):
             continue
         if not sweep.dry_run:
             try:
-                os.unlink(entry.path)
+                os.unlink(path)
             except FileNotFoundError:
                 continue
         report.orphan_files_removed += 1
