@@ -39,7 +39,7 @@ from typing import Any, Protocol, TypeVar
 from registry.oci.digest import Digest
 from registry.store.blobs.backend import BlobBackend
 
-__all__ = ["BATCH", "Claim", "GcProgram", "GcReport", "Sweep", "collect", "delete_bytes"]
+__all__ = ["BATCH", "Claim", "GcProgram", "GcReport", "Sweep", "collect"]
 
 BATCH = 100
 """Claimed blobs whose bytes one writer-locked transaction deletes (pushes wait meanwhile)."""
@@ -184,7 +184,7 @@ class GcProgram(Protocol[_Conn]):
         ...
 
 
-async def collect(program: GcProgram[Any], sweep: Sweep) -> GcReport:
+async def collect(program: GcProgram[_Conn], sweep: Sweep) -> GcReport:
     """One collection run (see the module docstring); returns what it removed or would remove.
 
     Idempotent, and safe while the program's writers and other runs work on the same store: every
@@ -205,17 +205,17 @@ async def collect(program: GcProgram[Any], sweep: Sweep) -> GcReport:
 
 
 async def _sweep_claimed(
-    program: GcProgram[Any], claimed: list[tuple[Digest, int]]
+    program: GcProgram[_Conn], claimed: list[tuple[Digest, int]]
 ) -> list[tuple[Digest, int]]:
     """Step 2: bytes, then records, of every claim that still holds, :data:`BATCH` per transaction."""
     swept: list[tuple[Digest, int]] = []
     for start in range(0, len(claimed), BATCH):
         batch = claimed[start : start + BATCH]
 
-        def sweep_batch(conn: Any, batch: list[tuple[Digest, int]] = batch) -> list[tuple[Digest, int]]:
+        def sweep_batch(conn: _Conn, batch: list[tuple[Digest, int]] = batch) -> list[tuple[Digest, int]]:
             holding = program.still_claimed(conn, [digest for digest, _ in batch])
             doomed = [(digest, size) for digest, size in batch if digest in holding]
-            delete_bytes(program.backend, [digest for digest, _ in doomed])
+            _delete_bytes(program.backend, [digest for digest, _ in doomed])
             program.forget(conn, [digest for digest, _ in doomed])
             return doomed
 
@@ -223,17 +223,17 @@ async def _sweep_claimed(
     return swept
 
 
-async def _sweep_orphans(program: GcProgram[Any], sweep: Sweep, report: GcReport) -> None:
+async def _sweep_orphans(program: GcProgram[_Conn], sweep: Sweep, report: GcReport) -> None:
     """Step 3: stored bytes that no record owns, re-checked and deleted under the writer lock."""
     candidates = await program.orphan_candidates(sweep)
     if not candidates:
         return
 
-    def sweep_orphans(conn: Any) -> list[tuple[Digest, int]]:
+    def sweep_orphans(conn: _Conn) -> list[tuple[Digest, int]]:
         orphans = program.unrecorded(conn, [digest for digest, _ in candidates])
         doomed = [(digest, size) for digest, size in candidates if digest in orphans]
         if not sweep.dry_run:
-            delete_bytes(program.backend, [digest for digest, _ in doomed])
+            _delete_bytes(program.backend, [digest for digest, _ in doomed])
         return doomed
 
     doomed = await program.locked(sweep_orphans)
@@ -241,9 +241,9 @@ async def _sweep_orphans(program: GcProgram[Any], sweep: Sweep, report: GcReport
     report.bytes_freed += sum(size for _, size in doomed)
 
 
-def delete_bytes(backend: BlobBackend, digests: Sequence[Digest]) -> None:
-    """Delete blobs' bytes from a worker thread that holds the writer lock (the sweep's one way to
-    delete bytes).
+def _delete_bytes(backend: BlobBackend, digests: Sequence[Digest]) -> None:
+    """Delete blobs' bytes (the sweep's one call of :meth:`BlobBackend.delete`) from a worker thread
+    that holds the writer lock.
 
     On an event loop of its own: handing the calls to a server's loop would need a thread of its
     default executor, and those may all be waiting for the very lock this thread holds (a deadlock
