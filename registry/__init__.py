@@ -27,7 +27,8 @@ The map, from the top down (a package imports only the ones below it; siblings n
     Everything on disk: ``blobs/`` (the content-addressed blob contract, its filesystem and S3
     drivers, the one verifying writer), ``catalog/`` (the database; the only SQLAlchemy user; Alembic
     scripts live in ``/migrations``), ``library/`` (the local model library's invariants, verify,
-    GC), ``archive/`` (export and import).
+    its GC program), ``gc`` (the one mark-and-sweep both programs' GC runs), ``archive/`` (export and
+    import).
 ``config`` · ``hosts/`` · ``modelfile/`` · ``ggufmeta/``
     The model server's settings; which host names are this machine; the Modelfile parser and writer
     (pure); the GGUF metadata reader (pure).

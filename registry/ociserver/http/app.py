@@ -168,5 +168,5 @@ async def _maintenance_loop(app: web.Application) -> None:
             continue
         metrics.gc_runs.inc()
         metrics.gc_bytes_freed.inc(report.bytes_freed)
-        metrics.gc_blobs_removed.inc(len(report.blobs))
-        log.info("gc: removed %d blobs, %d bytes", len(report.blobs), report.bytes_freed)
+        metrics.gc_blobs_removed.inc(len(report.blobs_removed))
+        log.info("gc: removed %d blobs, %d bytes", len(report.blobs_removed), report.bytes_freed)

@@ -3,8 +3,9 @@
 Split from :mod:`registry.store.catalog.registry_queries` (pushes and pulls), which states the invariant these
 rely on: a repository link exists only for a live (not tombstoned) row whose bytes are stored. The
 sweep that composes them, and why that keeps every acknowledged manifest pullable, is
-:mod:`registry.ociserver.gc`. Every function takes an open connection; the sweep runs them inside
-``Database.write()`` (the store-wide writer lock) so no push interleaves.
+:mod:`registry.ociserver.gc` (the registry's side of :mod:`registry.store.gc`). Every function takes an
+open connection; the sweep runs them inside ``Database.write()`` (the store-wide writer lock) so no
+push interleaves.
 """
 
 from __future__ import annotations
@@ -66,15 +67,23 @@ class RegistryGcQueries:
             conn.execute(update(reg_blobs).where(reg_blobs.c.digest.in_(part)).values(deleting=True))
 
     @staticmethod
-    def tombstoned_blobs(conn: Connection, limit: int) -> list[tuple[Digest, int]]:
-        """Up to ``limit`` rows marked deleting (by this sweep or one that was interrupted)."""
-        stmt = (
-            select(reg_blobs.c.digest, reg_blobs.c.size)
-            .where(reg_blobs.c.deleting == true())
-            .order_by(reg_blobs.c.digest)
-            .limit(limit)
-        )
-        return [(Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
+    def tombstoned_blobs(
+        conn: Connection, digests: Sequence[Digest] | None = None
+    ) -> list[tuple[Digest, int]]:
+        """Rows marked deleting (by this sweep or one that was interrupted), in digest order: all of
+        them, or those among ``digests``."""
+        stmt = select(reg_blobs.c.digest, reg_blobs.c.size).where(reg_blobs.c.deleting == true())
+        if digests is None:
+            parts: list[list[str] | None] = [None]
+        else:
+            parts = list(_digest_batches(digests))
+        found: list[tuple[Digest, int]] = []
+        for part in parts:
+            query = stmt if part is None else stmt.where(reg_blobs.c.digest.in_(part))
+            found.extend(
+                (Digest.parse_oci(r[0]), int(r[1])) for r in conn.execute(query.order_by(reg_blobs.c.digest))
+            )
+        return found
 
     @staticmethod
     def forget_tombstoned(conn: Connection, digests: Sequence[Digest]) -> None:

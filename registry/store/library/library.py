@@ -37,8 +37,9 @@ from registry.oci.name import ModelName
 from registry.store.blobs import BlobStore, PartialBlob, StagedBlob, StoreLayout
 from registry.store.blobs.oserrors import raise_store_error
 from registry.store.catalog import Connection, Database, ModelRow, ModelsCatalog
+from registry.store.gc import GcReport
 from registry.store.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
-from registry.store.library.gc import GcReport, collect
+from registry.store.library.gc import prune
 from registry.store.library.model_info import MAX_CONFIG_NESTING, ModelInfo, read_model_info
 from registry.store.library.name_index import write_index
 from registry.store.library.rebuild import RebuildReport, rebuild
@@ -376,8 +377,8 @@ class Library:
     # ---- maintenance (implemented in gc.py and verify.py) ----------------------------------------
 
     def prune(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
-        """Mark and sweep; see :func:`registry.store.library.gc.collect`."""
-        return collect(self, dry_run=dry_run, grace_seconds=grace_seconds)
+        """Mark and sweep (from synchronous code); see :func:`registry.store.library.gc.prune`."""
+        return prune(self, dry_run=dry_run, grace_seconds=grace_seconds)
 
     def verify(self, *, repair: bool = False) -> VerifyReport:
         """Re-hash every blob and check the catalog; see :func:`registry.store.library.verify.check`."""
