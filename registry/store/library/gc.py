@@ -64,7 +64,7 @@ class LibraryGc:
 
     def __init__(self, library: Library) -> None:
         self._library = library
-        self._backend = FilesystemBackend(library.layout)
+        self._backend = FilesystemBackend.over(library.blobs)
         self._recorded: set[Digest] = set()
         self._marked: set[str] = set()
         self._strays: list[str] = []
