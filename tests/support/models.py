@@ -10,7 +10,7 @@ from registry.oci import mediatypes as mt
 from registry.oci.manifest import Descriptor, Manifest, build_manifest
 from registry.oci.name import ModelName
 from registry.store.library import Library, PutResult
-from registry.store.library.library import Lease
+from registry.store.library.lease import Lease
 
 
 def make_manifest(

@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from registry.bounded_json import loads_bounded
 from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
@@ -40,15 +39,13 @@ from registry.store.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.store.gc import GcReport
 from registry.store.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
 from registry.store.library.gc import prune
-from registry.store.library.model_info import MAX_CONFIG_NESTING, ModelInfo, read_model_info
+from registry.store.library.lease import DEFAULT_LEASE_TTL, Lease
+from registry.store.library.model_info import ModelInfo, read_config_json, read_model_info
 from registry.store.library.name_index import write_index
 from registry.store.library.rebuild import RebuildReport, rebuild
 from registry.store.library.verify import VerifyReport, check
 
-__all__ = ["DEFAULT_LEASE_TTL", "Lease", "Library", "PutResult", "RemoveResult"]
-
-#: How long a lease protects digests if its holder never releases it (e.g. it was killed).
-DEFAULT_LEASE_TTL = 3600.0
+__all__ = ["Library", "PutResult", "RemoveResult"]
 
 Q = ModelsCatalog
 
@@ -241,7 +238,7 @@ class Library:
         """Protect ``digests`` from rm and prune for the duration of the ``with`` (or ``ttl`` seconds
         if the process dies). More digests can be added with ``lease.add(...)``.
         """
-        handle = Lease(self, f"{purpose} pid={os.getpid()}@{socket.gethostname()}", ttl)
+        handle = Lease(self.db, f"{purpose} pid={os.getpid()}@{socket.gethostname()}", ttl)
         handle.add(digests)
         try:
             yield handle
@@ -259,7 +256,7 @@ class Library:
         """
         if manifest.config is None:
             raise InvalidManifest("invalid manifest: a model manifest needs a config blob")
-        config_json = self.read_config_json(manifest)
+        config_json = read_config_json(self.blobs, manifest)
         needed = [d.digest for d in manifest.blobs()]
         writer = self.blobs.writer(None, len(manifest.raw))
         with writer:
@@ -287,28 +284,6 @@ class Library:
         finally:
             writer.abort()  # no-op after a successful publish
         return PutResult(manifest_digest, previous)
-
-    def read_config_json(self, manifest: Manifest) -> str | None:
-        """The text of ``manifest``'s config blob when it is JSON of at most 1 MiB (what the catalog
-        records beside the manifest), else None.
-
-        Raises:
-            BlobNotFound: the config blob is not in the store.
-            OSError: the blob cannot be read.
-        """
-        assert manifest.config is not None
-        if manifest.config.size > 1 << 20:
-            return None
-        try:
-            raw = self.blobs.read_bytes(manifest.config.digest, 1 << 20)
-        except BlobNotFound:
-            raise BlobNotFound(f"config blob {manifest.config.digest} not found") from None
-        try:
-            text = raw.decode()
-            loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False)
-        except ValueError:  # not UTF-8, not JSON, or too deep (JsonTooDeep)
-            return None
-        return text
 
     def copy(self, source: ModelName, dest: ModelName) -> ModelRow:
         """Give the model ``source`` a second name. The manifest (and so the ID) is shared.
@@ -413,36 +388,3 @@ def _not_found(name: ModelName) -> ModelNotFound:
     """ "model 'x' not found", naming the digest too when ``name`` pins one."""
     shown = f"{name.display_shortest}@{name.digest}" if name.digest else name.display_shortest
     return ModelNotFound(f"model '{shown}' not found")
-
-
-class Lease:
-    """A set of lease rows held by one piece of in-flight work (see :meth:`Library.lease`)."""
-
-    def __init__(self, library: Library, holder: str, ttl: float) -> None:
-        self._library = library
-        self._holder = holder
-        self._ttl = ttl
-        self._ids: list[int] = []
-
-    def add(self, digests: Iterable[Digest]) -> None:
-        """Protect more digests."""
-        wanted = list(digests)
-        if wanted:
-            with self._library.db.write() as conn:
-                self._ids.extend(Q.add_leases(conn, wanted, self._holder, self._ttl))
-
-    def add_in(self, conn: Connection, digests: Iterable[Digest]) -> None:
-        """Protect more digests inside the caller's write transaction."""
-        self._ids.extend(Q.add_leases(conn, list(digests), self._holder, self._ttl))
-
-    def renew(self) -> None:
-        """Push the expiry forward (long transfers call this now and then)."""
-        with self._library.db.write() as conn:
-            Q.extend_leases(conn, self._ids, self._ttl)
-
-    def release(self) -> None:
-        """Drop the leases. Idempotent."""
-        if self._ids:
-            with self._library.db.write() as conn:
-                Q.release_leases(conn, self._ids)
-            self._ids = []

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.bounded_json import loads_bounded
+from registry.errors import BlobNotFound
 from registry.modelfile.writer import render_modelfile
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
@@ -23,6 +24,7 @@ __all__ = [
     "details_of",
     "list_entry",
     "modelfile_of",
+    "read_config_json",
     "read_model_info",
     "rfc3339",
 ]
@@ -152,6 +154,29 @@ def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> Mode
         parent_model=parts.parent,
         unknown_layers=tuple(parts.unknown),
     )
+
+
+def read_config_json(store: BlobStore, manifest: Manifest) -> str | None:
+    """The text of ``manifest``'s config blob when it is JSON of at most 1 MiB (what the catalog
+    records beside the manifest), else None.
+
+    Raises:
+        BlobNotFound: the config blob is not in the store.
+        OSError: the blob cannot be read.
+    """
+    assert manifest.config is not None
+    if manifest.config.size > 1 << 20:
+        return None
+    try:
+        raw = store.read_bytes(manifest.config.digest, 1 << 20)
+    except BlobNotFound:
+        raise BlobNotFound(f"config blob {manifest.config.digest} not found") from None
+    try:
+        text = raw.decode()
+        loads_bounded(text, MAX_CONFIG_NESTING, strict_numbers=False)
+    except ValueError:  # not UTF-8, not JSON, or too deep (JsonTooDeep)
+        return None
+    return text
 
 
 def rfc3339(at: float, tz: tzinfo | None = None) -> str:

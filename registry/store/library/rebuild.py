@@ -33,6 +33,7 @@ from registry.oci.manifest import MAX_MANIFEST_BYTES, Manifest
 from registry.oci.name import ModelName
 from registry.store.blobs.layout import StoreLayout
 from registry.store.catalog import ModelsCatalog as Q
+from registry.store.library.model_info import read_config_json
 from registry.store.library.name_index import IndexEntry, read_index
 
 if TYPE_CHECKING:
@@ -176,9 +177,9 @@ def _read_manifests(library: Library, found: dict[Digest, int]) -> dict[Digest, 
 
 
 def _config_json(library: Library, manifest: Manifest) -> str | None:
-    """The config blob's text when it is small JSON (see :meth:`Library.read_config_json`); None
+    """The config blob's text when it is small JSON (see :func:`~registry.store.library.model_info.read_config_json`); None
     when it is not, or cannot be read."""
     try:
-        return library.read_config_json(manifest)
+        return read_config_json(library.blobs, manifest)
     except (OSError, BlobNotFound):
         return None

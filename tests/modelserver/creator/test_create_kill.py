@@ -14,7 +14,7 @@ import pytest
 
 from registry.store.catalog import ModelsCatalog
 from registry.store.library import Library
-from registry.store.library.library import DEFAULT_LEASE_TTL
+from registry.store.library.lease import DEFAULT_LEASE_TTL
 from tests.modelserver.creator.test_cli_create import ROOT, env_for, free_port
 from tests.support.tiny_gguf import write_tiny_gguf
 
