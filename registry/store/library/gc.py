@@ -197,11 +197,8 @@ def _sweep_partials(library: Library, marked: set[str], sweep: Sweep, report: Gc
             continue
         if name != data_name and data_name in entries:
             continue  # a state file: handled with its data file
-        try:
-            changed, size = _last_change(entry.path)
-        except FileNotFoundError:
-            continue
-        if not sweep.past_grace(changed) or not _unlink_if_unused(entry.path, sweep.dry_run):
+        size = _remove_if_stale(entry.path, sweep)
+        if size is None:
             continue
         report.bytes_freed += size
         if name == data_name:
@@ -211,17 +208,26 @@ def _sweep_partials(library: Library, marked: set[str], sweep: Sweep, report: Gc
                 state.unlink(missing_ok=True)
 
 
+def _remove_if_stale(path: str, sweep: Sweep) -> int | None:
+    """Remove ``path`` (or, in a dry run, only check it could go) when it last changed before the
+    grace and no process holds it; its size when it went, else None."""
+    try:
+        changed, size = _last_change(path)
+    except FileNotFoundError:
+        return None
+    if not sweep.past_grace(changed) or not _unlink_if_unused(path, sweep.dry_run):
+        return None
+    return size
+
+
 def _sweep_temp_files(directory: Path, sweep: Sweep, report: GcReport) -> None:
     try:
         entries = list(os.scandir(directory))
     except FileNotFoundError:
         return
     for entry in entries:
-        try:
-            changed, size = _last_change(entry.path)
-        except FileNotFoundError:
-            continue
-        if not sweep.past_grace(changed) or not _unlink_if_unused(entry.path, sweep.dry_run):
+        size = _remove_if_stale(entry.path, sweep)
+        if size is None:
             continue
         report.temp_files_removed += 1
         report.bytes_freed += size
