@@ -17,33 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.registry_fixture import curl_put
 from tests.support.registry_process import RegistryProcess
-
-
-def push_blob(url: str, path: Path, hexd: str) -> None:
-    """POST an upload session, then ``PUT -T`` the file with ``?digest=``."""
-    headers = subprocess.run(
-        ["curl", "-sf", "-X", "POST", "-D", "-", "-o", "/dev/null", f"{url}/v2/b/r/blobs/uploads/"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    location = next(
-        line.split(" ", 1)[1].strip() for line in headers.splitlines() if line.lower().startswith("location:")
-    )
-    sep = "&" if "?" in location else "?"
-    put = [
-        "curl",
-        "-sf",
-        "-X",
-        "PUT",
-        "-T",
-        str(path),
-        "-o",
-        "/dev/null",
-        f"{location}{sep}digest=sha256:{hexd}",
-    ]
-    subprocess.run(put, check=True)
 
 
 def cold_round(root: Path, upstream: str, hexd: str, size: int, clients: int) -> float:
@@ -75,7 +50,7 @@ def main() -> None:
         del data
         upstream = RegistryProcess("--root", str(root / "up"))
         try:
-            push_blob(upstream.url, root / "blob", hexd)
+            curl_put(upstream.url.removeprefix("http://"), "b/r", root / "blob", hexd)
             rates = [
                 cold_round(root / f"mirror{i}", upstream.url, hexd, size, args.clients)
                 for i in range(args.rounds)
