@@ -15,11 +15,12 @@ The map, from the top down (a package imports only the ones below it; siblings n
     Argument parsing, the environment, and the commands. The only place that reads argv or ``OLLAMA_*``.
 ``modelserver/``
     ``api/`` (the app, shared request logic, and ``api/routes/``: one leaf module per route family),
-    ``scheduler/`` (runners, started through a ``RunnerFactory``: share, keep alive, evict), ``prompt/`` (Go and Jinja chat
-    templates), ``creator/`` (``create`` from a Modelfile or a GGUF).
+    ``scheduler/`` (runners, started through a ``RunnerFactory``: share, keep alive, evict),
+    ``prompt/`` (Go and Jinja chat templates), ``creator/`` (``create`` from a Modelfile or a GGUF).
 ``ociserver/``
     The OCI Distribution server: the blob, upload and manifest services at its top level, ``http/``
-    (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through, over ``remote/``).
+    (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through, over
+    ``remote/``).
 ``remote/``
     The one registry client: transport, auth, resumable download, chunked upload, pull and push,
     single-request reads by URL (``fetch``: the mirror's).
@@ -38,8 +39,9 @@ The map, from the top down (a package imports only the ones below it; siblings n
 ``bounded_json`` · ``durations``
     The one decoder for untrusted JSON; Ollama's durations.
 ``errors`` · ``version``
-    The version (from the package metadata). The one domain error tree. Each server maps it to its wire format in one place
-    (:mod:`registry.modelserver.api.errors`, :mod:`registry.ociserver.http.errcodes`).
+    The one domain error tree (each server maps it to its wire format in one place:
+    :mod:`registry.modelserver.api.errors`, :mod:`registry.ociserver.http.errcodes`); the version, from
+    the package metadata.
 
 Where a change goes: a storage backend is a driver in ``store/blobs/``; a new ``/api`` or ``/v1``
 route is a module in ``modelserver/api/routes/``; a registry endpoint is a route in ``ociserver/http/``;
