@@ -19,6 +19,7 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
+    refuse_images,
     render_prompt,
     scheduler_of,
 )
@@ -106,11 +107,7 @@ async def chat_stream(
     tools = check_tools(body.get("tools"))
     fmt = check_format(body.get("format"))
     if any(m.get("images") for m in messages):
-        if not prepared.info.projector_paths:
-            raise errors.InvalidInput(
-                f"model '{prepared.name}' does not support images: it has no vision projector"
-            )
-        raise errors.Unsupported("images are not supported by this server yet")
+        refuse_images(prepared)
     if not messages:
         async for event in load_only_events(
             request, prepared, {"message": {"role": "assistant", "content": ""}}

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from registry import errors
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
@@ -18,6 +17,7 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
+    refuse_images,
     render_prompt,
     scheduler_of,
 )
@@ -38,11 +38,7 @@ async def generate_stream(
     context = body_field(body, "context", list) or []
     fmt = check_format(body.get("format"))
     if body_field(body, "images", list):
-        if not prepared.info.projector_paths:
-            raise errors.InvalidInput(
-                f"model '{prepared.name}' does not support images: it has no vision projector"
-            )
-        raise errors.Unsupported("images are not supported by this server yet")
+        refuse_images(prepared)
     if not prompt:
         async for event in load_only_events(request, prepared, {"response": ""}):
             yield event

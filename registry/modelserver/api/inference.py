@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -40,6 +40,7 @@ __all__ = [
     "model_template",
     "normalize",
     "prepare",
+    "refuse_images",
     "render_pool_ctx",
     "render_prompt",
     "scheduler_of",
@@ -275,6 +276,16 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
         "eval_count": final.get("eval_count", 0),
         "eval_duration": final.get("eval_duration", 0),
     }
+
+
+def refuse_images(prepared: Prepared) -> NoReturn:
+    """Refuse a request that carries images: 400 when the model has no vision projector, else 501
+    (this server does not run vision inference yet). Always raises."""
+    if not prepared.info.projector_paths:
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' does not support images: it has no vision projector"
+        )
+    raise errors.Unsupported("images are not supported by this server yet")
 
 
 async def load_only_events(
