@@ -94,6 +94,16 @@ class Authenticator:
             user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (ValueError, UnicodeDecodeError) as err:  # binascii.Error, non-ASCII input
             raise Unauthorized("malformed Basic credentials") from err
+        return await self.login(user, password, remote)
+
+    async def login(self, user: str, password: str, remote: str | None) -> str:
+        """The identity a user name and password (or a static token as the password) stand for,
+        under the same failed-login limits as Basic credentials (the web page's sign-in uses it).
+
+        Raises:
+            Unauthorized: wrong user name or password.
+            RateLimited: too many failed logins for this user or from this address.
+        """
         keys = (_user_key(user), address_key(remote))
         # The same credentials again, while their check runs or after it refused them (the
         # parallel requests of one push), are no new guess: they join it, whatever the limits say.

@@ -1,5 +1,7 @@
 """The registry application: storage opened in ``cleanup_ctx``, routes, middlewares, background tasks.
 
+The web page (``ui_routes``) shares the app: ``/``, ``/ui/...`` and ``/ui/api/...``.
+
 Middlewares, outermost first: metrics (sees final statuses) -> errors (domain errors to OCI JSON)
 -> auth (when configured). Background work (periodic GC, upload purging) is one task owned by the
 app and cancelled on cleanup.
@@ -19,15 +21,18 @@ from aiohttp import web
 from registry.ociserver.auth.authenticator import Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.gc import collect_garbage
-from registry.ociserver.http import blob_routes, manifest_routes
+from registry.ociserver.http import blob_routes, manifest_routes, ui_routes
 from registry.ociserver.http.errcodes import error_middleware
 from registry.ociserver.http.host_guard import host_guard_middleware, needs_host_guard
 from registry.ociserver.http.keys import (
     AUTH,
     BLOBS,
+    BROWSER,
     MANIFESTS,
     METRICS,
     MIRROR,
+    PAGES,
+    SESSIONS,
     SETTINGS,
     STORE,
     TRANSFER_THREADS,
@@ -36,6 +41,9 @@ from registry.ociserver.http.metrics import RegistryMetrics
 from registry.ociserver.manifests import ManifestService
 from registry.ociserver.settings import ServerSettings
 from registry.ociserver.store import RegistryStore
+from registry.ociserver.web.browse import ModelBrowser
+from registry.ociserver.web.render import PageRenderer
+from registry.ociserver.web.sessions import SessionSigner
 
 __all__ = ["build_app"]
 
@@ -46,6 +54,9 @@ _TRANSFER_THREADS = 256
 
 #: aiohttp's own cap for bodies read whole (manifests are read with their own limit).
 _CLIENT_MAX_SIZE = 64 << 20
+
+#: How long a web page sign-in lasts.
+_SESSION_TTL = 12 * 3600.0
 
 
 def build_app(settings: ServerSettings) -> web.Application:
@@ -65,6 +76,8 @@ def build_app(settings: ServerSettings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[AUTH] = auth
+    app[PAGES] = PageRenderer()
+    app[SESSIONS] = SessionSigner(auth.config.token_secret, _SESSION_TTL) if auth is not None else None
     app.on_response_prepare.append(metrics.on_prepare)
     if auth is not None:
         app.on_cleanup.append(_close_auth)
@@ -76,6 +89,7 @@ def build_app(settings: ServerSettings) -> web.Application:
         app.router.add_get("/v2/token", auth.token_endpoint)
     manifest_routes.add_routes(app)
     blob_routes.add_routes(app)
+    ui_routes.add_routes(app)
     return app
 
 
@@ -117,6 +131,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
         else ManifestService(store, settings.max_manifest_bytes, settings.tag_cache_seconds)
     )
     app[MIRROR] = mirror
+    app[BROWSER] = ModelBrowser(store, settings.upstream)
     try:
         yield
     finally:

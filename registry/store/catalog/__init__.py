@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from registry.store.catalog.database import Database
     from registry.store.catalog.models import ModelsCatalog
+    from registry.store.catalog.registry_browse_queries import RegistryBrowseQueries, TaggedManifest
     from registry.store.catalog.registry_gc_queries import RegistryGcQueries
     from registry.store.catalog.registry_queries import ManifestRecord, RegistryCatalog
 
@@ -28,8 +29,10 @@ __all__ = [
     "ManifestRow",
     "ModelRow",
     "ModelsCatalog",
+    "RegistryBrowseQueries",
     "RegistryCatalog",
     "RegistryGcQueries",
+    "TaggedManifest",
 ]
 
 _LAZY = {
@@ -39,6 +42,8 @@ _LAZY = {
     "ManifestRecord": ("registry.store.catalog.registry_queries", "ManifestRecord"),
     "RegistryCatalog": ("registry.store.catalog.registry_queries", "RegistryCatalog"),
     "RegistryGcQueries": ("registry.store.catalog.registry_gc_queries", "RegistryGcQueries"),
+    "RegistryBrowseQueries": ("registry.store.catalog.registry_browse_queries", "RegistryBrowseQueries"),
+    "TaggedManifest": ("registry.store.catalog.registry_browse_queries", "TaggedManifest"),
 }
 
 
