@@ -116,3 +116,51 @@ async def push_image(
         assert r.status == 201, await r.text()
         assert r.headers["Docker-Content-Digest"] == sha(body)
     return sha(body), body
+
+
+async def push_ollama_model(
+    http: aiohttp.ClientSession,
+    base: str,
+    repo: str,
+    tag: str,
+    *,
+    weights: bytes,
+    config: dict[str, Any] | None = None,
+    template: str | None = None,
+    system: str | None = None,
+    params: dict[str, Any] | None = None,
+    licenses: tuple[str, ...] = (),
+) -> str:
+    """Push an Ollama-shaped model (config blob, model layer, text layers) under ``tag``, the way
+    ``ollama-py push`` lays it out; returns the manifest digest."""
+    cfg = json.dumps(
+        config or {"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"}
+    ).encode()
+    layers: list[tuple[str, bytes]] = [("application/vnd.ollama.image.model", weights)]
+    if template is not None:
+        layers.append(("application/vnd.ollama.image.template", template.encode()))
+    if system is not None:
+        layers.append(("application/vnd.ollama.image.system", system.encode()))
+    if params:
+        layers.append(("application/vnd.ollama.image.params", json.dumps(params).encode()))
+    layers += [("application/vnd.ollama.image.license", text.encode()) for text in licenses]
+    for blob in [cfg, *(data for _, data in layers)]:
+        await push_blob(http, base, repo, blob)
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": sha(cfg),
+            "size": len(cfg),
+        },
+        "layers": [{"mediaType": mt, "digest": sha(data), "size": len(data)} for mt, data in layers],
+    }
+    body = json.dumps(doc).encode()
+    async with http.put(
+        f"{base}/v2/{repo}/manifests/{tag}",
+        data=body,
+        headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
+    ) as r:
+        assert r.status == 201, await r.text()
+    return sha(body)
