@@ -26,7 +26,9 @@ REPOS = ("alice/private", "bob/private", "shared/common")
 
 def _settings(tmp_path: Path, anonymous_pull: bool) -> ServerSettings:
     path = tmp_path / "auth.toml"
-    users = "".join(f'[[auth.users]]\nname = "{u}"\npassword_hash = "{HASH}"\n' for u in ("alice", "bob", "admin"))
+    users = "".join(
+        f'[[auth.users]]\nname = "{u}"\npassword_hash = "{HASH}"\n' for u in ("alice", "bob", "admin")
+    )
     path.write_text(
         f"""
 [auth]
@@ -74,7 +76,9 @@ async def closed(tmp_path: Path) -> AsyncIterator[RunningRegistry]:
     await server.stop()
 
 
-async def _sign_in(http: Http, reg: RunningRegistry, user: str, password: str = PASSWORD) -> aiohttp.ClientResponse:
+async def _sign_in(
+    http: Http, reg: RunningRegistry, user: str, password: str = PASSWORD
+) -> aiohttp.ClientResponse:
     form = {"username": user, "password": password, "next": "/ui/models/shared/common"}
     async with http.post(
         f"{reg.url}/ui/login", data=form, headers={"Origin": reg.url}, allow_redirects=False
@@ -126,10 +130,14 @@ async def test_a_user_sees_only_what_it_may_pull(closed: RunningRegistry, http: 
     assert await _names(http, closed, _basic("bob")) == ["bob/private", "shared/common"]
     assert await _names(http, closed, _basic("admin")) == list(REPOS)
     # A session value is no Bearer token, and a forged one is no session.
-    async with http.get(f"{closed.url}/v2/_catalog", headers={"Authorization": f"Bearer {morsel.value}"}) as r:
+    async with http.get(
+        f"{closed.url}/v2/_catalog", headers={"Authorization": f"Bearer {morsel.value}"}
+    ) as r:
         assert r.status == 401
     forged = morsel.value[:-2] + ("AA" if not morsel.value.endswith("AA") else "BB")
-    async with http.get(f"{closed.url}/ui/", headers={"Cookie": f"ollama_py_session={forged}"}, allow_redirects=False) as r:
+    async with http.get(
+        f"{closed.url}/ui/", headers={"Cookie": f"ollama_py_session={forged}"}, allow_redirects=False
+    ) as r:
         assert r.status == 302
 
 
@@ -137,7 +145,9 @@ async def test_sign_out_drops_the_session(closed: RunningRegistry, http: Http) -
     response = await _sign_in(http, closed, "bob")
     value = SimpleCookie(response.headers["Set-Cookie"])["ollama_py_session"].value
     async with http.post(
-        f"{closed.url}/ui/logout", headers={"Origin": closed.url, "Cookie": f"ollama_py_session={value}"}, allow_redirects=False
+        f"{closed.url}/ui/logout",
+        headers={"Origin": closed.url, "Cookie": f"ollama_py_session={value}"},
+        allow_redirects=False,
     ) as r:
         assert r.status == 303
         gone = SimpleCookie(r.headers["Set-Cookie"])["ollama_py_session"]
