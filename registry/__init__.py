@@ -20,7 +20,8 @@ The map, from the top down (a package imports only the ones below it; siblings n
 ``ociserver/``
     The OCI Distribution server: the blob, upload and manifest services at its top level, ``http/``
     (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through, over
-    ``remote/``).
+    ``remote/``), ``web/`` (the web page under ``/ui/``: queries, model facts, sign-in sessions,
+    templates).
 ``remote/``
     The one registry client: transport, auth, resumable download, chunked upload, pull and push,
     single-request reads by URL (``fetch``: the mirror's).
