@@ -24,7 +24,6 @@ from registry.ociserver.auth.access_model import ANONYMOUS
 from registry.ociserver.auth.authenticator import Authenticator, Identity
 from registry.ociserver.http.keys import AUTH, BROWSER, PAGES, SESSIONS
 from registry.ociserver.web.browse import PER_PAGE, Visible
-from registry.ociserver.web.render import STATIC_DIR
 from registry.ociserver.web.sessions import COOKIE
 
 __all__ = ["add_routes"]
@@ -58,7 +57,17 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/ui/api/models", models_api)
     r.add_get("/ui/api/models/{name:.+}", model_api)
     r.add_get("/ui/api/mirror", mirror_api)
-    r.add_static("/ui/static/", STATIC_DIR, append_version=False)
+    r.add_get("/ui/static/{file}", static_file)
+
+
+async def static_file(request: web.Request) -> web.Response:
+    """GET /ui/static/FILE: the stylesheet, the script or the icon (from memory; nothing else)."""
+    found = request.app[PAGES].static(request.match_info["file"])
+    if found is None:
+        raise web.HTTPNotFound()
+    content_type, body = found
+    headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+    return web.Response(body=body, content_type=content_type, headers=headers)
 
 
 async def root(request: web.Request) -> web.Response:

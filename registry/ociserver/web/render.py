@@ -13,11 +13,15 @@ from typing import Any
 
 import jinja2
 
-__all__ = ["STATIC_DIR", "PageRenderer", "human_size", "utc_time"]
+__all__ = ["PageRenderer", "human_size", "utc_time"]
 
 _HERE = Path(__file__).parent
-#: The stylesheet and script, served under ``/ui/static/``.
-STATIC_DIR = _HERE / "static"
+#: The files served under ``/ui/static/`` (from ``static/``), with their content types.
+_STATIC = {
+    "ui.css": "text/css",
+    "ui.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 def human_size(n: int | None) -> str:
@@ -47,9 +51,16 @@ def iso_time(seconds: float | None) -> str:
 
 
 class PageRenderer:
-    """The compiled templates (loaded once, when the application is built)."""
+    """The compiled templates and the static files (loaded once, when the application is built).
+
+    Raises:
+        OSError: a static file is missing from the package.
+    """
 
     def __init__(self) -> None:
+        self._static = {
+            name: (kind, (_HERE / "static" / name).read_bytes()) for name, kind in _STATIC.items()
+        }
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"),
             autoescape=True,
@@ -60,6 +71,10 @@ class PageRenderer:
         self._env.filters["size"] = human_size
         self._env.filters["when"] = utc_time
         self._env.filters["iso"] = iso_time
+
+    def static(self, name: str) -> tuple[str, bytes] | None:
+        """``(content type, bytes)`` of a static file, or None for any other name."""
+        return self._static.get(name)
 
     def render(self, template: str, **context: Any) -> str:
         """Render ``template`` (a file name under ``templates/``) with ``context``."""

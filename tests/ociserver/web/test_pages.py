@@ -144,3 +144,47 @@ async def test_search_and_paging(registry: RunningRegistry, http: Http) -> None:
     assert "Page 3 of 3" in page and "7 models" in page and "other/thing" not in page
     async with http.get(f"{registry.url}/ui/api/models?page=x") as r:
         assert r.status == 400
+
+
+NASTY = [
+    "..",
+    "../..",
+    "a/../b",
+    "a//b",
+    "%2e%2e",
+    "a%2Fb",
+    "%00",
+    "A/B",
+    "a b",
+    "é",
+    "a\\b",
+    "x" * 5000,
+    '"><svg onload=alert(1)>',
+    "<script>alert(1)</script>",
+    "javascript:alert(1)",
+    "%3Cscript%3E",
+    "-1",
+    "99999999999999999999",
+    "",
+]
+
+
+async def test_bad_input_is_a_4xx_and_never_echoed_raw_in_html(registry: RunningRegistry, http: Http) -> None:
+    await push_image(http, registry.url, "team/m", "v1", b"{}", [b"x"])
+    for value in NASTY:
+        raw = value.replace("%", "%25").replace(" ", "%20").replace("#", "%23").replace("?", "%3F")
+        for path in (
+            f"/ui/models/{raw}",
+            f"/ui/models/team/m?tag={raw}",
+            f"/ui/?q={raw}",
+            f"/ui/?page={raw}",
+            f"/ui/api/models?q={raw}&per_page={raw}",
+            f"/ui/api/models/{raw}",
+            f"/ui/login?next={raw}",
+            f"/ui/static/{raw}",
+        ):
+            async with http.get(f"{registry.url}{path}") as r:
+                body = await r.text(errors="replace")
+                assert r.status < 500, (path, r.status, body[:300])
+                if "<" in value and r.content_type == "text/html":  # (JSON errors name it, as /v2/ does)
+                    assert value not in body, path
