@@ -141,6 +141,13 @@ async def test_a_user_sees_only_what_it_may_pull(closed: RunningRegistry, http: 
         assert r.status == 302
 
 
+async def test_a_scoped_token_narrows_what_the_page_lists(closed: RunningRegistry, http: Http) -> None:
+    url = f"{closed.url}/v2/token?service=x&scope=repository:alice/private:pull"
+    async with http.get(url, headers=_basic("alice")) as r:
+        token = (await r.json())["token"]
+    assert await _names(http, closed, {"Authorization": f"Bearer {token}"}) == ["alice/private"]
+
+
 async def test_sign_out_drops_the_session(closed: RunningRegistry, http: Http) -> None:
     response = await _sign_in(http, closed, "bob")
     value = SimpleCookie(response.headers["Set-Cookie"])["ollama_py_session"].value

@@ -235,8 +235,11 @@ def test_sign_in_browse_search_copy_and_sign_out(
     wait.until(ec.presence_of_element_located((By.ID, "login")))
     assert browser.get_cookie("ollama_py_session") is None
 
-    errors = [e for e in _console_errors(browser) if "/ui/models/secret/hidden" not in e]
+    errors = [e for e in _console_errors(browser) if "/ui/models/secret/hidden" not in e]  # (its 404)
     assert errors == []
+    registry_process.proc.terminate()
+    assert registry_process.proc.stdout is not None
+    assert PASSWORD not in registry_process.proc.stdout.read()  # nor in the server's output
     assert sorted(p.name for p in artifacts.iterdir()) == [
         "list-1280x900.png",
         "list-390x844.png",
