@@ -14,7 +14,7 @@ request needs a CSRF token. Passwords are never logged, echoed or stored in a pa
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -96,7 +96,7 @@ async def _caller(request: web.Request, *, api: bool) -> tuple[Identity | None, 
             err = Unauthorized("authentication required")
             err.headers = auth.challenge(request, None, "pull")  # type: ignore[attr-defined]
             raise err
-        raise web.HTTPFound("/ui/login?" + _query({"next": request.path_qs}))
+        raise web.HTTPFound("/ui/login?" + urlencode({"next": request.path_qs}))
     return identity, lambda repo: "pull" in auth.allowed(identity, repo)
 
 
@@ -105,7 +105,8 @@ async def _identify(request: web.Request, auth: Authenticator) -> Identity:
     value = request.cookies.get(COOKIE)
     if value and sessions is not None:
         user = sessions.user(value)
-        if user is not None:
+        known = user in auth.config.users or user in auth.config.tokens.values()
+        if user is not None and known:  # (a user removed from the config is signed out)
             return Identity(user)
     if "Authorization" in request.headers:
         return await auth.identify(request)
@@ -314,7 +315,3 @@ def _list_params(request: web.Request) -> tuple[str, int, int]:
     except ValueError as err:
         raise InvalidInput("page and per_page must be whole numbers") from err
     return request.query.get("q", ""), page, per_page
-
-
-def _query(values: dict[str, str]) -> str:
-    return "&".join(f"{k}={quote(v, safe='/')}" for k, v in values.items())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -146,6 +147,29 @@ async def test_a_scoped_token_narrows_what_the_page_lists(closed: RunningRegistr
     async with http.get(url, headers=_basic("alice")) as r:
         token = (await r.json())["token"]
     assert await _names(http, closed, {"Authorization": f"Bearer {token}"}) == ["alice/private"]
+
+
+async def test_a_session_outlives_a_restart_but_not_its_user(tmp_path: Path, http: Http) -> None:
+    first = await _start(tmp_path, anonymous_pull=False)
+    try:
+        response = await _sign_in(http, first, "alice")
+        value = SimpleCookie(response.headers["Set-Cookie"])["ollama_py_session"].value
+    finally:
+        await first.stop()
+    cookie = {"Cookie": f"ollama_py_session={value}"}
+    settings = _settings(tmp_path, anonymous_pull=False)
+    second = await start_registry(settings)  # same token_secret: still signed in
+    try:
+        assert await _names(http, second, cookie) == ["alice/private", "shared/common"]
+    finally:
+        await second.stop()
+    users = {name: hashed for name, hashed in settings.auth.users.items() if name != "alice"}  # type: ignore[union-attr]
+    third = await start_registry(replace(settings, auth=replace(settings.auth, users=users)))  # type: ignore[arg-type]
+    try:
+        async with http.get(f"{third.url}/ui/", headers=cookie, allow_redirects=False) as r:
+            assert r.status == 302  # alice is gone: back to the sign-in form
+    finally:
+        await third.stop()
 
 
 async def test_sign_out_drops_the_session(closed: RunningRegistry, http: Http) -> None:
