@@ -1,6 +1,6 @@
 """The registry web page with 10,000 repositories: list page time vs a ``/v2/_catalog`` request.
 
-    python bench/ui_bench.py [--repos 10000] [--requests 50]
+    python bench/ui_bench.py [--repos 10000] [--requests 50] [--auth]
 
 Seeds a registry root with ``--repos`` repositories (one manifest and two tags each, written
 straight into the catalog: pushing 10,000 models over HTTP would take minutes and measures
@@ -8,13 +8,16 @@ nothing here), starts a real ``ollama-py registry serve`` on it, and times, over
 connection, alternating requests: ``GET /v2/_catalog`` (every name), ``GET /ui/`` (the first page
 of 50), ``GET /ui/?page=150`` (a deep page), ``GET /ui/?q=...`` (a search) and ``GET /ui/api/models``.
 Prints medians (the round trip on loopback: an upper bound of server time), each as a ratio to the
-catalog request of the same run, and the page weights. Targets: list page < 100 ms, < 100 KB.
+catalog request of the same run, and the page weights. ``--auth`` serves with ``[auth]`` (a user who
+may pull half of the repositories, by rule) and sends Basic credentials: both requests then filter
+every name by the caller's rights. Targets: list page < 100 ms, < 100 KB.
 The server is stopped by its PID at the end; the temporary root is deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -76,20 +79,25 @@ def seed(root: Path, count: int) -> None:
     store.db.dispose()
 
 
-def start(root: Path) -> tuple[subprocess.Popen[str], str]:
+def auth_config(path: Path, password: str) -> Path:
+    """A config whose user ``bench`` may pull the repositories of teams 1x to 5x (about half)."""
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+    rules = "".join(
+        f'[[auth.rules]]\nrepository = "team-{n}*/**"\nusers = ["bench"]\nactions = ["pull"]\n'
+        for n in range(1, 6)
+    )
+    path.write_text(f'[auth]\n[[auth.users]]\nname = "bench"\npassword_hash = "{hashed}"\n{rules}')
+    return path
+
+
+def start(root: Path, config: Path | None) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    extra = ["--config", str(config)] if config is not None else []
+    command = [sys.executable, "-m", "registry.cli.main", "registry", "serve", "--root", str(root)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "registry.cli.main",
-            "registry",
-            "serve",
-            "--root",
-            str(root),
-            "--listen",
-            "127.0.0.1:0",
-        ],
+        [*command, "--listen", "127.0.0.1:0", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -104,9 +112,9 @@ def start(root: Path) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("registry did not start")
 
 
-def get(conn: http.client.HTTPConnection, path: str) -> tuple[float, int]:
+def get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[float, int]:
     start = time.perf_counter()
-    conn.request("GET", path)
+    conn.request("GET", path, headers=headers)
     response = conn.getresponse()
     body = response.read()
     elapsed = time.perf_counter() - start
@@ -119,6 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--auth", action="store_true", help="serve with [auth] and send Basic credentials")
     args = parser.parse_args()
     paths = {
         "catalog": "/v2/_catalog",
@@ -132,16 +141,22 @@ def main() -> None:
         began = time.perf_counter()
         seed(root, args.repos)
         print(f"seeded {args.repos} repositories in {time.perf_counter() - began:.1f} s")
-        proc, host = start(root)
+        config = auth_config(Path(tmp) / "auth.toml", "bench-password") if args.auth else None
+        headers = (
+            {"Authorization": "Basic " + base64.b64encode(b"bench:bench-password").decode()}
+            if args.auth
+            else {}
+        )
+        proc, host = start(root, config)
         try:
             conn = http.client.HTTPConnection(host, timeout=60)
             for path in paths.values():  # warm up: imports, template compile, SQLite page cache
-                get(conn, path)
+                get(conn, path, headers)
             times: dict[str, list[float]] = {name: [] for name in paths}
             sizes: dict[str, int] = {}
             for _ in range(args.requests):
                 for name, path in paths.items():
-                    elapsed, size = get(conn, path)
+                    elapsed, size = get(conn, path, headers)
                     times[name].append(elapsed)
                     sizes[name] = size
             conn.close()

@@ -196,6 +196,14 @@ class Authenticator:
             granted &= identity.scopes.get(repo, frozenset())
         return granted
 
+    def may_pull(self, identity: Identity) -> Callable[[str], bool]:
+        """A predicate equal to ``"pull" in self.allowed(identity, repo)``, for listing many names."""
+        configured = self.config.may_pull(identity.name)
+        if identity.scopes is None:
+            return configured
+        scoped = frozenset(repo for repo, actions in identity.scopes.items() if "pull" in actions)
+        return lambda repo: repo in scoped and configured(repo)
+
     def _token_too_narrow(self, identity: Identity, repo: str, action: str) -> bool:
         """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``."""
         return identity.scopes is not None and action in self.config.allowed(identity.name, repo)

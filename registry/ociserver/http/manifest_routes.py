@@ -10,6 +10,7 @@ from registry.errors import InvalidInput
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.name import parse_reference, validate_repo, validate_tag
+from registry.ociserver.auth.authenticator import IDENTITY
 from registry.ociserver.http.bodies import page, read_limited
 from registry.ociserver.http.keys import AUTH, MANIFESTS, SETTINGS
 from registry.ociserver.http.write_guard import refuse_writes_on_mirror
@@ -42,7 +43,12 @@ async def catalog(request: web.Request) -> web.Response:
     repos = await request.app[MANIFESTS].repositories()
     auth = request.app[AUTH]
     if auth is not None:  # list only what the caller may pull
-        repos = [r for r in repos if auth.may(request, r, "pull")]
+        identity = request.get(IDENTITY)
+        if identity is None:
+            repos = []
+        else:
+            may_pull = auth.may_pull(identity)
+            repos = [r for r in repos if may_pull(r)]
     repos, link = page(request, repos)
     headers = {"Link": link} if link else None
     return web.json_response({"repositories": repos}, headers=headers)

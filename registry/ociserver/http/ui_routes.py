@@ -97,7 +97,7 @@ async def _caller(request: web.Request, *, api: bool) -> tuple[Identity | None, 
             err.headers = auth.challenge(request, None, "pull")  # type: ignore[attr-defined]
             raise err
         raise web.HTTPFound("/ui/login?" + urlencode({"next": request.path_qs}))
-    return identity, lambda repo: "pull" in auth.allowed(identity, repo)
+    return identity, auth.may_pull(identity)
 
 
 async def _identify(request: web.Request, auth: Authenticator) -> Identity:
