@@ -29,7 +29,7 @@ from registry.modelserver.prompt import PromptTemplate, TemplateError
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci.name import ModelName
 from registry.store.library import Library
-from registry.store.library.model_info import ModelInfo
+from registry.store.library.model_info import ModelInfo, capabilities
 from runner.protocol import DEFAULT_SAMPLING, CompletionRequest
 from runner.protocol.options import OptionError, check_options
 
@@ -312,8 +312,9 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
 
 def refuse_images(prepared: Prepared) -> NoReturn:
     """Refuse a request that carries images: 400 when the model has no vision projector, else 501
-    (this server does not run vision inference yet). Always raises."""
-    if not prepared.info.projector_paths:
+    (this server does not run vision inference yet; also for a monolithic blob whose vision tower
+    is inside the GGUF, as Ollama's gemma3). Always raises."""
+    if "vision" not in capabilities(prepared.info):
         raise errors.InvalidInput(
             f"model '{prepared.name}' does not support images: it has no vision projector"
         )
