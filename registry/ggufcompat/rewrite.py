@@ -99,18 +99,18 @@ def _layout(plan: Translation) -> tuple[tuple[RawTensor, ...], list[_Run]]:
 
 
 def _header_bytes(plan: Translation, tensors: tuple[RawTensor, ...], runs: list[_Run]) -> bytes:
-    """The serialized header, padded to the data start (aligned, and block-congruent for the
-    largest run)."""
+    """The serialized header, padded to the data start: aligned, and with the largest run's
+    destination congruent to its source modulo 4096 (so a reflink can share its blocks). The
+    padding key's string length moves the header's end byte for byte, so one measuring pass
+    tells the length to use."""
     align = plan.source.alignment
     base = tuple(kv for kv in plan.kvs if kv.key != PADDING_KEY)
+    unpadded = len(serialize_header((*base, RawKv(PADDING_KEY, STRING, b"")), tensors))
+    pad = -unpadded % align
     target = max(runs, key=lambda r: r.length) if runs else None
-    for pad in range(0, _BLOCK + align, align):
-        kvs = (*base, RawKv(PADDING_KEY, STRING, b" " * pad))
-        raw = serialize_header(kvs, tensors)
-        start = -(-len(raw) // align) * align
-        if target is None or (start + target.dst) % _BLOCK == target.src % _BLOCK:
-            return raw + b"\0" * (start - len(raw))
-    raw = serialize_header(base, tensors)
+    if target is not None and _BLOCK % align == 0:
+        pad = (target.src - target.dst - unpadded) % _BLOCK
+    raw = serialize_header((*base, RawKv(PADDING_KEY, STRING, b" " * pad)), tensors)
     return raw + b"\0" * (-len(raw) % align)
 
 

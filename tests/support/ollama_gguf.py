@@ -24,13 +24,19 @@ _N_EMBD, _N_HEAD, _N_HEAD_KV, _N_FF = 64, 4, 2, 128
 _HEAD_DIM = _N_EMBD // _N_HEAD
 
 
-def _writer(path: Path, arch: str, extra_tokens: int) -> tuple[Any, int]:
-    """A GGUFWriter with the tiny SPM vocabulary plus ``extra_tokens`` multimodal tokens that
-    the embedding does not have (as Ollama's gemma3 blobs); returns (writer, embedding rows)."""
+def _writer(path: Path, arch: str, extra_tokens: int, rows: int | None = None) -> tuple[Any, int]:
+    """A GGUFWriter with the tiny SPM vocabulary (padded with filler tokens to ``rows`` when given)
+    plus ``extra_tokens`` multimodal tokens that the embedding does not have (as Ollama's gemma3
+    blobs); returns (writer, embedding rows)."""
     import gguf
 
     writer = gguf.GGUFWriter(path, arch)
     tokens, scores, types = _vocab()
+    if rows is not None and rows > len(tokens):
+        filler = rows - len(tokens)
+        tokens += [f"<filler_{i}>" for i in range(filler)]
+        scores += [-1000.0] * filler
+        types += [1] * filler
     rows = len(tokens)
     tokens += [f"<image_soft_token_{i}>" for i in range(extra_tokens)]
     scores += [0.0] * extra_tokens
@@ -58,64 +64,70 @@ def _finish(writer: Any, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
     writer.close()
 
 
-def _gemma_blocks(rng: np.random.Generator, blocks: int) -> dict[str, np.ndarray[Any, Any]]:
+def _gemma_blocks(
+    rng: np.random.Generator, blocks: int, n_embd: int = _N_EMBD, n_ff: int = _N_FF
+) -> dict[str, np.ndarray[Any, Any]]:
     def w(*shape: int) -> np.ndarray[Any, Any]:
-        return (rng.standard_normal(shape) * 0.05).astype(np.float32)
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
 
-    kv = _HEAD_DIM * _N_HEAD_KV
+    head_dim = n_embd // _N_HEAD
+    kv = head_dim * _N_HEAD_KV
     out: dict[str, np.ndarray[Any, Any]] = {}
     for i in range(blocks):
         p = f"blk.{i}."
         out |= {
-            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
-            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
-            p + "attn_k.weight": w(kv, _N_EMBD),
-            p + "attn_v.weight": w(kv, _N_EMBD),
-            p + "attn_q_norm.weight": np.ones(_HEAD_DIM, np.float32),
-            p + "attn_k_norm.weight": np.ones(_HEAD_DIM, np.float32),
-            p + "attn_output.weight": w(_N_EMBD, _N_EMBD),
-            p + "post_attention_norm.weight": np.ones(_N_EMBD, np.float32),
-            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
-            p + "ffn_gate.weight": w(_N_FF, _N_EMBD),
-            p + "ffn_up.weight": w(_N_FF, _N_EMBD),
-            p + "ffn_down.weight": w(_N_EMBD, _N_FF),
-            p + "post_ffw_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_norm.weight": np.ones(n_embd, np.float32),
+            p + "attn_q.weight": w(n_embd, n_embd),
+            p + "attn_k.weight": w(kv, n_embd),
+            p + "attn_v.weight": w(kv, n_embd),
+            p + "attn_q_norm.weight": np.ones(head_dim, np.float32),
+            p + "attn_k_norm.weight": np.ones(head_dim, np.float32),
+            p + "attn_output.weight": w(n_embd, n_embd),
+            p + "post_attention_norm.weight": np.ones(n_embd, np.float32),
+            p + "ffn_norm.weight": np.ones(n_embd, np.float32),
+            p + "ffn_gate.weight": w(n_ff, n_embd),
+            p + "ffn_up.weight": w(n_ff, n_embd),
+            p + "ffn_down.weight": w(n_embd, n_ff),
+            p + "post_ffw_norm.weight": np.ones(n_embd, np.float32),
         }
     return out
 
 
-def _gemma_keys(writer: Any, prefix: str, blocks: int) -> None:
+def _gemma_keys(writer: Any, prefix: str, blocks: int, n_embd: int = _N_EMBD, n_ff: int = _N_FF) -> None:
     writer.add_uint32(f"{prefix}.context_length", 256)
-    writer.add_uint32(f"{prefix}.embedding_length", _N_EMBD)
+    writer.add_uint32(f"{prefix}.embedding_length", n_embd)
     writer.add_uint32(f"{prefix}.block_count", blocks)
-    writer.add_uint32(f"{prefix}.feed_forward_length", _N_FF)
+    writer.add_uint32(f"{prefix}.feed_forward_length", n_ff)
     writer.add_uint32(f"{prefix}.attention.head_count", _N_HEAD)
     writer.add_uint32(f"{prefix}.attention.head_count_kv", _N_HEAD_KV)
-    writer.add_uint32(f"{prefix}.attention.key_length", _HEAD_DIM)
-    writer.add_uint32(f"{prefix}.attention.value_length", _HEAD_DIM)
+    writer.add_uint32(f"{prefix}.attention.key_length", n_embd // _N_HEAD)
+    writer.add_uint32(f"{prefix}.attention.value_length", n_embd // _N_HEAD)
     writer.add_uint32(f"{prefix}.attention.sliding_window", 64)
 
 
-def write_ollama_gemma3(path: Path, *, blocks: int = 6, seed: int = 0) -> Path:
+def write_ollama_gemma3(
+    path: Path, *, blocks: int = 6, seed: int = 0, n_embd: int = _N_EMBD, rows: int | None = None
+) -> Path:
     """Gemma 3 as Ollama's converter writes the 4B+ models (6 blocks by default: llama.cpp's Gemma 3
     makes every sixth layer global, and a model with no global layer trips an assertion when its
     context shifts): no ``layer_norm_rms_epsilon``, rope
     bases under ``rope.global``/``rope.local``, ``mm.tokens_per_image``, multimodal tokens past
-    the embedding's rows, and the vision tower (``v.*``) and projector (``mm.*``) in the blob."""
+    the embedding's rows, and the vision tower (``v.*``) and projector (``mm.*``) in the blob.
+    ``n_embd`` and ``rows`` (vocabulary) scale it up for benchmarks (the embedding holds most bytes)."""
     rng = np.random.default_rng(seed)
-    writer, rows = _writer(path, "gemma3", extra_tokens=5)
-    _gemma_keys(writer, "gemma3", blocks)
+    writer, rows = _writer(path, "gemma3", extra_tokens=5, rows=rows)
+    _gemma_keys(writer, "gemma3", blocks, n_embd)
     writer.add_float32("gemma3.rope.global.freq_base", 1000000.0)
     writer.add_float32("gemma3.rope.local.freq_base", 10000.0)
     writer.add_uint32("gemma3.mm.tokens_per_image", 4)
     writer.add_uint32("gemma3.vision.block_count", 1)
     writer.add_uint32("gemma3.vision.embedding_length", 32)
-    tensors = _gemma_blocks(rng, blocks)
-    tensors["token_embd.weight"] = (rng.standard_normal((rows, _N_EMBD)) * 0.05).astype(np.float32)
-    tensors["output_norm.weight"] = np.ones(_N_EMBD, np.float32)
+    tensors = _gemma_blocks(rng, blocks, n_embd)
+    tensors["token_embd.weight"] = rng.standard_normal((rows, n_embd), dtype=np.float32) * np.float32(0.05)
+    tensors["output_norm.weight"] = np.ones(n_embd, np.float32)
     tensors["v.patch_embedding.weight"] = rng.standard_normal((32, 48)).astype(np.float32)
     tensors["v.blk.0.attn_q.weight"] = rng.standard_normal((32, 32)).astype(np.float32)
-    tensors["mm.mm_input_projection.weight"] = rng.standard_normal((_N_EMBD, 32)).astype(np.float32)
+    tensors["mm.mm_input_projection.weight"] = rng.standard_normal((n_embd, 32)).astype(np.float32)
     tensors["mm.mm_soft_emb_norm.weight"] = np.ones(32, np.float32)
     _finish(writer, tensors)
     return path
