@@ -31,6 +31,9 @@ The map, from the top down (a package imports only the ones below it; siblings n
     scripts live in ``/migrations``), ``library/`` (the local model library's invariants, verify,
     its GC program), ``gc`` (the one mark-and-sweep both programs' GC runs), ``archive/`` (export and
     import).
+``ggufcompat/``
+    The GGUF compatibility layer: Ollama-converted blobs rewritten (header only; tensor data shared
+    by ``copy_file_range``) into what upstream llama.cpp loads; the store caches one per digest.
 ``config`` · ``hosts/`` · ``modelfile/`` · ``ggufmeta/``
     The model server's settings; which host names are this machine; the Modelfile parser and writer
     (pure); the GGUF metadata reader (pure).

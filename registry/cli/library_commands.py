@@ -157,7 +157,29 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.print(modelfile_of(info))
     else:
         _print_summary(ctx, info, capabilities(info))
+        _print_compat(ctx, info)
     return 0
+
+
+def _print_compat(ctx: CliContext, info: Any) -> None:
+    """The "Compatibility" section: shown only for a blob the GGUF compatibility layer
+    translates (an Ollama-converted GGUF) or refuses."""
+    from registry.errors import InvalidWeights, Unsupported
+
+    if info.model_digest is None:
+        return
+    try:
+        notes = ctx.library.compat_notes(info.model_digest)
+    except Unsupported as err:
+        notes = (f"cannot run: {err}",)
+    except (InvalidWeights, OSError):
+        return
+    if notes:
+        ctx.print("  Compatibility")
+        ctx.print("    runs through the GGUF compatibility layer (an Ollama-converted GGUF):")
+        for note in notes:
+            ctx.print(f"    - {note}")
+        ctx.print("")
 
 
 def _print_summary(ctx: CliContext, info: Any, caps: list[str]) -> None:
@@ -248,7 +270,8 @@ def cmd_prune(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.print(
         f"{verb} {human_bytes(report.bytes_freed)} in {report.items_removed} items "
         f"({len(report.blobs_removed)} unused blobs, {report.orphan_files_removed} orphan files, "
-        f"{report.partials_removed} stale partial downloads, {report.temp_files_removed} temporary files; "
+        f"{report.partials_removed} stale partial downloads, {report.temp_files_removed} temporary files, "
+        f"{report.compat_files_removed} unused llama.cpp translations; "
         f"{report.blobs_total} blobs checked)"
     )
     return 0

@@ -17,6 +17,8 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
+from registry.errors import Unsupported
+from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, Manifest
 from registry.oci.name import ModelName
@@ -40,6 +42,22 @@ def pull_order(manifest: Manifest) -> list[Descriptor]:
     for desc in [*manifest.layers, *([manifest.config] if manifest.config else [])]:
         seen.setdefault(str(desc.digest), desc)
     return list(seen.values())
+
+
+def refuse_unrunnable(name: ModelName, manifest: Manifest) -> None:
+    """Refuse, before any byte is downloaded, a model whose weights no GGUF engine can run: tensor
+    layers (safetensors/MLX, Ollama's ``application/vnd.ollama.image.tensor``) and no GGUF layer.
+
+    Raises:
+        Unsupported: one line naming the model, the reason and what to do instead.
+    """
+    kinds = {layer.media_type for layer in manifest.layers}
+    if mediatypes.OLLAMA_TENSOR in kinds and mediatypes.OLLAMA_MODEL not in kinds:
+        raise Unsupported(
+            f"{name.display_shortest} cannot be pulled: its weights are safetensors/MLX tensor layers "
+            f"({mediatypes.OLLAMA_TENSOR}), which no GGUF engine such as llama.cpp runs; pull a GGUF "
+            "tag of this model instead (e.g. one ending in -q4_K_M), or 'ollama-py create' one from a GGUF file"
+        )
 
 
 async def pull_model(
@@ -68,6 +86,7 @@ async def pull_model(
     async with Transport(opts) as transport:
         client = RegistryClient(transport, name)
         manifest = await client.get_manifest()
+        refuse_unrunnable(name, manifest)
         previous = await asyncio.to_thread(_previous_blobs, library, name)
         wanted = pull_order(manifest)
         lease = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")

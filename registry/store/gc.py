@@ -75,6 +75,8 @@ class GcReport:
     """The library's temporary files, stale and not open in any process."""
     uploads_purged: int = 0
     """The registry's upload sessions idle longer than ``upload_max_age``."""
+    compat_files_removed: int = 0
+    """The library's llama.cpp translations (``compat/``) of blobs no model uses any more."""
 
     @property
     def blobs(self) -> list[Digest]:
@@ -90,6 +92,7 @@ class GcReport:
             + self.partials_removed
             + self.temp_files_removed
             + self.uploads_purged
+            + self.compat_files_removed
         )
 
     def to_json(self) -> dict[str, Any]:

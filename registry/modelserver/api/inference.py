@@ -8,6 +8,7 @@ leaving the runner's stream early closes its connection, which frees the slot in
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -27,7 +28,8 @@ from registry.modelserver.api.model_lookup import model_not_found
 from registry.modelserver.prompt import PromptTemplate, TemplateError
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci.name import ModelName
-from registry.store.library.model_info import ModelInfo
+from registry.store.library import Library
+from registry.store.library.model_info import ModelInfo, capabilities
 from runner.protocol import DEFAULT_SAMPLING, CompletionRequest
 from runner.protocol.options import OptionError, check_options
 
@@ -45,6 +47,9 @@ __all__ = [
     "render_prompt",
     "scheduler_of",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def created_at() -> str:
@@ -102,14 +107,15 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
             f"model '{text}' cannot be run: it has no GGUF weights that llama.cpp can load (layers: {kinds})"
         )
     options = _checked_options(info.parameters, body.get("options"))
+    weights = await _runnable_weights(library, info, text)
     scheduler = scheduler_of(request)
-    shape = await _weights_shape(scheduler, info.model_path)
+    shape = await _weights_shape(scheduler, weights)
     spec = ModelSpec(
         name=info.row.name,
         digest=info.row.manifest.digest,
         size=info.row.manifest.total_size,
         details=info.details,
-        weights=info.model_path,
+        weights=weights,
         adapters=info.adapter_paths,
         projectors=info.projector_paths,
         settings=_load_settings(request.app[keys.SETTINGS], shape, options),
@@ -117,6 +123,32 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
     if shape is not None:
         scheduler.check_memory(spec, shape)
     return Prepared(text, info, replace(spec, keep_alive=_keep_alive(body.get("keep_alive"))), options)
+
+
+async def _runnable_weights(library: Library, info: ModelInfo, text: str) -> Path:
+    """The GGUF the runner loads: the weights blob, or its llama.cpp translation when Ollama's
+    converter wrote it (built once per digest; see :mod:`registry.ggufcompat`).
+
+    Raises:
+        Unsupported: a layout no GGUF engine can load as stored (the message names the model).
+    """
+    assert info.model_path is not None
+    if info.model_digest is None:
+        return info.model_path
+    try:
+        runnable = await asyncio.to_thread(library.runnable_weights, info.model_digest)
+    except errors.Unsupported as err:
+        raise errors.Unsupported(f"model '{text}' cannot be run: {err}") from err
+    except errors.InvalidWeights:
+        return info.model_path  # the runner loads it and says why it cannot
+    if runnable.built:
+        log.info(
+            "model %s is an Ollama-converted GGUF: translated for llama.cpp into %s (%s)",
+            text,
+            runnable.path,
+            "; ".join(runnable.notes),
+        )
+    return runnable.path
 
 
 async def _weights_shape(scheduler: Scheduler, weights: Path) -> ModelShape | None:
@@ -280,8 +312,9 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
 
 def refuse_images(prepared: Prepared) -> NoReturn:
     """Refuse a request that carries images: 400 when the model has no vision projector, else 501
-    (this server does not run vision inference yet). Always raises."""
-    if not prepared.info.projector_paths:
+    (this server does not run vision inference yet; also for a monolithic blob whose vision tower
+    is inside the GGUF, as Ollama's gemma3). Always raises."""
+    if "vision" not in capabilities(prepared.info):
         raise errors.InvalidInput(
             f"model '{prepared.name}' does not support images: it has no vision projector"
         )

@@ -10,6 +10,9 @@
       partials/<hex>.json         ... and its persisted state (owned by the transfer code)
       tmp/<random>                in-flight writes; never read; swept by prune after the grace period
       quarantine/<hex>            corrupt blobs moved aside by ``verify --repair``
+      compat/sha256-<hex>.gguf    the llama.cpp view of an Ollama-converted GGUF blob, built on first
+                                  load (``registry.ggufcompat``); derived data, removed by prune
+                                  once no model uses the blob
       locks/                      advisory lock files for cross-process coordination
 
 Every path is derived from a parsed :class:`~registry.oci.digest.Digest` (64 lowercase hex), never
@@ -39,6 +42,15 @@ class StoreLayout:
     def blobs_dir(self) -> Path:
         """Root of the committed blobs (``blobs/sha256``)."""
         return self.root / "blobs" / "sha256"
+
+    @property
+    def compat_dir(self) -> Path:
+        """Translated GGUFs for llama.cpp, one per source blob (``registry.ggufcompat``)."""
+        return self.root / "compat"
+
+    def compat_path(self, digest: Digest) -> Path:
+        """The translated GGUF of the blob ``digest``."""
+        return self.compat_dir / f"{digest.algorithm}-{digest.hex}.gguf"
 
     @property
     def partials_dir(self) -> Path:

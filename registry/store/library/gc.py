@@ -35,6 +35,7 @@ from registry.store.catalog import Connection
 from registry.store.catalog import ModelsCatalog as Q
 from registry.store.gc import Claim, GcReport, Sweep, collect
 from registry.store.library.catalog_guard import catalog_problem
+from registry.store.library.compat_cache import sweep_compat
 
 if TYPE_CHECKING:
     from registry.store.library.library import Library
@@ -139,6 +140,9 @@ class LibraryGc:
         _sweep_strays(self._strays, sweep, report)
         _sweep_partials(self._library, self._marked, sweep, report)
         _sweep_temp_files(self._library.layout.tmp_dir, sweep, report)
+        removed, freed = sweep_compat(self._library.layout, self._marked, dry_run=sweep.dry_run)
+        report.compat_files_removed += removed
+        report.bytes_freed += freed
 
 
 def _last_change(path: str | Path) -> tuple[float, int]:

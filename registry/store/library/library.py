@@ -38,6 +38,7 @@ from registry.store.blobs.oserrors import raise_store_error
 from registry.store.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.store.gc import GcReport
 from registry.store.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
+from registry.store.library.compat_cache import RunnableWeights, runnable_weights, translation_notes
 from registry.store.library.gc import prune
 from registry.store.library.lease import DEFAULT_LEASE_TTL, Lease
 from registry.store.library.model_info import ModelInfo, read_config_json, read_model_info
@@ -176,6 +177,21 @@ class Library:
         if not self.has_blob(digest):
             raise BlobNotFound(f"blob {digest} not found")
         return self.blobs.path(digest)
+
+    def runnable_weights(self, digest: Digest) -> RunnableWeights:
+        """The GGUF llama.cpp should load for the model blob ``digest``: the blob, or its
+        translation in ``compat/`` (built on first use); see :mod:`.compat_cache`.
+
+        Raises:
+            Unsupported: an Ollama layout no translation fixes (the message says why).
+            InvalidWeights, StoreError: not a GGUF, or the translation could not be written.
+        """
+        return runnable_weights(self.layout, digest)
+
+    def compat_notes(self, digest: Digest) -> tuple[str, ...]:
+        """What the compatibility layer changes in the blob ``digest`` (empty: nothing); reads
+        the header only. Raises like :meth:`runnable_weights`, without writing anything."""
+        return translation_notes(self.layout, digest)
 
     # ---- adding blobs --------------------------------------------------------------------------
 

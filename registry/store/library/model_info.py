@@ -52,6 +52,8 @@ class ModelInfo:
     messages: tuple[dict[str, Any], ...]
     parent_model: str | None
     unknown_layers: tuple[str, ...] = field(default=())
+    model_digest: Digest | None = None
+    """The digest of the GGUF weights layer (None when the model has none)."""
 
     @property
     def details(self) -> dict[str, Any]:
@@ -96,6 +98,7 @@ class _LayerParts:
 
     store: BlobStore
     model_path: Path | None = None
+    model_digest: Digest | None = None
     parent: str | None = None
     template: str | None = None
     system: str | None = None
@@ -111,6 +114,7 @@ class _LayerParts:
         store = self.store
         if kind == mediatypes.OLLAMA_MODEL:
             self.model_path = store.path(digest)
+            self.model_digest = digest
             self.parent = str(extra.get("from") or "") or self.parent
         elif kind == mediatypes.OLLAMA_ADAPTER:
             self.adapters.append(store.path(digest))
@@ -153,6 +157,7 @@ def read_model_info(store: BlobStore, row: ModelRow, manifest: Manifest) -> Mode
         messages=tuple(parts.messages),
         parent_model=parts.parent,
         unknown_layers=tuple(parts.unknown),
+        model_digest=parts.model_digest,
     )
 
 

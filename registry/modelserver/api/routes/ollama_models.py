@@ -17,7 +17,7 @@ from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
 from registry.modelserver.api.model_lookup import model_name_field, model_not_found
 from registry.store.library import Library
-from registry.store.library.model_info import capabilities, list_entry, modelfile_of, rfc3339
+from registry.store.library.model_info import ModelInfo, capabilities, list_entry, modelfile_of, rfc3339
 from registry.version import VERSION
 
 __all__ = ["TAGS_CACHE", "TagsCache", "add_routes"]
@@ -82,7 +82,23 @@ async def show(request: web.Request) -> web.Response:
         "capabilities": capabilities(info),
         "modified_at": rfc3339(info.row.modified_at),
     }
+    compat = await _compat_notes(library, info)
+    if compat:
+        response["compatibility"] = list(compat)
     return web.json_response(response)
+
+
+async def _compat_notes(library: Library, info: ModelInfo) -> tuple[str, ...]:
+    """What the GGUF compatibility layer changes in the model's weights (``show``'s extra
+    ``compatibility`` list; absent for a GGUF llama.cpp loads as it is)."""
+    if info.model_digest is None:
+        return ()
+    try:
+        return await asyncio.to_thread(library.compat_notes, info.model_digest)
+    except errors.Unsupported as err:
+        return (f"cannot run: {err}",)
+    except (errors.InvalidWeights, OSError):
+        return ()
 
 
 async def copy(request: web.Request) -> web.Response:

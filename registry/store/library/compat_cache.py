@@ -1,0 +1,125 @@
+"""The library's cache of translated GGUFs: what the runner loads for an Ollama-converted blob.
+
+:func:`runnable_weights` answers the file llama.cpp should load for a model blob: the blob itself
+when it needs no translation, else ``compat/sha256-<hex>.gguf``, built once per digest under a
+lock file (so concurrent loads, in one process or several, build it once) and rebuilt whenever the
+file on disk is not exactly the planned translation (a crash mid-write leaves only a temporary
+file; a truncated or edited file fails the size-and-header check). The blob is only read.
+:func:`sweep_compat` removes the translations of blobs no model uses any more (prune).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from registry.ggufcompat import expected_file, plan_translation, write_translated
+from registry.oci.digest import Digest
+from registry.store.blobs import StoreLayout
+from registry.store.blobs.oserrors import raise_store_error
+
+__all__ = ["RunnableWeights", "runnable_weights", "sweep_compat", "translation_notes"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunnableWeights:
+    """The file to load, and what the compatibility layer changed (empty: the blob as it is)."""
+
+    path: Path
+    notes: tuple[str, ...] = ()
+    built: bool = False
+    """True when this call wrote the translation (the first load of this blob)."""
+
+
+def translation_notes(layout: StoreLayout, digest: Digest) -> tuple[str, ...]:
+    """What the compatibility layer changes in blob ``digest`` (empty when nothing); reads only the
+    header. Raises Unsupported for a layout no translation fixes, InvalidWeights for a bad GGUF."""
+    plan = plan_translation(layout.blob_path(digest), label=f"blob {digest}")
+    return plan.notes if plan is not None else ()
+
+
+def _is_built(path: Path, header: bytes, size: int) -> bool:
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size != size:
+                return False
+            return f.read(len(header)) == header
+    except FileNotFoundError:
+        return False
+
+
+def runnable_weights(layout: StoreLayout, digest: Digest) -> RunnableWeights:
+    """The GGUF llama.cpp can load for the model blob ``digest`` (building the translation on
+    first use).
+
+    Raises:
+        Unsupported: an Ollama layout that needs a tensor-data repack ollama-py does not do.
+        InvalidWeights: the blob is not a readable GGUF.
+        StoreError / DiskFull: the translation could not be written (nothing partial is left).
+    """
+    source = layout.blob_path(digest)
+    plan = plan_translation(source, label=f"blob {digest}")
+    if plan is None:
+        return RunnableWeights(source)
+    dest = layout.compat_path(digest)
+    header, size = expected_file(plan)
+    if _is_built(dest, header, size):
+        return RunnableWeights(dest, plan.notes)
+    try:
+        layout.compat_dir.mkdir(parents=True, exist_ok=True)
+        layout.locks_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(layout.locks_dir / f"compat-{digest.hex}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            built = not _is_built(dest, header, size)
+            if built:
+                write_translated(source, plan, dest)
+        finally:
+            os.close(lock_fd)
+    except OSError as err:
+        raise_store_error(err, f"writing the llama.cpp translation of blob {digest}")
+        raise
+    return RunnableWeights(dest, plan.notes, built)
+
+
+def sweep_compat(layout: StoreLayout, live: Collection[str], *, dry_run: bool) -> tuple[int, int]:
+    """Remove translations whose source blob is not in ``live`` (digest strings that models or
+    leases mark), and leftover temporary files; returns (files removed, bytes freed)."""
+    removed = freed = 0
+    try:
+        entries = list(os.scandir(layout.compat_dir))
+    except FileNotFoundError:
+        return 0, 0
+    for entry in entries:
+        name = entry.name
+        stem = name.removesuffix(".gguf")
+        digest = stem.replace("-", ":", 1)
+        if name.endswith(".gguf") and not name.startswith(".") and digest in live:
+            continue
+        if name.startswith(".") and _open_elsewhere(entry.path):
+            continue
+        try:
+            size = entry.stat(follow_symlinks=False).st_size
+            if not dry_run:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed += 1
+        freed += size
+    return removed, freed
+
+
+def _open_elsewhere(path: str) -> bool:
+    """Whether a translation in progress still writes this temporary file (its name carries the
+    writer's pid)."""
+    try:
+        pid = int(path.rsplit(".", 2)[-2])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

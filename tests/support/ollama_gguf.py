@@ -1,0 +1,232 @@
+"""Tiny GGUFs written the way Ollama's converter writes them, for the compatibility layer's tests.
+
+Each ``write_ollama_<arch>`` writes a small, real model (random weights, a few hundred tokens,
+1-2 layers) with the keys, tensor names and layout Ollama's converter (``convert/`` in
+github.com/ollama/ollama) gives that architecture, so that plain llama.cpp refuses it exactly as
+it refuses the published blob, and ollama-py's translation makes it load and generate. Tensors
+are written in name order, as Ollama's GGUF writer sorts them, so that the embedded vision
+tensors sit between text tensors (the translator must then lay the data out again).
+Deterministic: same arguments, same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.support.tiny_gguf import _vocab
+
+__all__ = ["write_ollama_embeddinggemma", "write_ollama_gemma3", "write_ollama_olmo3", "write_synthetic"]
+
+_N_EMBD, _N_HEAD, _N_HEAD_KV, _N_FF = 64, 4, 2, 128
+_HEAD_DIM = _N_EMBD // _N_HEAD
+
+
+def _writer(path: Path, arch: str, extra_tokens: int, rows: int | None = None) -> tuple[Any, int]:
+    """A GGUFWriter with the tiny SPM vocabulary (padded with filler tokens to ``rows`` when given)
+    plus ``extra_tokens`` multimodal tokens that the embedding does not have (as Ollama's gemma3
+    blobs); returns (writer, embedding rows)."""
+    import gguf
+
+    writer = gguf.GGUFWriter(path, arch)
+    tokens, scores, types = _vocab()
+    if rows is not None and rows > len(tokens):
+        filler = rows - len(tokens)
+        tokens += [f"<filler_{i}>" for i in range(filler)]
+        scores += [-1000.0] * filler
+        types += [1] * filler
+    rows = len(tokens)
+    tokens += [f"<image_soft_token_{i}>" for i in range(extra_tokens)]
+    scores += [0.0] * extra_tokens
+    types += [4] * extra_tokens
+    writer.add_name(f"tiny-ollama-{arch}")
+    writer.add_file_type(0)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.add_unk_token_id(0)
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    return writer, rows
+
+
+def _finish(writer: Any, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
+    for name in sorted(tensors):
+        writer.add_tensor(name, tensors[name].astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def _gemma_blocks(
+    rng: np.random.Generator, blocks: int, n_embd: int = _N_EMBD, n_ff: int = _N_FF
+) -> dict[str, np.ndarray[Any, Any]]:
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    head_dim = n_embd // _N_HEAD
+    kv = head_dim * _N_HEAD_KV
+    out: dict[str, np.ndarray[Any, Any]] = {}
+    for i in range(blocks):
+        p = f"blk.{i}."
+        out |= {
+            p + "attn_norm.weight": np.ones(n_embd, np.float32),
+            p + "attn_q.weight": w(n_embd, n_embd),
+            p + "attn_k.weight": w(kv, n_embd),
+            p + "attn_v.weight": w(kv, n_embd),
+            p + "attn_q_norm.weight": np.ones(head_dim, np.float32),
+            p + "attn_k_norm.weight": np.ones(head_dim, np.float32),
+            p + "attn_output.weight": w(n_embd, n_embd),
+            p + "post_attention_norm.weight": np.ones(n_embd, np.float32),
+            p + "ffn_norm.weight": np.ones(n_embd, np.float32),
+            p + "ffn_gate.weight": w(n_ff, n_embd),
+            p + "ffn_up.weight": w(n_ff, n_embd),
+            p + "ffn_down.weight": w(n_embd, n_ff),
+            p + "post_ffw_norm.weight": np.ones(n_embd, np.float32),
+        }
+    return out
+
+
+def _gemma_keys(writer: Any, prefix: str, blocks: int, n_embd: int = _N_EMBD, n_ff: int = _N_FF) -> None:
+    writer.add_uint32(f"{prefix}.context_length", 256)
+    writer.add_uint32(f"{prefix}.embedding_length", n_embd)
+    writer.add_uint32(f"{prefix}.block_count", blocks)
+    writer.add_uint32(f"{prefix}.feed_forward_length", n_ff)
+    writer.add_uint32(f"{prefix}.attention.head_count", _N_HEAD)
+    writer.add_uint32(f"{prefix}.attention.head_count_kv", _N_HEAD_KV)
+    writer.add_uint32(f"{prefix}.attention.key_length", n_embd // _N_HEAD)
+    writer.add_uint32(f"{prefix}.attention.value_length", n_embd // _N_HEAD)
+    writer.add_uint32(f"{prefix}.attention.sliding_window", 64)
+
+
+def write_ollama_gemma3(
+    path: Path, *, blocks: int = 6, seed: int = 0, n_embd: int = _N_EMBD, rows: int | None = None
+) -> Path:
+    """Gemma 3 as Ollama's converter writes the 4B+ models (6 blocks by default: llama.cpp's Gemma 3
+    makes every sixth layer global, and a model with no global layer trips an assertion when its
+    context shifts): no ``layer_norm_rms_epsilon``, rope
+    bases under ``rope.global``/``rope.local``, ``mm.tokens_per_image``, multimodal tokens past
+    the embedding's rows, and the vision tower (``v.*``) and projector (``mm.*``) in the blob.
+    ``n_embd`` and ``rows`` (vocabulary) scale it up for benchmarks (the embedding holds most bytes)."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, "gemma3", extra_tokens=5, rows=rows)
+    _gemma_keys(writer, "gemma3", blocks, n_embd)
+    writer.add_float32("gemma3.rope.global.freq_base", 1000000.0)
+    writer.add_float32("gemma3.rope.local.freq_base", 10000.0)
+    writer.add_uint32("gemma3.mm.tokens_per_image", 4)
+    writer.add_uint32("gemma3.vision.block_count", 1)
+    writer.add_uint32("gemma3.vision.embedding_length", 32)
+    tensors = _gemma_blocks(rng, blocks, n_embd)
+    tensors["token_embd.weight"] = rng.standard_normal((rows, n_embd), dtype=np.float32) * np.float32(0.05)
+    tensors["output_norm.weight"] = np.ones(n_embd, np.float32)
+    tensors["v.patch_embedding.weight"] = rng.standard_normal((32, 48)).astype(np.float32)
+    tensors["v.blk.0.attn_q.weight"] = rng.standard_normal((32, 32)).astype(np.float32)
+    tensors["mm.mm_input_projection.weight"] = rng.standard_normal((n_embd, 32)).astype(np.float32)
+    tensors["mm.mm_soft_emb_norm.weight"] = np.ones(32, np.float32)
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_embeddinggemma(path: Path, *, seed: int = 0) -> Path:
+    """EmbeddingGemma as Ollama writes it: architecture ``gemma3``, the sentence-transformers
+    projection as ``dense.0``/``dense.1`` and the final norm as ``norm.weight``."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, "gemma3", extra_tokens=0)
+    _gemma_keys(writer, "gemma3", 6)
+    writer.add_float32("gemma3.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32("gemma3.rope.freq_base", 1000000.0)
+    writer.add_bool("gemma3.attention.causal", False)
+    writer.add_uint32("gemma3.pooling_type", 1)
+    tensors = _gemma_blocks(rng, 6)
+    tensors["token_embd.weight"] = (rng.standard_normal((rows, _N_EMBD)) * 0.05).astype(np.float32)
+    tensors["norm.weight"] = np.ones(_N_EMBD, np.float32)
+    tensors["dense.0.weight"] = (rng.standard_normal((3 * _N_EMBD, _N_EMBD)) * 0.05).astype(np.float32)
+    tensors["dense.1.weight"] = (rng.standard_normal((_N_EMBD, 3 * _N_EMBD)) * 0.05).astype(np.float32)
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_olmo3(path: Path, *, blocks: int = 2, seed: int = 0) -> Path:
+    """OLMo 3 as Ollama writes it: architecture ``olmo3`` (llama.cpp knows the same model as
+    olmo2) with olmo2's tensors and the sliding-window keys."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, "olmo3", extra_tokens=0)
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return (rng.standard_normal(shape) * 0.05).astype(np.float32)
+
+    writer.add_uint32("olmo3.context_length", 256)
+    writer.add_uint32("olmo3.embedding_length", _N_EMBD)
+    writer.add_uint32("olmo3.block_count", blocks)
+    writer.add_uint32("olmo3.feed_forward_length", _N_FF)
+    writer.add_uint32("olmo3.attention.head_count", _N_HEAD)
+    writer.add_uint32("olmo3.attention.head_count_kv", _N_HEAD)
+    writer.add_float32("olmo3.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32("olmo3.rope.freq_base", 500000.0)
+    writer.add_uint32("olmo3.attention.sliding_window", 64)
+    tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+        "output.weight": w(rows, _N_EMBD),
+    }
+    for i in range(blocks):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_k.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_v.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_output.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_q_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_k_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "post_attention_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "ffn_gate.weight": w(_N_FF, _N_EMBD),
+            p + "ffn_up.weight": w(_N_FF, _N_EMBD),
+            p + "ffn_down.weight": w(_N_EMBD, _N_FF),
+            p + "post_ffw_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
+    _finish(writer, tensors)
+    return path
+
+
+def write_synthetic(
+    path: Path,
+    arch: str,
+    keys: dict[str, Any],
+    tensors: dict[str, tuple[int, ...]],
+    *,
+    tokens: list[str] | None = None,
+) -> Path:
+    """A GGUF with exactly ``keys`` (ints as uint32, floats as float32, lists of ints as int32
+    arrays, lists of str as string arrays) and F32 tensors of the given numpy shapes filled with
+    their index, for checks of the translated header and data layout (not loadable models)."""
+    import gguf
+
+    writer = gguf.GGUFWriter(path, arch)
+    if tokens is not None:
+        writer.add_token_list(tokens)
+    for key, value in keys.items():
+        if isinstance(value, bool):
+            writer.add_bool(key, value)
+        elif isinstance(value, int):
+            writer.add_uint32(key, value)
+        elif isinstance(value, float):
+            writer.add_float32(key, value)
+        elif isinstance(value, list) and value and isinstance(value[0], str):
+            writer.add_array(key, value)
+        elif isinstance(value, list):
+            writer.add_key_value(key, value, gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType.INT32)
+        else:
+            writer.add_string(key, str(value))
+    for i, name in enumerate(sorted(tensors)):
+        writer.add_tensor(name, np.full(tensors[name], float(i), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
