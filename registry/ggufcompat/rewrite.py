@@ -115,9 +115,15 @@ def _header_bytes(plan: Translation, tensors: tuple[RawTensor, ...], runs: list[
 
 
 def _copy_range(src_fd: int, dst_fd: int, src: int, dst: int, length: int) -> None:
+    """Copy with ``copy_file_range``. When source and destination are congruent modulo the block
+    size, the bytes up to the first block boundary go first, so the rest starts block-aligned on
+    both sides: the condition for the kernel to share the blocks (a reflink) instead of copying."""
+    head = -src % _BLOCK if (src - dst) % _BLOCK == 0 else 0
     done = 0
     while done < length:
         step = min(_CHUNK, length - done)
+        if done == 0 and head:
+            step = min(head, length)
         try:
             n = os.copy_file_range(src_fd, dst_fd, step, src + done, dst + done)
         except OSError:
