@@ -415,6 +415,16 @@ def glmocr(e: HeaderEdits) -> None:
         )
 
 
+def mllama(e: HeaderEdits) -> None:
+    """Llama 3.2 Vision as Ollama converts it (``mllama``): llama.cpp has no such architecture."""
+    if e.architecture == "mllama":
+        raise Unsupported(
+            "its architecture mllama (Llama 3.2 Vision, as Ollama converts it) does not exist in "
+            "llama.cpp, so no GGUF engine but Ollama's own runs it; use a llama.cpp-converted "
+            "vision model such as gemma3 or qwen2.5vl instead"
+        )
+
+
 def llama3_tokenizer(e: HeaderEdits) -> None:
     """Llama 3 blobs without a pre-tokenizer or with EOS on <|end_of_text|>: llama-bpe and
     <|eot_id|> (128009), so generation stops at the end of a turn."""
@@ -478,5 +488,6 @@ HANDLERS: tuple[Handler, ...] = (
     llama3_tokenizer,
     llama4,
     glmocr,
+    mllama,
     clip_projector_type,
 )

@@ -334,9 +334,10 @@ def test_gemma4_dense(tmp_path: Path) -> None:
             },
             "Gemma 4",
         ),
+        ("mllama", {}, {"blk.0.attn_q.weight": (8, 8)}, "mllama"),
     ],
 )
-def test_layouts_that_need_a_data_repack_are_refused(
+def test_layouts_no_translation_fixes_are_refused(
     tmp_path: Path, arch: str, keys: dict[str, Any], tensors: dict[str, tuple[int, ...]], words: str
 ) -> None:
     src = write_synthetic(tmp_path / "src.gguf", arch, keys, tensors)

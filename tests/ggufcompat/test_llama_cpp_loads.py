@@ -6,12 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from registry.ggufcompat import plan_translation, write_translated
-from tests.support.ollama_gguf import write_ollama_embeddinggemma, write_ollama_gemma3, write_ollama_olmo3
+from tests.support.ollama_gguf import (
+    write_ollama_embeddinggemma,
+    write_ollama_gemma3,
+    write_ollama_llama_like,
+    write_ollama_olmo3,
+)
 
 pytest.importorskip("llama_cpp")
 
@@ -41,8 +47,30 @@ def _probe(path: Path, embed: bool) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("writer", "embed"),
-    [(write_ollama_gemma3, False), (write_ollama_embeddinggemma, True), (write_ollama_olmo3, False)],
-    ids=["gemma3", "embeddinggemma", "olmo3"],
+    [
+        (write_ollama_gemma3, False),
+        (write_ollama_embeddinggemma, True),
+        (write_ollama_olmo3, False),
+        (
+            partial(
+                write_ollama_llama_like,
+                arch="mistral3",
+                keys={"mistral3.rope.scaling.beta_fast": 32.0, "mistral3.rope.scaling.beta_slow": 1.0},
+            ),
+            False,
+        ),
+        (
+            partial(
+                write_ollama_llama_like,
+                arch="qwen25vl",
+                keys={"qwen25vl.rope.mrope_section": [2, 3, 3]},
+                qkv_bias=True,
+            ),
+            False,
+        ),
+        (partial(write_ollama_llama_like, arch="qwen3vl", keys={}, qk_norm=True, n_embd=512), False),
+    ],
+    ids=["gemma3", "embeddinggemma", "olmo3", "mistral3", "qwen25vl", "qwen3vl"],
 )
 def test_plain_fails_translated_runs(tmp_path: Path, writer: Callable[[Path], Path], embed: bool) -> None:
     src = writer(tmp_path / "ollama.gguf")

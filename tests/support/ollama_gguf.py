@@ -18,7 +18,13 @@ import numpy as np
 
 from tests.support.tiny_gguf import _vocab
 
-__all__ = ["write_ollama_embeddinggemma", "write_ollama_gemma3", "write_ollama_olmo3", "write_synthetic"]
+__all__ = [
+    "write_ollama_embeddinggemma",
+    "write_ollama_gemma3",
+    "write_ollama_llama_like",
+    "write_ollama_olmo3",
+    "write_synthetic",
+]
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _N_FF = 64, 4, 2, 128
 _HEAD_DIM = _N_EMBD // _N_HEAD
@@ -229,4 +235,79 @@ def write_synthetic(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return path
+
+
+def write_ollama_llama_like(
+    path: Path,
+    arch: str,
+    keys: dict[str, Any],
+    *,
+    n_embd: int = _N_EMBD,
+    qk_norm: bool = False,
+    qkv_bias: bool = False,
+    vision: bool = True,
+    blocks: int = 2,
+    seed: int = 0,
+) -> Path:
+    """A llama-shaped text model under ``arch`` with Ollama's extra ``keys`` and, with ``vision``,
+    the vision tower and projector inside the blob (Ollama's monolithic mistral3, qwen2.5-VL and
+    qwen3-VL blobs)."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, arch, extra_tokens=0)
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    head_dim = n_embd // _N_HEAD
+    kv = head_dim * _N_HEAD_KV
+    for key, value in {
+        "context_length": 256,
+        "embedding_length": n_embd,
+        "block_count": blocks,
+        "feed_forward_length": _N_FF,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD_KV,
+        "rope.dimension_count": head_dim,
+    }.items():
+        writer.add_uint32(f"{arch}.{key}", value)
+    writer.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32(f"{arch}.rope.freq_base", 10000.0)
+    for key, value in keys.items():
+        if isinstance(value, float):
+            writer.add_float32(key, value)
+        elif isinstance(value, list):
+            writer.add_array(key, value)
+        else:
+            writer.add_uint32(key, value)
+    tensors = {
+        "token_embd.weight": w(rows, n_embd),
+        "output_norm.weight": np.ones(n_embd, np.float32),
+        "output.weight": w(rows, n_embd),
+    }
+    for i in range(blocks):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(n_embd, np.float32),
+            p + "attn_q.weight": w(n_embd, n_embd),
+            p + "attn_k.weight": w(kv, n_embd),
+            p + "attn_v.weight": w(kv, n_embd),
+            p + "attn_output.weight": w(n_embd, n_embd),
+            p + "ffn_norm.weight": np.ones(n_embd, np.float32),
+            p + "ffn_gate.weight": w(_N_FF, n_embd),
+            p + "ffn_up.weight": w(_N_FF, n_embd),
+            p + "ffn_down.weight": w(n_embd, _N_FF),
+        }
+        if qk_norm:
+            tensors[p + "attn_q_norm.weight"] = np.ones(head_dim, np.float32)
+            tensors[p + "attn_k_norm.weight"] = np.ones(head_dim, np.float32)
+        if qkv_bias:
+            tensors[p + "attn_q.bias"] = np.zeros(n_embd, np.float32)
+            tensors[p + "attn_k.bias"] = np.zeros(kv, np.float32)
+            tensors[p + "attn_v.bias"] = np.zeros(kv, np.float32)
+    if vision:
+        tensors["v.patch_embd.weight"] = w(32, 48)
+        tensors["v.blk.0.attn_q.weight"] = w(32, 32)
+        tensors["mm.1.weight"] = w(n_embd, 32)
+    _finish(writer, tensors)
     return path
