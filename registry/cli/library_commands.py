@@ -302,6 +302,12 @@ def cmd_verify(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{len(report.dangling)} dangling references"
         )
         + (f"; {report.orphan_files} unreferenced files (prune removes them)" if report.orphan_files else "")
+        + (
+            f"; {len(report.stale_translations)} stale llama.cpp translations "
+            + ("removed" if report.repaired else "(rebuilt on the next load; --repair removes them)")
+            if report.stale_translations
+            else ""
+        )
     )
     return 0 if report.ok or report.repaired else 1
 

@@ -16,12 +16,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry.errors import OllamaPyError
 from registry.ggufcompat import expected_file, plan_translation, write_translated
 from registry.oci.digest import Digest
 from registry.store.blobs import StoreLayout
 from registry.store.blobs.oserrors import raise_store_error
 
-__all__ = ["RunnableWeights", "runnable_weights", "sweep_compat", "translation_notes"]
+__all__ = ["RunnableWeights", "runnable_weights", "stale_translations", "sweep_compat", "translation_notes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,27 @@ def runnable_weights(layout: StoreLayout, digest: Digest) -> RunnableWeights:
         raise_store_error(err, f"writing the llama.cpp translation of blob {digest}")
         raise
     return RunnableWeights(dest, plan.notes, built)
+
+
+def stale_translations(layout: StoreLayout) -> list[Path]:
+    """Translations in ``compat/`` that are not exactly what their blob's plan says (edited,
+    truncated, from an older translator, or whose blob is gone or needs no translation now).
+    A load would rebuild them; ``verify --repair`` removes them."""
+    stale: list[Path] = []
+    try:
+        entries = sorted(layout.compat_dir.glob("sha256-*.gguf"))
+    except FileNotFoundError:
+        return stale
+    for path in entries:
+        try:
+            digest = Digest.parse(path.stem.replace("-", ":", 1))
+            plan = plan_translation(layout.blob_path(digest))
+        except (OllamaPyError, OSError):
+            stale.append(path)
+            continue
+        if plan is None or not _is_built(path, *expected_file(plan)):
+            stale.append(path)
+    return stale
 
 
 def sweep_compat(layout: StoreLayout, live: Collection[str], *, dry_run: bool) -> tuple[int, int]:

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.errors import BlobNotFound
 from registry.oci.digest import Digest
 from registry.oci.name import ModelName
 from registry.store.catalog import ModelsCatalog as Q
+from registry.store.library.compat_cache import stale_translations
 
 if TYPE_CHECKING:
     from registry.store.library.library import Library
@@ -42,6 +44,9 @@ class VerifyReport:
     broken_models: list[ModelName] = field(default_factory=list)
     repaired: bool = False
     quarantined: list[Digest] = field(default_factory=list)
+    stale_translations: list[Path] = field(default_factory=list)
+    """llama.cpp translations in ``compat/`` that differ from their plan (derived data: a load
+    rebuilds them, ``--repair`` removes them; they do not make the store inconsistent)."""
 
     @property
     def ok(self) -> bool:
@@ -89,8 +94,11 @@ def check(library: Library, *, repair: bool = False, workers: int = 2) -> Verify
     bad = set(report.corrupt) | set(report.missing) | {d for _, d in report.dangling}
     with library.db.read() as conn:
         report.broken_models = [m.name for m in Q.models_using(conn, bad)] if bad else []
+    report.stale_translations = stale_translations(library.layout)
     if repair:
         _repair(library, report)
+        for path in report.stale_translations:
+            path.unlink(missing_ok=True)
     return report
 
 
