@@ -15,10 +15,18 @@ is never changed.
 
 from registry.ggufcompat.rewrite import (
     PADDING_KEY,
+    FileLayout,
     Translation,
     expected_file,
     plan_translation,
     write_translated,
 )
 
-__all__ = ["PADDING_KEY", "Translation", "expected_file", "plan_translation", "write_translated"]
+__all__ = [
+    "PADDING_KEY",
+    "FileLayout",
+    "Translation",
+    "expected_file",
+    "plan_translation",
+    "write_translated",
+]

@@ -27,6 +27,8 @@ __all__ = [
     "RawTensor",
     "read_raw_header",
     "serialize_header",
+    "serialize_kvs",
+    "serialize_tensors",
     "tensor_nbytes",
 ]
 
@@ -147,6 +149,22 @@ class _Reader:
             raise InvalidWeights(f"{self.label}: invalid GGUF file: a {n}-byte string")
         return self.take(n)
 
+    def strings(self, count: int) -> tuple[bytes, ...]:
+        """``count`` length-prefixed strings (a tokenizer's vocabulary: one tight loop)."""
+        buf, pos, end, out = self.buf, self.pos, len(self.buf), []
+        from_bytes = int.from_bytes
+        for _ in range(count):
+            n = from_bytes(buf[pos : pos + 8], "little")
+            start, pos = pos + 8, pos + 8 + n
+            if pos > end or n > _MAX_STRING:
+                self.pos = start - 8
+                raise InvalidWeights(
+                    f"{self.label}: truncated GGUF file (the header ends early, at byte {self.pos})"
+                )
+            out.append(buf[start:pos])
+        self.pos = pos
+        return tuple(out)
+
     def value(self, vtype: int, key: str) -> int | float | bool | bytes | RawArray:
         if vtype in SCALAR_FORMATS:
             return self.unpack(SCALAR_FORMATS[vtype])
@@ -156,7 +174,7 @@ class _Reader:
             raise InvalidWeights(f"{self.label}: invalid GGUF file: key {key!r} has unknown type {vtype}")
         item_type, count = self.u32(), self.u64()
         if item_type == STRING:
-            return RawArray(item_type, count, tuple(self.string() for _ in range(count)))
+            return RawArray(item_type, count, self.strings(count))
         if item_type not in SCALAR_FORMATS:
             raise InvalidWeights(
                 f"{self.label}: invalid GGUF file: key {key!r} has arrays of type {item_type}"
@@ -223,21 +241,43 @@ def _pack_value(vtype: int, value: int | float | bool | bytes | RawArray) -> byt
     return head + value.items
 
 
-def serialize_header(kvs: tuple[RawKv, ...], tensors: tuple[RawTensor, ...]) -> bytes:
-    """The GGUF v3 header for ``kvs`` and ``tensors``, not padded (the caller aligns the data)."""
-    parts = [b"GGUF", struct.pack("<IQQ", 3, len(tensors), len(kvs))]
-    for kv in kvs:
-        parts.append(
-            _pack_string(kv.key.encode()) + struct.pack("<I", kv.vtype) + _pack_value(kv.vtype, kv.value)
+def serialize_kvs(kvs: tuple[RawKv, ...]) -> bytes:
+    """The key/value section of a GGUF header."""
+    return b"".join(
+        _pack_string(kv.key.encode()) + struct.pack("<I", kv.vtype) + _pack_value(kv.vtype, kv.value)
+        for kv in kvs
+    )
+
+
+def serialize_tensors(tensors: tuple[RawTensor, ...]) -> bytes:
+    """The tensor-info section of a GGUF header."""
+    return b"".join(
+        _pack_string(t.name.encode())
+        + struct.pack("<I", len(t.shape))
+        + b"".join(struct.pack("<Q", d) for d in t.shape)
+        + struct.pack("<IQ", t.ggml_type, t.offset)
+        for t in tensors
+    )
+
+
+def serialize_header(
+    kvs: tuple[RawKv, ...],
+    tensors: tuple[RawTensor, ...],
+    *,
+    kv_bytes: bytes | None = None,
+    tensor_bytes: bytes | None = None,
+) -> bytes:
+    """The GGUF v3 header for ``kvs`` and ``tensors``, not padded (the caller aligns the data).
+    ``kv_bytes``/``tensor_bytes`` pass sections already serialized (their counts still come from
+    ``kvs`` and ``tensors``)."""
+    out = b"".join(
+        (
+            b"GGUF",
+            struct.pack("<IQQ", 3, len(tensors), len(kvs)),
+            serialize_kvs(kvs) if kv_bytes is None else kv_bytes,
+            serialize_tensors(tensors) if tensor_bytes is None else tensor_bytes,
         )
-    for t in tensors:
-        parts.append(
-            _pack_string(t.name.encode())
-            + struct.pack("<I", len(t.shape))
-            + b"".join(struct.pack("<Q", d) for d in t.shape)
-            + struct.pack("<IQ", t.ggml_type, t.offset)
-        )
-    out = b"".join(parts)
+    )
     if len(out) > _MAX_HEADER:
         raise InvalidWeights("the translated GGUF header would exceed 2 GiB")
     return out

@@ -27,10 +27,19 @@ from registry.ggufcompat.raw_header import (
     RawTensor,
     read_raw_header,
     serialize_header,
+    serialize_kvs,
+    serialize_tensors,
     tensor_nbytes,
 )
 
-__all__ = ["PADDING_KEY", "Translation", "expected_file", "plan_translation", "write_translated"]
+__all__ = [
+    "PADDING_KEY",
+    "FileLayout",
+    "Translation",
+    "expected_file",
+    "plan_translation",
+    "write_translated",
+]
 
 #: The key that pads the header so tensor data keeps its block alignment.
 PADDING_KEY = "general.ollama_py.padding"
@@ -101,16 +110,23 @@ def _layout(plan: Translation) -> tuple[tuple[RawTensor, ...], list[_Run]]:
 def _header_bytes(plan: Translation, tensors: tuple[RawTensor, ...], runs: list[_Run]) -> bytes:
     """The serialized header, padded to the data start: aligned, and with the largest run's
     destination congruent to its source modulo 4096 (so a reflink can share its blocks). The
-    padding key's string length moves the header's end byte for byte, so one measuring pass
-    tells the length to use."""
+    padding key is the last key and its string length moves the header's end byte for byte, so
+    the sections are serialized once and the padding is computed."""
     align = plan.source.alignment
     base = tuple(kv for kv in plan.kvs if kv.key != PADDING_KEY)
-    unpadded = len(serialize_header((*base, RawKv(PADDING_KEY, STRING, b"")), tensors))
+    base_bytes, tensor_bytes = serialize_kvs(base), serialize_tensors(tensors)
+
+    def header(pad: int) -> bytes:
+        kvs = (*base, RawKv(PADDING_KEY, STRING, b" " * pad))
+        pad_kv = serialize_kvs(kvs[-1:])
+        return serialize_header(kvs, tensors, kv_bytes=base_bytes + pad_kv, tensor_bytes=tensor_bytes)
+
+    unpadded = len(header(0))
     pad = -unpadded % align
     target = max(runs, key=lambda r: r.length) if runs else None
     if target is not None and _BLOCK % align == 0:
         pad = (target.src - target.dst - unpadded) % _BLOCK
-    raw = serialize_header((*base, RawKv(PADDING_KEY, STRING, b" " * pad)), tensors)
+    raw = header(pad)
     return raw + b"\0" * (-len(raw) % align)
 
 
@@ -138,15 +154,24 @@ def _copy_range(src_fd: int, dst_fd: int, src: int, dst: int, length: int) -> No
         done += n
 
 
-def expected_file(plan: Translation) -> tuple[bytes, int]:
-    """The translated file's header bytes (padded to the data start) and its total size: a file
-    with that size and that prefix, written by :func:`write_translated`, is this translation."""
+@dataclass(frozen=True, slots=True)
+class FileLayout:
+    """The translated file: its header (padded to the data start), its size, the copies to make."""
+
+    header: bytes
+    size: int
+    runs: tuple[_Run, ...]
+
+
+def expected_file(plan: Translation) -> FileLayout:
+    """Lay the translated file out: a file with ``size`` bytes starting with ``header``, written by
+    :func:`write_translated`, is this translation."""
     tensors, runs = _layout(plan)
     header = _header_bytes(plan, tensors, runs)
-    return header, len(header) + (runs[-1].dst + runs[-1].length if runs else 0)
+    return FileLayout(header, len(header) + (runs[-1].dst + runs[-1].length if runs else 0), tuple(runs))
 
 
-def write_translated(source: Path, plan: Translation, dest: Path) -> int:
+def write_translated(source: Path, plan: Translation, dest: Path, layout: FileLayout | None = None) -> int:
     """Write the translated GGUF of ``source`` to ``dest`` atomically (a temporary file in the
     same directory, fsynced, then renamed); returns its size.
 
@@ -154,8 +179,8 @@ def write_translated(source: Path, plan: Translation, dest: Path) -> int:
         OSError: reading the source or writing the destination failed (the temporary file is
             removed; ``dest`` is untouched).
     """
-    tensors, runs = _layout(plan)
-    header = _header_bytes(plan, tensors, runs)
+    layout = layout or expected_file(plan)
+    header, runs = layout.header, layout.runs
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     src_fd = os.open(source, os.O_RDONLY)
     try:
@@ -164,7 +189,7 @@ def write_translated(source: Path, plan: Translation, dest: Path) -> int:
             os.pwrite(dst_fd, header, 0)
             for run in runs:
                 _copy_range(src_fd, dst_fd, run.src, len(header) + run.dst, run.length)
-            size = len(header) + (runs[-1].dst + runs[-1].length if runs else 0)
+            size = layout.size
             os.ftruncate(dst_fd, size)
             os.fsync(dst_fd)
         finally:

@@ -31,7 +31,8 @@ def test_translated_file_keeps_every_kept_byte_and_aligns_the_largest_run(tmp_pa
     size = write_translated(src, plan, dest)
     assert dest.stat().st_size == size
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before  # the source is only read
-    header, expected_size = expected_file(plan)
+    laid_out = expected_file(plan)
+    header, expected_size = laid_out.header, laid_out.size
     assert dest.read_bytes()[: len(header)] == header and expected_size == size
     out = read_raw_header(dest)
     assert any(kv.key == PADDING_KEY for kv in out.kvs)

@@ -1,6 +1,6 @@
 """The library's cache of translated GGUFs: what the runner loads for an Ollama-converted blob.
 
-:func:`runnable_weights` answers the file llama.cpp should load for a model blob: the blob itself
+:meth:`CompatCache.runnable_weights` answers the file llama.cpp should load for a model blob: the blob itself
 when it needs no translation, else ``compat/sha256-<hex>.gguf``, built once per digest under a
 lock file (so concurrent loads, in one process or several, build it once) and rebuilt whenever the
 file on disk is not exactly the planned translation (a crash mid-write leaves only a temporary
@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from registry.errors import OllamaPyError
-from registry.ggufcompat import expected_file, plan_translation, write_translated
+from registry.ggufcompat import FileLayout, expected_file, plan_translation, write_translated
 from registry.oci.digest import Digest
 from registry.store.blobs import StoreLayout
 from registry.store.blobs.oserrors import raise_store_error
 
-__all__ = ["RunnableWeights", "runnable_weights", "stale_translations", "sweep_compat", "translation_notes"]
+__all__ = ["CompatCache", "RunnableWeights", "stale_translations", "sweep_compat", "translation_notes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,48 +43,76 @@ def translation_notes(layout: StoreLayout, digest: Digest) -> tuple[str, ...]:
     return plan.notes if plan is not None else ()
 
 
-def _is_built(path: Path, header: bytes, size: int) -> bool:
+def _is_built(path: Path, layout: FileLayout) -> bool:
     try:
         with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size != size:
+            if os.fstat(f.fileno()).st_size != layout.size:
                 return False
-            return f.read(len(header)) == header
+            return f.read(len(layout.header)) == layout.header
     except FileNotFoundError:
         return False
 
 
-def runnable_weights(layout: StoreLayout, digest: Digest) -> RunnableWeights:
-    """The GGUF llama.cpp can load for the model blob ``digest`` (building the translation on
-    first use).
-
-    Raises:
-        Unsupported: an Ollama layout that needs a tensor-data repack ollama-py does not do.
-        InvalidWeights: the blob is not a readable GGUF.
-        StoreError / DiskFull: the translation could not be written (nothing partial is left).
-    """
-    source = layout.blob_path(digest)
-    plan = plan_translation(source, label=f"blob {digest}")
-    if plan is None:
-        return RunnableWeights(source)
-    dest = layout.compat_path(digest)
-    header, size = expected_file(plan)
-    if _is_built(dest, header, size):
-        return RunnableWeights(dest, plan.notes)
+def _size_of(path: Path) -> int | None:
     try:
-        layout.compat_dir.mkdir(parents=True, exist_ok=True)
-        layout.locks_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(layout.locks_dir / f"compat-{digest.hex}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+class CompatCache:
+    """One store's translations, with what this process already checked remembered per digest
+    (a blob never changes under its digest, so neither does its plan): after the first call for a
+    digest, :meth:`runnable_weights` costs one ``stat``. Thread-safe."""
+
+    def __init__(self, layout: StoreLayout) -> None:
+        self._layout = layout
+        self._known: dict[Digest, tuple[RunnableWeights, int]] = {}
+        self._lock = threading.Lock()
+
+    def runnable_weights(self, digest: Digest) -> RunnableWeights:
+        """The GGUF llama.cpp can load for the model blob ``digest`` (building the translation on
+        first use).
+
+        Raises:
+            Unsupported: an Ollama layout that needs a tensor-data repack ollama-py does not do.
+            InvalidWeights: the blob is not a readable GGUF.
+            StoreError / DiskFull: the translation could not be written (nothing partial is left).
+        """
+        with self._lock:
+            known = self._known.get(digest)
+        if known is not None and _size_of(known[0].path) == known[1]:
+            return replace(known[0], built=False)
+        runnable, size = self._check_or_build(digest)
+        with self._lock:
+            self._known[digest] = (runnable, size)
+        return runnable
+
+    def _check_or_build(self, digest: Digest) -> tuple[RunnableWeights, int]:
+        layout = self._layout
+        source = layout.blob_path(digest)
+        plan = plan_translation(source, label=f"blob {digest}")
+        if plan is None:
+            return RunnableWeights(source), source.stat().st_size
+        dest = layout.compat_path(digest)
+        expected = expected_file(plan)
+        if _is_built(dest, expected):
+            return RunnableWeights(dest, plan.notes), expected.size
         try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            built = not _is_built(dest, header, size)
-            if built:
-                write_translated(source, plan, dest)
-        finally:
-            os.close(lock_fd)
-    except OSError as err:
-        raise_store_error(err, f"writing the llama.cpp translation of blob {digest}")
-        raise
-    return RunnableWeights(dest, plan.notes, built)
+            layout.compat_dir.mkdir(parents=True, exist_ok=True)
+            layout.locks_dir.mkdir(parents=True, exist_ok=True)
+            lock_fd = os.open(layout.locks_dir / f"compat-{digest.hex}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                built = not _is_built(dest, expected)
+                if built:
+                    write_translated(source, plan, dest, expected)
+            finally:
+                os.close(lock_fd)
+        except OSError as err:
+            raise_store_error(err, f"writing the llama.cpp translation of blob {digest}")
+            raise
+        return RunnableWeights(dest, plan.notes, built), expected.size
 
 
 def stale_translations(layout: StoreLayout) -> list[Path]:
@@ -102,7 +131,7 @@ def stale_translations(layout: StoreLayout) -> list[Path]:
         except (OllamaPyError, OSError):
             stale.append(path)
             continue
-        if plan is None or not _is_built(path, *expected_file(plan)):
+        if plan is None or not _is_built(path, expected_file(plan)):
             stale.append(path)
     return stale
 

@@ -38,7 +38,7 @@ from registry.store.blobs.oserrors import raise_store_error
 from registry.store.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.store.gc import GcReport
 from registry.store.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
-from registry.store.library.compat_cache import RunnableWeights, runnable_weights, translation_notes
+from registry.store.library.compat_cache import CompatCache, RunnableWeights, translation_notes
 from registry.store.library.gc import prune
 from registry.store.library.lease import DEFAULT_LEASE_TTL, Lease
 from registry.store.library.model_info import ModelInfo, read_config_json, read_model_info
@@ -76,6 +76,7 @@ class Library:
         self.layout = layout
         self.db = database
         self.blobs = BlobStore(layout)
+        self._compat = CompatCache(layout)
 
     @classmethod
     def open(
@@ -186,7 +187,7 @@ class Library:
             Unsupported: an Ollama layout no translation fixes (the message says why).
             InvalidWeights, StoreError: not a GGUF, or the translation could not be written.
         """
-        return runnable_weights(self.layout, digest)
+        return self._compat.runnable_weights(digest)
 
     def compat_notes(self, digest: Digest) -> tuple[str, ...]:
         """What the compatibility layer changes in the blob ``digest`` (empty: nothing); reads
