@@ -8,8 +8,9 @@ embedded vision tower; the token embedding holds most of the bytes) is written, 
 - **extra disk**: blocks the translated file adds to the file system (``statvfs`` before/after), as
   a fraction of the blob (0 where the file system shares the blocks by reflink, ~1 where it copies);
 - **first-load time to first token** through ``ollama-py serve`` (a real server process, a fresh
-  store): the Ollama-style model (translation + load + one token) against a llama.cpp-native model
-  of the same size (the translated file imported as an ordinary GGUF: load + one token).
+  store, the store's files dropped from the page cache first): the Ollama-style model (translation
+  + load + one token) against a llama.cpp-native model of the same size (the translated file
+  imported as an ordinary GGUF: load + one token).
 
 ``--short`` uses 64 MiB (for CI smoke runs). Figures print as one table and, with ``--json PATH``,
 as JSON.
@@ -60,6 +61,9 @@ def _first_token_seconds(work: Path, gguf: Path, name: str) -> float:
     (work / f"Modelfile-{name}").write_text(f"FROM {gguf}\n")
     created = cli(env, "create", name, "-f", str(work / f"Modelfile-{name}"))
     assert created.returncode == 0, created.stderr
+    for blob in (store / "blobs").rglob("*"):  # both runs load from a cold page cache
+        if blob.is_file():
+            _drop_cache(blob)
     server = ServeProcess(env)
     try:
         import httpx
