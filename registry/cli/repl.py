@@ -207,19 +207,9 @@ def _show(session: ChatSession, args: list[str]) -> str:
         return f"error: {err}"
     what = args[0]
     if what == "info":
-        details = show.get("details") or {}
-        lines = ["  Model"]
-        for label, key in (
-            ("family", "family"),
-            ("parameters", "parameter_size"),
-            ("quantization", "quantization_level"),
-        ):
-            if details.get(key):
-                lines.append(f"    {label:<16}{details[key]}")
-        caps = show.get("capabilities") or []
-        if caps:
-            lines += ["", "  Capabilities"] + [f"    {c}" for c in caps]
-        return "\n".join(lines) + "\n"
+        from registry.cli.show_layout import render_show_info
+
+        return render_show_info(show).rstrip("\n")
     if what == "license":
         return show.get("license") or "No license was specified for this model."
     if what == "modelfile":

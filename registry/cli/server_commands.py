@@ -1,5 +1,9 @@
 """Commands that run or talk to the model server: ``serve``, ``run``, ``ps``, ``stop``.
 
+``run``, ``ps`` and ``stop`` use the server at ``OLLAMA_HOST`` when one answers; with none, ``run``
+starts the server in this process over ``OLLAMA_MODELS`` for as long as it runs, ``ps`` lists
+nothing and ``stop`` only checks the name (see ``registry.cli.model_store``).
+
 Top-level imports stay light (``--help`` must be fast); aiohttp and the server are imported in
 the handlers.
 """
@@ -79,12 +83,6 @@ async def _serve(ctx: CliContext) -> None:
     await runner.cleanup()
 
 
-def _client(ctx: CliContext) -> Any:
-    from registry.cli.api_client import ApiClient
-
-    return ApiClient(ctx.settings.host.url)
-
-
 def _duration(ns: int) -> str:
     from registry.durations import format_go_duration
 
@@ -110,7 +108,7 @@ def format_metrics(final: dict[str, Any]) -> str:
 
 def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = False) -> dict[str, Any]:
     """``/api/show``; on 404 pull the model (when the server has ``/api/pull``; plain http with
-    ``insecure``), then show again."""
+    ``insecure``), then show again. A pull that fails says what to do next."""
     from registry.cli.api_client import ApiError
 
     try:
@@ -125,9 +123,15 @@ def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = 
             if status:
                 print(status, file=ctx.err, flush=True)
     except ApiError as err:
+        from registry.cli.next_steps import FIRST_MODEL
+
         if err.status in (404, 405):
             raise ApiError(404, f"model '{model}' not found") from None
-        raise
+        raise ApiError(
+            err.status,
+            f"model '{model}' is not in {ctx.models.where} and pulling it failed: {err}\n\n"
+            + FIRST_MODEL.replace("No models yet. To get a first model:", "To get a model:"),
+        ) from None
     return dict(client.call("POST", "/api/show", {"model": model}))
 
 
@@ -135,12 +139,11 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     """One-shot with a prompt or piped stdin; otherwise the interactive REPL."""
     from registry.cli.repl import ChatSession, run_repl
 
-    client = _client(ctx)
-    client.heartbeat()
     if args.format not in ("", "json"):
         from registry.errors import InvalidInput
 
         raise InvalidInput(f'invalid format "{args.format}": only "json" is supported')
+    client = ctx.models.chat_client()
     show = _ensure_model(client, args.model, ctx, insecure=args.insecure)
     session = ChatSession(
         client,
@@ -174,7 +177,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
 
     from registry.cli.humanize import human_bytes, human_duration
 
-    models = _client(ctx).call("GET", "/api/ps")["models"]
+    models = ctx.models.running()
     rows = [["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]]
     now = time.time()
     for m in models:
@@ -202,13 +205,11 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_stop(args: argparse.Namespace, ctx: CliContext) -> int:
-    """Unload a model now (generate with ``keep_alive: 0``)."""
-    from registry.cli.api_client import ApiError
+    """Unload a model now (generate with ``keep_alive: 0``); with no server nothing is loaded."""
+    from registry.errors import ModelNotFound
 
     try:
-        _client(ctx).call("POST", "/api/generate", {"model": args.model, "keep_alive": 0, "stream": False})
-    except ApiError as err:
-        if err.status == 404:
-            raise ApiError(404, f'couldn\'t find model "{args.model}" to stop') from None
-        raise
+        ctx.models.stop(args.model)
+    except ModelNotFound:
+        raise ModelNotFound(f'couldn\'t find model "{args.model}" to stop') from None
     return 0
