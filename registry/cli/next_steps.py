@@ -1,9 +1,9 @@
 """What a user can do next, printed where a newcomer gets stuck: an empty ``list``, a ``run`` of a
-model that is neither here nor reachable, ``run`` with no server and no inference."""
+model that is neither here nor reachable."""
 
 from __future__ import annotations
 
-__all__ = ["FIRST_MODEL", "INFERENCE_MISSING", "START_SERVER"]
+__all__ = ["FIRST_MODEL"]
 
 FIRST_MODEL = """\
 No models yet. To get a first model:
@@ -14,9 +14,3 @@ No models yet. To get a first model:
   - from a private registry:  ollama-py pull registry.example.com/team/model:tag
                               (add --insecure for a plain-http registry)
   - from ollama.com:          ollama-py pull gemma3:270m   (needs internet access)"""
-
-START_SERVER = (
-    "start one with 'ollama-py serve' (in another terminal), or unset OLLAMA_HOST to run in process"
-)
-
-INFERENCE_MISSING = "inference is not installed: pip install 'ollama-py[inference]'"

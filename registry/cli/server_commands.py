@@ -75,6 +75,14 @@ async def _serve(ctx: CliContext) -> None:
         file=sys.stderr,
         flush=True,
     )
+    from runner.protocol import INFERENCE_MISSING, inference_installed
+
+    if not inference_installed():
+        print(
+            f"warning: {INFERENCE_MISSING} (models can be created, listed, pulled and pushed, not run)",
+            file=sys.stderr,
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
