@@ -29,7 +29,7 @@ def _register_model_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="Show information for a model")
-    p.add_argument("model")
+    p.add_argument("model", help="the model's name")
     group = p.add_mutually_exclusive_group()
     for flag, what in (
         ("license", "license of the model"),
@@ -43,12 +43,12 @@ def _register_model_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("cp", help="Copy a model")
-    p.add_argument("source")
-    p.add_argument("destination")
+    p.add_argument("source", help="the model to copy")
+    p.add_argument("destination", help="the new name (same manifest, same ID)")
     p.set_defaults(handler=cmd_cp)
 
     p = sub.add_parser("rm", help="Remove a model")
-    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="the models to remove (all checked first)")
     p.set_defaults(handler=cmd_rm)
 
 

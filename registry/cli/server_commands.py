@@ -17,16 +17,45 @@ from typing import Any
 
 from registry.cli.context import CliContext
 
-__all__ = ["format_metrics", "register"]
+__all__ = ["SERVE_ENVIRONMENT", "format_metrics", "register"]
+
+#: ``serve --help``'s list of the environment variables it reads, with their defaults.
+SERVE_ENVIRONMENT = """environment variables (default in brackets):
+  OLLAMA_HOST               where to listen, [scheme://]host[:port] [127.0.0.1:11434]
+  OLLAMA_MODELS             the store's directory [~/.ollama-py/models]
+  OLLAMA_PY_DATABASE_URL    the catalog, e.g. postgresql+psycopg://user@host/db [SQLite in the store]
+  OLLAMA_KEEP_ALIVE         how long an idle model stays loaded, e.g. 10m, -1 forever [5m]
+  OLLAMA_NUM_PARALLEL       requests one loaded model serves at once [1]
+  OLLAMA_MAX_LOADED_MODELS  models loaded at once [3]
+  OLLAMA_MAX_QUEUE          requests waiting before 503 [512]
+  OLLAMA_CONTEXT_LENGTH     context length when the request sets none [4096]
+  OLLAMA_LOAD_TIMEOUT       give up on a load that makes no progress for this long [5m]
+  OLLAMA_ORIGINS            CORS origins allowed besides the local ones, comma-separated [none]
+  OLLAMA_NOPRUNE            keep unused blobs after a pull [false]
+  OLLAMA_DEBUG              debug logging, 1 or 2 [0]"""
 
 
 def register(sub: Any) -> None:
     """Add ``serve``, ``run``, ``ps`` and ``stop``."""
-    p = sub.add_parser("serve", aliases=["start"], help="Start the model server (OLLAMA_HOST)")
+    p = sub.add_parser(
+        "serve",
+        aliases=["start"],
+        help="Start the model server (OLLAMA_HOST)",
+        description="Serve Ollama's and OpenAI's APIs over the store at OLLAMA_MODELS until SIGINT or "
+        "SIGTERM; every model command of this CLI then goes through it.",
+        epilog=SERVE_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(handler=cmd_serve)
-    p = sub.add_parser("run", help="Run a model")
-    p.add_argument("model")
-    p.add_argument("prompt", nargs="*")
+    p = sub.add_parser(
+        "run",
+        help="Run a model",
+        description="Chat with MODEL: one answer for a PROMPT (or piped standard input), else the >>> "
+        "REPL (/? for help). Uses the server at OLLAMA_HOST when one answers; with none, starts the "
+        "server in this process over OLLAMA_MODELS. A model that is not here is pulled first.",
+    )
+    p.add_argument("model", help="the model's name")
+    p.add_argument("prompt", nargs="*", help="the message (words are joined); none: interactive")
     p.add_argument("--verbose", action="store_true", help="show timings for the response")
     p.add_argument("--format", default="", help='response format (e.g. "json")')
     p.add_argument("--keepalive", default=None, help="how long to keep the model loaded (e.g. 5m)")
@@ -36,7 +65,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("ps", help="List running models")
     p.set_defaults(handler=cmd_ps)
     p = sub.add_parser("stop", help="Stop a running model")
-    p.add_argument("model")
+    p.add_argument("model", help="the model to unload now")
     p.set_defaults(handler=cmd_stop)
 
 

@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     """Add pull, push, export and import to the ``ollama-py`` parser."""
     for command, what in (("pull", "Pull a model from a registry"), ("push", "Push a model to a registry")):
         p = sub.add_parser(command, help=what)
-        p.add_argument("model")
+        p.add_argument("model", help="[host[:port]/][namespace/]model[:tag], e.g. localhost:5000/team/m:v1")
         p.add_argument("--insecure", action="store_true", help="use an insecure (plain http) registry")
         p.add_argument(
             "--max-rate", type=parse_rate, metavar="RATE", help="bandwidth limit, e.g. 10M (bytes/s)"
@@ -55,12 +55,12 @@ def register(sub: Any) -> None:
         p.set_defaults(handler=cmd_pull if command == "pull" else cmd_push)
 
     p = sub.add_parser("export", help="Write models to one archive (zstd tar, OCI layout) for caching")
-    p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="the models to write")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the archive to write")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("import", help="Restore the models of an archive made by 'export'")
-    p.add_argument("archive", type=Path, metavar="FILE")
+    p.add_argument("archive", type=Path, metavar="FILE", help="an archive written by 'ollama-py export'")
     p.set_defaults(handler=cmd_import)
 
 
