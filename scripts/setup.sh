@@ -3,7 +3,7 @@
 #
 #   bash scripts/setup.sh          run models: ollama-py with inference, in .venv (or the active venv)
 #   bash scripts/setup.sh --dev    also what the tests need: Debian packages (postgresql, skopeo,
-#                                  docker-registry, wrk, curl) and the dev/test Python extras
+#                                  docker-registry, wrk, curl, docker-compose) and the dev/test extras
 #
 # The system Python is never written to (PEP 668: Debian refuses `pip install` there). Debian packages
 # are installed only when missing, with sudo unless run as root. Idempotent: a second run installs
@@ -55,7 +55,7 @@ else
 fi
 
 if ((dev)); then
-  apt_install postgresql skopeo docker-registry wrk curl
+  apt_install postgresql skopeo docker-registry wrk curl docker-compose
   extras="dev,inference,postgres,registry,registry-tests,test-clients"
 else
   extras="inference"
