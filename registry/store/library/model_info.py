@@ -257,6 +257,8 @@ def show_response(info: ModelInfo) -> dict[str, Any]:
     from registry.modelfile.writer import format_parameters
 
     model_info = info.config.get("model_info")
+    if not isinstance(model_info, dict) or not model_info:
+        model_info = _gguf_model_info(info.model_path)
     return {
         "license": "\n".join(info.licenses),
         "modelfile": modelfile_of(info),
@@ -265,7 +267,21 @@ def show_response(info: ModelInfo) -> dict[str, Any]:
         "system": info.system or "",
         "details": info.details,
         "messages": list(info.messages),
-        "model_info": model_info if isinstance(model_info, dict) else {},
+        "model_info": model_info,
         "capabilities": capabilities(info),
         "modified_at": rfc3339(info.row.modified_at),
     }
+
+
+def _gguf_model_info(path: Path | None) -> dict[str, Any]:
+    """``model_info`` read from the weights when the config does not record it (a model made by
+    another tool); ``{}`` when there are no weights or they cannot be read."""
+    if path is None:
+        return {}
+    from registry.errors import InvalidWeights
+    from registry.ggufmeta import read_metadata
+
+    try:
+        return read_metadata(path).model_info()
+    except (InvalidWeights, OSError):
+        return {}
