@@ -54,8 +54,8 @@ class ApiClient:
         except (ConnectionError, OSError) as err:
             conn.close()
             raise ServerUnreachable(
-                f"could not connect to the ollama-py server at {self.base_url} ({err}): start it with "
-                "'ollama-py serve', or stop setting OLLAMA_HOST to work on the local store"
+                f"could not connect to the ollama-py server at {self.base_url} ({err}): it stopped answering; "
+                "start it again with 'ollama-py serve' (with no server, commands use the local store)"
             ) from err
         if resp.status >= 400:
             raw = resp.read()
