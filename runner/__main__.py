@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 
-from runner.protocol import LoadOptions
+from runner.protocol import INFERENCE_MISSING, LoadOptions, inference_installed
 
 __all__ = ["main"]
 
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show llama.cpp's logs")
     args = parser.parse_args(argv)
     options = LoadOptions.from_json(json.loads(args.load))
+    if not inference_installed():
+        print(f"error: {INFERENCE_MISSING}", file=sys.stderr, flush=True)
+        return 3
     _die_with_parent()
     asyncio.run(_serve(args.socket, options, quiet=not args.verbose))
     sys.stderr.flush()

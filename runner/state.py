@@ -35,10 +35,10 @@ def load_engine(state: RunnerState, *, quiet: bool) -> None:
     def progress(fraction: float) -> None:
         state.progress = fraction
 
-    from runner.engine import Engine
-    from runner.engine_model import LoadedModel
-
     try:
+        from runner.engine import Engine
+        from runner.engine_model import LoadedModel
+
         model = LoadedModel(state.options, progress, quiet=quiet)
         state.model = model
         engine = Engine(model, state.options)

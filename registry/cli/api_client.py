@@ -54,7 +54,8 @@ class ApiClient:
         except (ConnectionError, OSError) as err:
             conn.close()
             raise ServerUnreachable(
-                f"could not connect to ollama-py server at {self.base_url}, is it running? ({err})"
+                f"could not connect to the ollama-py server at {self.base_url} ({err}): it stopped answering; "
+                "start it again with 'ollama-py serve' (with no server, commands use the local store)"
             ) from err
         if resp.status >= 400:
             raw = resp.read()

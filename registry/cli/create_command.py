@@ -11,6 +11,7 @@ not change the committed blob).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,25 @@ __all__ = ["register"]
 
 def register(sub: Any) -> None:
     """Add ``create`` to the ``ollama-py`` parser."""
-    p = sub.add_parser("create", help="Create a model from a Modelfile")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("-f", "--file", default=None, help='name of the Modelfile (default "Modelfile")')
+    p = sub.add_parser(
+        "create",
+        help="Create a model from a Modelfile or a GGUF file",
+        description="Create MODEL from a Modelfile (-f, default ./Modelfile) or straight from a GGUF "
+        "file (--from). Uses the server at OLLAMA_HOST when one answers, else the store at OLLAMA_MODELS.",
+        epilog="examples:\n  ollama-py create mymodel --from ./model.gguf\n"
+        "  printf 'FROM ./model.gguf\\nSYSTEM You are concise.\\n' > Modelfile && ollama-py create mymodel",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="name of the new model (e.g. mymodel or team/model:tag)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("-f", "--file", default=None, help='name of the Modelfile (default "Modelfile")')
+    source.add_argument(
+        "--from",
+        dest="from_file",
+        default=None,
+        metavar="FILE.gguf",
+        help="create from this GGUF file, no Modelfile needed (as a Modelfile of one FROM line)",
+    )
     p.add_argument(
         "-q",
         "--quantize",
@@ -62,6 +79,12 @@ def _read_modelfile(args: argparse.Namespace) -> tuple[Any, Path]:
     from registry.errors import InvalidModelfile
     from registry.modelfile.parser import parse_modelfile
 
+    if args.from_file is not None:
+        gguf = Path(args.from_file).expanduser().resolve()
+        if not gguf.is_file():
+            raise InvalidModelfile(f"GGUF file not found: {args.from_file}")
+        return parse_modelfile(f"FROM {json.dumps(str(gguf))}\n".encode()), gguf.parent
+
     path = Path(args.file or "Modelfile").expanduser()
     try:
         data = path.read_bytes()
@@ -70,19 +93,6 @@ def _read_modelfile(args: argparse.Namespace) -> tuple[Any, Path]:
     except OSError as err:
         raise InvalidModelfile(f"cannot read {path}: {err.strerror}") from None
     return parse_modelfile(data), path.resolve().parent
-
-
-def _server_url(ctx: CliContext) -> str | None:
-    """The server's base URL when one answers ``HEAD /``, else None."""
-    import urllib.error
-    import urllib.request
-
-    url = ctx.settings.host.url
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url + "/", method="HEAD"), timeout=2):
-            return url
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
 
 
 def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -101,7 +111,7 @@ def cmd_create(args: argparse.Namespace, ctx: CliContext) -> int:
             print(f"warning: {instruction.upper()} is not supported yet and was ignored", file=ctx.err)
     local = find_local_files(modelfile, base_dir)
     printer = _Printer(ctx)
-    url = _server_url(ctx)
+    url = ctx.models.server_url
     if url is not None:
         _create_remote(url, args.model, modelfile, local, quantize, printer)
     else:
@@ -174,7 +184,6 @@ def _upload(url: str, path: Path, digest: Digest, printer: _Printer) -> None:
 
 
 def _server_error(err: Any) -> Exception:
-    import json
 
     from registry.errors import OllamaPyError
 
@@ -188,7 +197,6 @@ def _server_error(err: Any) -> Exception:
 def _create_remote(
     url: str, model: str, modelfile: Any, local: LocalFiles, quantize: str | None, printer: _Printer
 ) -> None:
-    import json
     import urllib.error
     import urllib.request
 

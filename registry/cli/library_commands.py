@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def _register_model_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="Show information for a model")
-    p.add_argument("model")
+    p.add_argument("model", help="the model's name")
     group = p.add_mutually_exclusive_group()
     for flag, what in (
         ("license", "license of the model"),
@@ -42,12 +43,12 @@ def _register_model_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_show)
 
     p = sub.add_parser("cp", help="Copy a model")
-    p.add_argument("source")
-    p.add_argument("destination")
+    p.add_argument("source", help="the model to copy")
+    p.add_argument("destination", help="the new name (same manifest, same ID)")
     p.set_defaults(handler=cmd_cp)
 
     p = sub.add_parser("rm", help="Remove a model")
-    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="the models to remove (all checked first)")
     p.set_defaults(handler=cmd_rm)
 
 
@@ -85,51 +86,36 @@ def _register_store_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_migrate)
 
 
-def _name(text: str) -> Any:
-    from registry.oci.name import ModelName
-
-    return ModelName.parse(text)
-
-
 def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``ollama-py list``: NAME ID SIZE MODIFIED, newest first."""
+    """``ollama-py list``: NAME ID SIZE MODIFIED, newest first, from the server at ``OLLAMA_HOST``
+    when one answers, else from the local store; which one is said (on stderr) when it is not the
+    default, and an empty list says how to get a first model."""
     from registry.cli.humanize import human_bytes, human_time
 
-    rows = _list_models(ctx)
+    store = ctx.models
+    if not store.is_default:
+        print(f"models of {store.where}", file=ctx.err)
+    rows = store.tags()
     now = time.time()
     if args.prefix:
         prefix = args.prefix.casefold()
-        rows = [r for r in rows if r.name.display_shortest.casefold().startswith(prefix)]
+        rows = [r for r in rows if str(r["name"]).casefold().startswith(prefix)]
     if args.json:
-        from registry.store.library.model_info import list_entry
-
-        ctx.print(json.dumps({"models": [list_entry(r) for r in rows]}, indent=2))
+        ctx.print(json.dumps({"models": rows}, indent=2))
         return 0
     table = [["NAME", "ID", "SIZE", "MODIFIED"]]
     for r in rows:
-        name = r.name.display_shortest + (" (broken)" if r.broken else "")
+        name = str(r["name"]) + (" (broken)" if r.get("broken") else "")
+        modified = datetime.fromisoformat(str(r["modified_at"]).replace("Z", "+00:00")).timestamp()
         table.append(
-            [
-                name,
-                r.manifest.digest.short,
-                human_bytes(r.manifest.total_size),
-                human_time(r.modified_at, now=now),
-            ]
+            [name, str(r["digest"])[:12], human_bytes(int(r["size"])), human_time(modified, now=now)]
         )
     _print_table(ctx, table)
+    if not rows and not args.prefix:
+        from registry.cli.next_steps import FIRST_MODEL
+
+        print(FIRST_MODEL, file=ctx.err)
     return 0
-
-
-def _list_models(ctx: CliContext) -> list[Any]:
-    """The stdlib fast path when the catalog is local SQLite (see ``catalog.sqlite_reader``)."""
-    if ctx.settings.database_url is None:
-        from registry.store.blobs.layout import StoreLayout
-        from registry.store.catalog.sqlite_reader import read_models
-
-        rows = read_models(StoreLayout(ctx.settings.models_dir.expanduser().resolve()).catalog_path)
-        if rows:  # no models: the library checks whether the catalog was lost (catalog_guard)
-            return rows
-    return ctx.library.list_models()
 
 
 def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
@@ -139,126 +125,41 @@ def _print_table(ctx: CliContext, rows: list[list[str]]) -> None:
 
 
 def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``ollama-py show``: a summary, or one part with a flag."""
-    from registry.modelfile.writer import format_parameters
-    from registry.store.library.model_info import capabilities, modelfile_of
+    """``ollama-py show``: a summary (``-v``: with every metadata key), or one part with a flag."""
+    from registry.cli.show_layout import render_show_info
 
-    name = _name(args.model)
-    info = ctx.library.model_info(name)
+    show = ctx.models.show(args.model)
     if args.license:
-        ctx.print("\n".join(info.licenses) if info.licenses else "No license was specified for this model.")
+        ctx.print(show.get("license") or "No license was specified for this model.")
     elif args.system:
-        ctx.print(info.system or "No system message was specified for this model.")
+        ctx.print(show.get("system") or "No system message was specified for this model.")
     elif args.template:
-        ctx.print(info.template or "No prompt template was specified for this model.")
+        ctx.print(show.get("template") or "No prompt template was specified for this model.")
     elif args.parameters:
-        ctx.print(format_parameters(info.parameters) or "No parameters were specified for this model.")
+        ctx.print(show.get("parameters") or "No parameters were specified for this model.")
     elif args.modelfile:
-        ctx.print(modelfile_of(info))
+        ctx.print(show.get("modelfile", ""))
     else:
-        _print_summary(ctx, info, capabilities(info))
-        _print_compat(ctx, info)
+        ctx.out.write(render_show_info(show, verbose=args.verbose))
     return 0
-
-
-def _print_compat(ctx: CliContext, info: Any) -> None:
-    """The "Compatibility" section: shown only for a blob the GGUF compatibility layer
-    translates (an Ollama-converted GGUF) or refuses."""
-    from registry.errors import InvalidWeights, Unsupported
-
-    if info.model_digest is None:
-        return
-    try:
-        notes = ctx.library.compat_notes(info.model_digest)
-    except Unsupported as err:
-        notes = (f"cannot run: {err}",)
-    except (InvalidWeights, OSError):
-        return
-    if notes:
-        ctx.print("  Compatibility")
-        ctx.print("    runs through the GGUF compatibility layer (an Ollama-converted GGUF):")
-        for note in notes:
-            ctx.print(f"    - {note}")
-        ctx.print("")
-
-
-def _print_summary(ctx: CliContext, info: Any, caps: list[str]) -> None:
-    config = info.config
-    model_rows = [
-        ("architecture", config.get("model_family", "")),
-        ("parameters", config.get("model_type", "")),
-        ("context length", str(config.get("context_length", "") or "")),
-        ("embedding length", str(config.get("embedding_length", "") or "")),
-        ("quantization", config.get("file_type", "")),
-    ]
-    ctx.print("  Model")
-    for key, value in model_rows:
-        if value:
-            ctx.print(f"    {key:<20}{value}")
-    ctx.print("")
-    if caps:
-        ctx.print("  Capabilities")
-        for cap in caps:
-            ctx.print(f"    {cap}")
-        ctx.print("")
-    if info.parameters:
-        ctx.print("  Parameters")
-        for line in _parameter_lines(info.parameters):
-            ctx.print(f"    {line}")
-        ctx.print("")
-    if info.system:
-        ctx.print("  System")
-        for line in info.system.strip().splitlines()[:2]:
-            ctx.print(f"    {line}")
-        ctx.print("")
-    if info.licenses:
-        ctx.print("  License")
-        for line in info.licenses[0].strip().splitlines()[:2]:
-            ctx.print(f"    {line}")
-        ctx.print("")
-
-
-def _parameter_lines(parameters: dict[str, Any]) -> list[str]:
-    from registry.modelfile.writer import format_parameter_value
-
-    pairs = []
-    for key, value in parameters.items():
-        for v in value if isinstance(value, list) else [value]:
-            pairs.append((key, format_parameter_value(v)))
-    width = max(len(k) for k, _ in pairs)
-    return [f"{k:<{width}}    {v}" for k, v in pairs]
 
 
 def cmd_cp(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py cp SRC DST``."""
-    ctx.library.copy(_name(args.source), _name(args.destination))
+    ctx.models.copy(args.source, args.destination)
     ctx.print(f"copied '{args.source}' to '{args.destination}'")
     return 0
 
 
 def cmd_rm(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py rm MODEL...``: every name is checked before anything is deleted."""
-    names = [_name(text) for text in args.models]
-    for name in names:
-        ctx.library.get_model(name)
-    for text, name in zip(args.models, names, strict=True):
-        _unload_if_served(ctx, text)
-        ctx.library.remove(name)
+    store = ctx.models
+    for text in args.models:
+        store.show(text)
+    for text in args.models:
+        store.delete(text)
         ctx.print(f"deleted '{text}'")
     return 0
-
-
-def _unload_if_served(ctx: CliContext, model: str) -> None:
-    """As Ollama's CLI does before deleting: ask a running server to unload the model (best effort;
-    no server, or a model it has not loaded, is fine)."""
-    from registry.cli.api_client import ApiClient, ApiError, ServerUnreachable
-
-    try:
-        ApiClient(ctx.settings.host.url, timeout=10).call(
-            "POST", "/api/generate", {"model": model, "keep_alive": 0, "stream": False}
-        )
-    except (ApiError, ServerUnreachable):
-        pass
 
 
 def cmd_prune(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_gc)
 
     p = rsub.add_parser("hash-password", help="Print a bcrypt hash for the config file's [[auth.users]]")
-    p.add_argument("password")
+    p.add_argument("password", help="the password to hash")
     p.set_defaults(handler=cmd_hash_password)
 
 

@@ -106,8 +106,11 @@ class ChatSession:
         return body
 
     def load(self) -> None:
-        """Load the model (an empty chat) so the first answer comes quickly."""
-        self.client.call("POST", "/api/chat", {**self._request(), "messages": [], "stream": False})
+        """Load the model (an empty chat) so the first answer comes quickly; a spinner meanwhile."""
+        from registry.cli.spinner import Spinner
+
+        with Spinner(self.err):
+            self.client.call("POST", "/api/chat", {**self._request(), "messages": [], "stream": False})
 
     def send(self, text: str) -> None:
         """Send a user message and print the streamed answer (plus stats when verbose)."""
@@ -119,12 +122,20 @@ class ChatSession:
         final: dict[str, Any] = {}
         column = 0
         width = shutil.get_terminal_size((80, 24)).columns
-        for event in self.client.stream("/api/chat", {**self._request(), "messages": messages}):
-            piece = (event.get("message") or {}).get("content", "")
-            reply.append(piece)
-            column = self._write(piece, column, width)
-            if event.get("done"):
-                final = event
+        from registry.cli.spinner import Spinner
+
+        spinner = Spinner(self.err).start()  # until the first piece of the answer
+        try:
+            events = self.client.stream("/api/chat", {**self._request(), "messages": messages})
+            for event in events:
+                spinner.stop()
+                piece = (event.get("message") or {}).get("content", "")
+                reply.append(piece)
+                column = self._write(piece, column, width)
+                if event.get("done"):
+                    final = event
+        finally:
+            spinner.stop()
         self.out.write("\n\n" if column or reply else "\n")
         self.out.flush()
         self.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": "".join(reply)}]
@@ -207,19 +218,9 @@ def _show(session: ChatSession, args: list[str]) -> str:
         return f"error: {err}"
     what = args[0]
     if what == "info":
-        details = show.get("details") or {}
-        lines = ["  Model"]
-        for label, key in (
-            ("family", "family"),
-            ("parameters", "parameter_size"),
-            ("quantization", "quantization_level"),
-        ):
-            if details.get(key):
-                lines.append(f"    {label:<16}{details[key]}")
-        caps = show.get("capabilities") or []
-        if caps:
-            lines += ["", "  Capabilities"] + [f"    {c}" for c in caps]
-        return "\n".join(lines) + "\n"
+        from registry.cli.show_layout import render_show_info
+
+        return render_show_info(show).rstrip("\n")
     if what == "license":
         return show.get("license") or "No license was specified for this model."
     if what == "modelfile":
@@ -317,6 +318,66 @@ def _read_message(first: str) -> str:
         lines.append(line)
 
 
+PLACEHOLDER = "Send a message (/? for help)"
+
+#: Keys read while the placeholder shows that end the line or the session at once.
+_CTRL_C, _CTRL_D, _ENTER = "\x03", "\x04", ("\r", "\n")
+
+
+def _first_key(stdin: TextIO, out: TextIO, prompt: str, placeholder: str) -> str:
+    """Show ``prompt`` and the placeholder (dim) after it, wait for one key in cbreak mode, erase the
+    placeholder; returns the key (several characters for an escape sequence such as an arrow)."""
+    import os
+    import select
+    import termios
+    import tty
+
+    fd = stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    out.write(f"{prompt}\x1b[2m{placeholder}\x1b[0m\r\x1b[{len(prompt)}C")
+    out.flush()
+    try:
+        tty.setcbreak(fd)
+        key = os.read(fd, 1)
+        while key.startswith(b"\x1b") and select.select([fd], [], [], 0.05)[0]:
+            key += os.read(fd, 8)
+        while key and key[0] >= 0xC0 and len(key) < 4 and select.select([fd], [], [], 0.05)[0]:
+            key += os.read(fd, 1)  # the rest of a UTF-8 character
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        out.write("\r\x1b[K")
+        out.flush()
+    return key.decode("utf-8", errors="replace")
+
+
+def _read_line(readline: Any, out: TextIO, placeholder: bool) -> str:
+    """One line after ``>>> ``. On a terminal with readline, an empty prompt shows Ollama's
+    placeholder until the first key, which then starts the line as if typed (an arrow key recalls
+    the last history entry, Ctrl-C and Ctrl-D act as usual).
+
+    Raises EOFError, KeyboardInterrupt as :func:`input` does."""
+    if not placeholder or readline is None or not sys.stdin.isatty() or not out.isatty():
+        return input(">>> ")
+    key = _first_key(sys.stdin, out, ">>> ", PLACEHOLDER)
+    if key == _CTRL_D:
+        raise EOFError
+    if key == _CTRL_C:
+        raise KeyboardInterrupt
+    if key in _ENTER:
+        out.write(">>> \n")
+        return ""
+    if key in ("\x1b[A", "\x1bOA"):
+        length = readline.get_current_history_length()
+        key = (readline.get_history_item(length) or "") if length else ""
+    elif not key.isprintable():
+        key = ""
+    readline.set_startup_hook(lambda: readline.insert_text(key))
+    try:
+        return input(">>> ")
+    finally:
+        readline.set_startup_hook(None)
+
+
 def run_repl(session: ChatSession, *, history: bool, history_file: Path) -> int:
     """The interactive loop; returns the exit status."""
     readline: Any = None
@@ -330,7 +391,7 @@ def run_repl(session: ChatSession, *, history: bool, history_file: Path) -> int:
     try:
         while True:
             try:
-                line = input(">>> ")
+                line = _read_line(readline, session.out, placeholder=True)
             except EOFError:
                 print(file=session.out)
                 return 0

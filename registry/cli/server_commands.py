@@ -1,5 +1,9 @@
 """Commands that run or talk to the model server: ``serve``, ``run``, ``ps``, ``stop``.
 
+``run``, ``ps`` and ``stop`` use the server at ``OLLAMA_HOST`` when one answers; with none, ``run``
+starts the server in this process over ``OLLAMA_MODELS`` for as long as it runs, ``ps`` lists
+nothing and ``stop`` only checks the name (see ``registry.cli.model_store``).
+
 Top-level imports stay light (``--help`` must be fast); aiohttp and the server are imported in
 the handlers.
 """
@@ -13,16 +17,45 @@ from typing import Any
 
 from registry.cli.context import CliContext
 
-__all__ = ["format_metrics", "register"]
+__all__ = ["SERVE_ENVIRONMENT", "format_metrics", "register"]
+
+#: ``serve --help``'s list of the environment variables it reads, with their defaults.
+SERVE_ENVIRONMENT = """environment variables (default in brackets):
+  OLLAMA_HOST               where to listen, [scheme://]host[:port] [127.0.0.1:11434]
+  OLLAMA_MODELS             the store's directory [~/.ollama-py/models]
+  OLLAMA_PY_DATABASE_URL    the catalog, e.g. postgresql+psycopg://user@host/db [SQLite in the store]
+  OLLAMA_KEEP_ALIVE         how long an idle model stays loaded, e.g. 10m, -1 forever [5m]
+  OLLAMA_NUM_PARALLEL       requests one loaded model serves at once [1]
+  OLLAMA_MAX_LOADED_MODELS  models loaded at once [3]
+  OLLAMA_MAX_QUEUE          requests waiting before 503 [512]
+  OLLAMA_CONTEXT_LENGTH     context length when the request sets none [4096]
+  OLLAMA_LOAD_TIMEOUT       give up on a load that makes no progress for this long [5m]
+  OLLAMA_ORIGINS            CORS origins allowed besides the local ones, comma-separated [none]
+  OLLAMA_NOPRUNE            keep unused blobs after a pull [false]
+  OLLAMA_DEBUG              debug logging, 1 or 2 [0]"""
 
 
 def register(sub: Any) -> None:
     """Add ``serve``, ``run``, ``ps`` and ``stop``."""
-    p = sub.add_parser("serve", aliases=["start"], help="Start the model server (OLLAMA_HOST)")
+    p = sub.add_parser(
+        "serve",
+        aliases=["start"],
+        help="Start the model server (OLLAMA_HOST)",
+        description="Serve Ollama's and OpenAI's APIs over the store at OLLAMA_MODELS until SIGINT or "
+        "SIGTERM; every model command of this CLI then goes through it.",
+        epilog=SERVE_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(handler=cmd_serve)
-    p = sub.add_parser("run", help="Run a model")
-    p.add_argument("model")
-    p.add_argument("prompt", nargs="*")
+    p = sub.add_parser(
+        "run",
+        help="Run a model",
+        description="Chat with MODEL: one answer for a PROMPT (or piped standard input), else the >>> "
+        "REPL (/? for help). Uses the server at OLLAMA_HOST when one answers; with none, starts the "
+        "server in this process over OLLAMA_MODELS. A model that is not here is pulled first.",
+    )
+    p.add_argument("model", help="the model's name")
+    p.add_argument("prompt", nargs="*", help="the message (words are joined); none: interactive")
     p.add_argument("--verbose", action="store_true", help="show timings for the response")
     p.add_argument("--format", default="", help='response format (e.g. "json")')
     p.add_argument("--keepalive", default=None, help="how long to keep the model loaded (e.g. 5m)")
@@ -32,7 +65,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("ps", help="List running models")
     p.set_defaults(handler=cmd_ps)
     p = sub.add_parser("stop", help="Stop a running model")
-    p.add_argument("model")
+    p.add_argument("model", help="the model to unload now")
     p.set_defaults(handler=cmd_stop)
 
 
@@ -71,18 +104,20 @@ async def _serve(ctx: CliContext) -> None:
         file=sys.stderr,
         flush=True,
     )
+    from runner.protocol import INFERENCE_MISSING, inference_installed
+
+    if not inference_installed():
+        print(
+            f"warning: {INFERENCE_MISSING} (models can be created, listed, pulled and pushed, not run)",
+            file=sys.stderr,
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await runner.cleanup()
-
-
-def _client(ctx: CliContext) -> Any:
-    from registry.cli.api_client import ApiClient
-
-    return ApiClient(ctx.settings.host.url)
 
 
 def _duration(ns: int) -> str:
@@ -110,7 +145,7 @@ def format_metrics(final: dict[str, Any]) -> str:
 
 def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = False) -> dict[str, Any]:
     """``/api/show``; on 404 pull the model (when the server has ``/api/pull``; plain http with
-    ``insecure``), then show again."""
+    ``insecure``), then show again. A pull that fails says what to do next."""
     from registry.cli.api_client import ApiError
 
     try:
@@ -125,9 +160,15 @@ def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = 
             if status:
                 print(status, file=ctx.err, flush=True)
     except ApiError as err:
+        from registry.cli.next_steps import FIRST_MODEL
+
         if err.status in (404, 405):
             raise ApiError(404, f"model '{model}' not found") from None
-        raise
+        raise ApiError(
+            err.status,
+            f"model '{model}' is not in {ctx.models.where} and pulling it failed: {err}\n\n"
+            + FIRST_MODEL.replace("No models yet. To get a first model:", "To get a model:"),
+        ) from None
     return dict(client.call("POST", "/api/show", {"model": model}))
 
 
@@ -135,12 +176,11 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     """One-shot with a prompt or piped stdin; otherwise the interactive REPL."""
     from registry.cli.repl import ChatSession, run_repl
 
-    client = _client(ctx)
-    client.heartbeat()
     if args.format not in ("", "json"):
         from registry.errors import InvalidInput
 
         raise InvalidInput(f'invalid format "{args.format}": only "json" is supported')
+    client = ctx.models.chat_client()
     show = _ensure_model(client, args.model, ctx, insecure=args.insecure)
     session = ChatSession(
         client,
@@ -174,7 +214,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
 
     from registry.cli.humanize import human_bytes, human_duration
 
-    models = _client(ctx).call("GET", "/api/ps")["models"]
+    models = ctx.models.running()
     rows = [["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]]
     now = time.time()
     for m in models:
@@ -202,13 +242,11 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_stop(args: argparse.Namespace, ctx: CliContext) -> int:
-    """Unload a model now (generate with ``keep_alive: 0``)."""
-    from registry.cli.api_client import ApiError
+    """Unload a model now (generate with ``keep_alive: 0``); with no server nothing is loaded."""
+    from registry.errors import ModelNotFound
 
     try:
-        _client(ctx).call("POST", "/api/generate", {"model": args.model, "keep_alive": 0, "stream": False})
-    except ApiError as err:
-        if err.status == 404:
-            raise ApiError(404, f'couldn\'t find model "{args.model}" to stop') from None
-        raise
+        ctx.models.stop(args.model)
+    except ModelNotFound:
+        raise ModelNotFound(f'couldn\'t find model "{args.model}" to stop') from None
     return 0

@@ -1,6 +1,8 @@
 """Transfer commands: pull, push (with per-layer progress bars), export and import archives.
 
-These run the library code in-process (no server needed). Environment read here (the composition
+``pull`` and ``push`` go through the server at ``OLLAMA_HOST`` when one answers, else run in
+process on ``OLLAMA_MODELS`` (see ``registry.cli.model_store``); ``export`` and ``import`` always
+run in process. Environment read here (the composition
 root): ``~/.ollama/id_ed25519`` (Ollama's key, signs token requests to ollama.com), ``DOCKER_CONFIG`` (directory of ``config.json`` with registry credentials, default
 ``~/.docker``) and ``OLLAMA_PY_CA_BUNDLE`` (PEM file of extra trusted CAs; ``--ca-bundle`` wins).
 HTTPS_PROXY / NO_PROXY are honoured by the transport.
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from registry.cli.context import CliContext
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from registry.remote.options import TransferOptions
-    from registry.store.library import Progress
 
 __all__ = ["parse_rate", "register"]
 
@@ -43,7 +46,7 @@ def register(sub: Any) -> None:
     """Add pull, push, export and import to the ``ollama-py`` parser."""
     for command, what in (("pull", "Pull a model from a registry"), ("push", "Push a model to a registry")):
         p = sub.add_parser(command, help=what)
-        p.add_argument("model")
+        p.add_argument("model", help="[host[:port]/][namespace/]model[:tag], e.g. localhost:5000/team/m:v1")
         p.add_argument("--insecure", action="store_true", help="use an insecure (plain http) registry")
         p.add_argument(
             "--max-rate", type=parse_rate, metavar="RATE", help="bandwidth limit, e.g. 10M (bytes/s)"
@@ -52,12 +55,12 @@ def register(sub: Any) -> None:
         p.set_defaults(handler=cmd_pull if command == "pull" else cmd_push)
 
     p = sub.add_parser("export", help="Write models to one archive (zstd tar, OCI layout) for caching")
-    p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="the models to write")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE", help="the archive to write")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("import", help="Restore the models of an archive made by 'export'")
-    p.add_argument("archive", type=Path, metavar="FILE")
+    p.add_argument("archive", type=Path, metavar="FILE", help="an archive written by 'ollama-py export'")
     p.set_defaults(handler=cmd_import)
 
 
@@ -98,44 +101,63 @@ def _options(args: argparse.Namespace, host: str, home: Path) -> TransferOptions
 
 
 def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``ollama-py pull MODEL``."""
+    """``ollama-py pull MODEL``: through the server at ``OLLAMA_HOST`` when one answers, else in process."""
     from registry.oci.name import ModelName
-    from registry.remote.pull import pull_model
 
     name = ModelName.parse(args.model)
-    options = _options(args, name.host, ctx.settings.home)
-    events = pull_model(
-        ctx.library, name, insecure=args.insecure, options=options, prune=not ctx.settings.noprune
+    store = ctx.models
+    _warn_server_flags(args, ctx)
+    events = store.transfer(
+        "pull",
+        args.model,
+        insecure=args.insecure,
+        options=lambda: _options(args, name.host, ctx.settings.home),
     )
     return _render(events)
 
 
 def cmd_push(args: argparse.Namespace, ctx: CliContext) -> int:
-    """``ollama-py push MODEL``."""
+    """``ollama-py push MODEL``: through the server at ``OLLAMA_HOST`` when one answers, else in process."""
+    from registry.errors import Denied, Unauthorized
     from registry.oci.name import ModelName
-    from registry.remote.push import push_model
+    from registry.remote.options import TransferOptions
 
     name = ModelName.parse(args.model)
-    from registry.errors import Denied, Unauthorized
-
-    options = _options(args, name.host, ctx.settings.home)
+    store = ctx.models
+    _warn_server_flags(args, ctx)
+    signing_hosts = TransferOptions().signing_hosts
     try:
-        code = _render(push_model(ctx.library, name, insecure=args.insecure, options=options))
+        code = _render(
+            store.transfer(
+                "push",
+                args.model,
+                insecure=args.insecure,
+                options=lambda: _options(args, name.host, ctx.settings.home),
+            )
+        )
     except (Unauthorized, Denied) as err:
-        if name.host.lower() not in options.signing_hosts:
+        if name.host.lower() not in signing_hosts:
             raise
         raise Unauthorized(
             "you are not authorized to push to this namespace, create the model under a namespace you own"
         ) from err
-    if name.host.lower() in options.signing_hosts:
+    if name.host.lower() in signing_hosts:
         ctx.print(f"You can find your model at: https://ollama.com/{name.repository}")
     return code
 
 
-def _render(events: Any) -> int:
-    """Drive the async progress stream, drawing one bar per layer (speed and ETA) on stderr."""
-    import asyncio
+def _warn_server_flags(args: argparse.Namespace, ctx: CliContext) -> None:
+    """``--max-rate`` and ``--ca-bundle`` apply in process only: a server uses its own settings."""
+    if ctx.models.server_url is not None and (args.max_rate or args.ca_bundle):
+        print(
+            f"warning: --max-rate and --ca-bundle are ignored: {ctx.models.where} transfers with its own "
+            "settings (stop it, or set OLLAMA_HOST to a free port, to transfer in process)",
+            file=ctx.err,
+        )
 
+
+def _render(events: Iterator[dict[str, Any]]) -> int:
+    """Draw ``ProgressResponse`` events, one bar per layer (speed and ETA), on stderr."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -156,25 +178,22 @@ def _render(events: Any) -> int:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-
-    async def drive(progress: Progress) -> None:
-        async for event in events:
-            _show(event, progress, bars, console)
-
     with Progress(*columns, console=console, transient=False) as progress:
-        asyncio.run(drive(progress))
+        for event in events:
+            _show(event, progress, bars, console)
     return 0
 
 
-def _show(event: Progress, progress: Any, bars: dict[str, Any], console: Any) -> None:
-    if event.digest is None or event.total is None:
-        console.print(event.status)
+def _show(event: dict[str, Any], progress: Any, bars: dict[str, Any], console: Any) -> None:
+    digest, total = event.get("digest"), event.get("total")
+    if not digest or total is None:
+        console.print(event.get("status", ""))
         return
-    task = bars.get(event.digest)
+    task = bars.get(digest)
     if task is None:
-        task = progress.add_task(event.status, total=event.total)
-        bars[event.digest] = task
-    progress.update(task, completed=event.completed or 0)
+        task = progress.add_task(event.get("status", ""), total=total)
+        bars[digest] = task
+    progress.update(task, completed=event.get("completed") or 0)
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:

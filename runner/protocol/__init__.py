@@ -38,13 +38,30 @@ __all__ = [
     "HEALTH_ERROR",
     "HEALTH_LOADING",
     "HEALTH_OK",
+    "INFERENCE_MISSING",
     "LOAD_OPTION_NAMES",
     "MAX_PREDICT_PER_CTX",
     "SAMPLING_OPTION_NAMES",
     "CompletionRequest",
     "LoadOptions",
+    "inference_installed",
     "runner_argv",
 ]
+
+#: What the server and the runner say when llama-cpp-python (the ``inference`` extra) is absent.
+INFERENCE_MISSING = "inference is not installed: pip install 'ollama-py[inference]'"
+
+
+def inference_installed() -> bool:
+    """True when ``llama_cpp`` can be imported (found on the path; not imported here: that loads
+    the native library)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):
+        return False
+
 
 HEALTH_LOADING = "loading"
 HEALTH_OK = "ok"

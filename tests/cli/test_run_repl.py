@@ -138,3 +138,52 @@ def test_serve_refuses_a_busy_port(server_env: dict[str, str]) -> None:
     again = cli(server_env, "serve")
     assert again.returncode == 1 and "Error:" in again.stderr
     assert time.monotonic() - start < 60
+
+
+def _spawn(env: dict[str, str], *args: str) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "registry.cli.main", *args],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+    )
+
+
+def test_repl_placeholder_spinner_flags_anywhere_and_show_info(server_env: dict[str, str]) -> None:
+    """Issue 15: Ollama's placeholder after an empty prompt (gone at the first key), a spinner while
+    the model loads and before the first token, ``run MODEL --verbose`` (a flag after the model),
+    an unknown ``/set`` sub-command answered, and ``/show info`` printing ``show``'s layout."""
+    from registry.cli.spinner import FRAMES
+
+    assert cli(server_env, "stop", "tiny").returncode == 0  # so that the load takes a while
+    child = _spawn(server_env, "run", "tiny", "--verbose")
+    try:
+        child.expect_exact(FRAMES[0])  # loading
+        child.expect_exact(">>> \x1b[2mSend a message (/? for help)\x1b[0m")
+        child.sendline("/set think")
+        child.expect_exact("Unknown command '/set think'. Type /? for help")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("/show info")
+        child.expect_exact("  Model\r\n    architecture        llama")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("hello")
+        child.expect_exact(FRAMES[0])  # waiting for the first token
+        child.expect_exact("eval rate:")  # --verbose was taken although it came after the model
+        child.expect_exact("Send a message (/? for help)")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    shown = cli(server_env, "show", "tiny")
+    assert shown.stdout.startswith("  Model\n    architecture        llama")
+
+
+def test_show_verbose_adds_the_metadata(server_env: dict[str, str]) -> None:
+    plain = cli(server_env, "show", "tiny").stdout
+    verbose = cli(server_env, "show", "tiny", "-v").stdout
+    assert "  Metadata" not in plain and "  Metadata" in verbose
+    assert "general.architecture" in verbose and "llama.context_length" in verbose
+    assert verbose.startswith(plain.rstrip("\n"))

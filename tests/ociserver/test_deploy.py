@@ -171,3 +171,41 @@ def test_dockerfile_builds_from_files_that_exist_and_runs_the_project_script() -
     exposed = {int(port) for keyword, rest in instructions if keyword == "EXPOSE" for port in rest.split()}
     services = _compose()["services"]
     assert exposed == _container_ports(services["registry"]) | _container_ports(services["ollama"])
+
+
+def test_compose_file_is_valid_for_docker_compose() -> None:
+    """``docker-compose config`` (Debian's docker-compose, installed by ``setup.sh --dev``) accepts it."""
+    import shutil
+    import subprocess
+
+    tool = shutil.which("docker-compose")
+    assert tool is not None, "docker-compose is not installed: scripts/setup.sh --dev installs it"
+    done = subprocess.run(
+        [tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_dependencies_are_installed_before_the_code_is_copied() -> None:
+    """A code change must not rebuild llama-cpp-python: the first ``pip install`` comes before any
+    COPY of the code, and the one after it installs no dependencies."""
+    instructions = _dockerfile()
+    code_copies = [
+        i
+        for i, (k, rest) in enumerate(instructions)
+        if k == "COPY" and rest.split()[0] in ("registry", "runner", "migrations")
+    ]
+    installs = [i for i, (k, rest) in enumerate(instructions) if k == "RUN" and "pip install" in rest]
+    assert installs[0] < min(code_copies)
+    assert all("--no-deps" in instructions[i][1] for i in installs if i > min(code_copies))
+
+
+def test_one_image_for_both_servers_and_a_pinned_minio_with_a_working_healthcheck() -> None:
+    services = _compose()["services"]
+    assert services["registry"]["image"] == services["ollama"]["image"]
+    minio = services["minio"]
+    assert not minio["image"].endswith(":latest") and ":RELEASE." in minio["image"]
+    assert minio["healthcheck"]["test"] == ["CMD", "mc", "ready", "local"]

@@ -15,6 +15,10 @@ Guarantees:
   request sets: template, system (when non-empty), parameters (merged, request keys win), messages
   (when non-empty); licenses are appended.
 
+A model left with no chat template (none in the GGUF, no TEMPLATE) is created, after a
+``warning: ...`` status (:data:`NO_TEMPLATE_WARNING`). Quantizing to the type the model already has is
+refused (InvalidInput).
+
 Differences from Ollama: a missing base model is an error (no implicit pull); safetensors import is
 not supported; no template is auto-detected from the GGUF (the runner uses the GGUF's own chat
 template); the architecture is checked against the ``gguf`` package's list of architectures that
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.errors import InvalidWeights, Unsupported
+from registry.errors import InvalidInput, InvalidWeights, Unsupported
 from registry.ggufmeta import GgufMetadata, read_metadata
 from registry.modelserver.creator.quantizer import quantize
 from registry.modelserver.creator.request import CreateRequest
@@ -41,7 +45,13 @@ from registry.oci.name import ModelName
 from registry.store.library import Library
 from registry.store.library.progress import Progress
 
-__all__ = ["create_model", "known_architectures"]
+__all__ = ["NO_TEMPLATE_WARNING", "create_model", "known_architectures"]
+
+#: The status a creation reports (and goes on) when the model will have no chat template at all.
+NO_TEMPLATE_WARNING = (
+    "warning: neither the GGUF nor the Modelfile has a chat template (TEMPLATE): SYSTEM and MESSAGE "
+    "will be ignored and prompts sent as plain text; add a TEMPLATE to the Modelfile"
+)
 
 _WEIGHT_TYPES = (mt.OLLAMA_MODEL, mt.OLLAMA_ADAPTER, mt.OLLAMA_PROJECTOR)
 _NOT_GGUF_SUFFIXES = (".safetensors", ".json", ".jinja", ".model", ".pth", ".pt")
@@ -159,7 +169,7 @@ def _model_meta(build: _Build) -> tuple[int, GgufMetadata]:
 def _quantize(build: _Build, target: str) -> Iterator[Progress]:
     index, meta = _model_meta(build)
     if meta.file_type == target:
-        return
+        raise InvalidInput(f"the model is already {target}: nothing to quantize (leave out -q / quantize)")
     source = build.library.blob_path(build.layers[index].digest)
     dest = build.library.layout.tmp_dir / f"quantize-{os.getpid()}-{os.urandom(6).hex()}.gguf"
     try:
@@ -249,6 +259,8 @@ def _build(build: _Build, name: ModelName, request: CreateRequest) -> Iterator[P
         yield from _quantize(build, request.quantize)
     _apply_request(build, request)
     _, meta = _model_meta(build)
+    if not build.template and not meta.chat_template:
+        yield Progress(NO_TEMPLATE_WARNING)
     config = json.dumps(_config(build, meta, request), separators=(",", ":"), ensure_ascii=False).encode()
     config_digest, config_size = build.add_bytes(config)
     yield from _statuses(build)

@@ -24,7 +24,10 @@ import aiohttp
 from registry.errors import InvalidInput, RunnerError
 from runner.protocol import HEALTH_ERROR, HEALTH_OK, CompletionRequest, LoadOptions, runner_argv
 
-__all__ = ["CRASHED_MESSAGE", "RunnerProcess"]
+__all__ = ["CRASHED_MESSAGE", "STDERR_TAIL_LINES", "RunnerProcess"]
+
+#: How many of a dead runner's last stderr lines its error message quotes.
+STDERR_TAIL_LINES = 5
 
 CRASHED_MESSAGE = (
     "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, "
@@ -92,9 +95,27 @@ class RunnerProcess:
                 return line.removeprefix("error: ")
         return ""
 
+    def last_lines(self, count: int = STDERR_TAIL_LINES) -> list[str]:
+        """The last ``count`` non-blank lines the runner wrote to stderr."""
+        return [line for line in self._stderr if line.strip()][-count:]
+
     def _crashed(self, prefix: str = CRASHED_MESSAGE) -> RunnerError:
+        """The error for a runner that stopped: its most telling line, and once the process has
+        exited the last lines of its stderr too (a Python fatal error, a missing library...)."""
         detail = self.last_error()
-        return RunnerError(f"{prefix}: {detail}" if detail else prefix)
+        message = f"{prefix}: {detail}" if detail else prefix
+        if not self.alive:
+            tail = [line for line in self.last_lines() if line.removeprefix("error: ") != detail]
+            if tail:
+                message += "; runner's last output: " + " | ".join(tail)
+        return RunnerError(message)
+
+    async def _died(self) -> RunnerError:
+        """:meth:`_crashed` once the process had up to a second to exit and its stderr to drain."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), 1.0)
+        await asyncio.sleep(0.05)
+        return self._crashed()
 
     async def wait_ready(self, timeout: float) -> dict[str, Any]:
         """Poll ``/health`` until the model is loaded; returns the runner's ``info``.
@@ -169,9 +190,9 @@ class RunnerProcess:
                         done = True
                         break
                 if not done:
-                    raise self._crashed()
+                    raise await self._died()
         except (aiohttp.ClientError, OSError) as err:
-            raise self._crashed() from err
+            raise await self._died() from err
 
     async def _http_error(self, resp: aiohttp.ClientResponse) -> Exception:
         try:
@@ -196,7 +217,7 @@ class RunnerProcess:
                 result: dict[str, Any] = await resp.json()
                 return result
         except (aiohttp.ClientError, OSError) as err:
-            raise self._crashed() from err
+            raise await self._died() from err
 
     async def stop(self) -> None:
         """Kill the runner and clean up. Idempotent."""

@@ -12,9 +12,10 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from registry.errors import RunnerError
 from registry.modelserver.scheduler.process import RunnerProcess
 from registry.modelserver.scheduler.spec import ModelSpec
-from runner.protocol import CompletionRequest
+from runner.protocol import INFERENCE_MISSING, CompletionRequest, inference_installed
 
 __all__ = ["ProcessRunners", "Runner", "RunnerFactory"]
 
@@ -79,5 +80,11 @@ class ProcessRunners:
     verbose: bool = False
 
     async def start(self, spec: ModelSpec) -> Runner:
-        """Spawn the runner process for ``spec`` (does not wait for the load)."""
+        """Spawn the runner process for ``spec`` (does not wait for the load).
+
+        Raises:
+            RunnerError: llama-cpp-python is not installed (:data:`INFERENCE_MISSING`).
+        """
+        if not inference_installed():
+            raise RunnerError(INFERENCE_MISSING)
         return await RunnerProcess.start(spec.load_options(), verbose=self.verbose)

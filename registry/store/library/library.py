@@ -29,7 +29,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from registry.errors import BlobNotFound, CatalogError, InvalidManifest, ModelNotFound
+from registry.errors import (
+    BlobNotFound,
+    CatalogError,
+    InvalidManifest,
+    InvalidWeights,
+    ModelNotFound,
+    Unsupported,
+)
 from registry.oci.digest import Digest
 from registry.oci.manifest import Manifest
 from registry.oci.name import ModelName
@@ -188,6 +195,19 @@ class Library:
             InvalidWeights, StoreError: not a GGUF, or the translation could not be written.
         """
         return self._compat.runnable_weights(digest)
+
+    def compat_status(self, info: ModelInfo) -> list[str]:
+        """``show``'s ``compatibility`` list: what the GGUF compatibility layer changes in the
+        model's weights, ``["cannot run: <why>"]`` for a layout it refuses, ``[]`` for a GGUF
+        llama.cpp loads as stored (or no GGUF at all)."""
+        if info.model_digest is None:
+            return []
+        try:
+            return list(self.compat_notes(info.model_digest))
+        except Unsupported as err:
+            return [f"cannot run: {err}"]
+        except (InvalidWeights, OSError):
+            return []
 
     def compat_notes(self, digest: Digest) -> tuple[str, ...]:
         """What the compatibility layer changes in the blob ``digest`` (empty: nothing); reads

@@ -27,6 +27,7 @@ __all__ = [
     "read_config_json",
     "read_model_info",
     "rfc3339",
+    "show_response",
 ]
 
 _TEXT_LIMIT = 8 << 20
@@ -205,7 +206,7 @@ def details_of(row: ModelRow) -> dict[str, Any]:
 
 
 def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
-    """One ``/api/tags`` entry (``ListModelResponse``) for a model."""
+    """One ``/api/tags`` entry (``ListModelResponse``) for a model; ``broken`` only when it is."""
     short = row.name.display_shortest
     return {
         "name": short,
@@ -214,6 +215,7 @@ def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
         "size": row.manifest.total_size,
         "digest": row.manifest.digest.hex,
         "details": details_of(row),
+        **({"broken": True} if row.broken else {}),  # ours: a blob it needs failed verification
     }
 
 
@@ -252,3 +254,39 @@ def modelfile_of(info: ModelInfo) -> str:
         messages=info.messages,
         requires=info.config.get("requires"),
     )
+
+
+def show_response(info: ModelInfo) -> dict[str, Any]:
+    """The ``/api/show`` answer (``ShowResponse``) for a model: what ``ollama-py show`` renders, from
+    the server or from the local store alike."""
+    from registry.modelfile.writer import format_parameters
+
+    model_info = info.config.get("model_info")
+    if not isinstance(model_info, dict) or not model_info:
+        model_info = _gguf_model_info(info.model_path)
+    return {
+        "license": "\n".join(info.licenses),
+        "modelfile": modelfile_of(info),
+        "parameters": format_parameters(info.parameters),
+        "template": info.template or "",
+        "system": info.system or "",
+        "details": info.details,
+        "messages": list(info.messages),
+        "model_info": model_info,
+        "capabilities": capabilities(info),
+        "modified_at": rfc3339(info.row.modified_at),
+    }
+
+
+def _gguf_model_info(path: Path | None) -> dict[str, Any]:
+    """``model_info`` read from the weights when the config does not record it (a model made by
+    another tool); ``{}`` when there are no weights or they cannot be read."""
+    if path is None:
+        return {}
+    from registry.errors import InvalidWeights
+    from registry.ggufmeta import read_metadata
+
+    try:
+        return read_metadata(path).model_info()
+    except (InvalidWeights, OSError):
+        return {}

@@ -81,7 +81,7 @@ def test_show_variants(store: Path) -> None:
     both = run(store, "show", "llama3.2", "--system", "--license")
     assert both.returncode != 0 and "not allowed with" in both.stderr
     missing = run(store, "show", "nope")
-    assert missing.returncode == 1 and missing.stderr == "Error: model 'nope:latest' not found\n"
+    assert missing.returncode == 1 and missing.stderr == "Error: model 'nope' not found\n"
 
 
 def test_cp_and_rm(store: Path) -> None:
@@ -95,7 +95,7 @@ def test_cp_and_rm(store: Path) -> None:
 
 def test_rm_checks_every_name_first(store: Path) -> None:
     out = run(store, "rm", "me/tiny:q8", "missing")
-    assert out.returncode == 1 and "model 'missing:latest' not found" in out.stderr
+    assert out.returncode == 1 and "model 'missing' not found" in out.stderr
     assert "me/tiny:q8" in run(store, "list").stdout  # nothing deleted
 
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 
 from registry import errors
-from registry.modelfile.writer import format_parameters
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
 from registry.modelserver.api.model_lookup import model_name_field, model_not_found
 from registry.store.library import Library
-from registry.store.library.model_info import ModelInfo, capabilities, list_entry, modelfile_of, rfc3339
+from registry.store.library.model_info import list_entry, show_response
 from registry.version import VERSION
 
 __all__ = ["TAGS_CACHE", "TagsCache", "add_routes"]
@@ -69,36 +67,11 @@ async def show(request: web.Request) -> web.Response:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
         raise model_not_found(text) from None
-    modelfile = modelfile_of(info)
-    response: dict[str, Any] = {
-        "license": "\n".join(info.licenses),
-        "modelfile": modelfile,
-        "parameters": format_parameters(info.parameters),
-        "template": info.template or "",
-        "system": info.system or "",
-        "details": info.details,
-        "messages": list(info.messages),
-        "model_info": info.config.get("model_info", {}),
-        "capabilities": capabilities(info),
-        "modified_at": rfc3339(info.row.modified_at),
-    }
-    compat = await _compat_notes(library, info)
+    response = show_response(info)
+    compat = await asyncio.to_thread(library.compat_status, info)
     if compat:
-        response["compatibility"] = list(compat)
+        response["compatibility"] = compat
     return web.json_response(response)
-
-
-async def _compat_notes(library: Library, info: ModelInfo) -> tuple[str, ...]:
-    """What the GGUF compatibility layer changes in the model's weights (``show``'s extra
-    ``compatibility`` list; absent for a GGUF llama.cpp loads as it is)."""
-    if info.model_digest is None:
-        return ()
-    try:
-        return await asyncio.to_thread(library.compat_notes, info.model_digest)
-    except errors.Unsupported as err:
-        return (f"cannot run: {err}",)
-    except (errors.InvalidWeights, OSError):
-        return ()
 
 
 async def copy(request: web.Request) -> web.Response:
