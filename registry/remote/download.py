@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -37,6 +39,7 @@ from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
 from registry.remote.download_parts import Part, boot_id, parts_from_state, plan_parts, write_chunks_at
+from registry.remote.pull_profile import PullProfile
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
 from registry.store.blobs import PartialBlob
@@ -44,6 +47,8 @@ from registry.store.blobs.hashing import HashWorker, OrderedHasher
 from registry.store.library import Library
 
 __all__ = ["BlobDownload"]
+
+log = logging.getLogger(__name__)
 
 _BLOCK = 512 * 1024
 _WRITEBACK_EVERY = 16 << 20
@@ -81,6 +86,7 @@ class BlobDownload:
         self._state_lock = threading.Lock()
         self._boot_id = boot_id()
         self._advised = 0
+        self.profile = PullProfile(size=descriptor.size)
 
     @property
     def digest(self) -> Any:
@@ -111,6 +117,7 @@ class BlobDownload:
         self.on_progress(sum(p.written for p in parts))
 
     async def _transfer(self) -> None:
+        started = time.perf_counter()
         partial = self.library.partial(self.digest, self.descriptor.size)
         state = await asyncio.to_thread(partial.open)
         self._partial = partial
@@ -124,11 +131,19 @@ class BlobDownload:
             self.hasher = self._hash_worker.hasher
             self._save_state()
             self.on_progress(self.completed)
+            self.profile.parts = sum(1 for p in parts if not p.done)
             await self._run_parts()
             await self._drain_side_tasks()
             assert self._hash_worker is not None
+            mark = time.perf_counter()
             digest = await asyncio.to_thread(self._hash_worker.finish, self.descriptor.size)
+            self.profile.final_hash = time.perf_counter() - mark
+            self.profile.hash = self._hash_worker.busy
+            mark = time.perf_counter()
             await asyncio.to_thread(self.library.commit_partial, partial, digest)
+            self.profile.commit = time.perf_counter() - mark
+            self.profile.total = time.perf_counter() - started
+            log.debug("pull %s: %s", self.digest.short, self.profile.summary())
         except BaseException:
             if self._hash_worker is not None:
                 await asyncio.to_thread(self._hash_worker.stop)
@@ -248,8 +263,11 @@ class BlobDownload:
         block: list[bytes] = []
         block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
+            profile = self.profile
             while part.pos + block_len < part.end:
+                mark = time.perf_counter()
                 chunk = await resp.content.readany()
+                profile.receive += time.perf_counter() - mark
                 if not chunk:
                     break
                 if skip:
@@ -277,11 +295,15 @@ class BlobDownload:
         partial = self._partial
         assert partial is not None
         offset = part.pos
+        mark = time.perf_counter()
         write_chunks_at(partial, offset, chunks)
+        self.profile.write += time.perf_counter() - mark
         worker = self._hash_worker
         assert worker is not None
         if not worker.try_feed(offset, chunks):
+            mark = time.perf_counter()
             await asyncio.to_thread(worker.wait_for_room)
+            self.profile.hash_wait += time.perf_counter() - mark
             # If another part took the slot meanwhile these bytes are not queued: they are read
             # back from disk when the hash cursor gets here.
             worker.try_feed(offset, chunks)
@@ -331,7 +353,9 @@ class BlobDownload:
         try:
             snapshot = [p.written for p in self.parts]
             self._unsynced = 0
+            mark = time.perf_counter()
             await asyncio.to_thread(partial.sync)
+            self.profile.sync += time.perf_counter() - mark
             for p, written in zip(self.parts, snapshot, strict=True):
                 p.durable = max(p.durable, written)
             self._save_state()
