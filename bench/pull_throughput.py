@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import tempfile
@@ -28,14 +29,34 @@ from registry.remote.pull import pull_model
 from registry.store.library import Library
 
 
-async def _pull(store: Path, name: ModelName, options: TransferOptions) -> float:
+class _ProfileLines(logging.Handler):
+    """Keeps the downloader's profile lines (``registry.remote.download`` at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def _pull(store: Path, name: ModelName, options: TransferOptions) -> tuple[float, str]:
+    """Seconds for the pull, and the profile line of its largest blob."""
+    logger = logging.getLogger("registry.remote.download")
+    handler = _ProfileLines()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
     library = Library.open(store)
-    start = time.perf_counter()
-    async for _ in pull_model(library, name, insecure=True, options=options):
-        pass
-    elapsed = time.perf_counter() - start
-    library.close()
-    return elapsed
+    try:
+        start = time.perf_counter()
+        async for _ in pull_model(library, name, insecure=True, options=options):
+            pass
+        elapsed = time.perf_counter() - start
+    finally:
+        library.close()
+        logger.removeHandler(handler)
+    largest = max(handler.lines, key=lambda line: float(line.split(": ", 1)[1].split(" MiB")[0]), default="")
+    return elapsed, largest
 
 
 def _fsync_seconds(path: Path) -> float:
@@ -67,7 +88,11 @@ def measures(size_mib: int, rounds: int, options: TransferOptions) -> list[Measu
                 synced_times.append(curl_times[-1] + _fsync_seconds(out))
                 out.unlink()
                 store = tmp / f"store{i}"
-                our_times.append(asyncio.run(_pull(store, name, options)))
+                seconds, profile = asyncio.run(_pull(store, name, options))
+                our_times.append(seconds)
+                print(
+                    f"round {i + 1}: curl {curl_times[-1]:.2f} s, ours {seconds:.2f} s; {profile}", flush=True
+                )
                 shutil.rmtree(store)
     mib = size / (1 << 20)
     ours = mib / min(our_times)

@@ -31,10 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from registry.errors import BlobNotFound, TransferError
+from registry.hosts.local_names import is_loopback_bind
 from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
@@ -86,6 +88,7 @@ class BlobDownload:
         self._state_lock = threading.Lock()
         self._boot_id = boot_id()
         self._advised = 0
+        self._advising = False
         self.profile = PullProfile(size=descriptor.size)
 
     @property
@@ -189,13 +192,17 @@ class BlobDownload:
 
     async def _ramp_up(self, semaphore: asyncio.Semaphore, extra: int) -> None:
         """After ``ramp_after`` seconds, open ``extra`` more streams if one stream moved fewer than
-        ``fast_stream`` bytes per second. Measured on loopback: one stream is fastest there (parallel
-        parts must be read back for the in-order hash, and the CPU is the limit); over real networks
-        one TCP stream is usually the limit and parallel parts multiply it."""
+        ``fast_stream`` bytes per second, and the bytes do not come from this machine (see
+        ``TransferOptions.widen_on_loopback``). Measured on loopback: one stream is fastest there
+        (parallel parts must be read back for the in-order hash, and the CPU is the limit, the more
+        so on a busy machine, where one stream is slow for want of CPU); over real networks one TCP
+        stream is usually the limit and parallel parts multiply it."""
         before = self.completed
         await asyncio.sleep(self.options.ramp_after)
         rate = (self.completed - before) / self.options.ramp_after
-        if rate < self.options.fast_stream:
+        host = urlsplit(self._direct_url or self.client.blob_url(self.digest)).hostname or ""
+        if rate < self.options.fast_stream and (self.options.widen_on_loopback or not is_loopback_bind(host)):
+            self.profile.streams += extra
             for _ in range(extra):
                 semaphore.release()
 
@@ -335,11 +342,19 @@ class BlobDownload:
             self._syncing = True
             self._spawn(self._sync(partial))
         cursor = self.hasher.cursor
-        if cursor - self._advised >= _WRITEBACK_EVERY:
+        if cursor - self._advised >= _WRITEBACK_EVERY and not self._advising:
             # Hashed bytes are never read again: start their writeback now (so the final fsync has
             # little left) and let the kernel drop them from the page cache (memory stays flat).
-            os.posix_fadvise(partial.fd, self._advised, cursor - self._advised, os.POSIX_FADV_DONTNEED)
+            # In a thread: starting writeback can block for a while, the event loop must not.
+            self._advising = True
+            self._spawn(self._advise(partial, self._advised, cursor))
             self._advised = cursor
+
+    async def _advise(self, partial: PartialBlob, start: int, end: int) -> None:
+        try:
+            await asyncio.to_thread(os.posix_fadvise, partial.fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        finally:
+            self._advising = False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
