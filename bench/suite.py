@@ -64,6 +64,7 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench("decode", "bench.decode_ceiling", python_modules=_MODEL, summary="raw llama_decode 4 vs 1"),
     Bench("inference", "bench.inference_bench", python_modules=_MODEL, summary="model server vs llama.cpp"),
+    Bench("llama_server", "bench.llama_server_bench", python_modules=_MODEL, summary="vs llama-server"),
 )
 
 
