@@ -5,7 +5,7 @@ sends; the process is SIGKILLed once half the blob was served, then the pull is 
 
     python -m bench.resume_after_kill [--size-mib 1024] [--short] [--json PATH]
 
-``--short``: a 256 MiB blob.
+``--short`` changes nothing: the target is a share of a 1 GiB blob.
 """
 
 from __future__ import annotations
@@ -71,10 +71,12 @@ async def measure(size: int) -> Measure:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=None, help="default 1024 (--short: 256)")
+    # --short keeps 1 GiB: what is fetched again is a few MB whatever the size (the checkpoint and
+    # the socket buffers in flight), so the 2 % target is only meaningful at the size it was set for.
+    parser.add_argument("--size-mib", type=int, default=1024)
     add_common_args(parser)
     args = parser.parse_args()
-    emit([asyncio.run(measure((args.size_mib or (256 if args.short else 1024)) << 20))], args)
+    emit([asyncio.run(measure(args.size_mib << 20))], args)
 
 
 if __name__ == "__main__":
