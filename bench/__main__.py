@@ -2,6 +2,7 @@
 
     python -m bench all [--short] [--only NAME,...] [--skip NAME,...] [--json PATH] [--log PATH]
     python -m bench list
+    python -m bench compare RUN.json RUN.json [...]
 
 Each benchmark runs in its own process (see :mod:`bench.suite`), in full mode or with ``--short``
 (CI-sized inputs). The table has one line per measure: measure, ours, baseline, ratio, target,
@@ -21,7 +22,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.report import Measure, format_table
+from bench.report import Measure, format_table, measures_from_json
 from bench.suite import BENCHES, Outcome, run_bench
 
 
@@ -73,6 +74,27 @@ def _run_all(args: argparse.Namespace) -> int:
     return 1 if doc["failed"] else 0
 
 
+def _compare(paths: list[Path]) -> int:
+    """Print the runs' tables side by side: one row per measure, ``ours / baseline = ratio ok`` per run."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    rows: dict[str, list[str]] = {}
+    for i, run in enumerate(runs):
+        for m in measures_from_json(run["measures"]):
+            cells = rows.setdefault(f"{m.bench}: {m.name}", ["-"] * len(runs) + [m.target])
+            base = f" / {m.baseline:.4g}" if m.baseline is not None else ""
+            ratio = f" = {m.ratio:.2f}" if m.ratio is not None else ""
+            cells[i] = f"{m.ours:.4g}{base} {m.unit}{ratio} {'ok' if m.ok else 'MISS'}"
+    header = ["measure", *(f"{r['date']} ({r['mode']})" for r in runs), "target"]
+    table = [header, *([name, *cells] for name, cells in rows.items())]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for path, run in zip(paths, runs, strict=True):
+        for name, why in {**run.get("skipped", {}), **run.get("failed", {})}.items():
+            print(f"{path.name}: {name}: {why}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,7 +106,11 @@ def main() -> int:
     run.add_argument("--log", type=Path, default=Path("bench-output.log"), help="the benchmarks' own output")
     run.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
     sub.add_parser("list", help="the benchmarks and what they need")
+    compare = sub.add_parser("compare", help="the tables of runs (their JSON files) side by side")
+    compare.add_argument("runs", nargs="+", type=Path)
     args = parser.parse_args()
+    if args.command == "compare":
+        return _compare(args.runs)
     if args.command == "list":
         for b in BENCHES:
             needs = ", ".join((*b.programs, *b.python_modules)) or "-"
