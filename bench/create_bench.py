@@ -1,4 +1,5 @@
-"""Benchmark for create (issue: Modelfile and create). Run: ``python bench/create_bench.py [--size-mib N]``.
+"""Benchmark for create (issue: Modelfile and create). Run:
+``python -m bench.create_bench [--size-mib N] [--short] [--json PATH]`` (``--short``: 256 MiB).
 
 Target: ``create`` from a 1 GiB GGUF already on the store's file system takes at most 1.3 x the time
 of hashing that file once (sha256, streaming), both measured in this run on a warm page cache.
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import Measure, add_common_args, emit, ratio_at_most  # noqa: E402
 from registry.modelfile.parser import parse_modelfile  # noqa: E402
 from registry.modelserver.creator import CreateRequest, create_model  # noqa: E402
 from registry.modelserver.creator.local_files import find_local_files  # noqa: E402
@@ -66,28 +68,31 @@ def create_once(work: Path, modelfile: Path, round_no: int) -> float:
         library.close()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+def measures(size_mib: int, rounds: int) -> list[Measure]:
+    """Median create and median hash of the same file, as a measure."""
     with tempfile.TemporaryDirectory(prefix="create-bench-") as tmp:
         work = Path(tmp)
-        gguf = make_gguf(work / "big.gguf", args.size_mib)
+        gguf = make_gguf(work / "big.gguf", size_mib)
         modelfile = work / "Modelfile"
         modelfile.write_text("FROM ./big.gguf\nSYSTEM benchmark\nPARAMETER temperature 0.5\n")
         size = gguf.stat().st_size
         hash_once(gguf)  # warm the page cache
         hashes, creates = [], []
-        for round_no in range(args.rounds):
+        for round_no in range(rounds):
             hashes.append(hash_once(gguf))
             creates.append(create_once(work, modelfile, round_no))
         h, c = statistics.median(hashes), statistics.median(creates)
-        print(f"file: {size / (1 << 30):.2f} GiB GGUF on the store's file system")
-        print(f"hash once (sha256):   median {h:.3f} s  ({size / h / (1 << 20):.0f} MiB/s)  rounds {hashes}")
-        print(f"create (in process):  median {c:.3f} s  rounds {creates}")
-        ratio = c / h
-        print(f"ratio create/hash:    {ratio:.2f}  (target <= 1.30: {'PASS' if ratio <= 1.3 else 'FAIL'})")
+    note = f"{size / (1 << 30):.2f} GiB GGUF; median of {rounds} rounds"
+    return [ratio_at_most("create", f"{size_mib} MiB GGUF vs sha256 of it", c, h, "s", 1.3, note)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mib", type=int, default=None, help="default 1024 (--short: 256)")
+    parser.add_argument("--rounds", type=int, default=3)
+    add_common_args(parser)
+    args = parser.parse_args()
+    emit(measures(args.size_mib or (256 if args.short else 1024), args.rounds), args)
     return 0
 
 

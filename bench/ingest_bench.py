@@ -1,5 +1,5 @@
 """What it costs to put a user's file into the store (issue 10 item 15). Run:
-``python bench/ingest_bench.py [--size-mib 1024] [--rounds 3] [--dir DIR]``.
+``python -m bench.ingest_bench [--size-mib 1024] [--rounds 3] [--dir DIR] [--short] [--json PATH]``.
 
 A committed blob must never share its inode with the user's file (an edit would change the blob), so
 ``create`` now stores a reflink clone where the file system has them, else a copy made while
@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import add_common_args, emit, info, ratio_at_least  # noqa: E402
 from registry.store.blobs import BlobStore, StoreLayout  # noqa: E402
 from registry.store.blobs.reflink import clone_file  # noqa: E402
 
@@ -79,10 +80,12 @@ def timed(fn: Callable[[], None], cleanup: Callable[[], None], rounds: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--size-mib", type=int, default=None, help="default 1024 (--short: 256)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="where to work (default: a temp dir)")
+    add_common_args(parser)
     args = parser.parse_args()
+    args.size_mib = args.size_mib or (256 if args.short else 1024)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
         source = work / "user.gguf"
@@ -121,11 +124,30 @@ def main() -> None:
             ),
             "sha256 only": timed(lambda: hash_once(source), lambda: None, args.rounds),
         }
-    base = results["cp"]
-    print(f"{args.size_mib} MiB, median of {args.rounds} rounds; reflinks here: {'yes' if clone else 'no'}")
-    for name, seconds in results.items():
-        mib_s = args.size_mib / seconds if seconds else float("inf")
-        print(f"  {name:<42} {seconds:7.3f} s  {mib_s:8.0f} MiB/s  {seconds / base:5.2f} x cp")
+    note = f"{args.size_mib} MiB, median of {args.rounds} rounds; reflinks here: {'yes' if clone else 'no'}"
+    mib = args.size_mib
+    store_default = next(v for k, v in results.items() if k.startswith("store default"))
+    emit(
+        [
+            info(
+                "ingest",
+                "store default vs cp + fsync",
+                mib / store_default,
+                "MiB/s",
+                mib / results["cp + fsync"],
+                note,
+            ),
+            ratio_at_least(
+                "ingest",
+                "store default vs sha256 only",
+                mib / store_default,
+                mib / results["sha256 only"],
+                "MiB/s",
+                0.8,
+            ),
+        ],
+        args,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Benchmarks for the model library (issue: model library core). Run: ``python bench/library_bench.py``.
+"""Benchmarks for the model library (issue: model library core). Run:
+``python -m bench.library_bench [list] [prune] [help] [ingest] [--short] [--json PATH]``
+(``--short``: 1,000 models, 10,000 blobs, a 256 MiB file).
 
 Each figure is printed next to its target; ratios are against a baseline measured in this run.
 
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import Measure, add_common_args, at_most, emit, ratio_at_least  # noqa: E402
 from registry.oci import mediatypes as mt  # noqa: E402
 from registry.oci.digest import sha256_of  # noqa: E402
 from registry.oci.manifest import Descriptor, build_manifest  # noqa: E402
@@ -64,10 +67,10 @@ def seed_models(lib: Library, count: int) -> None:
             Q.set_model(conn, name, manifest.digest)
 
 
-def bench_list(tmp: Path) -> None:
+def bench_list(tmp: Path, count: int = 10_000) -> list[Measure]:
     store = tmp / "list-store"
     lib = Library.open(store)
-    seed_models(lib, 10_000)
+    seed_models(lib, count)
     env = {**os.environ, "OLLAMA_MODELS": str(store), "PYTHONPATH": str(ROOT)}
     _cli(env, "list")  # warm the page cache
     cli = statistics.median(_cli(env, "list") for _ in range(5))
@@ -87,13 +90,22 @@ def bench_list(tmp: Path) -> None:
                 response = await client.get("/api/tags")
                 raw = await response.read()
                 times.append(time.perf_counter() - start)
-                assert len(json.loads(raw)["models"]) == 10_000
+                assert len(json.loads(raw)["models"]) == count
             return statistics.median(times[1:])
 
     api_time = asyncio.run(api())
     lib.close()
-    print(f"list 10,000 models: CLI {cli:.3f} s (target < 0.5 s; bare python start {baseline:.3f} s)")
-    print(f"list 10,000 models: GET /api/tags {api_time * 1000:.1f} ms (target < 50 ms)")
+    return [
+        at_most(
+            "library",
+            f"ollama-py list, {count:,} models",
+            cli,
+            "s",
+            0.5,
+            f"bare python start {baseline:.3f} s",
+        ),
+        at_most("library", f"GET /api/tags, {count:,} models", api_time * 1000, "ms", 50),
+    ]
 
 
 def _time_python_pass() -> float:
@@ -102,12 +114,12 @@ def _time_python_pass() -> float:
     return time.perf_counter() - start
 
 
-def bench_prune(tmp: Path) -> None:
+def bench_prune(tmp: Path, count: int = 100_000) -> list[Measure]:
     store = tmp / "prune-store"
     lib = Library.open(store)
     old = time.time() - 7200
     sizes = {}
-    for i in range(100_000):
+    for i in range(count):
         data = i.to_bytes(8, "big")
         digest = sha256_of(data)
         path = lib.blobs.path(digest)
@@ -115,11 +127,11 @@ def bench_prune(tmp: Path) -> None:
         path.write_bytes(data)
         sizes[digest] = len(data)
     digests = list(sizes)
-    live, garbage = digests[:99_000], digests[99_000:]
+    live, garbage = digests[: count - count // 100], digests[count - count // 100 :]
     with lib.db.write() as conn:
         Q.record_blobs(conn, sizes, now=old)
     cfg, cfg_size = lib.add_bytes(b"{}")
-    for chunk in range(99):
+    for chunk in range((len(live) + 999) // 1000):
         layers = [Descriptor(mt.OLLAMA_MODEL, d, 8) for d in live[chunk * 1000 : (chunk + 1) * 1000]]
         lib.put_model(
             ModelName.parse(f"m{chunk}"), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg, cfg_size), layers)
@@ -129,24 +141,20 @@ def bench_prune(tmp: Path) -> None:
     start = time.perf_counter()
     report = lib.prune(grace_seconds=3600)
     elapsed = time.perf_counter() - start
-    assert len(report.blobs_removed) == 1000, len(report.blobs_removed)
+    assert len(report.blobs_removed) == len(garbage), len(report.blobs_removed)
     lib.close()
-    print(
-        f"prune 100,000 blobs with 1,000 garbage: {elapsed:.2f} s (target < 5 s), removed {len(report.blobs_removed)}"
-    )
+    return [at_most("library", f"prune {count:,} blobs, 1% garbage", elapsed, "s", 5 * count / 100_000)]
 
 
-def bench_help() -> None:
+def bench_help() -> list[Measure]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     help_times = [_cli(env, "--help") for _ in range(7)]
     base = [_time_python_pass() for _ in range(7)]
-    print(
-        f"ollama-py --help cold: {statistics.median(help_times):.3f} s (target < 0.3 s; "
-        f"bare python start {statistics.median(base):.3f} s)"
-    )
+    note = f"bare python start {statistics.median(base):.3f} s"
+    return [at_most("library", "ollama-py --help, cold", statistics.median(help_times), "s", 0.3, note)]
 
 
-def bench_ingest(tmp: Path, size: int) -> None:
+def bench_ingest(tmp: Path, size: int) -> list[Measure]:
     source = tmp / "big.gguf"
     with open(source, "wb") as f:
         block = os.urandom(1 << 20)
@@ -177,28 +185,31 @@ def bench_ingest(tmp: Path, size: int) -> None:
     copied = statistics.median(r[1] for r in rounds)
     linked = statistics.median(r[2] for r in rounds)
     mib = size / (1 << 20)
-    print(
-        f"ingest {mib:.0f} MiB: hashlib alone {mib / hashed:.0f} MiB/s; copy+hash+fsync {mib / copied:.0f} MiB/s "
-        f"= {hashed / copied:.2f}x (target >= 0.8x); hard link+hash {mib / linked:.0f} MiB/s = {hashed / linked:.2f}x"
-    )
     lib.close()
+    note = f"hard link + hash {mib / linked:.0f} MiB/s"
+    name = f"ingest {mib:.0f} MiB (copy+hash+fsync) vs sha256"
+    return [ratio_at_least("library", name, mib / copied, mib / hashed, "MiB/s", 0.8, note)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("which", nargs="*", default=["list", "prune", "help", "ingest"])
-    parser.add_argument("--ingest-mib", type=int, default=1024)
+    parser.add_argument("--ingest-mib", type=int, default=None, help="default 1024 (--short: 256)")
+    add_common_args(parser)
     args = parser.parse_args()
+    scale = 10 if args.short else 1  # --short: a tenth of the models and blobs (targets scaled)
+    measures: list[Measure] = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp_name:
         tmp = Path(tmp_name)
         if "list" in args.which:
-            bench_list(tmp)
+            measures += bench_list(tmp, 10_000 // scale)
         if "prune" in args.which:
-            bench_prune(tmp)
+            measures += bench_prune(tmp, 100_000 // scale)
         if "help" in args.which:
-            bench_help()
+            measures += bench_help()
         if "ingest" in args.which:
-            bench_ingest(tmp, args.ingest_mib << 20)
+            measures += bench_ingest(tmp, (args.ingest_mib or (256 if args.short else 1024)) << 20)
+    emit(measures, args)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Peak RSS of ``ollama-py pull`` of a 4 GiB blob (target < 200 MB).
+"""Peak RSS of ``ollama-py pull`` of a 4 GiB blob (target < 100 MB, issue 17).
 
 The blob is a zero pattern held by a loopback server (``bytes(n)`` is allocated lazily, so the bench
 itself stays small); the pull runs as a separate process whose peak RSS is read from
 ``getrusage(RUSAGE_CHILDREN)``.
 
-    python -m bench.pull_memory [--size-mib 4096]
+    python -m bench.pull_memory [--size-mib 4096] [--short] [--json PATH]
+
+``--short``: a 1 GiB blob.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.report import Measure, add_common_args, at_most, emit
 from bench.served_upstream import serve_blob
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def main(size: int) -> None:
+async def measure(size: int) -> Measure:
+    """Pull ``size`` bytes in a child process; its peak RSS as a measure."""
     data = bytes(size)
     upstream, _ = await serve_blob(data)
     try:
@@ -48,12 +52,18 @@ async def main(size: int) -> None:
         await upstream.stop()
     assert code == 0, f"pull failed with exit {code}"
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(
-        f"pulled {size >> 20} MiB in {elapsed:.1f} s; peak RSS of the pulling process: {peak_mb:.0f} MB (target < 200)"
-    )
+    note = f"pulled in {elapsed:.1f} s"
+    return at_most("pull", f"peak RSS of a {size >> 20} MiB pull", peak_mb, "MB", 100, note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=None, help="default 4096 (--short: 1024)")
+    add_common_args(parser)
+    args = parser.parse_args()
+    size_mib = args.size_mib or (1024 if args.short else 4096)
+    emit([asyncio.run(measure(size_mib << 20))], args)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=4096)
-    asyncio.run(main(parser.parse_args().size_mib << 20))
+    main()

@@ -3,7 +3,9 @@
 Both send the same bytes to the same server; each run goes to a fresh repository. The registry
 (distribution 2.8.2) is itself CPU-bound at a few hundred MiB/s here, which caps both.
 
-    python -m bench.push_throughput [--size-mib 1024] [--rounds 2]
+    python -m bench.push_throughput [--size-mib 1024] [--rounds 2] [--short] [--json PATH]
+
+``--short``: a 256 MiB blob.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.registry_fixture import curl_put, distribution_registry, make_blob
+from bench.report import Measure, add_common_args, emit, ratio_at_least
 from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, build_manifest
@@ -30,12 +33,9 @@ async def _push(library: Library, name: ModelName) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    size = args.size_mib << 20
+def measures(size_mib: int, rounds: int) -> list[Measure]:
+    """Alternate curl and our push ``rounds`` times; the best of each as a measure."""
+    size = size_mib << 20
     with tempfile.TemporaryDirectory(dir=Path.home()) as tmp_text:
         tmp = Path(tmp_text)
         blob = tmp / "blob"
@@ -48,7 +48,7 @@ def main() -> None:
         )
         curl_times, our_times = [], []
         with distribution_registry(tmp) as host:
-            for i in range(args.rounds):
+            for i in range(rounds):
                 curl_times.append(curl_put(host, f"bench/curl{i}", blob, hexd))
                 name = ModelName.parse(f"{host}/bench/ours{i}:v1")
                 library.put_model(name, manifest)
@@ -56,16 +56,28 @@ def main() -> None:
                     library.remove(ModelName.parse(f"{host}/bench/ours{i - 1}:v1"))
                 our_times.append(asyncio.run(_push(library, name)))
         library.close()
-    curl_best, ours_best = min(curl_times), min(our_times)
     mib = size / (1 << 20)
-    print(f"blob {mib:.0f} MiB")
-    print(
-        f"curl POST + PUT -T: {curl_best:.2f} s ({mib / curl_best:.0f} MiB/s) runs {[round(t, 2) for t in curl_times]}"
-    )
-    print(
-        f"ollama-py push: {ours_best:.2f} s ({mib / ours_best:.0f} MiB/s) runs {[round(t, 2) for t in our_times]}"
-    )
-    print(f"ratio (ours / curl throughput): {curl_best / ours_best:.2f}  (target >= 0.7)")
+    runs = f"runs (s): ours {[round(t, 2) for t in our_times]}, curl {[round(t, 2) for t in curl_times]}"
+    return [
+        ratio_at_least(
+            "push",
+            f"{size_mib} MiB vs curl PUT -T",
+            mib / min(our_times),
+            mib / min(curl_times),
+            "MiB/s",
+            0.7,
+            runs,
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=None, help="default 1024 (--short: 256)")
+    parser.add_argument("--rounds", type=int, default=2)
+    add_common_args(parser)
+    args = parser.parse_args()
+    emit(measures(args.size_mib or (256 if args.short else 1024), args.rounds), args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Registry server benchmarks against docker-registry (distribution 2.8.2, Debian) started here on loopback.
 
-    python bench/registry_bench.py [--size-mib 1024] [--clients 8] [--wrk-seconds 10]
+    python -m bench.registry_bench [--size-mib 1024] [--clients 8] [--wrk-seconds 10] [--short] [--json PATH]
 
 Runs the same three workloads against both servers in one run and prints the ratios:
 
@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.report import add_common_args, emit, ratio_at_least  # noqa: E402
 
 
 def free_port() -> int:
@@ -191,10 +194,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--size-mib", type=int, default=None, help="default 1024 (--short: 256)")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument("--wrk-seconds", type=int, default=None, help="default 10 (--short: 3)")
+    add_common_args(parser)
     args = parser.parse_args()
+    args.size_mib = args.size_mib or (256 if args.short else 1024)
+    args.wrk_seconds = args.wrk_seconds or (3 if args.short else 10)
     for tool in ("docker-registry", "curl", "wrk"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
@@ -230,13 +236,18 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peer, ours = results["docker-registry"], results["ollama-py"]
-    targets = {"push_mib_s": 2.0, "pull_mib_s": 1.0, "manifest_rps": 0.7}
-    print(f"{'metric':<14}{'docker-registry':>17}{'ollama-py':>12}{'ratio':>8}{'target':>8}")
-    for key, target in targets.items():
-        ratio = ours[key] / peer[key]
-        print(
-            f"{key:<14}{peer[key]:>17.1f}{ours[key]:>12.1f}{ratio:>8.2f}{target:>8.1f}  {'ok' if ratio >= target else 'MISS'}"
-        )
+    what = {
+        "push_mib_s": (f"push {args.size_mib} MiB, curl PUT, vs docker-registry", "MiB/s", 2.0),
+        "pull_mib_s": (f"pull, {args.clients} curl clients, vs docker-registry", "MiB/s", 1.0),
+        "manifest_rps": ("manifest GET by tag (wrk), vs docker-registry", "req/s", 0.7),
+    }
+    emit(
+        [
+            ratio_at_least("registry", name, ours[key], peer[key], unit, target)
+            for key, (name, unit, target) in what.items()
+        ],
+        args,
+    )
     return 0
 
 

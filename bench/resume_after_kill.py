@@ -3,7 +3,9 @@
 ``ollama-py pull`` runs as a separate process against a loopback server that counts the bytes it
 sends; the process is SIGKILLed once half the blob was served, then the pull is run again.
 
-    python -m bench.resume_after_kill [--size-mib 1024]
+    python -m bench.resume_after_kill [--size-mib 1024] [--short] [--json PATH]
+
+``--short`` changes nothing: the target is a share of a 1 GiB blob.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.report import Measure, add_common_args, at_most, emit
 from bench.served_upstream import serve_blob
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +48,8 @@ async def _pull(env: dict[str, str], name: str, kill_at: int | None, served: obj
     return await proc.wait()
 
 
-async def main(size: int) -> None:
+async def measure(size: int) -> Measure:
+    """Kill a pull half-way, resume it; the share of the blob fetched twice as a measure."""
     data = os.urandom(size)
     upstream, hexd = await serve_blob(data)
     name = f"{upstream.host}/bench/big:v1"
@@ -61,11 +65,19 @@ async def main(size: int) -> None:
         await upstream.stop()
     total = upstream.counters.served[hexd]
     again = total - size
-    print(f"blob {size >> 20} MiB; killed after {at_kill / size:.0%} served; served in all {total} bytes")
-    print(f"fetched again: {again} bytes = {again / size:.2%} of the blob (target <= 2 %)")
+    note = f"killed after {at_kill / size:.0%} served; served in all {total} bytes"
+    return at_most("pull", f"refetched after SIGKILL ({size >> 20} MiB)", again / size * 100, "%", 2, note)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    # --short keeps 1 GiB: what is fetched again is a few MB whatever the size (the checkpoint and
+    # the socket buffers in flight), so the 2 % target is only meaningful at the size it was set for.
+    parser.add_argument("--size-mib", type=int, default=1024)
+    add_common_args(parser)
+    args = parser.parse_args()
+    emit([asyncio.run(measure(args.size_mib << 20))], args)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size-mib", type=int, default=1024)
-    asyncio.run(main(parser.parse_args().size_mib << 20))
+    main()

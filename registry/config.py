@@ -11,6 +11,7 @@ its models with ``ollama-py import-ollama`` instead).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,22 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         raise InvalidInput(f"invalid {key}={raw!r}: expected an integer") from err
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2}
+_BYTE_UNITS |= {"mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "tb": 1000**4, "tib": 1024**4}
+
+
+def _bytes(env: Mapping[str, str], key: str) -> int | None:
+    """A size such as ``512MiB``, ``2 GB`` or ``1048576``; None when unset."""
+    raw = env.get(key, "").strip().strip("\"'").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", raw)
+    unit = _BYTE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise InvalidInput(f"invalid {key}={raw!r}: expected a size such as 512MiB or 2GB")
+    return int(float(match.group(1)) * unit)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable from the environment. Build it with :func:`load_settings`."""
@@ -98,7 +115,8 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path.home() / ".ollama-py" / "models")
     database_url: str | None = None
     keep_alive: float | None = 300.0  # seconds; None = forever
-    num_parallel: int = 1
+    num_parallel: int = 0  # 0: auto (as many slots as memory allows, at most 4)
+    memory_limit: int | None = None  # bytes a new runner may use at most (OLLAMA_PY_MEMORY_LIMIT)
     max_loaded_models: int = 3
     max_queue: int = 512
     context_length: int = 4096
@@ -133,7 +151,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         models_dir=Path(models).expanduser() if models else home / ".ollama-py" / "models",
         database_url=env.get("OLLAMA_PY_DATABASE_URL") or None,
         keep_alive=keep_alive,
-        num_parallel=max(1, _int(env, "OLLAMA_NUM_PARALLEL", 1)),
+        num_parallel=max(0, _int(env, "OLLAMA_NUM_PARALLEL", 0)),
+        memory_limit=_bytes(env, "OLLAMA_PY_MEMORY_LIMIT"),
         max_loaded_models=max_loaded if max_loaded > 0 else 3,
         max_queue=max(1, _int(env, "OLLAMA_MAX_QUEUE", 512)),
         context_length=_int(env, "OLLAMA_CONTEXT_LENGTH", 0) or 4096,

@@ -209,13 +209,13 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
-    """Table ``NAME ID SIZE PROCESSOR CONTEXT UNTIL``."""
+    """Table ``NAME ID SIZE PROCESSOR CONTEXT PARALLEL UNTIL`` (Ollama's, with the runner's slots)."""
     from datetime import datetime
 
     from registry.cli.humanize import human_bytes, human_duration
 
     models = ctx.models.running()
-    rows = [["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]]
+    rows = [["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "PARALLEL", "UNTIL"]]
     now = time.time()
     for m in models:
         until = datetime.fromisoformat(m["expires_at"].replace("Z", "+00:00")).timestamp()
@@ -232,6 +232,7 @@ def cmd_ps(args: argparse.Namespace, ctx: CliContext) -> int:
                 human_bytes(int(m["size"])),
                 "100% CPU",
                 str(m["context_length"]),
+                str(m.get("parallel", "")),
                 when,
             ]
         )

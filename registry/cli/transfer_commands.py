@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,12 @@ def register(sub: Any) -> None:
             "--max-rate", type=parse_rate, metavar="RATE", help="bandwidth limit, e.g. 10M (bytes/s)"
         )
         p.add_argument("--ca-bundle", type=Path, metavar="FILE", help="PEM file of extra trusted CAs")
+        if command == "pull":
+            p.add_argument(
+                "--profile",
+                action="store_true",
+                help="print where each blob's time went (receive, write, hash, fsync, commit)",
+            )
         p.set_defaults(handler=cmd_pull if command == "pull" else cmd_push)
 
     p = sub.add_parser("export", help="Write models to one archive (zstd tar, OCI layout) for caching")
@@ -104,6 +111,8 @@ def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py pull MODEL``: through the server at ``OLLAMA_HOST`` when one answers, else in process."""
     from registry.oci.name import ModelName
 
+    if args.profile:
+        _show_pull_profile()
     name = ModelName.parse(args.model)
     store = ctx.models
     _warn_server_flags(args, ctx)
@@ -114,6 +123,18 @@ def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:
         options=lambda: _options(args, name.host, ctx.settings.home),
     )
     return _render(events)
+
+
+def _show_pull_profile() -> None:
+    """Send the downloader's DEBUG log (one profile line per blob) to stderr."""
+    import logging
+
+    logger = logging.getLogger("registry.remote.download")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
 
 
 def cmd_push(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -25,18 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from registry.errors import BlobNotFound, TransferError
+from registry.hosts.local_names import is_loopback_bind
 from registry.oci.manifest import Descriptor
 from registry.remote.blob_lock import blob_transfer_lock
 from registry.remote.client import RegistryClient
 from registry.remote.download_parts import Part, boot_id, parts_from_state, plan_parts, write_chunks_at
+from registry.remote.pull_profile import PullProfile
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
 from registry.store.blobs import PartialBlob
@@ -44,6 +49,8 @@ from registry.store.blobs.hashing import HashWorker, OrderedHasher
 from registry.store.library import Library
 
 __all__ = ["BlobDownload"]
+
+log = logging.getLogger(__name__)
 
 _BLOCK = 512 * 1024
 _WRITEBACK_EVERY = 16 << 20
@@ -81,6 +88,8 @@ class BlobDownload:
         self._state_lock = threading.Lock()
         self._boot_id = boot_id()
         self._advised = 0
+        self._advising = False
+        self.profile = PullProfile(size=descriptor.size)
 
     @property
     def digest(self) -> Any:
@@ -111,6 +120,7 @@ class BlobDownload:
         self.on_progress(sum(p.written for p in parts))
 
     async def _transfer(self) -> None:
+        started = time.perf_counter()
         partial = self.library.partial(self.digest, self.descriptor.size)
         state = await asyncio.to_thread(partial.open)
         self._partial = partial
@@ -124,11 +134,19 @@ class BlobDownload:
             self.hasher = self._hash_worker.hasher
             self._save_state()
             self.on_progress(self.completed)
+            self.profile.parts = sum(1 for p in parts if not p.done)
             await self._run_parts()
             await self._drain_side_tasks()
             assert self._hash_worker is not None
+            mark = time.perf_counter()
             digest = await asyncio.to_thread(self._hash_worker.finish, self.descriptor.size)
+            self.profile.final_hash = time.perf_counter() - mark
+            self.profile.hash = self._hash_worker.busy
+            mark = time.perf_counter()
             await asyncio.to_thread(self.library.commit_partial, partial, digest)
+            self.profile.commit = time.perf_counter() - mark
+            self.profile.total = time.perf_counter() - started
+            log.debug("pull %s: %s", self.digest.short, self.profile.summary())
         except BaseException:
             if self._hash_worker is not None:
                 await asyncio.to_thread(self._hash_worker.stop)
@@ -174,13 +192,17 @@ class BlobDownload:
 
     async def _ramp_up(self, semaphore: asyncio.Semaphore, extra: int) -> None:
         """After ``ramp_after`` seconds, open ``extra`` more streams if one stream moved fewer than
-        ``fast_stream`` bytes per second. Measured on loopback: one stream is fastest there (parallel
-        parts must be read back for the in-order hash, and the CPU is the limit); over real networks
-        one TCP stream is usually the limit and parallel parts multiply it."""
+        ``fast_stream`` bytes per second, and the bytes do not come from this machine (see
+        ``TransferOptions.widen_on_loopback``). Measured on loopback: one stream is fastest there
+        (parallel parts must be read back for the in-order hash, and the CPU is the limit, the more
+        so on a busy machine, where one stream is slow for want of CPU); over real networks one TCP
+        stream is usually the limit and parallel parts multiply it."""
         before = self.completed
         await asyncio.sleep(self.options.ramp_after)
         rate = (self.completed - before) / self.options.ramp_after
-        if rate < self.options.fast_stream:
+        host = urlsplit(self._direct_url or self.client.blob_url(self.digest)).hostname or ""
+        if rate < self.options.fast_stream and (self.options.widen_on_loopback or not is_loopback_bind(host)):
+            self.profile.streams += extra
             for _ in range(extra):
                 semaphore.release()
 
@@ -248,8 +270,11 @@ class BlobDownload:
         block: list[bytes] = []
         block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
+            profile = self.profile
             while part.pos + block_len < part.end:
+                mark = time.perf_counter()
                 chunk = await resp.content.readany()
+                profile.receive += time.perf_counter() - mark
                 if not chunk:
                     break
                 if skip:
@@ -277,11 +302,15 @@ class BlobDownload:
         partial = self._partial
         assert partial is not None
         offset = part.pos
+        mark = time.perf_counter()
         write_chunks_at(partial, offset, chunks)
+        self.profile.write += time.perf_counter() - mark
         worker = self._hash_worker
         assert worker is not None
         if not worker.try_feed(offset, chunks):
+            mark = time.perf_counter()
             await asyncio.to_thread(worker.wait_for_room)
+            self.profile.hash_wait += time.perf_counter() - mark
             # If another part took the slot meanwhile these bytes are not queued: they are read
             # back from disk when the hash cursor gets here.
             worker.try_feed(offset, chunks)
@@ -313,11 +342,19 @@ class BlobDownload:
             self._syncing = True
             self._spawn(self._sync(partial))
         cursor = self.hasher.cursor
-        if cursor - self._advised >= _WRITEBACK_EVERY:
+        if cursor - self._advised >= _WRITEBACK_EVERY and not self._advising:
             # Hashed bytes are never read again: start their writeback now (so the final fsync has
             # little left) and let the kernel drop them from the page cache (memory stays flat).
-            os.posix_fadvise(partial.fd, self._advised, cursor - self._advised, os.POSIX_FADV_DONTNEED)
+            # In a thread: starting writeback can block for a while, the event loop must not.
+            self._advising = True
+            self._spawn(self._advise(partial, self._advised, cursor))
             self._advised = cursor
+
+    async def _advise(self, partial: PartialBlob, start: int, end: int) -> None:
+        try:
+            await asyncio.to_thread(os.posix_fadvise, partial.fd, start, end - start, os.POSIX_FADV_DONTNEED)
+        finally:
+            self._advising = False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -331,7 +368,9 @@ class BlobDownload:
         try:
             snapshot = [p.written for p in self.parts]
             self._unsynced = 0
+            mark = time.perf_counter()
             await asyncio.to_thread(partial.sync)
+            self.profile.sync += time.perf_counter() - mark
             for p, written in zip(self.parts, snapshot, strict=True):
                 p.durable = max(p.durable, written)
             self._save_state()

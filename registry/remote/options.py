@@ -1,7 +1,8 @@
 """Transfer options: every knob of pull and push, passed explicitly (nothing reads the environment).
 
 Defaults were chosen by measurement on loopback (see ``bench/`` and ``docs/transfers.md``): parts of
-64 MiB; one stream per blob, widened to 4 when one stream is slower than 200 MiB/s (a WAN, a CDN);
+64 MiB; one stream per blob, widened to 4 when one stream is slower than 200 MiB/s (a WAN, a CDN;
+never from a loopback host);
 uploads in 128 MiB PATCH chunks, monolithic below 32 MiB.
 """
 
@@ -43,6 +44,10 @@ class TransferOptions:
     parallel_parts: int = 4
     fast_stream: float = 200 * MiB
     ramp_after: float = 1.0
+    #: Widen to parallel parts also from a loopback host (127.0.0.0/8, ::1, localhost). Off: there
+    #: a slow stream means a busy CPU, not a slow network, and parallel parts only add work (bytes
+    #: that land ahead of the hash are read back from disk).
+    widen_on_loopback: bool = False
     #: Blobs of one model transferred at once.
     parallel_blobs: int = 3
     #: No bytes for this long means the connection stalled: reconnect (not a failed pull).

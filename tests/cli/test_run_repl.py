@@ -64,7 +64,15 @@ def test_one_shot_piped_ps_and_stop(server_env: dict[str, str]) -> None:
     piped = cli(server_env, "run", "tiny", stdin="from stdin\n")
     assert piped.returncode == 0, piped.stderr
     ps = cli(server_env, "ps")
-    assert ps.stdout.splitlines()[0].split() == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
+    assert ps.stdout.splitlines()[0].split() == [
+        "NAME",
+        "ID",
+        "SIZE",
+        "PROCESSOR",
+        "CONTEXT",
+        "PARALLEL",
+        "UNTIL",
+    ]
     assert "tiny:latest" in ps.stdout and "from now" in ps.stdout
     assert cli(server_env, "stop", "tiny").returncode == 0
     assert "tiny:latest" not in cli(server_env, "ps").stdout

@@ -30,6 +30,16 @@ async def test_cli_pull_and_push(tmp_path: Path, upstream: Upstream) -> None:
     assert ("me/copy", "latest") in upstream.manifests
 
 
+async def test_cli_pull_profile_says_where_the_time_went(tmp_path: Path, upstream: Upstream) -> None:
+    serve_model(upstream)
+    code, out = await run_cli(tmp_path / "store", "pull", "--insecure", "--profile", str(name_on(upstream)))
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("pull ") and "part(s)" in line]
+    assert lines, out  # one per blob fetched
+    for phase in ("receive", "write", "hash", "hash wait", "fsync", "final hash", "commit", "MiB/s"):
+        assert phase in lines[0], lines[0]
+
+
 async def test_cli_errors(tmp_path: Path, upstream: Upstream) -> None:
     code, out = await run_cli(tmp_path / "s", "pull", "--insecure", str(name_on(upstream, "library/none")))
     assert code == 1 and "Error: pull model manifest: file does not exist" in out

@@ -66,6 +66,7 @@ def _scheduler_ctx(runners: RunnerFactory) -> Callable[[web.Application], AsyncI
         scheduler = Scheduler(
             SchedulerConfig(
                 num_parallel=settings.num_parallel,
+                memory_limit=settings.memory_limit,
                 max_loaded_models=settings.max_loaded_models,
                 max_queue=settings.max_queue,
                 keep_alive=settings.keep_alive,

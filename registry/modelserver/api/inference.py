@@ -120,6 +120,7 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         projectors=info.projector_paths,
         settings=_load_settings(request.app[keys.SETTINGS], shape, options),
     )
+    spec = scheduler.with_parallel(spec, shape)
     if shape is not None:
         scheduler.check_memory(spec, shape)
     return Prepared(text, info, replace(spec, keep_alive=_keep_alive(body.get("keep_alive"))), options)
@@ -179,7 +180,7 @@ def _load_settings(settings: Settings, shape: ModelShape | None, options: dict[s
         num_gpu=options.get("num_gpu", -1),
         main_gpu=options.get("main_gpu", 0),
         use_mmap=options.get("use_mmap", True),
-        parallel=settings.num_parallel,
+        parallel=settings.num_parallel,  # 0 (auto) is decided by Scheduler.with_parallel
     )
 
 

@@ -22,8 +22,10 @@ from registry.errors import InvalidInput
 from registry.ggufmeta import read_gguf_header
 
 __all__ = [
+    "AUTO_PARALLEL_MAX",
     "KV_TYPE_BYTES",
     "ModelShape",
+    "auto_parallel",
     "available_memory",
     "check_fits",
     "format_bytes",
@@ -118,10 +120,18 @@ def _cgroup_available(cgroup_root: Path) -> int | None:
 
 
 def available_memory(
-    *, meminfo: Path = Path("/proc/meminfo"), cgroup_root: Path = Path("/sys/fs/cgroup")
+    *,
+    meminfo: Path = Path("/proc/meminfo"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+    limit: int | None = None,
 ) -> int | None:
-    """Bytes of memory a new runner may use now, or None when the system does not say."""
+    """Bytes of memory a new runner may use now, or None when nothing says.
+
+    ``limit`` (the ``OLLAMA_PY_MEMORY_LIMIT`` setting) caps what the system reports; with
+    no system figure, it is the answer."""
     values = [v for v in (_meminfo_available(meminfo), _cgroup_available(cgroup_root)) if v is not None]
+    if limit is not None:
+        values.append(max(0, limit))
     return min(values) if values else None
 
 
@@ -132,6 +142,25 @@ def process_rss(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+#: The most slots :func:`auto_parallel` picks (Ollama's automatic ``OLLAMA_NUM_PARALLEL``, 0.2-0.5).
+AUTO_PARALLEL_MAX = 4
+
+
+def auto_parallel(shape: ModelShape, *, num_ctx: int, kv_type: str, available: int | None) -> int:
+    """The slots for ``OLLAMA_NUM_PARALLEL`` unset: the most, up to :data:`AUTO_PARALLEL_MAX`,
+    whose KV cache (``num_ctx`` positions per slot) fits in ``available`` bytes next to the
+    weights, which stay resident to decode at speed (memory-mapped or not); 1 where even two
+    slots do not fit. Unknown memory (None) gets :data:`AUTO_PARALLEL_MAX`.
+
+    Ollama's old rule tried 4, then 1; this also takes 3 or 2 where 4 does not fit."""
+    if available is None:
+        return AUTO_PARALLEL_MAX
+    for parallel in range(AUTO_PARALLEL_MAX, 1, -1):
+        if shape.weights_bytes + kv_cache_bytes(shape, num_ctx * parallel, kv_type) <= available:
+            return parallel
+    return 1
 
 
 def check_fits(

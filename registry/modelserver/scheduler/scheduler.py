@@ -3,7 +3,9 @@
 Mirrors Ollama's ``server/sched.go``:
 
 * one runner per loaded model (keyed by its weights, adapters and projectors), started on first use;
-* ``num_parallel`` slots per runner; a request takes a slot for its whole generation;
+* ``num_parallel`` slots per runner; a request takes a slot for its whole generation. 0 (unset) is
+  "auto", Ollama's old rule: as many slots (at most 4) as the model's KV cache allows in the memory
+  left next to its weights, 1 where memory is short (:meth:`Scheduler.with_parallel`);
 * a bounded number of *waiting* requests (``max_queue``): beyond it, :class:`ServerBusy` (503).
   Better than Ollama, the bound also covers requests waiting for a busy runner's slot, which
   Ollama queues without limit inside the runner;
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ from typing import Any
 from registry.errors import ServerBusy
 from registry.modelserver.scheduler.kv_memory import (
     ModelShape,
+    auto_parallel,
     available_memory,
     check_fits,
     process_rss,
@@ -46,15 +51,19 @@ __all__ = ["BUSY_MESSAGE", "Lease", "LoadedModel", "Scheduler", "SchedulerConfig
 
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
 
+log = logging.getLogger(__name__)
+
 #: How many models' shapes (read from their GGUF headers) the scheduler remembers.
 _SHAPE_CACHE_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    """Limits and defaults (from ``Settings``)."""
+    """Limits and defaults (from ``Settings``). ``num_parallel`` 0 is "auto"; ``memory_limit``
+    caps the memory the system reports as available (None: no cap)."""
 
-    num_parallel: int = 1
+    num_parallel: int = 0
+    memory_limit: int | None = None
     max_loaded_models: int = 3
     max_queue: int = 512
     keep_alive: float | None = 300.0
@@ -130,6 +139,43 @@ class Scheduler:
             self._shapes[weights] = shape
         return shape
 
+    def available_memory(self) -> int | None:
+        """Bytes a new runner may use now (the system's figure, capped by ``memory_limit``)."""
+        return available_memory(limit=self.config.memory_limit)
+
+    def with_parallel(self, spec: ModelSpec, shape: ModelShape | None) -> ModelSpec:
+        """``spec`` with its slots decided: an explicit ``num_parallel`` wins; "auto" reuses the
+        slots of a loaded runner with the same files and other settings, else picks
+        :func:`~registry.modelserver.scheduler.kv_memory.auto_parallel` for the memory left now
+        (1 when the GGUF's shape is unknown)."""
+        settings = spec.settings
+        if self.config.num_parallel > 0:
+            parallel = self.config.num_parallel
+        else:
+            parallel = next(
+                (
+                    m.spec.settings.parallel
+                    for m in self._loaded.values()
+                    if m.spec.key == spec.key
+                    and not m.dead
+                    and m.runner.alive
+                    and dataclasses.replace(m.spec.settings, parallel=settings.parallel) == settings
+                ),
+                0,
+            )
+            if parallel == 0:
+                parallel = (
+                    1
+                    if shape is None
+                    else auto_parallel(
+                        shape,
+                        num_ctx=settings.num_ctx,
+                        kv_type=settings.kv_cache_type,
+                        available=self.available_memory(),
+                    )
+                )
+        return dataclasses.replace(spec, settings=dataclasses.replace(settings, parallel=parallel))
+
     def check_memory(self, spec: ModelSpec, shape: ModelShape) -> None:
         """Refuse a load whose KV cache cannot fit in the memory available now plus what the
         loaded runners hold (they are unloaded to make room). A runner already loaded with exactly
@@ -140,7 +186,7 @@ class Scheduler:
         """
         if any(m.spec.loads_like(spec) and not m.dead and m.runner.alive for m in self._loaded.values()):
             return
-        available = available_memory()
+        available = self.available_memory()
         if available is not None:
             available += sum(process_rss(m.runner.pid) for m in self._loaded.values() if m.runner.alive)
         settings = spec.settings
@@ -256,6 +302,14 @@ class Scheduler:
             keep_alive=self.config.keep_alive,
         )
         self._loaded[spec.key] = model
+        how = "OLLAMA_NUM_PARALLEL" if self.config.num_parallel > 0 else "auto"
+        log.info(
+            "loaded %s: num_ctx %d per slot, parallel %d (%s)",
+            spec.name.display_shortest,
+            spec.settings.num_ctx,
+            spec.settings.parallel,
+            how,
+        )
         return model
 
     # -- unloading ------------------------------------------------------------------------------
@@ -321,6 +375,7 @@ class Scheduler:
                     "expires_at": rfc3339(expires),
                     "size_vram": 0,
                     "context_length": int(model.runner.info.get("n_ctx", model.spec.settings.num_ctx)),
+                    "parallel": model.spec.settings.parallel,
                     "_expires": expires,
                 }
             )

@@ -26,6 +26,7 @@ import asyncio
 import hashlib
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -171,6 +172,8 @@ class HashWorker:
         self._queue: queue.SimpleQueue[tuple[str, int, list[bytes]] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(max_blocks)
         self._error: BaseException | None = None
+        #: Seconds the thread spent hashing and reading back (read it after :meth:`finish`).
+        self.busy = 0.0
         self._thread = threading.Thread(target=self._run, name="blob-hash", daemon=True)
         self._thread.start()
 
@@ -212,6 +215,7 @@ class HashWorker:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             kind, offset, chunks = item
+            started = time.perf_counter()
             try:
                 if self._error is None and kind == "feed":
                     for chunk in chunks:
@@ -223,6 +227,7 @@ class HashWorker:
             except BaseException as err:  # reported by finish()
                 self._error = err
             finally:
+                self.busy += time.perf_counter() - started
                 if kind == "feed":
                     self._slots.release()
 

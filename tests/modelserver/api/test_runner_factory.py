@@ -64,4 +64,5 @@ async def test_the_spec_carries_parsed_values(fake_client: Any, models: Library)
     assert spec.name == row.name and isinstance(spec.digest, Digest) and spec.digest == row.manifest.digest
     assert isinstance(spec.weights, Path) and spec.weights.is_file() and spec.adapters == ()
     assert spec.keep_alive == KeepAlive(300.0)
-    assert spec.settings == dataclasses.replace(LoadSettings(), num_ctx=128, num_batch=128, parallel=1)
+    # OLLAMA_NUM_PARALLEL unset: auto, and a tiny model's 4 slots fit anywhere
+    assert spec.settings == dataclasses.replace(LoadSettings(), num_ctx=128, num_batch=128, parallel=4)
