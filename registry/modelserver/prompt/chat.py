@@ -20,17 +20,35 @@ __all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "tool_names"]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 _RESPONSE_MARK = "\x00RESPONSE\x00"
+#: The thinking keys Ollama always puts in a template's values (thinking is not requested here).
+_THINK_VALUES: dict[str, Any] = {"Think": False, "ThinkLevel": "", "IsThinkSet": False}
 
 
 def _go_message(m: dict[str, Any]) -> dict[str, Any]:
-    out = dict(m)
+    """A message as Ollama's ``api.Message`` struct: every field present (a Go struct prints its
+    zero value, ``""``, for a field the JSON left out; only a map prints ``<no value>``)."""
     calls = []
     for call in m.get("tool_calls") or []:
-        fn = dict(call.get("function") or {})
-        fn["arguments"] = JsonValue(fn.get("arguments") or {})
-        calls.append({**call, "function": fn})
-    out["tool_calls"] = calls or None
-    return out
+        fn = call.get("function") or {}
+        calls.append(
+            {
+                "ID": call.get("id") or "",
+                "Function": {
+                    "Index": fn.get("index") or 0,
+                    "Name": fn.get("name") or "",
+                    "Arguments": JsonValue(fn.get("arguments") or {}),
+                },
+            }
+        )
+    return {
+        "Role": m.get("role") or "",
+        "Content": m.get("content") or "",
+        "Thinking": m.get("thinking") or "",
+        "Images": m.get("images") or None,
+        "ToolCalls": calls or None,
+        "ToolName": m.get("tool_name") or "",
+        "ToolCallID": m.get("tool_call_id") or "",
+    }
 
 
 def _hf_message(m: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +143,7 @@ class PromptTemplate:
                 "Prompt": "",
                 "Response": "",
                 "Suffix": "",
+                **_THINK_VALUES,
             }
             return self.go.execute(data, budget)
         return self._legacy(messages, system, go_tools, budget)
@@ -156,6 +175,7 @@ class PromptTemplate:
                 "Tools": tools,
                 "Messages": None,
                 "Suffix": "",
+                **_THINK_VALUES,
             },
             budget,
         )
@@ -190,6 +210,7 @@ class PromptTemplate:
                 "Suffix": suffix,
                 "Messages": None,
                 "Tools": None,
+                **_THINK_VALUES,
             },
             budget,
         )
