@@ -14,6 +14,7 @@ from registry import errors
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
+    check_think,
     completion_events,
     created_at,
     durations,
@@ -21,6 +22,7 @@ from registry.modelserver.api.inference import (
     model_template,
     refuse_images,
     render_prompt,
+    require_capabilities,
     scheduler_of,
 )
 from registry.modelserver.prompt import parse_tool_calls, tool_names
@@ -106,6 +108,7 @@ async def chat_stream(
     started = time.perf_counter()
     tools = check_tools(body.get("tools"))
     fmt = check_format(body.get("format"))
+    require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
     if any(m.get("images") for m in messages):
         refuse_images(prepared)
     if not messages:
