@@ -189,12 +189,18 @@ class PromptTemplate:
     def render_generate(
         self, prompt: str, *, system: str | None = None, suffix: str = "", budget: Budget | None = None
     ) -> str:
-        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`.
+        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`. With
+        a prompt and a ``suffix`` a Go template gets only ``Prompt``, ``Suffix`` and ``Response``
+        (Ollama's fill-in-the-middle values, also for a template that iterates ``.Messages``).
 
         Raises:
             TemplateError: rendering failed or went beyond its budget.
         """
         budget = budget or Budget()
+        if self.go is not None and prompt and suffix:
+            return self.go.execute(
+                {"Prompt": prompt, "Suffix": suffix, "Response": "", **_THINK_VALUES}, budget
+            )
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": system})

@@ -100,3 +100,26 @@ async def test_show_reports_the_capabilities_checked(
         lambda: oc.chat(model="thinks", messages=USER, think=True, options={"num_predict": 2})
     )
     assert reply.done
+
+
+async def test_fill_in_the_middle_with_a_chat_template(
+    models: Library, make_client: Any, tiny_gguf: Path
+) -> None:
+    # qwen2.5-coder's shape: FIM when there is a suffix, else the conversation
+    both = (
+        "{{ if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>"
+        "{{ else if .Messages }}{{ range .Messages }}{{ .Content }}{{ end }}{{ end }}"
+    )
+    add_gguf_model(models, "coder", tiny_gguf, template=both)
+    server = await make_client(models)
+    oc = ollama.Client(host=_url(server))
+
+    def counts() -> list[int]:
+        return [
+            oc.generate(model=m, prompt="the", suffix="word", options={"num_predict": 1}).prompt_eval_count
+            or 0
+            for m in ("coder", "tiny-code")
+        ]
+
+    coder, legacy = await asyncio.to_thread(counts)
+    assert coder == legacy > 0
