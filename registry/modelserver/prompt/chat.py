@@ -24,6 +24,17 @@ _RESPONSE_MARK = "\x00RESPONSE\x00"
 _THINK_VALUES: dict[str, Any] = {"Think": False, "ThinkLevel": "", "IsThinkSet": False}
 
 
+#: Ollama's ``api.Tool`` struct: the zero value of each field a tool's JSON may leave out.
+_TOOL_FIELDS: dict[str, Any] = {
+    "Type": "",
+    "Function": {
+        "Name": "",
+        "Description": "",
+        "Parameters": {"Type": "", "Required": [], "Properties": {}},
+    },
+}
+
+
 def _go_message(m: dict[str, Any]) -> dict[str, Any]:
     """A message as Ollama's ``api.Message`` struct: every field present (a Go struct prints its
     zero value, ``""``, for a field the JSON left out; only a map prints ``<no value>``)."""
@@ -134,7 +145,7 @@ class PromptTemplate:
                 raise TemplateError(str(err)) from err
         assert self.go is not None
         system = "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
-        go_tools = [JsonValue(t) for t in tools] if tools else None
+        go_tools = [JsonValue(t, _TOOL_FIELDS) for t in tools] if tools else None
         if self.uses_messages:
             data = {
                 "System": system,

@@ -90,3 +90,34 @@ async def test_openai_tool_message_gets_the_name_of_its_call(
 
     reads, named = await asyncio.to_thread(counts)
     assert reads == named > 0
+
+
+async def test_absent_tool_fields_render_empty(library: Library, tiny_gguf: Path, make_client: Any) -> None:
+    reads = "{{ range .Tools }}{{ .Function.Name }}:{{ .Function.Description }}:{{ .Type }};{{ end }}"
+    add_gguf_model(
+        library, "reads", tiny_gguf, template=reads + "{{ range .Messages }}{{ .Content }}{{ end }}"
+    )
+    add_gguf_model(
+        library,
+        "absent",
+        tiny_gguf,
+        template="{{ range .Tools }}f::function;{{ end }}{{ range .Messages }}{{ .Content }}{{ end }}",
+    )
+    server = await make_client(library)
+    oc = ollama.Client(host=_url(server))
+    tools: Any = [{"function": {"name": "f"}}]  # no description (the client adds the type)
+
+    def counts() -> list[int]:
+        return [
+            oc.chat(
+                model=m,
+                messages=[{"role": "user", "content": "the"}],
+                tools=tools,
+                options={"num_predict": 1},
+            ).prompt_eval_count
+            or 0
+            for m in ("reads", "absent")
+        ]
+
+    reads_count, absent_count = await asyncio.to_thread(counts)
+    assert reads_count == absent_count > 0

@@ -44,10 +44,16 @@ class ListView(Sequence[Any]):
 
 class JsonValue:
     """A value that prints as compact JSON (Ollama's ToolCallFunctionArguments / Tool ``String``)
-    while still allowing field access."""
+    while still allowing field access.
 
-    def __init__(self, value: Any) -> None:
+    ``fields`` makes it a Go struct: the zero value of each field (by Go name) that the JSON may
+    leave out, printed as Go prints it instead of ``<no value>``; a dict there is the fields of a
+    nested struct.
+    """
+
+    def __init__(self, value: Any, fields: dict[str, Any] | None = None) -> None:
         self.value = value
+        self.fields = fields or {}
 
     def __str__(self) -> str:
         return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
@@ -66,13 +72,19 @@ def field_of(value: Any, name: str) -> Any:
     """Go field ``Name`` on a dict: the key ``Name``, else its JSON spelling (``name``, and
     ``tool_calls`` for ``ToolCalls``); JSON-printing values stay JSON-printing."""
     wrap = isinstance(value, JsonValue)
-    if wrap:
+    fields: dict[str, Any] = value.fields if isinstance(value, JsonValue) else {}
+    if isinstance(value, JsonValue):
         value = value.value
     if isinstance(value, dict):
+        nested = fields.get(name)
         for key in (name, name[:1].lower() + name[1:], re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()):
             if key in value:
                 found = value[key]
+                if isinstance(nested, dict) and isinstance(found, dict):
+                    return JsonValue(found, nested)
                 return JsonValue(found) if wrap and isinstance(found, dict | list) else found
+        if name in fields:
+            return JsonValue({}, nested) if isinstance(nested, dict) else nested
         return None
     return None  # fields exist on maps only: never Python attributes (``__class__``, ``upper``)
 
