@@ -105,7 +105,8 @@ class GgufMetadata:
     def capabilities(self, go_template: str | None) -> list[str]:
         """What the model can do, as Ollama decides it: ``embedding`` when the GGUF sets a pooling
         type, else ``completion``; ``tools`` and ``insert`` from the template (the Modelfile's Go
-        template, or the GGUF's Jinja chat template); ``vision`` from a vision encoder."""
+        template, or the GGUF's Jinja chat template); ``thinking`` from ``.Thinking`` in the Go
+        template; ``vision`` from a vision encoder."""
         caps = ["embedding"] if self.pooling_type else ["completion"]
         if go_template is not None:
             if ".Tools" in go_template:
@@ -116,6 +117,8 @@ class GgufMetadata:
             caps.append("tools")
         if any(key.endswith("vision.block_count") for key in self.header.kv):
             caps.append("vision")
+        if go_template is not None and ".Thinking" in go_template:
+            caps.append("thinking")
         return caps
 
 

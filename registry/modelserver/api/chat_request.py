@@ -1,6 +1,7 @@
 """``/api/chat``'s request logic, shared by the Ollama route and OpenAI's ``/v1/chat/completions``:
-message and tool validation, the conversation the template sees, and Ollama's chat events (a reply
-with tools is held back until complete, then sent with its parsed ``tool_calls``)."""
+message and tool validation, the conversation the template sees, and Ollama's chat events (with
+tools, text streams as it comes and a tool call is held back until the reply ends, then sent as
+``tool_calls``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from registry import errors
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
+    check_think,
     completion_events,
     created_at,
     durations,
@@ -21,9 +23,10 @@ from registry.modelserver.api.inference import (
     model_template,
     refuse_images,
     render_prompt,
+    require_capabilities,
     scheduler_of,
 )
-from registry.modelserver.prompt import parse_tool_calls, tool_names
+from registry.modelserver.prompt import ToolCallStream, tool_names
 
 __all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
 
@@ -101,11 +104,12 @@ def chat_messages(prepared: Prepared, request_messages: list[dict[str, Any]]) ->
 async def chat_stream(
     request: web.Request, body: dict[str, Any], prepared: Prepared, messages: list[dict[str, Any]]
 ) -> AsyncIterator[dict[str, Any]]:
-    """Events of ``/api/chat`` for validated messages. With ``tools`` the reply is held back until
-    it is complete, then sent with any parsed ``tool_calls``."""
+    """Events of ``/api/chat`` for validated messages. With ``tools``, text is sent as it comes
+    and a tool call (see :class:`ToolCallStream`) is sent as ``tool_calls`` when the reply ends."""
     started = time.perf_counter()
     tools = check_tools(body.get("tools"))
     fmt = check_format(body.get("format"))
+    require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
     if any(m.get("images") for m in messages):
         refuse_images(prepared)
     if not messages:
@@ -119,20 +123,20 @@ async def chat_stream(
         prompt = await render_prompt(
             request, lambda: model_template(prepared, lease).render_chat(conversation, tools)
         )
-        held: list[str] = []
+        splitter = ToolCallStream(tool_names(tools)) if tools else None
         async for event in completion_events(request, lease, prompt, prepared.options, fmt):
             if not event.get("done"):
-                if tools:
-                    held.append(event["content"])
-                    continue
-                yield _chat_chunk(prepared.name, {"role": "assistant", "content": event["content"]})
+                text = event["content"] if splitter is None else splitter.feed(event["content"])
+                if text or splitter is None:
+                    yield _chat_chunk(prepared.name, {"role": "assistant", "content": text})
                 continue
-            if tools:
-                calls, content = parse_tool_calls("".join(held), tool_names(tools))
+            if splitter is not None:
+                calls, content = splitter.finish()
                 message: dict[str, Any] = {"role": "assistant", "content": content}
                 if calls:
                     message["tool_calls"] = calls
-                yield _chat_chunk(prepared.name, message)
+                if calls or content:
+                    yield _chat_chunk(prepared.name, message)
             final = _chat_chunk(prepared.name, {"role": "assistant", "content": ""})
             final.update(
                 done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event)

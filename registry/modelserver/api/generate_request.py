@@ -12,6 +12,7 @@ from aiohttp import web
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
+    check_think,
     completion_events,
     created_at,
     durations,
@@ -19,6 +20,7 @@ from registry.modelserver.api.inference import (
     model_template,
     refuse_images,
     render_prompt,
+    require_capabilities,
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
@@ -37,6 +39,8 @@ async def generate_stream(
     raw = bool(body_field(body, "raw", bool, False))
     context = body_field(body, "context", list) or []
     fmt = check_format(body.get("format"))
+    suffix = body_field(body, "suffix", str, "")
+    require_capabilities(prepared, think=check_think(body.get("think")), insert=bool(suffix))
     if body_field(body, "images", list):
         refuse_images(prepared)
     if not prompt:
@@ -44,7 +48,6 @@ async def generate_stream(
             yield event
         return
     system = body_field(body, "system", str) or prepared.info.system
-    suffix = body_field(body, "suffix", str, "")
     template_src = body_field(body, "template", str)
     text = prompt
     if not raw and template_src:  # a request's own template: rendered before a runner is needed

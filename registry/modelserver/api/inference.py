@@ -36,6 +36,7 @@ from runner.protocol.options import OptionError, check_options
 __all__ = [
     "RENDER_POOL",
     "Prepared",
+    "check_think",
     "completion_events",
     "created_at",
     "load_only_events",
@@ -45,6 +46,7 @@ __all__ = [
     "refuse_images",
     "render_pool_ctx",
     "render_prompt",
+    "require_capabilities",
     "scheduler_of",
 ]
 
@@ -320,6 +322,42 @@ def refuse_images(prepared: Prepared) -> NoReturn:
             f"model '{prepared.name}' does not support images: it has no vision projector"
         )
     raise errors.Unsupported("images are not supported by this server yet")
+
+
+_THINK_LEVELS = ("high", "medium", "low")
+#: Families whose ``think`` may be a level rather than true/false (Ollama: harmony models).
+_LEVELLED_FAMILIES = ("gptoss", "gpt-oss")
+
+
+def check_think(value: Any) -> bool | str | None:
+    """Ollama's ``think``: absent, true/false, or a level. Raises InvalidInput."""
+    if value is None or isinstance(value, bool) or value in _THINK_LEVELS:
+        return value  # type: ignore[no-any-return]
+    raise errors.InvalidInput(
+        f'invalid think value: {value!r} (must be "high", "medium", "low", true, or false)'
+    )
+
+
+def require_capabilities(
+    prepared: Prepared, *, think: bool | str | None = None, tools: bool = False, insert: bool = False
+) -> None:
+    """Refuse what the model cannot do, as Ollama before it schedules a runner: ``think`` (true or a
+    level; false is always fine), ``tools`` and ``insert`` (a ``suffix``), each named by
+    :func:`capabilities` from the model's template.
+
+    Raises:
+        InvalidInput: ``"<model>" does not support thinking`` (the name as requested), ``think value
+            "high" is not supported for this model``, or ``<full name> does not support tools``
+            (``insert``, or both joined by a newline, as Go's ``errors.Join``).
+    """
+    caps = capabilities(prepared.info)
+    if isinstance(think, str) and prepared.info.config.get("model_family") not in _LEVELLED_FAMILIES:
+        raise errors.InvalidInput(f'think value "{think}" is not supported for this model')
+    if think and "thinking" not in caps:
+        raise errors.InvalidInput(f'"{prepared.name}" does not support thinking')
+    missing = [cap for cap, wanted in (("tools", tools), ("insert", insert)) if wanted and cap not in caps]
+    if missing:
+        raise errors.InvalidInput(f"{prepared.info.row.name} does not support " + "\n".join(missing))
 
 
 async def load_only_events(

@@ -80,7 +80,8 @@ async def stream_events(
     The response starts with the first event. An ``OllamaPyError`` before it is answered whole by
     ``refuse(err)``; after it, ``error_frame(message)`` is sent and the stream ends normally. Any
     other exception before the first event reaches the error middleware (500); after it, it is
-    logged and ``internal_error`` is sent. A client that went away just ends the stream.
+    logged and ``internal_error`` is sent. A client that went away just ends the stream. ``events``
+    is closed before this returns, however it ends.
     """
     response = web.StreamResponse(headers=headers)
     started = False
@@ -109,4 +110,18 @@ async def stream_events(
         await response.write_eof()
     except (ConnectionResetError, OSError):
         pass  # the client went away (aiohttp's ClientConnectionResetError is a ConnectionResetError)
+    finally:
+        await _stop(request, events)
     return response
+
+
+async def _stop(request: web.Request, events: AsyncIterator[dict[str, Any]]) -> None:
+    """Close ``events`` now (a generation the client left frees its runner slot at once, not when
+    the generator is collected); a failure there is one warning line, never a traceback."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception as err:  # the stream is over for the client; only the log may hear of it
+        log.warning("%s: error while stopping the stream: %s", request.path, err)

@@ -2,6 +2,14 @@
 tool-call parsing of model output."""
 
 from registry.modelserver.prompt.chat import DEFAULT_TEMPLATE, PromptTemplate, TemplateError, tool_names
+from registry.modelserver.prompt.tool_stream import ToolCallStream
 from registry.modelserver.prompt.tools import parse_tool_calls
 
-__all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "parse_tool_calls", "tool_names"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "PromptTemplate",
+    "TemplateError",
+    "ToolCallStream",
+    "parse_tool_calls",
+    "tool_names",
+]

@@ -20,17 +20,46 @@ __all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "tool_names"]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 _RESPONSE_MARK = "\x00RESPONSE\x00"
+#: The thinking keys Ollama always puts in a template's values (thinking is not requested here).
+_THINK_VALUES: dict[str, Any] = {"Think": False, "ThinkLevel": "", "IsThinkSet": False}
+
+
+#: Ollama's ``api.Tool`` struct: the zero value of each field a tool's JSON may leave out.
+_TOOL_FIELDS: dict[str, Any] = {
+    "Type": "",
+    "Function": {
+        "Name": "",
+        "Description": "",
+        "Parameters": {"Type": "", "Required": [], "Properties": {}},
+    },
+}
 
 
 def _go_message(m: dict[str, Any]) -> dict[str, Any]:
-    out = dict(m)
+    """A message as Ollama's ``api.Message`` struct: every field present (a Go struct prints its
+    zero value, ``""``, for a field the JSON left out; only a map prints ``<no value>``)."""
     calls = []
     for call in m.get("tool_calls") or []:
-        fn = dict(call.get("function") or {})
-        fn["arguments"] = JsonValue(fn.get("arguments") or {})
-        calls.append({**call, "function": fn})
-    out["tool_calls"] = calls or None
-    return out
+        fn = call.get("function") or {}
+        calls.append(
+            {
+                "ID": call.get("id") or "",
+                "Function": {
+                    "Index": fn.get("index") or 0,
+                    "Name": fn.get("name") or "",
+                    "Arguments": JsonValue(fn.get("arguments") or {}),
+                },
+            }
+        )
+    return {
+        "Role": m.get("role") or "",
+        "Content": m.get("content") or "",
+        "Thinking": m.get("thinking") or "",
+        "Images": m.get("images") or None,
+        "ToolCalls": calls or None,
+        "ToolName": m.get("tool_name") or "",
+        "ToolCallID": m.get("tool_call_id") or "",
+    }
 
 
 def _hf_message(m: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +145,7 @@ class PromptTemplate:
                 raise TemplateError(str(err)) from err
         assert self.go is not None
         system = "\n\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
-        go_tools = [JsonValue(t) for t in tools] if tools else None
+        go_tools = [JsonValue(t, _TOOL_FIELDS) for t in tools] if tools else None
         if self.uses_messages:
             data = {
                 "System": system,
@@ -125,6 +154,7 @@ class PromptTemplate:
                 "Prompt": "",
                 "Response": "",
                 "Suffix": "",
+                **_THINK_VALUES,
             }
             return self.go.execute(data, budget)
         return self._legacy(messages, system, go_tools, budget)
@@ -156,6 +186,7 @@ class PromptTemplate:
                 "Tools": tools,
                 "Messages": None,
                 "Suffix": "",
+                **_THINK_VALUES,
             },
             budget,
         )
@@ -169,12 +200,18 @@ class PromptTemplate:
     def render_generate(
         self, prompt: str, *, system: str | None = None, suffix: str = "", budget: Budget | None = None
     ) -> str:
-        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`.
+        """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`. With
+        a prompt and a ``suffix`` a Go template gets only ``Prompt``, ``Suffix`` and ``Response``
+        (Ollama's fill-in-the-middle values, also for a template that iterates ``.Messages``).
 
         Raises:
             TemplateError: rendering failed or went beyond its budget.
         """
         budget = budget or Budget()
+        if self.go is not None and prompt and suffix:
+            return self.go.execute(
+                {"Prompt": prompt, "Suffix": suffix, "Response": "", **_THINK_VALUES}, budget
+            )
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": system})
@@ -190,6 +227,7 @@ class PromptTemplate:
                 "Suffix": suffix,
                 "Messages": None,
                 "Tools": None,
+                **_THINK_VALUES,
             },
             budget,
         )

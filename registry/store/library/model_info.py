@@ -223,7 +223,8 @@ def capabilities(info: ModelInfo) -> list[str]:
     """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
     them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
     ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
-    encoder."""
+    encoder, ``thinking`` from ``.Thinking`` (where Ollama finds the thinking tags) or the gpt-oss
+    family."""
     recorded = info.config.get("capabilities")
     if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
         return list(recorded)
@@ -238,6 +239,8 @@ def capabilities(info: ModelInfo) -> list[str]:
         caps.append("insert")
     if info.projector_paths or any(str(k).endswith("vision.block_count") for k in kv):
         caps.append("vision")
+    if ".Thinking" in template or info.config.get("model_family") in ("gptoss", "gpt-oss"):
+        caps.append("thinking")
     return caps
 
 

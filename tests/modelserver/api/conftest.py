@@ -17,14 +17,30 @@ from tests.support.gguf_models import GEMMA3_TEMPLATE, add_gguf_model, gemma_pat
 
 ServerFactory = Callable[..., "Any"]
 
+#: A Go template that offers tools (so the model has the ``tools`` capability), in the tiny model's
+#: chat format.
+TOOLS_TEMPLATE = (
+    "{{- if .Tools }}<|system|>{{ range .Tools }}{{ . }}{{ end }}</s>{{ end }}"
+    "{{- range .Messages }}<|{{ .Role }}|>{{ .Content }}"
+    "{{- range .ToolCalls }}{{ .Function.Name }}{{ .Function.Arguments }}{{ end }}</s>"
+    "{{- end }}<|assistant|>"
+)
+#: A fill-in-the-middle Go template (so the model has the ``insert`` capability), codellama's shape.
+INSERT_TEMPLATE = (
+    "{{ if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>{{ else }}{{ .Prompt }}{{ end }}"
+)
+
 
 @pytest.fixture
 def models(library: Library, tiny_gguf: Path) -> Library:
-    """``tiny`` (generated llama GGUF, Jinja template inside) and ``tiny-go`` (Go TEMPLATE)."""
+    """``tiny`` (generated llama GGUF, Jinja template inside), ``tiny-go`` (Go TEMPLATE),
+    ``tiny-tools`` (Go TEMPLATE offering tools) and ``tiny-code`` (fill-in-the-middle template)."""
     add_gguf_model(library, "tiny", tiny_gguf)
     add_gguf_model(
         library, "tiny-go", tiny_gguf, template="{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"
     )
+    add_gguf_model(library, "tiny-tools", tiny_gguf, template=TOOLS_TEMPLATE)
+    add_gguf_model(library, "tiny-code", tiny_gguf, template=INSERT_TEMPLATE)
     return library
 
 

@@ -144,7 +144,7 @@ async def test_chat_streams_messages_and_tool_calls(models: Library, make_client
         await client.post(
             "/api/chat",
             json={
-                "model": "tiny",
+                "model": "tiny-tools",
                 "messages": [{"role": "user", "content": "weather?"}],
                 "tools": tools,
                 "format": schema,

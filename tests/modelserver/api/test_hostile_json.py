@@ -176,7 +176,7 @@ async def test_what_real_clients_send_still_works(models: Library, make_client: 
     options = {"num_predict": 2, "num_gpu": None}  # LangChain sends nulls
     resp = await client.post(
         "/api/chat",
-        json={"model": "tiny", "messages": ollama, "tools": tools, "stream": False, "options": options},
+        json={"model": "tiny-tools", "messages": ollama, "tools": tools, "stream": False, "options": options},
     )
     assert resp.status == 200, await resp.text()
     openai = [
@@ -191,7 +191,8 @@ async def test_what_real_clients_send_still_works(models: Library, make_client: 
         {"role": "tool", "content": "42", "tool_call_id": "1"},
     ]
     resp = await client.post(
-        "/v1/chat/completions", json={"model": "tiny", "messages": openai, "tools": tools, "max_tokens": 2}
+        "/v1/chat/completions",
+        json={"model": "tiny-tools", "messages": openai, "tools": tools, "max_tokens": 2},
     )
     assert resp.status == 200, await resp.text()
 

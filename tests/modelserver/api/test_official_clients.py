@@ -99,7 +99,7 @@ async def test_openai_client_every_endpoint(models: Library, make_client: Any) -
             )
         )
         out["tools"] = oa.chat.completions.create(
-            model="tiny",
+            model="tiny-tools",
             messages=[{"role": "user", "content": "weather in Oslo?"}],
             tools=tools,
             max_tokens=400,

@@ -184,12 +184,18 @@ async def test_ollama_chat_shapes_are_accepted(models: Library, make_client: Any
         {**chat, "options": NUMBERS_AS_FLOATS},
         {**chat, "options": {**two, **REMOVED_OPTIONS}},
         {**chat, "options": LANGCHAIN_NULL_OPTIONS, "format": "", "keep_alive": None},
-        {**chat, "options": two, "tools": [tool]},
-        {**chat, "options": two, "tools": [{"function": tool["function"]}]},  # no "type"
+        {**chat, "model": "tiny-tools", "options": two, "tools": [tool]},
+        {
+            **chat,
+            "model": "tiny-tools",
+            "options": two,
+            "tools": [{"function": tool["function"]}],
+        },  # no "type"
         {**chat, "options": two, "tools": []},
         {**chat, "options": two, "tools": None},
         {
             **chat,
+            "model": "tiny-tools",
             "options": two,
             "tools": [
                 {
@@ -243,6 +249,7 @@ async def test_openai_shapes_are_accepted(models: Library, make_client: Any) -> 
         "function": {"name": "f", "description": "d", "parameters": {"type": "object"}, "strict": True},
     }
     chat: dict[str, Any] = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    tools_chat = {**chat, "model": "tiny-tools", "tools": [tool]}
     history = [
         {"role": "developer", "content": "be brief"},
         {"role": "system", "content": [{"type": "text", "text": "s"}]},
@@ -284,9 +291,9 @@ async def test_openai_shapes_are_accepted(models: Library, make_client: Any) -> 
         {**chat, "temperature": 0, "presence_penalty": 2.0, "frequency_penalty": -2.0, "stop": ["a", "b"]},
         {**chat, "max_tokens": None, "max_completion_tokens": 2},
         {**chat, "stop": None, "seed": None, "temperature": None, "top_p": None, "user": None},
-        *({**chat, "tools": [tool], "tool_choice": c} for c in ("auto", "none", "required")),
-        {**chat, "tools": [tool], "tool_choice": {"type": "function", "function": {"name": "f"}}},
-        {**chat, "tools": [tool], "parallel_tool_calls": True},
+        *({**tools_chat, "tool_choice": c} for c in ("auto", "none", "required")),
+        {**tools_chat, "tool_choice": {"type": "function", "function": {"name": "f"}}},
+        {**tools_chat, "parallel_tool_calls": True},
         {**chat, "response_format": {"type": "text"}},
         {**chat, "response_format": {"type": "json_object"}},
         {
@@ -496,7 +503,7 @@ async def test_official_clients_with_every_parameter_they_have(models: Library, 
             tools=[],
         ),
         "chat with a function as a tool": lambda: oc.chat(
-            model="tiny", messages=user, tools=[add], options=two
+            model="tiny-tools", messages=user, tools=[add], options=two
         ),
         "chat stream": lambda: list(oc.chat(model="tiny", messages=user, stream=True, options=two)),
         "embed": lambda: oc.embed(model="tiny", input="x", truncate=True, keep_alive="1m", options=opts),
@@ -511,7 +518,7 @@ async def test_official_clients_with_every_parameter_they_have(models: Library, 
         ),
         "generate on the created model": lambda: oc.generate(model="tiny3", prompt="x"),
         "openai chat": lambda: oa.chat.completions.create(
-            model="tiny",
+            model="tiny-tools",
             messages=[
                 {"role": "developer", "content": "d"},
                 {"role": "user", "content": [{"type": "text", "text": "x"}]},
@@ -542,7 +549,7 @@ async def test_official_clients_with_every_parameter_they_have(models: Library, 
             )
         ),
         "openai completion": lambda: oa.completions.create(
-            model="tiny",
+            model="tiny-code",
             prompt="x",
             max_tokens=2,
             echo=False,

@@ -123,15 +123,30 @@ def _tool_calls(calls: Any) -> list[dict[str, Any]]:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise errors.InvalidInput('invalid tool call: expected {"function": {"name", "arguments"}}')
-        out.append({"function": {"name": function["name"], "arguments": _args(function.get("arguments"))}})
+        converted: dict[str, Any] = {
+            "function": {"name": function["name"], "arguments": _args(function.get("arguments"))}
+        }
+        if isinstance(call.get("id"), str) and call["id"]:
+            converted["id"] = call["id"]
+        out.append(converted)
     return out
+
+
+def _name_of_call(messages: list[dict[str, Any]], call_id: str) -> str:
+    """The function name of the latest earlier tool call with id ``call_id`` ("" when none; as
+    Ollama's ``nameFromToolCallID``)."""
+    for message in reversed(messages):
+        for call in message.get("tool_calls") or []:
+            if call.get("id") == call_id:
+                return str(call["function"]["name"])
+    return ""
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw:
         raise errors.InvalidInput("messages is required")
-    out = []
+    out: list[dict[str, Any]] = []
     for m in raw:
         if not isinstance(m, dict):
             raise errors.InvalidInput("invalid message: expected an object")
@@ -149,6 +164,10 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             msg["tool_name"] = m["name"]
         if isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]:
             msg["tool_call_id"] = m["tool_call_id"]
+            if msg["role"] == "tool" and "tool_name" not in msg:
+                name = _name_of_call(out, m["tool_call_id"])
+                if name:
+                    msg["tool_name"] = name
         out.append(msg)
     return out
 

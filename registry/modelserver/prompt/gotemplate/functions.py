@@ -44,10 +44,16 @@ class ListView(Sequence[Any]):
 
 class JsonValue:
     """A value that prints as compact JSON (Ollama's ToolCallFunctionArguments / Tool ``String``)
-    while still allowing field access."""
+    while still allowing field access.
 
-    def __init__(self, value: Any) -> None:
+    ``fields`` makes it a Go struct: the zero value of each field (by Go name) that the JSON may
+    leave out, printed as Go prints it instead of ``<no value>``; a dict there is the fields of a
+    nested struct.
+    """
+
+    def __init__(self, value: Any, fields: dict[str, Any] | None = None) -> None:
         self.value = value
+        self.fields = fields or {}
 
     def __str__(self) -> str:
         return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
@@ -64,17 +70,36 @@ def truth(value: Any) -> bool:
 
 def field_of(value: Any, name: str) -> Any:
     """Go field ``Name`` on a dict: the key ``Name``, else its JSON spelling (``name``, and
-    ``tool_calls`` for ``ToolCalls``); JSON-printing values stay JSON-printing."""
+    ``tool_calls`` for ``ToolCalls``); JSON-printing values stay JSON-printing, and a missing field
+    of a :class:`JsonValue` struct is its zero value."""
+    fields: dict[str, Any] | None = None
     wrap = isinstance(value, JsonValue)
     if wrap:
+        fields = value.fields
         value = value.value
-    if isinstance(value, dict):
-        for key in (name, name[:1].lower() + name[1:], re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()):
-            if key in value:
-                found = value[key]
-                return JsonValue(found) if wrap and isinstance(found, dict | list) else found
+    if not isinstance(value, dict):
+        return None  # fields exist on maps only: never Python attributes (``__class__``, ``upper``)
+    key = _key_of(value, name)
+    nested = fields.get(name) if fields else None
+    if key is None:
+        if fields and name in fields:
+            return JsonValue({}, nested) if isinstance(nested, dict) else nested
         return None
-    return None  # fields exist on maps only: never Python attributes (``__class__``, ``upper``)
+    found = value[key]
+    if isinstance(nested, dict) and isinstance(found, dict):
+        return JsonValue(found, nested)
+    return JsonValue(found) if wrap and isinstance(found, dict | list) else found
+
+
+def _key_of(value: dict[Any, Any], name: str) -> str | None:
+    """The key of ``value`` that Go field ``name`` reads, or None."""
+    if name in value:
+        return name
+    key = name[:1].lower() + name[1:]
+    if key in value:
+        return key
+    key = re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+    return key if key in value else None
 
 
 def text_of(value: Any) -> str:
