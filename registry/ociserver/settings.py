@@ -58,6 +58,7 @@ from typing import Any
 from registry.durations import parse_go_duration
 from registry.errors import InvalidInput
 from registry.ociserver.auth.access_model import AuthConfig, parse_auth
+from registry.ociserver.config_keys import check_known_keys
 from registry.store.blobs.s3 import S3Settings
 
 __all__ = ["ServerSettings", "is_loopback", "load_config_file"]
@@ -136,14 +137,17 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
     """Overlay a TOML config file on ``base`` (values the command line set explicitly win later).
 
     Raises:
-        InvalidInput: unreadable file, TOML syntax error, or a bad value (the message names it).
+        InvalidInput: unreadable file, TOML syntax error, an unknown key or section (with its line
+            and the nearest valid key), or a bad value (the message names it).
     """
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
     except OSError as err:
         raise InvalidInput(f"cannot read config file {path}: {err.strerror}") from err
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"config file {path} is not valid TOML: {err}") from err
+    check_known_keys(doc, text, path)
     server, storage, gc, mirror = (_table(doc, n) for n in ("server", "storage", "gc", "mirror"))
     updates: dict[str, Any] = {}
     if "listen" in server:
