@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium + chromium-driver: the registry web page tests drive a headless browser (selenium).
-apt_packages=(postgresql skopeo docker-registry wrk curl chromium chromium-driver)
+apt_packages=(postgresql skopeo docker-registry wrk curl chromium chromium-driver zstd)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
