@@ -200,6 +200,10 @@ class Transport:
                     resp.release()
                     await self.auth.answer(origin, scope, challenge, sent.get("Authorization"))
                     continue
+                if resp.status == 401 and host_of(url) == origin:
+                    refused = self.auth.refusal(origin, sent.get("Authorization"))
+                    if refused is not None:
+                        raise Unauthorized(refused)
                 if follow_redirects and resp.status in _REDIRECTS and "Location" in resp.headers:
                     url = urljoin(url, resp.headers["Location"])
                     if resp.status == 303:
