@@ -49,7 +49,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_gc)
 
     p = rsub.add_parser("hash-password", help="Print a bcrypt hash for the config file's [[auth.users]]")
-    p.add_argument("password")
+    p.add_argument("password", nargs="?", help="(prefer the prompt or --password-stdin: argv is visible)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(handler=cmd_hash_password)
 
 
@@ -137,8 +138,24 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace, ctx: CliContext) -> int:
-    """Print a bcrypt hash of the password."""
+    """Print a bcrypt hash of the password: from stdin with ``--password-stdin``, else the argument,
+    else a prompt (asked twice)."""
+    import getpass
+    import sys
+
     import bcrypt
 
-    ctx.print(bcrypt.hashpw(args.password.encode(), bcrypt.gensalt()).decode())
+    from registry.errors import InvalidInput
+
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif args.password is not None:
+        password = args.password
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise InvalidInput("the passwords differ")
+    if not password:
+        raise InvalidInput("the password is empty")
+    ctx.print(bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
     return 0

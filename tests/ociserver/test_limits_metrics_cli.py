@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import os
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import aiohttp
 import bcrypt
 
 from registry.cli.main import main
+from tests.support.checkout_env import ROOT
 from tests.support.registry_server import RunningRegistry, push_blob, push_image, start_registry
 
 Http = aiohttp.ClientSession
@@ -80,6 +83,20 @@ async def test_registry_gc_command(tmp_path: Path, make_settings: Any, http: Htt
     assert (await asyncio.to_thread(run, "--grace", "1h"))["blobs_removed"] == 0
     assert (await asyncio.to_thread(run, "--grace", "0s"))["bytes_freed"] == len(b"orphan")
     assert (await asyncio.to_thread(run, "--grace", "0s"))["blobs_removed"] == 0
+
+
+def test_hash_password_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    """Issue 12: a password never has to be on the command line (where ps and shell history see it)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "registry.cli.main", "registry", "hash-password", "--password-stdin"],
+        input="s3cret pass\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert bcrypt.checkpw(b"s3cret pass", out.stdout.strip().encode())
 
 
 def test_hash_password_and_bad_listen(capsys: Any) -> None:
