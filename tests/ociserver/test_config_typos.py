@@ -95,3 +95,38 @@ def test_registry_serve_refuses_a_config_typo_with_the_line(tmp_path: Path) -> N
     )  # fmt: skip
     assert out.returncode != 0
     assert f"{path}:3:" in out.stderr and "did you mean 'anonymous_pull'" in out.stderr, out.stderr
+
+
+def _startup_line(*args: str) -> str:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli.main", "registry", "serve", "--listen", "127.0.0.1:0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "listening on" in line:
+                return line
+        raise AssertionError("the registry did not start")
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_the_startup_line_says_what_is_on(tmp_path: Path) -> None:
+    """Issue 12: auth scheme, anonymous pull, mirror upstream, storage backend and database."""
+    line = _startup_line("--root", str(tmp_path / "open"))
+    assert "auth off" in line and "storage filesystem" in line and "database sqlite" in line, line
+    path = tmp_path / "registry.toml"
+    path.write_text(f"""
+[auth]
+scheme = "basic"
+anonymous_pull = true
+[[auth.users]]
+name = "alice"
+password_hash = "{HASH}"
+""")
+    line = _startup_line("--root", str(tmp_path / "locked"), "--config", str(path))
+    assert "auth basic" in line and "anonymous pull on" in line, line
+    line = _startup_line("--root", str(tmp_path / "mirror"), "--upstream", "http://127.0.0.1:9")
+    assert "mirror of http://127.0.0.1:9" in line, line
