@@ -1,5 +1,5 @@
 """The official OCI distribution-spec conformance suite (issue 12) against ``ollama-py registry
-serve`` (a subprocess) with auth off and with bearer auth (``anonymous_pull = false``; the suite logs
+serve`` (a subprocess) with auth off, bearer and basic (``anonymous_pull = false``; the suite logs
 in with OCI_USERNAME/OCI_PASSWORD and follows the token challenges). Every run must report 0 failures.
 
 The suite is ``shared/tools/oci-conformance/conformance-head.zst`` next to the checkout (or the path
@@ -53,9 +53,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return program
 
 
-@pytest.fixture(params=["off", "bearer"])
+@pytest.fixture(params=["off", "bearer", "basic"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RegistryProcess, str]]:
-    """The registry with auth off, or with bearer auth and no anonymous pull (user alice)."""
+    """The registry with auth off, or with bearer or basic auth and no anonymous pull (user alice)."""
     args = ["--root", str(tmp_path / "registry")]
     if request.param != "off":
         password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
