@@ -1,7 +1,7 @@
 """Issue 12 end to end, real processes: ``ollama-py registry serve`` with ``anonymous_pull = false``
 (bearer, then basic), credentials as ``docker login`` leaves them, ``ollama-py push`` (twice: the
 second finds every blob there), ``pull`` into a second store, and ``skopeo delete`` (which asks for
-``repository:NAME:*`` and deletes by digest)."""
+``repository:NAME:*`` and deletes by digest), and ``skopeo copy`` out of and into it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import bcrypt
 import pytest
 
 from registry.store.library import Library
+from tests.ociserver.test_real_clients import _oci_layout
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
 from tests.support.serve_process import cli, cli_env
@@ -56,7 +57,8 @@ def _login(home: Path, host: str) -> None:
 
 def _manifest_status(url: str, path: str) -> int:
     auth = base64.b64encode(b"alice:secret").decode()
-    token_url = f"{url}/v2/token?service=ollama-py-registry&scope=repository:team/m:pull"
+    repo = path.removeprefix("/v2/").split("/manifests/")[0]
+    token_url = f"{url}/v2/token?service=ollama-py-registry&scope=repository:{repo}:pull"
     request = urllib.request.Request(token_url, headers={"Authorization": f"Basic {auth}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
@@ -119,12 +121,24 @@ def test_push_pull_and_skopeo_delete_against_a_locked_down_registry(
     skopeo = shutil.which("skopeo")
     if skopeo is None:
         pytest.skip("skopeo is not installed (scripts/setup.sh installs it)")
-    deleted = subprocess.run(
-        [skopeo, "delete", "--tls-verify=false", "--creds", "alice:secret", f"docker://{name}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HOME": str(home)},
-    )
+
+    def run_skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HOME": str(home)}
+        return subprocess.run([skopeo, *args], capture_output=True, text=True, timeout=120, env=env)
+
+    _oci_layout(tmp_path / "layout", "v1")
+    creds = ("--src-creds", "alice:secret", "--dest-creds", "alice:secret")
+    tls = ("--src-tls-verify=false", "--dest-tls-verify=false")
+    for source, target in (
+        (f"oci:{tmp_path / 'layout'}:v1", f"docker://{host}/team/img:v1"),
+        (f"docker://{host}/team/img:v1", f"docker://{host}/team/img2:v2"),  # a cross-repo mount
+        (f"docker://{host}/team/img2:v2", f"oci:{tmp_path / 'back'}:v1"),
+    ):
+        out = run_skopeo("copy", *tls, *creds, source, target)
+        assert out.returncode == 0, (source, target, out.stderr)
+    assert _manifest_status(registry.url, "/v2/team/img2/manifests/v2") == 200
+    wrong = run_skopeo("delete", "--tls-verify=false", "--creds", "alice:wrong", f"docker://{name}")
+    assert wrong.returncode != 0 and ("401" in wrong.stderr or "nauthorized" in wrong.stderr), wrong.stderr
+    deleted = run_skopeo("delete", "--tls-verify=false", "--creds", "alice:secret", f"docker://{name}")
     assert deleted.returncode == 0, deleted.stderr
     assert _manifest_status(registry.url, "/v2/team/m/manifests/v1") == 404
