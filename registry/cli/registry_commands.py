@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--insecure-public", action="store_true", help="allow serving without auth on a non-loopback address"
     )
+    p.add_argument(
+        "--access-log", default=None, metavar="FILE", help="log one line per request to FILE ('-': stderr)"
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = rsub.add_parser("gc", help="Remove blobs no manifest references and stale upload sessions (online)")
@@ -87,6 +90,8 @@ def _settings(args: argparse.Namespace, ctx: CliContext) -> ServerSettings:
         changes["upstream"] = args.upstream
     if getattr(args, "gc_interval", None):
         changes["gc_interval"] = parse_go_duration(args.gc_interval)
+    if getattr(args, "access_log", None):
+        changes["access_log"] = args.access_log
     if getattr(args, "insecure_public", False):
         changes["allow_insecure_public"] = True
     if getattr(args, "grace", None):

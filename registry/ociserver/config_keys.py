@@ -44,6 +44,7 @@ KNOWN: Schema = {
             "allow_insecure_public",
             "upload_max_age",
             "tag_cache",
+            "access_log",
         )
     ),
     "storage": {**dict.fromkeys(("root", "database_url", "uploads_dir", "backend")), "s3": _S3},

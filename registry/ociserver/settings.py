@@ -85,6 +85,7 @@ class ServerSettings:
     gc_grace: float = 3600.0
     auth: AuthConfig | None = None
     allow_insecure_public: bool = False
+    access_log: str | None = None  # a file path, or "-" for stderr; None: no access log
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check_exposure(self) -> None:
@@ -156,6 +157,8 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
     for key in ("max_manifest_bytes", "max_upload_bytes"):
         if key in server:
             updates[key] = int(server[key])
+    if "access_log" in server:
+        updates["access_log"] = str(server["access_log"]) or None
     if "allow_insecure_public" in server:
         updates["allow_insecure_public"] = bool(server["allow_insecure_public"])
     if "upload_max_age" in server:
