@@ -278,7 +278,9 @@ class Authenticator:
                         )
                     )
                 raise Denied(
-                    "requested access to the resource is denied", detail={"name": repo, "action": action}
+                    f"requested access to the resource is denied: {_printable(identity.name)} may not"
+                    f" {action} {'to' if action == 'push' else 'from'} {repo} (repository:{repo}:{action})",
+                    detail={"name": repo, "action": action},
                 )
             if (
                 source is not None
@@ -321,6 +323,11 @@ class Authenticator:
 
 #: What may appear inside a quoted ``WWW-Authenticate`` parameter as is.
 _QUOTABLE = re.compile(r"[!#-\[\]-~]{1,1000}")
+
+
+def _printable(text: str) -> str:
+    """A user name as it may appear in a message (no control characters; at most 100 of them)."""
+    return "".join(c for c in text if c.isprintable())[:100]
 
 
 def _user_key(user: str) -> str:

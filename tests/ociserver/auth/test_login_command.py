@@ -32,6 +32,17 @@ token_secret = "0123456789abcdef0123456789abcdef"
 [[auth.users]]
 name = "alice"
 password_hash = "{password_hash}"
+[[auth.users]]
+name = "bob"
+password_hash = "{password_hash}"
+[[auth.rules]]
+repository = "**"
+users = ["alice"]
+actions = ["pull", "push", "delete"]
+[[auth.rules]]
+repository = "**"
+users = ["bob"]
+actions = ["pull"]
 """)
     process = RegistryProcess("--root", str(tmp_path / "registry"), "--config", str(config))
     try:
@@ -79,6 +90,12 @@ def test_login_push_pull_logout(registry: RegistryProcess, tmp_path: Path) -> No
     config.write_text(json.dumps(doc))
     refused = cli(target, "pull", "--insecure", name)
     assert refused.returncode == 1 and "refused the stored username and password" in refused.stderr
+
+    # bob may pull but not push: told so, naming the scope.
+    bob = cli(env, "login", "--insecure", "--username", "bob", "--password-stdin", host, stdin="secret\n")
+    assert bob.returncode == 0, bob.stderr
+    denied = cli(env, "push", "--insecure", name)
+    assert denied.returncode == 1 and "bob may not push to team/m" in denied.stderr, denied.stderr
 
     out = cli(env, "logout", host)
     assert out.returncode == 0, out.stderr

@@ -125,6 +125,9 @@ async def test_a_token_missing_a_scope_its_user_holds_gets_401_insufficient_scop
     bob = await _token(http, reg, "bob", "repository:team/m:pull,push")
     async with http.post(f"{reg.url}/v2/team/m/blobs/uploads/", headers=bob) as r:
         assert r.status == 403  # bob truly lacks push
+        error = (await r.json())["errors"][0]
+        assert error["code"] == "DENIED"
+        assert "bob may not push to team/m (repository:team/m:push)" in error["message"], error
 
 
 async def test_get_on_an_upload_session_needs_pull_only(
