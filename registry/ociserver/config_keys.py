@@ -49,7 +49,7 @@ KNOWN: Schema = {
     ),
     "storage": {**dict.fromkeys(("root", "database_url", "uploads_dir", "backend")), "s3": _S3},
     "gc": dict.fromkeys(("interval", "grace")),
-    "mirror": dict.fromkeys(("upstream", "tag_ttl")),
+    "mirror": dict.fromkeys(("upstream", "tag_ttl", "username", "password", "docker_config")),
     "auth": {
         **dict.fromkeys(
             (

@@ -59,6 +59,7 @@ from registry.durations import parse_go_duration
 from registry.errors import InvalidInput
 from registry.ociserver.auth.access_model import AuthConfig, parse_auth
 from registry.ociserver.config_keys import check_known_keys
+from registry.remote.credentials import BasicCredentials, CredentialStore, normalise_host
 from registry.store.blobs.s3 import S3Settings
 
 __all__ = ["ServerSettings", "is_loopback", "load_config_file"]
@@ -76,6 +77,7 @@ class ServerSettings:
     backend: str = "filesystem"
     s3: S3Settings | None = None
     upstream: str | None = None
+    upstream_credentials: BasicCredentials | None = None  # the mirror's login at its upstream
     mirror_tag_ttl: float = 300.0
     max_manifest_bytes: int = 4 << 20
     max_upload_bytes: int | None = None
@@ -178,11 +180,35 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
         updates["gc_grace"] = _seconds(gc["grace"], "gc.grace")
     if "upstream" in mirror:
         updates["upstream"] = str(mirror["upstream"])
+    updates.update(_upstream_credentials(mirror))
     if "tag_ttl" in mirror:
         updates["mirror_tag_ttl"] = _seconds(mirror["tag_ttl"], "mirror.tag_ttl")
     if "auth" in doc:
         updates["auth"] = parse_auth(_table(doc, "auth"), _seconds)
     return replace(base, **updates)
+
+
+def _upstream_credentials(mirror: dict[str, Any]) -> dict[str, Any]:
+    """``[mirror] username``/``password``, or the upstream host's entry in the docker config.json
+    named by ``docker_config``.
+
+    Raises:
+        InvalidInput: half a login, or a docker config without an entry for the upstream.
+    """
+    if "username" in mirror or "password" in mirror:
+        if not mirror.get("username") or not mirror.get("password"):
+            raise InvalidInput("config: [mirror] needs both username and password (or neither)")
+        return {"upstream_credentials": BasicCredentials(str(mirror["username"]), str(mirror["password"]))}
+    if "docker_config" in mirror:
+        upstream = str(mirror.get("upstream", ""))
+        host = normalise_host(upstream)
+        found = CredentialStore.from_docker_config(Path(str(mirror["docker_config"]))).lookup(host)
+        if found is None:
+            raise InvalidInput(
+                f"config: mirror.docker_config has no credentials for {host or 'the upstream'}"
+            )
+        return {"upstream_credentials": found}
+    return {}
 
 
 def _storage_backend(storage: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
             tag_cache_seconds=settings.tag_cache_seconds,
             tag_ttl=settings.mirror_tag_ttl,
             count=_mirror_counter(app[METRICS]),
+            credentials=settings.upstream_credentials,
         )
     app[MANIFESTS] = (
         mirror.manifests

@@ -53,7 +53,8 @@ def _summary(settings: ServerSettings) -> str:
         scheme = "bearer" if auth.bearer else "basic"
         parts = [f"auth {scheme}", f"anonymous pull {'on' if auth.anonymous_pull else 'off'}"]
     if settings.upstream:
-        parts.append(f"mirror of {settings.upstream}")
+        login = settings.upstream_credentials
+        parts.append(f"mirror of {settings.upstream}" + (f" as {login.username}" if login else ""))
     parts.append(f"storage {settings.backend}")
     if settings.database_url:
         url = urlsplit(settings.database_url)
