@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
-from tests.support.serve_process import cli, cli_env
+from tests.support.serve_process import ServeProcess, cli, cli_env, free_port
 
 
 @pytest.fixture(params=["bearer", "basic"])
@@ -103,3 +104,34 @@ def test_login_push_pull_logout(registry: RegistryProcess, tmp_path: Path) -> No
     assert host not in doc["auths"] and doc["psFormat"] == "keep-me"  # the rest is kept
     again = cli(env, "logout", host)
     assert again.returncode == 1 and "not logged in" in again.stderr
+
+
+@pytest.mark.parametrize("registry", ["bearer"], indirect=True)
+def test_the_model_server_pulls_and_pushes_with_the_cli_credentials(
+    registry: RegistryProcess, tmp_path: Path
+) -> None:
+    """Issue 12: /api/pull and /api/push use the credentials ``ollama-py login`` stored (and the CA
+    bundle and signing key the CLI uses), not default transfer settings."""
+    host = registry.url.removeprefix("http://")
+    store, home = tmp_path / "store", tmp_path / "home"
+    library = Library.open(store)
+    make_model(library, "m", weights=b"GGUF" + os.urandom(1000), system="served")
+    library.close()
+    port = free_port("127.0.0.1")
+    env = cli_env(store, home, OLLAMA_HOST=f"127.0.0.1:{port}")
+    ok = cli(env, "login", "--insecure", "--username", "alice", "--password-stdin", host, stdin="secret\n")
+    assert ok.returncode == 0, ok.stderr
+    assert cli(env, "cp", "m", f"{host}/team/m:v1").returncode == 0
+    server = ServeProcess(env)
+    try:
+        assert server.listening, server.text()
+        for path, model in (("/api/push", f"{host}/team/m:v1"), ("/api/pull", f"{host}/team/m:v1")):
+            body = json.dumps({"model": model, "insecure": True, "stream": False}).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=120) as r:
+                answer = json.loads(r.read())
+            assert answer.get("status") == "success", (path, answer)
+    finally:
+        server.stop()
