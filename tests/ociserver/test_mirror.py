@@ -299,3 +299,21 @@ async def test_mirror_is_the_manifest_service_decorated(
         assert (await manifests.get("m/r", parse_reference("v1"))).content == body
     finally:
         await mirror.stop()
+
+
+async def test_blob_requests_already_linked_count_as_cache_hits(
+    tmp_path: Any, upstream: RunningRegistry, http: Http
+) -> None:
+    """Issue 12: the second GET of a blob (now linked in the mirror's repository) is a cache hit."""
+    layer = b"cached layer"
+    await push_image(http, upstream.url, "m/r", "v1", b"{}", [layer])
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        metrics = mirror.app[METRICS]
+        for _ in range(3):
+            async with http.get(f"{mirror.url}/v2/m/r/blobs/{sha(layer)}") as r:
+                assert r.status == 200 and await r.read() == layer
+        assert metrics.mirror_misses.labels("blob")._value.get() == 1
+        assert metrics.mirror_hits.labels("blob")._value.get() == 2
+    finally:
+        await mirror.stop()
