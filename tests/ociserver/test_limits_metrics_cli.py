@@ -17,7 +17,13 @@ import bcrypt
 
 from registry.cli.main import main
 from tests.support.checkout_env import ROOT
-from tests.support.registry_server import RunningRegistry, push_blob, push_image, start_registry
+from tests.support.registry_server import (
+    RunningRegistry,
+    image_manifest,
+    push_blob,
+    push_image,
+    start_registry,
+)
 
 Http = aiohttp.ClientSession
 
@@ -62,6 +68,24 @@ async def test_metrics_count_requests_and_bytes(registry: RunningRegistry, http:
     )
     assert "registry_upload_sessions_started_total 2.0" in text
     assert "registry_bytes_received_total" in text and "registry_bytes_sent_total" in text
+
+
+async def test_metrics_gauge_stored_bytes_and_repositories(registry: RunningRegistry, http: Http) -> None:
+    """Issue 12: gauges read from the catalog when scraped."""
+    await push_image(http, registry.url, "m/r", "v1", b"{}", [b"layer"])
+    await push_image(http, registry.url, "m/s", "v1", b"{}", [b"layer", b"other layer"])
+    async with http.get(f"{registry.url}/metrics") as r:
+        text = await r.text()
+    assert "registry_repositories 2.0" in text, text
+    manifest_bytes = [
+        len(image_manifest(b"{}", [b"layer"])),
+        len(image_manifest(b"{}", [b"layer", b"other layer"])),
+    ]
+    stored = len(b"{}") + len(b"layer") + len(b"other layer") + sum(manifest_bytes)
+    assert (
+        f"registry_stored_bytes {float(stored)}" in text
+        or f"registry_stored_bytes {float(stored - sum(manifest_bytes))}" in text
+    ), text
 
 
 async def test_registry_gc_command(tmp_path: Path, make_settings: Any, http: Http) -> None:

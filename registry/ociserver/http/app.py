@@ -45,6 +45,7 @@ from registry.ociserver.store import RegistryStore
 from registry.ociserver.web.browse import ModelBrowser
 from registry.ociserver.web.render import PageRenderer
 from registry.ociserver.web.sessions import SessionSigner
+from registry.store.catalog import RegistryCatalog
 
 __all__ = ["build_app"]
 
@@ -123,6 +124,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = await asyncio.to_thread(RegistryStore.open, settings)
     app[STORE] = store
+    app[METRICS].totals = lambda: store.read(RegistryCatalog.storage_totals)
     app[BLOBS] = BlobService(store)
     mirror = None
     if settings.upstream:
