@@ -3,7 +3,8 @@
 #
 #   bash scripts/setup.sh          run models: ollama-py with inference, in .venv (or the active venv)
 #   bash scripts/setup.sh --dev    also what the tests need: Debian packages (postgresql, skopeo,
-#                                  docker-registry, wrk, curl, docker-compose) and the dev/test extras
+#                                  docker-registry, wrk, curl, docker-compose, chromium, zstd) and the
+#                                  dev/test extras
 #
 # The system Python is never written to (PEP 668: Debian refuses `pip install` there). Debian packages
 # are installed only when missing, with sudo unless run as root. Idempotent: a second run installs
@@ -15,7 +16,7 @@ dev=0
 for arg in "$@"; do
   case "$arg" in
     --dev) dev=1 ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg' (use --dev or --help)" >&2; exit 2 ;;
   esac
 done
@@ -55,8 +56,9 @@ else
 fi
 
 if ((dev)); then
-  # chromium + chromium-driver: the registry web page tests drive a headless browser (selenium).
-  apt_install postgresql skopeo docker-registry wrk curl docker-compose chromium chromium-driver
+  # chromium + chromium-driver: the registry web page tests drive a headless browser (selenium);
+  # zstd unpacks the OCI conformance suite.
+  apt_install postgresql skopeo docker-registry wrk curl docker-compose chromium chromium-driver zstd
   extras="dev,inference,postgres,registry,registry-tests,test-clients"
 else
   extras="inference"

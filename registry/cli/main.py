@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "registry.cli.library_commands",
     "registry.cli.create_command",
     "registry.cli.transfer_commands",
+    "registry.cli.login_commands",
     "registry.cli.server_commands",
     "registry.cli.registry_commands",
 )

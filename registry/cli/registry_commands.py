@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--insecure-public", action="store_true", help="allow serving without auth on a non-loopback address"
     )
+    p.add_argument(
+        "--access-log", default=None, metavar="FILE", help="log one line per request to FILE ('-': stderr)"
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = rsub.add_parser("gc", help="Remove blobs no manifest references and stale upload sessions (online)")
@@ -49,7 +52,8 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=cmd_gc)
 
     p = rsub.add_parser("hash-password", help="Print a bcrypt hash for the config file's [[auth.users]]")
-    p.add_argument("password", help="the password to hash")
+    p.add_argument("password", nargs="?", help="(prefer the prompt or --password-stdin: argv is visible)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(handler=cmd_hash_password)
 
 
@@ -86,6 +90,8 @@ def _settings(args: argparse.Namespace, ctx: CliContext) -> ServerSettings:
         changes["upstream"] = args.upstream
     if getattr(args, "gc_interval", None):
         changes["gc_interval"] = parse_go_duration(args.gc_interval)
+    if getattr(args, "access_log", None):
+        changes["access_log"] = args.access_log
     if getattr(args, "insecure_public", False):
         changes["allow_insecure_public"] = True
     if getattr(args, "grace", None):
@@ -137,8 +143,24 @@ def cmd_gc(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace, ctx: CliContext) -> int:
-    """Print a bcrypt hash of the password."""
+    """Print a bcrypt hash of the password: from stdin with ``--password-stdin``, else the argument,
+    else a prompt (asked twice)."""
+    import getpass
+    import sys
+
     import bcrypt
 
-    ctx.print(bcrypt.hashpw(args.password.encode(), bcrypt.gensalt()).decode())
+    from registry.errors import InvalidInput
+
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif args.password is not None:
+        password = args.password
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise InvalidInput("the passwords differ")
+    if not password:
+        raise InvalidInput("the password is empty")
+    ctx.print(bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
     return 0

@@ -85,11 +85,16 @@ async def _serve(ctx: CliContext) -> None:
 
     from aiohttp import web
 
+    from registry.cli.transfer_environment import transfer_options
+    from registry.modelserver.api import keys
     from registry.modelserver.api.app import build_app
     from registry.version import VERSION
 
     settings = ctx.settings
-    runner = web.AppRunner(build_app(settings, ctx.library), access_log=None)
+    app = build_app(settings, ctx.library)
+    # /api/pull, /api/push and /api/create: the CLI's credentials, CA bundle and signing key
+    app[keys.TRANSFER_OPTIONS] = transfer_options(settings.home)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host.host, settings.host.port)
     try:

@@ -11,7 +11,6 @@ HTTPS_PROXY / NO_PROXY are honoured by the transport.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -73,38 +72,11 @@ def register(sub: Any) -> None:
 
 def _options(args: argparse.Namespace, host: str, home: Path) -> TransferOptions:
     """Options from the flags and environment; Ollama's key signs token requests to ollama.com."""
-    import ssl
+    from registry.cli.transfer_environment import transfer_options
 
-    from registry.remote.credentials import CredentialStore
-    from registry.remote.options import TransferOptions
-
-    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    ca_bundle = args.ca_bundle or (
-        Path(os.environ["OLLAMA_PY_CA_BUNDLE"]) if os.environ.get("OLLAMA_PY_CA_BUNDLE") else None
+    return transfer_options(
+        home, host=host, insecure=args.insecure, ca_bundle=args.ca_bundle, max_rate=args.max_rate
     )
-    context = None
-    if ca_bundle is not None:
-        context = ssl.create_default_context()
-        try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as err:
-            from registry.errors import InvalidInput
-
-            raise InvalidInput(f"cannot load CA bundle {ca_bundle}: {err}") from err
-    options = TransferOptions(
-        insecure=args.insecure,
-        ssl_context=context,
-        credentials=CredentialStore.from_docker_config(config_dir / "config.json"),
-        max_rate=args.max_rate,
-    )
-    key_path = home / ".ollama" / "id_ed25519"
-    if host.lower() in options.signing_hosts and key_path.exists():
-        from dataclasses import replace
-
-        from registry.remote.signing import OllamaKey
-
-        options = replace(options, signing_key=OllamaKey.load(key_path))
-    return options
 
 
 def cmd_pull(args: argparse.Namespace, ctx: CliContext) -> int:

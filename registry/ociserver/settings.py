@@ -58,6 +58,8 @@ from typing import Any
 from registry.durations import parse_go_duration
 from registry.errors import InvalidInput
 from registry.ociserver.auth.access_model import AuthConfig, parse_auth
+from registry.ociserver.config_keys import check_known_keys
+from registry.remote.credentials import BasicCredentials, CredentialStore, normalise_host
 from registry.store.blobs.s3 import S3Settings
 
 __all__ = ["ServerSettings", "is_loopback", "load_config_file"]
@@ -75,6 +77,7 @@ class ServerSettings:
     backend: str = "filesystem"
     s3: S3Settings | None = None
     upstream: str | None = None
+    upstream_credentials: BasicCredentials | None = None  # the mirror's login at its upstream
     mirror_tag_ttl: float = 300.0
     max_manifest_bytes: int = 4 << 20
     max_upload_bytes: int | None = None
@@ -84,6 +87,7 @@ class ServerSettings:
     gc_grace: float = 3600.0
     auth: AuthConfig | None = None
     allow_insecure_public: bool = False
+    access_log: str | None = None  # a file path, or "-" for stderr; None: no access log
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check_exposure(self) -> None:
@@ -136,14 +140,17 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
     """Overlay a TOML config file on ``base`` (values the command line set explicitly win later).
 
     Raises:
-        InvalidInput: unreadable file, TOML syntax error, or a bad value (the message names it).
+        InvalidInput: unreadable file, TOML syntax error, an unknown key or section (with its line
+            and the nearest valid key), or a bad value (the message names it).
     """
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        doc = tomllib.loads(text)
     except OSError as err:
         raise InvalidInput(f"cannot read config file {path}: {err.strerror}") from err
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"config file {path} is not valid TOML: {err}") from err
+    check_known_keys(doc, text, path)
     server, storage, gc, mirror = (_table(doc, n) for n in ("server", "storage", "gc", "mirror"))
     updates: dict[str, Any] = {}
     if "listen" in server:
@@ -152,6 +159,8 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
     for key in ("max_manifest_bytes", "max_upload_bytes"):
         if key in server:
             updates[key] = int(server[key])
+    if "access_log" in server:
+        updates["access_log"] = str(server["access_log"]) or None
     if "allow_insecure_public" in server:
         updates["allow_insecure_public"] = bool(server["allow_insecure_public"])
     if "upload_max_age" in server:
@@ -171,11 +180,35 @@ def load_config_file(path: Path, base: ServerSettings) -> ServerSettings:
         updates["gc_grace"] = _seconds(gc["grace"], "gc.grace")
     if "upstream" in mirror:
         updates["upstream"] = str(mirror["upstream"])
+    updates.update(_upstream_credentials(mirror))
     if "tag_ttl" in mirror:
         updates["mirror_tag_ttl"] = _seconds(mirror["tag_ttl"], "mirror.tag_ttl")
     if "auth" in doc:
         updates["auth"] = parse_auth(_table(doc, "auth"), _seconds)
     return replace(base, **updates)
+
+
+def _upstream_credentials(mirror: dict[str, Any]) -> dict[str, Any]:
+    """``[mirror] username``/``password``, or the upstream host's entry in the docker config.json
+    named by ``docker_config``.
+
+    Raises:
+        InvalidInput: half a login, or a docker config without an entry for the upstream.
+    """
+    if "username" in mirror or "password" in mirror:
+        if not mirror.get("username") or not mirror.get("password"):
+            raise InvalidInput("config: [mirror] needs both username and password (or neither)")
+        return {"upstream_credentials": BasicCredentials(str(mirror["username"]), str(mirror["password"]))}
+    if "docker_config" in mirror:
+        upstream = str(mirror.get("upstream", ""))
+        host = normalise_host(upstream)
+        found = CredentialStore.from_docker_config(Path(str(mirror["docker_config"]))).lookup(host)
+        if found is None:
+            raise InvalidInput(
+                f"config: mirror.docker_config has no credentials for {host or 'the upstream'}"
+            )
+        return {"upstream_credentials": found}
+    return {}
 
 
 def _storage_backend(storage: dict[str, Any]) -> dict[str, Any]:

@@ -99,12 +99,20 @@ class Authenticator:
         if any(c.scheme == "basic" for c in challenges):
             creds = self._credentials.lookup(host)
             if creds is None:
-                raise Unauthorized(f"unauthorized: {host} wants a username and password (none stored)")
+                raise Unauthorized(_no_credentials(host))
             if sent == creds.header():
-                raise Unauthorized(f"unauthorized: {host} refused the stored username and password")
+                raise Unauthorized(_refused(host))
             self._basic_hosts.add(host)
             return
         raise Unauthorized(f"unauthorized: access denied by {host}")
+
+    def refusal(self, host: str, sent: str | None) -> str | None:
+        """Words for a final 401 from ``host`` to a request sent with ``Authorization: sent``: when
+        it carried the stored Basic credentials, they were refused (None otherwise)."""
+        creds = self._credentials.lookup(host)
+        if sent is not None and creds is not None and sent == creds.header():
+            return _refused(host)
+        return None
 
     async def _shared_token(self, host: str, scope: str, challenge: Challenge) -> str:
         """One token request per (host, scope) at a time; a refusal (401, 403, 429) is final for
@@ -153,6 +161,8 @@ class Authenticator:
         elif creds is not None and same_host:
             headers["Authorization"] = creds.header()
         status, body = await self._fetch(url, headers)
+        if status == 401 and key is None and same_host:  # (a person can act on these)
+            raise Unauthorized(_refused(host) if "Authorization" in headers else _no_credentials(host))
         if status >= 400:
             said = _error_message(body)
             raise Unauthorized(
@@ -165,6 +175,17 @@ class Authenticator:
         if not isinstance(token, str) or not token:
             raise Unauthorized(f"unauthorized: token endpoint {urlsplit(realm).netloc} sent no token")
         return token
+
+
+def _no_credentials(host: str) -> str:
+    return f"unauthorized: {host} needs a login: no credentials stored for it (run 'ollama-py login {host}')"
+
+
+def _refused(host: str) -> str:
+    return (
+        f"unauthorized: {host} refused the stored username and password"
+        f" (wrong password? run 'ollama-py login {host}' again)"
+    )
 
 
 def _retrieve(future: asyncio.Future[str]) -> None:

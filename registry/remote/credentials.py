@@ -12,14 +12,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from registry.errors import InvalidInput
 
-__all__ = ["BasicCredentials", "CredentialStore", "normalise_host"]
+__all__ = [
+    "BasicCredentials",
+    "CredentialStore",
+    "normalise_host",
+    "remove_docker_login",
+    "save_docker_login",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +102,61 @@ def _entry_credentials(entry: object, key: str, path: Path) -> BasicCredentials 
     if not sep:
         raise InvalidInput(f"invalid credentials file {path}: 'auth' for {key!r} is not user:password")
     return BasicCredentials(user, password)
+
+
+def save_docker_login(path: Path, host: str, credentials: BasicCredentials) -> None:
+    """Store ``credentials`` for ``host`` in a docker ``config.json`` as ``docker login`` does
+    (``auths[host].auth`` = base64 ``user:password``), replacing any entry that names the same host
+    and keeping every other key. The file is written whole (a temporary file renamed over it) with
+    mode 0600.
+
+    Raises:
+        InvalidInput: the existing file is not valid JSON.
+    """
+    doc = _config_document(path)
+    auths = {k: v for k, v in doc.get("auths", {}).items() if normalise_host(k) != host.lower()}
+    raw = f"{credentials.username}:{credentials.password}".encode()
+    auths[host] = {"auth": base64.b64encode(raw).decode()}
+    doc["auths"] = auths
+    _write_private(path, doc)
+
+
+def remove_docker_login(path: Path, host: str) -> bool:
+    """Remove every entry for ``host`` from a docker ``config.json`` (keeping the rest); False when
+    there was none.
+
+    Raises:
+        InvalidInput: the existing file is not valid JSON.
+    """
+    doc = _config_document(path)
+    auths = doc.get("auths", {})
+    kept = {k: v for k, v in auths.items() if normalise_host(k) != host.lower()}
+    if len(kept) == len(auths):
+        return False
+    doc["auths"] = kept
+    _write_private(path, doc)
+    return True
+
+
+def _config_document(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as err:
+        raise InvalidInput(f"invalid credentials file {path}: {err}") from err
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"invalid credentials file {path}: not a JSON object")
+    if not isinstance(doc.get("auths", {}), dict):
+        raise InvalidInput(f"invalid credentials file {path}: 'auths' is not an object")
+    return doc
+
+
+def _write_private(path: Path, doc: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(doc, out, indent="\t")
+        out.write("\n")
+    os.replace(tmp, path)

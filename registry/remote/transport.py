@@ -26,7 +26,7 @@ from registry.errors import Denied, TransferError, Unauthorized
 from registry.remote.auth import Authenticator
 from registry.remote.options import TransferOptions
 
-__all__ = ["ProtocolError", "Transport", "converted_errors", "host_of", "raise_for_status"]
+__all__ = ["ProtocolError", "RequestRefused", "Transport", "converted_errors", "host_of", "raise_for_status"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_HOPS = 10
@@ -36,6 +36,15 @@ BodyFactory = Callable[[], Any]
 
 class ProtocolError(TransferError):
     """The registry broke the protocol (e.g. a 206 at the wrong offset): retrying will not help."""
+
+
+class RequestRefused(ProtocolError):
+    """The registry answered a 4xx other than 401, 403, 408 and 429 (a 405 from a mirror, a 400):
+    an answer, not a failure, so retrying will not help (retry loops re-raise it at once)."""
+
+
+#: 4xx statuses worth another try: a timeout, too many requests (401 and 403 have their own errors).
+_RETRYABLE_4XX = frozenset({408, 429})
 
 
 def host_of(url: str) -> str:
@@ -58,8 +67,9 @@ async def converted_errors(what: str) -> AsyncIterator[None]:
 async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
     """Raise the domain error for a failed response (reading a short excerpt of its body).
 
-    401 -> :class:`Unauthorized`; 403 -> :class:`Denied`; anything else >= 400 ->
-    :class:`TransferError` naming the status and the registry's message.
+    401 -> :class:`Unauthorized`; 403 -> :class:`Denied`; 408, 429 and 5xx -> :class:`TransferError`
+    (retried); any other 4xx -> :class:`RequestRefused` (not retried); each names the status and the
+    registry's message.
     """
     if resp.status < 400:
         return
@@ -74,6 +84,8 @@ async def raise_for_status(resp: aiohttp.ClientResponse, what: str) -> None:
         raise Denied(f"denied: {what}: {message or 'forbidden'}")
     if resp.status == 429 and not message and resp.headers.get("Retry-After", "").isdigit():
         message = f"too many requests (too many failed logins?); retry in {resp.headers['Retry-After']} s"
+    if resp.status < 500 and resp.status not in _RETRYABLE_4XX:
+        raise RequestRefused(f"{what}: {resp.status}: {message or resp.reason}")
     raise TransferError(f"{what}: {resp.status}: {message or resp.reason}")
 
 
@@ -188,6 +200,10 @@ class Transport:
                     resp.release()
                     await self.auth.answer(origin, scope, challenge, sent.get("Authorization"))
                     continue
+                if resp.status == 401 and host_of(url) == origin:
+                    refused = self.auth.refusal(origin, sent.get("Authorization"))
+                    if refused is not None:
+                        raise Unauthorized(refused)
                 if follow_redirects and resp.status in _REDIRECTS and "Location" in resp.headers:
                     url = urljoin(url, resp.headers["Location"])
                     if resp.status == 303:

@@ -10,8 +10,9 @@ Contract of :meth:`BlobUpload.run`:
 - The upload Location is persisted under ``partials/<hex>.upload-<repo hash>.json`` after every
   chunk, so a push killed (even with SIGKILL) resumes in a new process: ``GET`` on the Location gives
   the ``Range`` the registry holds and the upload continues from there. A registry that lost the
-  session (404) gets a fresh one. Failed requests are retried with bounded backoff, re-asking the
-  registry for its offset each time.
+  session (404) gets a fresh one. Failed requests (network errors, 5xx, 408, 429, and a session
+  lost or moved: 404, 416) are retried with bounded backoff, re-asking the registry for its offset
+  each time; any other 4xx (a mirror's 405) is final at once.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class BlobUpload:
             body=lambda: self._body(start, end),
             follow_redirects=False,
         ) as resp:
-            if resp.status >= 500 or resp.status in (408, 429):
+            if resp.status >= 500 or resp.status in _RESUMABLE:
                 raise TransferError(f"pushing {self.descriptor.digest.short}: {resp.status} {resp.reason}")
             await raise_for_status(resp, f"pushing {self.descriptor.digest.short}")
             new = resp.headers.get("Docker-Upload-Location") or resp.headers.get("Location") or location
@@ -180,7 +181,7 @@ class BlobUpload:
         async with self.client.transport.request(
             "PUT", url, scope=self.client.scope, headers=headers, body=body, follow_redirects=False
         ) as resp:
-            if resp.status >= 500 or resp.status in (408, 429):
+            if resp.status >= 500 or resp.status in _RESUMABLE:
                 raise TransferError(f"pushing {self.descriptor.digest.short}: {resp.status} {resp.reason}")
             await raise_for_status(resp, f"pushing {self.descriptor.digest.short}")
         self.on_progress(size)
@@ -206,6 +207,12 @@ class BlobUpload:
         tmp = self.state_path.with_name(f"{self.state_path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"location": location}))
         tmp.replace(self.state_path)
+
+
+#: Statuses of a PATCH or PUT to a session worth another try: 5xx, a timeout, too many requests,
+#: and a session the registry lost (404) or whose offset moved (416): the retry asks for the offset
+#: again and resumes or starts afresh. Any other 4xx is final (see ``RequestRefused``).
+_RESUMABLE = frozenset({404, 408, 416, 429})
 
 
 def upload_range_end(value: str | None) -> int:

@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import os
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,14 @@ import aiohttp
 import bcrypt
 
 from registry.cli.main import main
-from tests.support.registry_server import RunningRegistry, push_blob, push_image, start_registry
+from tests.support.checkout_env import ROOT
+from tests.support.registry_server import (
+    RunningRegistry,
+    image_manifest,
+    push_blob,
+    push_image,
+    start_registry,
+)
 
 Http = aiohttp.ClientSession
 
@@ -61,6 +70,24 @@ async def test_metrics_count_requests_and_bytes(registry: RunningRegistry, http:
     assert "registry_bytes_received_total" in text and "registry_bytes_sent_total" in text
 
 
+async def test_metrics_gauge_stored_bytes_and_repositories(registry: RunningRegistry, http: Http) -> None:
+    """Issue 12: gauges read from the catalog when scraped."""
+    await push_image(http, registry.url, "m/r", "v1", b"{}", [b"layer"])
+    await push_image(http, registry.url, "m/s", "v1", b"{}", [b"layer", b"other layer"])
+    async with http.get(f"{registry.url}/metrics") as r:
+        text = await r.text()
+    assert "registry_repositories 2.0" in text, text
+    manifest_bytes = [
+        len(image_manifest(b"{}", [b"layer"])),
+        len(image_manifest(b"{}", [b"layer", b"other layer"])),
+    ]
+    stored = len(b"{}") + len(b"layer") + len(b"other layer") + sum(manifest_bytes)
+    assert (
+        f"registry_stored_bytes {float(stored)}" in text
+        or f"registry_stored_bytes {float(stored - sum(manifest_bytes))}" in text
+    ), text
+
+
 async def test_registry_gc_command(tmp_path: Path, make_settings: Any, http: Http) -> None:
     root = tmp_path / "root"
     reg = await start_registry(make_settings(root=root))
@@ -80,6 +107,20 @@ async def test_registry_gc_command(tmp_path: Path, make_settings: Any, http: Htt
     assert (await asyncio.to_thread(run, "--grace", "1h"))["blobs_removed"] == 0
     assert (await asyncio.to_thread(run, "--grace", "0s"))["bytes_freed"] == len(b"orphan")
     assert (await asyncio.to_thread(run, "--grace", "0s"))["blobs_removed"] == 0
+
+
+def test_hash_password_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    """Issue 12: a password never has to be on the command line (where ps and shell history see it)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "registry.cli.main", "registry", "hash-password", "--password-stdin"],
+        input="s3cret pass\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert bcrypt.checkpw(b"s3cret pass", out.stdout.strip().encode())
 
 
 def test_hash_password_and_bad_listen(capsys: Any) -> None:

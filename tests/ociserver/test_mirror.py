@@ -16,6 +16,9 @@ from registry.oci.name import parse_reference
 from registry.ociserver.http.keys import MANIFESTS, METRICS
 from registry.ociserver.mirror.manifests import MirroredManifests
 from registry.ociserver.settings import ServerSettings
+from registry.store.library import Library
+from tests.support.cli_process import run_cli
+from tests.support.models import make_model
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
 from tests.support.upstream import DOCKER_MANIFEST, Faults
 from tests.support.upstream import Upstream as FixtureUpstream
@@ -112,6 +115,41 @@ async def test_mirror_refuses_pushes(tmp_path: Any, upstream: RunningRegistry, h
         async with http.post(f"{mirror.url}/v2/m/r/blobs/uploads/") as r:
             assert r.status == 405
             assert (await r.json())["errors"][0]["code"] == "UNSUPPORTED"
+    finally:
+        await mirror.stop()
+
+
+def _upload_posts(server: RunningRegistry) -> float:
+    counter = server.app[METRICS].requests
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.labels.get("route", "").endswith("/blobs/uploads/")
+        and sample.labels.get("method") == "POST"
+        and sample.name.endswith("_total")
+    )
+
+
+async def test_ollama_py_push_to_a_mirror_fails_at_once_without_retrying_the_405(
+    tmp_path: Any, upstream: RunningRegistry
+) -> None:
+    """Issue 12: a 4xx other than 401/408/429 is an answer, not a failure to retry (a 405 was
+    retried for 25 s): each blob's upload is started once, and the error says what the mirror said."""
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        store = tmp_path / "store"
+        library = Library.open(store)
+        make_model(library, "m", weights=b"GGUF" + os.urandom(1000), system="s")
+        library.close()
+        host = mirror.url.removeprefix("http://")
+        status, out = await run_cli(store, "cp", "m", f"{host}/team/m:v1")
+        assert status == 0, out
+        status, out = await run_cli(store, "push", "--insecure", f"{host}/team/m:v1")
+        assert status == 1, out
+        assert "405" in out and "mirror" in out, out
+        assert "max retries" not in out, out
+        assert _upload_posts(mirror) <= 3  # config, weights, system: one POST each
     finally:
         await mirror.stop()
 
@@ -259,5 +297,23 @@ async def test_mirror_is_the_manifest_service_decorated(
         assert (await manifests.get("m/r", parse_reference("v1"))).content == body
         await upstream.stop()
         assert (await manifests.get("m/r", parse_reference("v1"))).content == body
+    finally:
+        await mirror.stop()
+
+
+async def test_blob_requests_already_linked_count_as_cache_hits(
+    tmp_path: Any, upstream: RunningRegistry, http: Http
+) -> None:
+    """Issue 12: the second GET of a blob (now linked in the mirror's repository) is a cache hit."""
+    layer = b"cached layer"
+    await push_image(http, upstream.url, "m/r", "v1", b"{}", [layer])
+    mirror = await _mirror(tmp_path, upstream.url)
+    try:
+        metrics = mirror.app[METRICS]
+        for _ in range(3):
+            async with http.get(f"{mirror.url}/v2/m/r/blobs/{sha(layer)}") as r:
+                assert r.status == 200 and await r.read() == layer
+        assert metrics.mirror_misses.labels("blob")._value.get() == 1
+        assert metrics.mirror_hits.labels("blob")._value.get() == 2
     finally:
         await mirror.stop()

@@ -134,3 +134,15 @@ async def test_manifest_media_types_must_be_type_slash_subtype(
     for method in ("GET", "HEAD"):
         async with http.request(method, f"{registry.url}/v2/strict/repo/manifests/v1") as r:
             assert r.status == 404
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("tag", ["v1%0A", "-bad", "a" * 129, "x%20y"])
+async def test_a_malformed_tag_on_manifest_get_or_head_is_404_manifest_unknown(
+    registry: Reg, http: Http, method: str, tag: str
+) -> None:
+    """The spec's endpoint table allows only 404 on end-3 (issue 12); PUT keeps 400 TAG_INVALID."""
+    async with http.request(method, f"{registry.url}/v2/strict/repo/manifests/{tag}") as r:
+        assert r.status == 404
+        if method == "GET":
+            assert (await _error(r))["code"] == "MANIFEST_UNKNOWN"

@@ -213,21 +213,36 @@ class Authenticator:
         identity = request.get(IDENTITY)
         return identity is not None and action in self.allowed(identity, repo)
 
-    def challenge(self, request: web.Request, repo: str | None, actions: str) -> dict[str, str]:
-        """The ``WWW-Authenticate`` header for a 401."""
+    def challenge(
+        self,
+        request: web.Request,
+        repo: str | None,
+        actions: str,
+        *,
+        extra: tuple[tuple[str, str], ...] = (),
+        insufficient: bool = False,
+    ) -> dict[str, str]:
+        """The ``WWW-Authenticate`` header for a 401: ``scope`` names ``repository:REPO:ACTIONS``
+        and each ``(repo, actions)`` of ``extra`` (space-separated, as distribution writes them);
+        ``insufficient`` adds ``error="insufficient_scope"`` (a valid token that lacks a scope)."""
         if not self.config.bearer:
             return {"WWW-Authenticate": f'Basic realm="{self.config.realm}"'}
         host = request.host if _QUOTABLE.fullmatch(request.host) else _local_host(request)
         realm = f"{request.scheme}://{host}/v2/token"
         value = f'Bearer realm="{realm}",service="{_SERVICE}"'
-        if repo is not None and _QUOTABLE.fullmatch(repo):  # never echo control characters or quotes
-            value += f',scope="repository:{repo}:{actions}"'
+        wanted = ((repo, actions), *extra) if repo is not None else extra
+        # never echo control characters, spaces or quotes
+        scopes = [f"repository:{name}:{acts}" for name, acts in wanted if _QUOTABLE.fullmatch(name)]
+        if scopes:
+            value += f',scope="{" ".join(scopes)}"'
+        if insufficient:
+            value += ',error="insufficient_scope"'
         return {"WWW-Authenticate": value}
 
     # -- aiohttp glue ------------------------------------------------------------------------------
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
-        """Identify every /v2/ request and check the action its route needs."""
+        """Identify every /v2/ request and check the actions its route needs (see :func:`_required`)."""
 
         @web.middleware
         async def authorize(
@@ -236,24 +251,46 @@ class Authenticator:
             if not request.path.startswith("/v2") or request.path == "/v2/token":
                 return await handler(request)
             repo = request.match_info.get("name")
-            action = "push" if "/blobs/uploads/" in request.path else _action_for(request.method)
+            action = _action_for(request)
             try:
                 identity = await self.identify(request)
             except Unauthorized as err:
-                err.headers = self.challenge(request, repo, action)  # type: ignore[attr-defined]
+                err.headers = self.challenge(request, repo, _wanted(action))  # type: ignore[attr-defined]
                 raise
             request[IDENTITY] = identity
             if repo is None:
                 if identity.name == ANONYMOUS and not self.config.anonymous_pull:
                     raise _unauthorized(self.challenge(request, None, action))
                 return await handler(request)
+            source = _mount_source(request)
+            extra = ((source, "pull"),) if source is not None else ()
             if action not in self.allowed(identity, repo):
                 if identity.name == ANONYMOUS or self._token_too_narrow(identity, repo, action):
                     # (a signed token whose scopes lack what its user may do: as distribution's
-                    # insufficient_scope, a 401 whose challenge names the scope to ask for)
-                    raise _unauthorized(self.challenge(request, repo, _wanted(request.method)))
+                    # insufficient_scope, a 401 whose challenge names the scopes to ask for)
+                    raise _unauthorized(
+                        self.challenge(
+                            request,
+                            repo,
+                            _wanted(action),
+                            extra=extra,
+                            insufficient=identity.name != ANONYMOUS,
+                        )
+                    )
                 raise Denied(
-                    "requested access to the resource is denied", detail={"name": repo, "action": action}
+                    f"requested access to the resource is denied: {_printable(identity.name)} may not"
+                    f" {action} {'to' if action == 'push' else 'from'} {repo} (repository:{repo}:{action})",
+                    detail={"name": repo, "action": action},
+                )
+            if (
+                source is not None
+                and self._token_too_narrow(identity, source, "pull")
+                and "pull" not in self.allowed(identity, source)
+            ):
+                # The user may read the source but the token does not say so: ask for a token
+                # naming it, or the client uploads the whole blob again.
+                raise _unauthorized(
+                    self.challenge(request, repo, _wanted(action), extra=extra, insufficient=True)
                 )
             return await handler(request)
 
@@ -269,20 +306,28 @@ class Authenticator:
         if identity.name == ANONYMOUS and not self.config.anonymous_pull:
             raise _unauthorized(self.challenge(request, None, "pull"))
         scopes: dict[str, frozenset[str]] = {}
-        for scope in request.query.getall("scope", []):
+        for scope in (s for value in request.query.getall("scope", []) for s in value.split()):
             kind, _, rest = scope.partition(":")
             repo, _, actions = rest.rpartition(":")
             if kind != "repository" or not repo:
                 continue
+            held = self.allowed(identity, repo)
             wanted = frozenset(a for a in actions.split(",") if a)
+            if "*" in wanted:  # skopeo delete asks for repository:NAME:* (distribution: all held)
+                wanted = held
             if "push" in wanted:
-                wanted |= {"pull"} & self.allowed(identity, repo)
-            scopes[repo] = scopes.get(repo, frozenset()) | (wanted & self.allowed(identity, repo))
+                wanted |= {"pull"} & held
+            scopes[repo] = scopes.get(repo, frozenset()) | (wanted & held)
         return web.json_response(self.issue_token(identity.name, scopes))
 
 
 #: What may appear inside a quoted ``WWW-Authenticate`` parameter as is.
 _QUOTABLE = re.compile(r"[!#-\[\]-~]{1,1000}")
+
+
+def _printable(text: str) -> str:
+    """A user name as it may appear in a message (no control characters; at most 100 of them)."""
+    return "".join(c for c in text if c.isprintable())[:100]
 
 
 def _user_key(user: str) -> str:
@@ -301,14 +346,27 @@ def _local_host(request: web.Request) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _action_for(method: str) -> str:
+def _action_for(request: web.Request) -> str:
+    """The action a request needs, as distribution maps methods: GET/HEAD pull, POST/PUT/PATCH
+    push, DELETE delete; but DELETE of an upload session (cancelling one's own upload) is a push."""
+    method = request.method
     if method in ("GET", "HEAD"):
         return "pull"
-    return "delete" if method == "DELETE" else "push"
+    if method == "DELETE":
+        return "push" if "upload_id" in request.match_info else "delete"
+    return "push"
 
 
-def _wanted(method: str) -> str:
-    return "pull" if method in ("GET", "HEAD") else "pull,push"
+def _wanted(action: str) -> str:
+    """The actions a challenge asks for to allow ``action`` (a push token also pulls)."""
+    return "pull,push" if action == "push" else action
+
+
+def _mount_source(request: web.Request) -> str | None:
+    """The ``from`` repository of a cross-repository mount (``POST ...?mount=&from=``), if any."""
+    if request.method != "POST" or "mount" not in request.query:
+        return None
+    return request.query.get("from") or None
 
 
 def _unauthorized(headers: dict[str, str]) -> Unauthorized:

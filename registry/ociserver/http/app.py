@@ -2,8 +2,8 @@
 
 The web page (``ui_routes``) shares the app: ``/``, ``/ui/...`` and ``/ui/api/...``.
 
-Middlewares, outermost first: metrics (sees final statuses) -> errors (domain errors to OCI JSON)
--> auth (when configured). Background work (periodic GC, upload purging) is one task owned by the
+Middlewares, outermost first: metrics (sees final statuses) -> access log (when configured) ->
+errors (domain errors to OCI JSON) -> auth (when configured). Background work (periodic GC, upload purging) is one task owned by the
 app and cancelled on cleanup.
 """
 
@@ -22,6 +22,7 @@ from registry.ociserver.auth.authenticator import Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.gc import collect_garbage
 from registry.ociserver.http import blob_routes, manifest_routes, ui_routes
+from registry.ociserver.http.access_log import AccessLog
 from registry.ociserver.http.errcodes import error_middleware
 from registry.ociserver.http.host_guard import host_guard_middleware, needs_host_guard
 from registry.ociserver.http.keys import (
@@ -44,6 +45,7 @@ from registry.ociserver.store import RegistryStore
 from registry.ociserver.web.browse import ModelBrowser
 from registry.ociserver.web.render import PageRenderer
 from registry.ociserver.web.sessions import SessionSigner
+from registry.store.catalog import RegistryCatalog
 
 __all__ = ["build_app"]
 
@@ -67,7 +69,11 @@ def build_app(settings: ServerSettings) -> web.Application:
         if settings.auth is not None
         else None
     )
-    middlewares = [metrics.middleware(), error_middleware]
+    access_log = AccessLog(settings.access_log) if settings.access_log else None
+    middlewares = [metrics.middleware()]
+    if access_log is not None:
+        middlewares.append(access_log.middleware())
+    middlewares.append(error_middleware)
     if needs_host_guard(settings):
         middlewares.append(host_guard_middleware(settings.host))
     if auth is not None:
@@ -81,6 +87,8 @@ def build_app(settings: ServerSettings) -> web.Application:
     app.on_response_prepare.append(metrics.on_prepare)
     if auth is not None:
         app.on_cleanup.append(_close_auth)
+    if access_log is not None:
+        app.on_cleanup.append(lambda _app: _close_access_log(access_log))
     app.cleanup_ctx.append(_transfer_threads_ctx)
     app.cleanup_ctx.append(_storage_ctx)
     app.cleanup_ctx.append(_maintenance_ctx)
@@ -91,6 +99,10 @@ def build_app(settings: ServerSettings) -> web.Application:
     blob_routes.add_routes(app)
     ui_routes.add_routes(app)
     return app
+
+
+async def _close_access_log(access_log: AccessLog) -> None:
+    access_log.close()
 
 
 async def _close_auth(app: web.Application) -> None:
@@ -112,6 +124,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = await asyncio.to_thread(RegistryStore.open, settings)
     app[STORE] = store
+    app[METRICS].totals = lambda: store.read(RegistryCatalog.storage_totals)
     app[BLOBS] = BlobService(store)
     mirror = None
     if settings.upstream:
@@ -124,6 +137,7 @@ async def _storage_ctx(app: web.Application) -> AsyncIterator[None]:
             tag_cache_seconds=settings.tag_cache_seconds,
             tag_ttl=settings.mirror_tag_ttl,
             count=_mirror_counter(app[METRICS]),
+            credentials=settings.upstream_credentials,
         )
     app[MANIFESTS] = (
         mirror.manifests

@@ -58,6 +58,8 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         if isinstance(found, FillReader):
             return await _stream_fill(request, digest, found)
         size = found
+    elif size is not None and mirror is not None:  # already linked here: served from the cache
+        mirror.blobs.count("blob", True)
     if size is None:
         raise BlobNotFound("blob unknown to registry", detail={"digest": str(digest)})
     return await serve_stored_blob(request, digest, size)

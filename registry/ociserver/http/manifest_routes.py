@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, InvalidTag, ModelNotFound
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.name import parse_reference, validate_repo, validate_tag
@@ -77,9 +77,15 @@ async def referrers(request: web.Request) -> web.Response:
 
 
 async def get_manifest(request: web.Request) -> web.Response:
-    """GET/HEAD a manifest by tag or digest: exact bytes, stored Content-Type, Docker-Content-Digest."""
+    """GET/HEAD a manifest by tag or digest: exact bytes, stored Content-Type, Docker-Content-Digest.
+
+    A malformed tag is 404 MANIFEST_UNKNOWN here (the spec's table allows only 404 for end-3);
+    a malformed digest stays 400 DIGEST_INVALID, and PUT keeps 400 TAG_INVALID."""
     repo = validate_repo(request.match_info["name"])
-    reference = parse_reference(request.match_info["reference"])
+    try:
+        reference = parse_reference(request.match_info["reference"])
+    except InvalidTag as err:
+        raise ModelNotFound("manifest unknown", detail={"reference": "malformed tag"}) from err
     manifest = await request.app[MANIFESTS].get(repo, reference)
     headers = {"Docker-Content-Digest": str(manifest.digest), "Etag": f'"{manifest.digest}"'}
     if request.method == "HEAD":

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["RegistryMetrics"]
@@ -56,6 +56,15 @@ class RegistryMetrics:
             "registry_gc_blobs_removed", "Blobs removed by garbage collection", registry=r
         )
 
+        self.stored_bytes = Gauge(
+            "registry_stored_bytes", "Bytes of stored blobs (read from the catalog when scraped)", registry=r
+        )
+        self.repositories = Gauge(
+            "registry_repositories", "Repositories holding a manifest (read when scraped)", registry=r
+        )
+        #: ``() -> (stored bytes, repositories)``, set once the storage is open.
+        self.totals: Callable[[], Awaitable[tuple[int, int]]] | None = None
+
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         """An aiohttp middleware counting requests by route template and final status."""
 
@@ -87,7 +96,11 @@ class RegistryMetrics:
             self.bytes_out.inc(response.content_length)
 
     async def handle(self, request: web.Request) -> web.Response:
-        """GET /metrics in the Prometheus text format."""
+        """GET /metrics in the Prometheus text format (the gauges read from the catalog first)."""
+        if self.totals is not None:
+            stored, repositories = await self.totals()
+            self.stored_bytes.set(stored)
+            self.repositories.set(repositories)
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

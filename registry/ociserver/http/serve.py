@@ -7,6 +7,7 @@ import contextlib
 import signal
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -35,8 +36,30 @@ async def serve_forever(settings: ServerSettings, say: Callable[[str], None]) ->
     addresses = [s.getsockname() for s in (server.sockets if server is not None else [])]
     host, port = addresses[0][0], addresses[0][1]
     shown = f"[{host}]" if ":" in host else host
-    say(f"ollama-py registry listening on http://{shown}:{port} (root {settings.root})")
+    say(f"ollama-py registry listening on http://{shown}:{port} (root {settings.root}; {_summary(settings)})")
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _summary(settings: ServerSettings) -> str:
+    """What is on, for the start-up line: auth scheme and anonymous pull, mirror upstream, storage
+    backend, database (its kind and host only: never a password)."""
+    auth = settings.auth
+    if auth is None:
+        parts = ["auth off"]
+    else:
+        scheme = "bearer" if auth.bearer else "basic"
+        parts = [f"auth {scheme}", f"anonymous pull {'on' if auth.anonymous_pull else 'off'}"]
+    if settings.upstream:
+        login = settings.upstream_credentials
+        parts.append(f"mirror of {settings.upstream}" + (f" as {login.username}" if login else ""))
+    parts.append(f"storage {settings.backend}")
+    if settings.database_url:
+        url = urlsplit(settings.database_url)
+        kind = url.scheme.split("+")[0] or "database"
+        parts.append(f"database {kind}" + (f" at {url.hostname}" if url.hostname else ""))
+    else:
+        parts.append("database sqlite")
+    return ", ".join(parts)

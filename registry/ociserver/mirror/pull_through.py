@@ -24,6 +24,7 @@ from registry.ociserver.mirror.counting import MirrorCount
 from registry.ociserver.mirror.manifests import MirroredManifests
 from registry.ociserver.mirror.upstream_link import UpstreamLink
 from registry.ociserver.store import RegistryStore
+from registry.remote.credentials import BasicCredentials
 
 __all__ = ["Mirror", "open_mirror"]
 
@@ -50,9 +51,11 @@ async def open_mirror(
     tag_cache_seconds: float,
     tag_ttl: float,
     count: MirrorCount,
+    credentials: BasicCredentials | None = None,
 ) -> Mirror:
-    """The mirror of ``upstream_url`` over ``store``, its upstream client open."""
-    upstream = UpstreamLink(upstream_url)
+    """The mirror of ``upstream_url`` over ``store`` (logged in with ``credentials`` when given),
+    its upstream client open."""
+    upstream = UpstreamLink(upstream_url, credentials)
     await upstream.open()
     manifests = MirroredManifests(
         store, max_manifest_bytes, tag_cache_seconds, upstream=upstream, count=count, tag_ttl=tag_ttl

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from registry.errors import BlobNotFound, DigestMismatch, ModelNotFound, TransferError, Unauthorized
 from registry.oci.digest import Digest
+from registry.remote.credentials import BasicCredentials, CredentialStore
 from registry.remote.fetch import BlobSink, RegistryAnswered, fetch_blob, fetch_manifest
 from registry.remote.options import TransferOptions
 from registry.remote.transport import Transport
@@ -37,10 +39,15 @@ _UPSTREAM_OPTIONS = TransferOptions(
 class UpstreamLink:
     """``base_url``'s /v2/ API through one long-lived :class:`Transport`. ``open()``, then ``close()``."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, credentials: BasicCredentials | None = None) -> None:
+        """``credentials``: the mirror's login at the upstream (Basic, or sent to its token realm on
+        the same host), else anonymous."""
         self.base_url = base_url.rstrip("/")
         self._host = urlsplit(self.base_url).netloc
-        self._transport = Transport(_UPSTREAM_OPTIONS)
+        options = _UPSTREAM_OPTIONS
+        if credentials is not None:
+            options = replace(options, credentials=CredentialStore({self._host.lower(): credentials}))
+        self._transport = Transport(options)
 
     async def open(self) -> None:
         """Open the client's connection pool."""

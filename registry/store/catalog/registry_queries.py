@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, exists, false, select, update
+from sqlalchemy import Connection, Table, delete, exists, false, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from registry.oci.digest import Digest
@@ -342,6 +342,15 @@ class RegistryCatalog:
             if conn.execute(select(table.c.repo).where(table.c.repo == repo).limit(1)).first() is not None:
                 return True
         return False
+
+    @staticmethod
+    def storage_totals(conn: Connection) -> tuple[int, int]:
+        """``(bytes of stored blobs not being deleted, repositories holding a manifest)``."""
+        stored = conn.execute(
+            select(func.coalesce(func.sum(reg_blobs.c.size), 0)).where(reg_blobs.c.deleting == false())
+        ).scalar_one()
+        repos = conn.execute(select(func.count(func.distinct(reg_manifests.c.repo)))).scalar_one()
+        return int(stored), int(repos)
 
     @staticmethod
     def repositories(conn: Connection) -> list[str]:

@@ -1,0 +1,108 @@
+"""The official OCI distribution-spec conformance suite (issue 12) against ``ollama-py registry
+serve`` (a subprocess) with auth off, bearer and basic (``anonymous_pull = false``; the suite logs
+in with OCI_USERNAME/OCI_PASSWORD and follows the token challenges). Every run must report 0 failures.
+
+The suite is ``shared/tools/oci-conformance/conformance-head.zst`` next to the checkout (or the path
+in ``OCI_CONFORMANCE``, packed or not): opencontainers/distribution-spec at commit 967efdc, built for
+linux/amd64. Without it (or without ``zstd`` to unpack it) the test is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import bcrypt
+import pytest
+
+from tests.support.checkout_env import ROOT
+from tests.support.registry_process import RegistryProcess
+
+_SUITE = Path("shared/tools/oci-conformance/conformance-head.zst")
+
+
+def _packed_suite() -> Path | None:
+    named = os.environ.get("OCI_CONFORMANCE")
+    candidates = [Path(named)] if named else [base / _SUITE for base in (ROOT.parent, ROOT.parent.parent)]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The runnable conformance program (unpacked once per module)."""
+    packed = _packed_suite()
+    if packed is None:
+        pytest.skip(
+            f"the OCI conformance suite is not here ({_SUITE} beside the checkout, or $OCI_CONFORMANCE)"
+        )
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the OCI conformance suite is built for linux/amd64")
+    if packed.suffix != ".zst":
+        return packed
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        pytest.skip("zstd is not installed (scripts/setup.sh installs it) to unpack the suite")
+    program = tmp_path_factory.mktemp("oci-conformance") / "conformance"
+    subprocess.run([zstd, "-q", "-d", str(packed), "-o", str(program)], check=True, timeout=120)
+    program.chmod(0o755)
+    return program
+
+
+@pytest.fixture(params=["off", "bearer", "basic"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RegistryProcess, str]]:
+    """The registry with auth off, or with bearer or basic auth and no anonymous pull (user alice)."""
+    args = ["--root", str(tmp_path / "registry")]
+    if request.param != "off":
+        password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+        config = tmp_path / "registry.toml"
+        config.write_text(f"""
+[auth]
+scheme = "{request.param}"
+anonymous_pull = false
+token_secret = "0123456789abcdef0123456789abcdef"
+[[auth.users]]
+name = "alice"
+password_hash = "{password_hash}"
+""")
+        args += ["--config", str(config)]
+    process = RegistryProcess(*args)
+    try:
+        yield process, request.param
+    finally:
+        process.stop()
+
+
+def test_the_oci_conformance_suite_reports_no_failure(
+    suite: Path, registry: tuple[RegistryProcess, str], tmp_path: Path
+) -> None:
+    process, scheme = registry
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "OCI_ROOT_URL": process.url,
+        "OCI_NAMESPACE": "myorg/myrepo",
+        "OCI_CROSSMOUNT_NAMESPACE": "myorg/other",
+        "OCI_TEST_PULL": "1",
+        "OCI_TEST_PUSH": "1",
+        "OCI_TEST_CONTENT_DISCOVERY": "1",
+        "OCI_TEST_CONTENT_MANAGEMENT": "1",
+        "OCI_RESULTS_DIR": str(tmp_path / "report"),
+    }
+    if scheme != "off":
+        env |= {"OCI_USERNAME": "alice", "OCI_PASSWORD": "secret"}
+    out = subprocess.run([str(suite)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    text = out.stdout + out.stderr
+    counts = {
+        name: int(value)
+        for name, value in re.findall(r"^\s*(Pass|FAIL|Error|Skip|Total)\.+:\s+(\d+)\s*$", text, re.M)
+    }
+    failed = [line.strip() for line in text.splitlines() if line.rstrip().lower().endswith(": fail")]
+    print(f"OCI conformance, auth {scheme}: {counts}")  # the figure, in the test log
+    assert "OCI Conformance Result: Pass" in text, (counts, failed[:30], text[-3000:])
+    assert counts.get("FAIL") == 0 and counts.get("Error") == 0, (counts, failed[:30])
+    assert counts.get("Pass", 0) > 800, counts
