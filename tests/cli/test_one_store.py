@@ -109,7 +109,7 @@ def test_every_command_prints_the_same_with_and_without_a_server(
     assert local["rm n"] == "rc=1\nError: model 'n' not found\n"  # the second rm
     assert local["stop missing"] == 'rc=1\nError: couldn\'t find model "missing" to stop\n'
     assert local["show n --system"] == "rc=0\nYou are tiny.\n"
-    assert local["ps"] == "rc=0\nNAME    ID    SIZE    PROCESSOR    CONTEXT    UNTIL\n"
+    assert local["ps"] == "rc=0\nNAME    ID    SIZE    PROCESSOR    CONTEXT    PARALLEL    UNTIL\n"
     assert local["run m hello"] == "rc=0\nanswered\n"
     for step in ("pull", "push"):
         key = next(k for k in local if k.startswith(step))
