@@ -3,7 +3,7 @@ included in ours). Targets (issue 17): throughput >= 0.95 x ``curl -o`` and >= 1
 by an fsync of its file.
 
     python -m bench.pull_throughput [--size-mib 1024] [--parts 4] [--part-mib 64] [--rounds 3]
-                                    [--short] [--json PATH]
+                                    [--no-zero-copy] [--short] [--json PATH]
 
 Ours includes what a committed blob costs: sha256 of every byte and an fsync before the blob is
 published; curl does neither, so the bench also times curl followed by an fsync of its file. Each
@@ -113,10 +113,15 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=TransferOptions().parallel_parts)
     parser.add_argument("--part-mib", type=int, default=TransferOptions().part_size >> 20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-zero-copy", action="store_true", help="read bodies through aiohttp (no splice) to compare"
+    )
     add_common_args(parser)
     args = parser.parse_args()
     size_mib = args.size_mib or (256 if args.short else 1024)
-    options = TransferOptions(parallel_parts=args.parts, part_size=args.part_mib << 20)
+    options = TransferOptions(
+        parallel_parts=args.parts, part_size=args.part_mib << 20, zero_copy=not args.no_zero_copy
+    )
     print(f"blob {size_mib} MiB, parts {args.parts} x {args.part_mib} MiB", flush=True)
     emit(measures(size_mib, args.rounds, options), args)
 

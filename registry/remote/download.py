@@ -44,8 +44,10 @@ from registry.remote.download_parts import Part, boot_id, parts_from_state, plan
 from registry.remote.pull_profile import PullProfile
 from registry.remote.ratelimit import RateLimiter
 from registry.remote.transport import ProtocolError, converted_errors, raise_for_status
+from registry.remote.zero_copy import BodySplicer, SinkError, take_over
 from registry.store.blobs import PartialBlob
 from registry.store.blobs.hashing import HashWorker, OrderedHasher
+from registry.store.blobs.oserrors import raise_store_error
 from registry.store.library import Library
 
 __all__ = ["BlobDownload"]
@@ -54,6 +56,11 @@ log = logging.getLogger(__name__)
 
 _BLOCK = 512 * 1024
 _WRITEBACK_EVERY = 16 << 20
+#: Bytes one worker-thread call of the zero-copy path moves at most (then accounting, checkpoints,
+#: progress and cancellation get their turn on the event loop).
+_SPLICE_STEP = 8 << 20
+#: A part with less than this left is read through aiohttp (a take-over costs a pipe and a thread).
+_SPLICE_MIN = 256 * 1024
 
 
 class BlobDownload:
@@ -130,7 +137,7 @@ class BlobDownload:
                 await self._check_size()
                 parts = plan_parts(self.descriptor.size, self.options.part_size)
             self.parts = parts
-            self._hash_worker = HashWorker(partial.read_at)
+            self._hash_worker = HashWorker(partial.read_at, read_fd=partial.fd)
             self.hasher = self._hash_worker.hasher
             self._save_state()
             self.on_progress(self.completed)
@@ -262,11 +269,67 @@ class BlobDownload:
             )
         return 0
 
+    def _splicer_for(self, part: Part, resp: aiohttp.ClientResponse, skip: int) -> BodySplicer | None:
+        """The zero-copy path for this body (see :mod:`registry.remote.zero_copy`), or None: turned off,
+        a rate limit (it counts bytes on the event loop), bytes to skip, a short part, or a body that
+        cannot be spliced (TLS, chunked, compressed)."""
+        if not self.options.zero_copy or self.limiter.rate is not None or skip:
+            return None
+        if part.end - part.pos < _SPLICE_MIN or (resp.content_length or 0) < part.end - part.pos:
+            return None
+        return take_over(resp, self.options.stall_timeout)
+
+    async def _splice_into(self, part: Part, resp: aiohttp.ClientResponse, splicer: BodySplicer) -> None:
+        """Move the part's bytes from the socket into the partial file in the kernel, a step at a time
+        on a worker thread; account for each step on the event loop and queue the hash's read-back
+        (from the page cache) for what lies at the hash cursor."""
+        partial = self._partial
+        assert partial is not None
+        loop = asyncio.get_running_loop()
+        what = f"pulling {self.digest.short}"
+        try:
+            head = splicer.buffered[: part.end - part.pos]
+            if head:
+                await self._write(part, [head], len(head))
+            self.profile.zero_copy = True
+            while not part.done:
+                mark = time.perf_counter()
+                step = loop.run_in_executor(
+                    None, splicer.move, partial.fd, part.pos, min(_SPLICE_STEP, part.end - part.pos)
+                )
+                try:
+                    moved = await asyncio.shield(step)
+                except asyncio.CancelledError:
+                    splicer.abort()  # the thread still uses the socket and the pipe: let it return first
+                    await asyncio.wait([step])
+                    raise
+                except SinkError as err:
+                    assert isinstance(err.__cause__, OSError)
+                    raise_store_error(err.__cause__, "writing a partial download")
+                except TimeoutError:
+                    raise TransferError(f"{what}: no data received before the stall timeout") from None
+                except OSError as err:
+                    raise TransferError(f"{what}: {err}") from err
+                self.profile.receive += time.perf_counter() - mark
+                if not moved:
+                    raise TransferError(f"{what}: connection closed at byte {part.pos}")
+                self._account(part, moved)
+                if self._frontier() >= part.pos:  # everything below this part's end is on disk
+                    assert self._hash_worker is not None
+                    self._hash_worker.catch_up(self._frontier())
+        finally:
+            splicer.close()
+            resp.close()  # the connection was taken over: never back to the pool
+
     async def _stream_into(self, part: Part, resp: aiohttp.ClientResponse, skip: int) -> None:
-        """Read the body in blocks of chunks; write each block as it fills and queue it for the hash
+        """Through :meth:`_splice_into` when the body can be spliced, else: read the body in blocks of chunks; write each block as it fills and queue it for the hash
         thread. The write stays on the event loop (measured: handing every write to a thread pool
         costs more in GIL handoffs than it overlaps); hashing runs on one dedicated thread that is
         fed without waiting (``HashWorker``), so it overlaps receiving and writing."""
+        splicer = self._splicer_for(part, resp, skip)
+        if splicer is not None:
+            await self._splice_into(part, resp, splicer)
+            return
         block: list[bytes] = []
         block_len = 0
         async with converted_errors(f"pulling {self.digest.short}"):
@@ -314,6 +377,10 @@ class BlobDownload:
             # If another part took the slot meanwhile these bytes are not queued: they are read
             # back from disk when the hash cursor gets here.
             worker.try_feed(offset, chunks)
+        self._account(part, length)
+
+    def _account(self, part: Part, length: int) -> None:
+        """``length`` more bytes of ``part`` are in the partial file: progress, checkpoints, fsyncs."""
         part.written += length
         self._unsaved += length
         self._unsynced += length

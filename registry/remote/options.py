@@ -50,6 +50,10 @@ class TransferOptions:
     widen_on_loopback: bool = False
     #: Blobs of one model transferred at once.
     parallel_blobs: int = 3
+    #: Move plain-HTTP bodies from the socket into the file with ``splice(2)`` (Linux; one copy in
+    #: the kernel, no Python on the data path; see ``registry.remote.zero_copy``). False: read them
+    #: through aiohttp. Either way every byte is hashed before the blob is committed.
+    zero_copy: bool = True
     #: No bytes for this long means the connection stalled: reconnect (not a failed pull).
     stall_timeout: float = 30.0
     #: Connect timeout in seconds.

@@ -33,13 +33,15 @@ class PullProfile:
     commit: float = 0.0
     parts: int = 0
     streams: int = 1
+    #: The body went socket -> file by splice (receive then includes the write; write is ~0).
+    zero_copy: bool = False
 
     def summary(self) -> str:
         """One line: size, wall time, rate, then each phase in seconds."""
         rate = self.size / MiB / self.total if self.total else 0.0
         return (
             f"{self.size / MiB:.1f} MiB in {self.total:.2f} s ({rate:.0f} MiB/s), {self.parts} part(s), {self.streams} stream(s): "
-            f"receive {self.receive:.2f} s, write {self.write:.2f} s, hash {self.hash:.2f} s (own thread), "
+            f"receive {self.receive:.2f} s{' (spliced: receive+write)' if self.zero_copy else ''}, write {self.write:.2f} s, hash {self.hash:.2f} s (own thread), "
             f"hash wait {self.hash_wait:.2f} s, fsync {self.sync:.2f} s (threads), "
             f"final hash {self.final_hash:.2f} s, commit {self.commit:.2f} s"
         )

@@ -123,6 +123,7 @@ class OrderedHasher:
         self._hash = hashlib.new(algorithm)
         self._algorithm = algorithm
         self._lock = threading.Lock()
+        self._buffer: memoryview | None = None
         self.cursor = 0
 
     def feed(self, offset: int, data: bytes | bytearray | memoryview) -> bool:
@@ -147,6 +148,25 @@ class OrderedHasher:
                 self._hash.update(data)
                 self.cursor += n
 
+    def catch_up_from(self, fd: int, frontier: int) -> None:
+        """:meth:`catch_up` from the open file ``fd``: ``[cursor, frontier)`` is read with ``preadv``
+        into one reused buffer (hot in the CPU's cache; measured cheaper than ``mmap``, whose page
+        faults cost more than the copy, and than a new ``bytes`` per read). The bytes must be in the
+        file. Raises ``OSError``."""
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(_READ))
+        view = self._buffer
+        while True:
+            with self._lock:
+                if self.cursor >= frontier:
+                    return
+                want = min(_READ, frontier - self.cursor)
+                n = os.preadv(fd, [view[:want]], self.cursor)
+                if n != want:
+                    raise OSError(f"short read of the partial file at {self.cursor}")
+                self._hash.update(view[:n])
+                self.cursor += n
+
     def digest(self) -> Digest:
         """The digest of everything hashed so far."""
         with self._lock:
@@ -163,12 +183,18 @@ class HashWorker:
     """
 
     def __init__(
-        self, read_at: Callable[[int, int], bytes], max_blocks: int = 32, algorithm: str = "sha256"
+        self,
+        read_at: Callable[[int, int], bytes],
+        max_blocks: int = 32,
+        algorithm: str = "sha256",
+        read_fd: int | None = None,
     ) -> None:
         import queue
 
         self.hasher = OrderedHasher(algorithm)
         self._read_at = read_at
+        #: When set, read-backs read this file (:meth:`OrderedHasher.catch_up_from`), not ``read_at``.
+        self._read_fd = read_fd
         self._queue: queue.SimpleQueue[tuple[str, int, list[bytes]] | None] = queue.SimpleQueue()
         self._slots = threading.Semaphore(max_blocks)
         self._error: BaseException | None = None
@@ -222,6 +248,8 @@ class HashWorker:
                         if not self.hasher.feed(offset, chunk):
                             break
                         offset += len(chunk)
+                elif self._error is None and self._read_fd is not None:
+                    self.hasher.catch_up_from(self._read_fd, offset)
                 elif self._error is None:
                     self.hasher.catch_up(self._read_at, offset)
             except BaseException as err:  # reported by finish()
