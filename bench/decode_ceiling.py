@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.report import Measure, add_common_args, emit, info
-from runner.cpu import physical_cores
+from runner.cpu import physical_cores, use_cpu_repack
 
 NUM_CTX = 2048
 SEQUENCES = 4
@@ -30,6 +30,7 @@ def _rates(model_path: Path, steps: int, rounds: int) -> tuple[float, float]:
 
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
+    mparams.use_extra_bufts = use_cpu_repack()  # as the runner loads it (off where it crashes: AMX)
     model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), mparams)
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = NUM_CTX * SEQUENCES

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench.report import Measure, add_common_args, emit, ratio_at_least
+from runner.cpu import use_cpu_repack
 
 CACHE = Path.home() / ".cache" / "ollama-py"
 BUILT = CACHE / "llama-server"
@@ -84,6 +85,8 @@ def _llama_server_rate(binary: Path, model: Path, prompt: str, tokens: int, runs
 
     port = _free_port()
     argv = [str(binary), "-m", str(model), "-c", str(NUM_CTX), "-np", "1", "-t", str(threads)]
+    if not use_cpu_repack():  # as our runner loads it (off where llama.cpp's AMX repack crashes)
+        argv.append("--no-repack")
     proc = subprocess.Popen(
         [*argv, "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,

@@ -14,6 +14,7 @@ from typing import Any
 
 import llama_cpp
 
+from runner.cpu import use_cpu_repack
 from runner.protocol import LoadOptions
 
 __all__ = ["LoadError", "LoadedModel", "backend_init"]
@@ -55,6 +56,7 @@ class LoadedModel:
         params.load_mode = (
             llama_cpp.LLAMA_LOAD_MODE_MMAP if options.use_mmap else llama_cpp.LLAMA_LOAD_MODE_NONE
         )
+        params.use_extra_bufts = use_cpu_repack()  # off where it crashes (AMX; see runner.cpu)
 
         def _progress(fraction: float, _user: ctypes.c_void_p) -> bool:
             progress(float(fraction))
