@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Measure, add_common_args, at_most, emit, ratio_at_least
-from runner.cpu import physical_cores, use_cpu_repack
+from runner.cpu import physical_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,26 +42,12 @@ NUM_CTX = 2048
 
 def baseline(model: Path, tokens: int, runs: int) -> tuple[float, float]:
     """(decode tokens/s, ttft seconds) for llama-cpp-python in process."""
-    import llama_cpp
-    import llama_cpp.llama_cpp as low_level
+    from runner.engine_model import open_llama
 
     threads = physical_cores()  # the runner's default for both phases
-    # Load with the runner's model parameters: llama_cpp.Llama has no argument for use_extra_bufts,
-    # so its call of llama_model_default_params is wrapped for this one load (see runner.cpu).
-    default_params = low_level.llama_model_default_params
-
-    def runner_params() -> Any:
-        params = default_params()
-        params.use_extra_bufts = use_cpu_repack()
-        return params
-
-    low_level.llama_model_default_params = runner_params
-    try:
-        llm = llama_cpp.Llama(
-            str(model), n_ctx=NUM_CTX, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
-        )
-    finally:
-        low_level.llama_model_default_params = default_params
+    llm = open_llama(
+        str(model), n_ctx=NUM_CTX, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
     rates, ttfts = [], []
     for i in range(runs + 1):
         start = time.perf_counter()

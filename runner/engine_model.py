@@ -38,6 +38,27 @@ def _silence_logs() -> Any:
     return callback  # kept referenced by the caller for as long as llama.cpp may call it
 
 
+def open_llama(path: str, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(path, **kwargs)`` loaded with the runner's model parameters where they
+    differ from llama-cpp-python's defaults (``use_extra_bufts``, see :func:`runner.cpu.use_cpu_repack`).
+    For tests and benchmarks that use the high-level API: ``Llama`` has no argument for it, so its
+    call of ``llama_model_default_params`` is wrapped for this one load (not thread-safe)."""
+    import llama_cpp.llama_cpp as low_level
+
+    default_params = low_level.llama_model_default_params
+
+    def runner_params() -> Any:
+        params = default_params()
+        params.use_extra_bufts = use_cpu_repack()
+        return params
+
+    low_level.llama_model_default_params = runner_params
+    try:
+        return llama_cpp.Llama(path, **kwargs)
+    finally:
+        low_level.llama_model_default_params = default_params
+
+
 class LoadedModel:
     """Model weights plus vocabulary. ``progress(fraction)`` is called while loading.
 

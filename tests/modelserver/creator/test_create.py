@@ -159,10 +159,10 @@ def test_create_from_gemma3_270m(library: Library) -> None:
     assert info.details["quantization_level"] == "Q4_K_M"
     assert info.config["context_length"] == 32768
     assert info.config["model_info"]["gemma3.attention.layer_norm_rms_epsilon"] == 1e-06
-    import llama_cpp
+    from runner.engine_model import open_llama
 
     assert info.model_path is not None
-    llm = llama_cpp.Llama(str(info.model_path), n_ctx=128, verbose=False)
+    llm = open_llama(str(info.model_path), n_ctx=128, verbose=False)
     try:
         out = llm("The capital of France is", max_tokens=8, temperature=0.0)
         assert out["usage"]["completion_tokens"] >= 1

@@ -29,9 +29,9 @@ def test_quantize_then_generate(library: Library, tiny_gguf: Path, target: str) 
     assert info.model_path is not None and info.model_path.stat().st_size < tiny_gguf.stat().st_size
     assert list(library.layout.tmp_dir.iterdir()) == []
 
-    import llama_cpp
+    from runner.engine_model import open_llama
 
-    llm = llama_cpp.Llama(str(info.model_path), n_ctx=64, verbose=False)
+    llm = open_llama(str(info.model_path), n_ctx=64, verbose=False)
     try:
         assert llm("the", max_tokens=3)["usage"]["completion_tokens"] >= 1
     finally:

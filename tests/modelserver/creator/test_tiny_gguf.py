@@ -10,9 +10,9 @@ from tests.support.tiny_gguf import CHAT_TEMPLATE, write_tiny_gguf
 
 
 def test_llama_cpp_loads_and_generates(tiny_gguf: Path) -> None:
-    import llama_cpp
+    from runner.engine_model import open_llama
 
-    llm = llama_cpp.Llama(str(tiny_gguf), n_ctx=128, verbose=False)
+    llm = open_llama(str(tiny_gguf), n_ctx=128, verbose=False)
     try:
         out = llm("the a", max_tokens=4, temperature=0.0)
         assert out["usage"]["completion_tokens"] >= 1
@@ -26,10 +26,10 @@ def test_llama_cpp_loads_and_generates(tiny_gguf: Path) -> None:
 
 @pytest.mark.parametrize("file_type", ["F16", "BF16", "Q8_0"])
 def test_other_file_types_load(tmp_path: Path, file_type: str) -> None:
-    import llama_cpp
+    from runner.engine_model import open_llama
 
     path = write_tiny_gguf(tmp_path / "m.gguf", file_type=file_type)
-    llm = llama_cpp.Llama(str(path), n_ctx=64, verbose=False)
+    llm = open_llama(str(path), n_ctx=64, verbose=False)
     try:
         assert llm("the", max_tokens=2)["usage"]["completion_tokens"] >= 1
     finally:
