@@ -17,7 +17,9 @@ import aiohttp
 import jwt
 import pytest
 
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, Unauthorized
+from registry.ociserver.auth.jwt_tokens import TokenVerifier
+from registry.ociserver.auth.token_keys import TrustedKey, keys_from_jwks
 from registry.ociserver.settings import ServerSettings, load_config_file
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
 from tests.support.token_server import ISSUER, SERVICE, TokenServer, foreign_token, start_token_server
@@ -294,3 +296,25 @@ def test_a_bundle_that_is_not_pem_and_rules_beside_a_token_server_are_errors(tmp
     )
     with pytest.raises(InvalidInput, match=r"do not apply with \[auth.token_server\]"):
         load_config_file(path, ServerSettings(root=tmp_path / "root", port=0))
+
+
+async def test_a_verified_token_is_remembered_by_its_exact_text(token_server: TokenServer) -> None:
+    """One signature check per token, however many requests carry it; a token that differs in
+    any character (a payload with more access, the same signature) is checked afresh and refused."""
+    keys = keys_from_jwks(token_server.jwks(), "test")
+    lookups: list[str | None] = []
+
+    async def lookup(kid: str | None, alg: str) -> list[TrustedKey]:
+        lookups.append(kid)
+        return [key for key in keys if alg in key.algorithms]
+
+    verifier = TokenVerifier(lookup, issuer=ISSUER, service=SERVICE)
+    token = token_server.mint("alice", _grant("team/m", "pull"))
+    for _ in range(3):
+        claims = await verifier.verify(token)
+        assert claims.subject == "alice" and claims.access == {"team/m": frozenset({"pull"})}
+    assert len(lookups) == 1
+    header, _, signature = token.split(".")
+    wider = token_server.mint("alice", _grant("team/m", *ALL)).split(".")[1]
+    with pytest.raises(Unauthorized, match="signature does not verify"):
+        await verifier.verify(f"{header}.{wider}.{signature}")
