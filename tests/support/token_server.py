@@ -1,8 +1,9 @@
 """A small Docker token server for tests: a real aiohttp app on 127.0.0.1 that signs RS256 JWTs
 with a key generated per instance, as distribution's token servers do.
 
-- ``GET /token?service=&scope=...`` with Basic ``user:password`` (or anonymously) answers
-  ``{"token", "access_token", "expires_in"}`` granting the requested actions that ``grants`` allow.
+- ``GET /token?service=&scope=...`` with Basic ``user:password`` answers
+  ``{"token", "access_token", "expires_in"}`` granting the requested actions that ``grants`` allow;
+  without credentials, 401 (a private token service).
 - ``GET /jwks.json`` publishes the public key (with its ``kid``); :attr:`TokenServer.cert_pem` is
   the same key in a self-signed certificate (a ``root_cert_bundle``).
 - :meth:`TokenServer.mint` signs any claims at all, so tests can forge wrong issuers, audiences,
@@ -102,6 +103,8 @@ class TokenServer:
             if self.users.get(name) != password:
                 return web.json_response({"details": "wrong user name or password"}, status=401)
             user = name
+        else:
+            return web.json_response({"details": "authentication required"}, status=401)
         access = []
         for scope in (s for value in request.query.getall("scope", []) for s in value.split()):
             kind, _, rest = scope.partition(":")

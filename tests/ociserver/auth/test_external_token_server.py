@@ -9,6 +9,9 @@ per test; the registry is a real server on another port.
 from __future__ import annotations
 
 import base64
+import json
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,10 +24,19 @@ from registry.errors import InvalidInput, Unauthorized
 from registry.ociserver.auth.jwt_tokens import TokenVerifier
 from registry.ociserver.auth.token_keys import TrustedKey, keys_from_jwks
 from registry.ociserver.settings import ServerSettings, load_config_file
+from registry.store.library import Library
+from tests.support.cli_process import run_cli
+from tests.support.models import make_model
 from tests.support.registry_server import RunningRegistry, push_image, sha, start_registry
 from tests.support.token_server import ISSUER, SERVICE, TokenServer, foreign_token, start_token_server
 
 ALL = ["pull", "push", "delete"]
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -318,3 +330,30 @@ async def test_a_verified_token_is_remembered_by_its_exact_text(token_server: To
     wider = token_server.mint("alice", _grant("team/m", *ALL)).split(".")[1]
     with pytest.raises(Unauthorized, match="signature does not verify"):
         await verifier.verify(f"{header}.{wider}.{signature}")
+
+
+async def test_ollama_py_pushes_and_pulls_through_the_token_server_with_its_own_credentials(
+    reg: RunningRegistry, token_server: TokenServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI follows the challenge to a realm on another host with the credentials stored for
+    that host (never the registry's); without them it says which host needs a login."""
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{_dead_port()}")  # in process
+    realm_host = token_server.url.removeprefix("http://")
+    login = base64.b64encode(b"alice:alice-pw").decode()
+    source, target, stranger = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for store in (source, target):
+        (store / "docker").mkdir(parents=True)
+        (store / "docker" / "config.json").write_text(json.dumps({"auths": {realm_host: {"auth": login}}}))
+    library = Library.open(source)
+    make_model(library, "m", weights=b"GGUF" + os.urandom(50_000), system="via the token server")
+    library.close()
+    name = f"{reg.host}/team/m:v1"
+    assert (await run_cli(source, "cp", "m", name))[0] == 0
+    code, out = await run_cli(source, "push", "--insecure", name)
+    assert code == 0, out
+    code, out = await run_cli(target, "pull", "--insecure", name)
+    assert code == 0, out
+    assert await run_cli(target, "show", "--system", name) == (0, "via the token server\n")
+    code, out = await run_cli(stranger, "pull", "--insecure", name)
+    assert code == 1
+    assert f"{realm_host}, the token server of {reg.host}, needs a login" in out
