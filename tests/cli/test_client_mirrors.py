@@ -24,7 +24,7 @@ from registry.remote.mirrors import parse_mirrors
 from registry.store.library import Library
 from tests.support.models import make_model
 from tests.support.registry_process import RegistryProcess
-from tests.support.serve_process import cli, cli_env
+from tests.support.serve_process import ServeProcess, cli, cli_env
 
 WEIGHTS = b"GGUF" + os.urandom(200_000)
 
@@ -152,3 +152,21 @@ def test_a_malformed_mirror_setting_is_a_clear_error(tmp_path: Path) -> None:
         ("registry.ollama.ai", ("http://a:1", "https://b")),
         ("ghcr.io", ("https://c",)),
     )
+
+
+def test_the_model_server_pulls_through_the_mirror_it_was_started_with(
+    registries: Registries, tmp_path: Path
+) -> None:
+    """``ollama-py serve`` reads ``OLLAMA_PY_MIRRORS`` when it starts; ``pull`` through it (the
+    CLI hands the pull to the server at ``OLLAMA_HOST``) goes through the mirror."""
+    env = _env(tmp_path, registries, "served", f"registry.ollama.ai={registries.mirror.url}")
+    server = ServeProcess(env)
+    try:
+        assert server.listening, server.text()
+        client = {**env, "OLLAMA_PY_MIRRORS": ""}  # the server's setting counts, not the client's
+        out = cli(client, "pull", "gemma3")
+        assert out.returncode == 0, out.stderr
+        assert "gemma3:latest" in cli(client, "list").stdout
+    finally:
+        server.stop()
+    assert '"GET /v2/library/gemma3/manifests/latest" 200' in registries.mirror_log.read_text()
