@@ -30,7 +30,7 @@ from aiohttp import web
 
 from registry.errors import Denied, NotFound, RateLimited, Unauthorized
 from registry.ociserver.auth.access_model import ANONYMOUS, SERVICE, AuthConfig
-from registry.ociserver.auth.jwt_tokens import TokenMinter, TokenVerifier
+from registry.ociserver.auth.jwt_tokens import TokenMinter, TokenVerifier, token_key
 from registry.ociserver.auth.login_throttle import FailureWindow, address_key
 from registry.ociserver.auth.password_check import PasswordVerifier
 from registry.ociserver.auth.token_keys import TrustedKey
@@ -75,7 +75,7 @@ class Authenticator:
                 external.keys.candidates, issuer=external.issuer, service=external.service
             )
         else:
-            own = [TrustedKey(None, config.token_secret, ("HS256",))]
+            own = [TrustedKey(None, token_key(config.token_secret), ("HS256",))]
 
             async def own_key(_kid: str | None, alg: str) -> list[TrustedKey]:
                 return own if alg == "HS256" else []

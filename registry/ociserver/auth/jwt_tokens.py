@@ -2,7 +2,9 @@
 ``iss``, ``sub``, ``aud`` (the service), ``exp``, ``nbf``, ``iat``, ``jti`` and
 ``access = [{"type": "repository", "name": NAME, "actions": [...]}]``.
 
-- :class:`TokenMinter` signs the tokens of the built-in token endpoint (HS256 with ``token_secret``).
+- :class:`TokenMinter` signs the tokens of the built-in token endpoint (HS256 under
+  :func:`token_key` of ``token_secret``: 32 bytes whatever the secret's length, and apart from the
+  web page's session key, which is derived from the same secret).
 - :class:`TokenVerifier` checks a token's signature, issuer, audience and times and reads its
   grant; every failure is :class:`~registry.errors.Unauthorized` with a message that says which
   check failed (bad signature, wrong issuer, wrong audience, expired, malformed claims). A token
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections import OrderedDict
@@ -24,7 +27,15 @@ import jwt
 from registry.errors import Unauthorized
 from registry.ociserver.auth.token_keys import TrustedKey
 
-__all__ = ["LEEWAY", "TokenClaims", "TokenMinter", "TokenVerifier", "access_claim", "read_access"]
+__all__ = [
+    "LEEWAY",
+    "TokenClaims",
+    "TokenMinter",
+    "TokenVerifier",
+    "access_claim",
+    "read_access",
+    "token_key",
+]
 
 #: Seconds of clock skew allowed between the token server and the registry.
 LEEWAY = 30.0
@@ -44,6 +55,11 @@ class TokenClaims:
     subject: str
     access: dict[str, frozenset[str]]
     expires: float = float("inf")
+
+
+def token_key(secret: bytes) -> bytes:
+    """The HS256 key of the built-in token endpoint's tokens, derived from ``token_secret``."""
+    return hashlib.sha256(b"ollama-py registry bearer token\0" + secret).digest()
 
 
 def access_claim(scopes: Mapping[str, frozenset[str]]) -> list[dict[str, object]]:
@@ -82,10 +98,10 @@ def read_access(claim: object) -> dict[str, frozenset[str]]:
 
 
 class TokenMinter:
-    """Signs the built-in token endpoint's tokens (HS256 under ``secret``)."""
+    """Signs the built-in token endpoint's tokens (HS256 under :func:`token_key` of ``secret``)."""
 
     def __init__(self, secret: bytes, *, issuer: str, service: str, ttl: float) -> None:
-        self._secret = secret
+        self._secret = token_key(secret)
         self._issuer = issuer
         self._service = service
         self._ttl = ttl

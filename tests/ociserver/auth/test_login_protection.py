@@ -17,6 +17,7 @@ import bcrypt
 import pytest
 
 from registry.errors import RateLimited
+from registry.ociserver.auth.jwt_tokens import token_key
 from registry.ociserver.auth.login_throttle import FailureWindow, address_key
 from registry.ociserver.auth.password_check import PasswordVerifier
 from registry.ociserver.settings import ServerSettings, load_config_file
@@ -200,7 +201,7 @@ def _signed(payload: bytes) -> str:
     exactly ``payload``, however malformed."""
     header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
-    signature = hmac.new(SECRET.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    signature = hmac.new(token_key(SECRET.encode()), f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
@@ -258,7 +259,7 @@ MALFORMED_TOKENS = {
     "payload not UTF-8": _signed(b'{"sub":"\xff"}'),
     "payload nested 2500 deep": _signed(b"[" * 2500 + b"]" * 2500),
     "body not base64": "!!!!."
-    + base64.urlsafe_b64encode(hmac.new(SECRET.encode(), b"!!!!", hashlib.sha256).digest())
+    + base64.urlsafe_b64encode(hmac.new(token_key(SECRET.encode()), b"!!!!", hashlib.sha256).digest())
     .rstrip(b"=")
     .decode(),
     "non-ASCII token": "é.é",
