@@ -377,3 +377,37 @@ async def test_a_short_token_secret_still_signs_and_checks_tokens(tmp_path: Path
                 assert r.status == 404  # verified; nothing pushed
     finally:
         await registry.stop()
+
+
+async def test_es256_tokens_verify_with_a_jwks_file(tmp_path: Path, http: aiohttp.ClientSession) -> None:
+    """An EC (P-256) token server, its key in a JWKS file: ES256 tokens verify, RS256 ones do not."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "ec-1", "use": "sig"}]}))
+    server = TokenServer({}, {}, url="http://127.0.0.1:9")  # (realm only: nothing asks it here)
+    registry = await start_registry(_config(tmp_path, server, f'jwks = "{jwks}"'))
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": SERVICE,
+        "sub": "alice",
+        "exp": now + 60,
+        "access": _grant("team/m", "pull"),
+    }
+    try:
+        es256 = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "ec-1"})
+        async with http.get(
+            f"{registry.url}/v2/team/m/tags/list", headers={"Authorization": f"Bearer {es256}"}
+        ) as r:
+            assert r.status == 404  # verified; nothing pushed
+        rs256 = server.mint("alice", _grant("team/m", "pull"))
+        async with http.get(
+            f"{registry.url}/v2/team/m/tags/list", headers={"Authorization": f"Bearer {rs256}"}
+        ) as r:
+            assert r.status == 401
+            assert "no trusted key verifies RS256 signatures" in await _error(r)
+    finally:
+        await registry.stop()
