@@ -22,6 +22,8 @@ The map, from the top down (a package imports only the ones below it; siblings n
     (the app and the route modules), ``auth/`` (who may do what), ``mirror/`` (pull-through, over
     ``remote/``), ``web/`` (the web page under ``/ui/``: queries, model facts, sign-in sessions,
     templates).
+``access_log``
+    The one access log of both servers (one line per request; an aiohttp middleware).
 ``remote/``
     The one registry client: transport, auth, resumable download, chunked upload, pull and push,
     single-request reads by URL (``fetch``: the mirror's).

@@ -126,6 +126,7 @@ class Settings:
     debug: int = 0
     nohistory: bool = False
     home: Path = field(default_factory=Path.home)
+    access_log: str | None = None  # OLLAMA_PY_ACCESS_LOG: a file to append to, or "-" for stderr
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,4 +163,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         debug=debug,
         nohistory=_bool(env, "OLLAMA_NOHISTORY"),
         home=home,
+        access_log=env.get("OLLAMA_PY_ACCESS_LOG", "").strip() or None,
     )

@@ -1,8 +1,9 @@
 """The transfer settings a user's environment gives, shared by the CLI's pull/push and the model
 server's /api/pull, /api/push and /api/create: registry credentials from ``$DOCKER_CONFIG/config.json``
 (default ``~/.docker/config.json``, what ``ollama-py login`` writes), a CA bundle (``--ca-bundle`` or
-``OLLAMA_PY_CA_BUNDLE``), and Ollama's key ``~/.ollama/id_ed25519`` that signs token requests to
-ollama.com (used only for those hosts).
+``OLLAMA_PY_CA_BUNDLE``), client-side registry mirrors (``OLLAMA_PY_MIRRORS``, see
+:mod:`registry.remote.mirrors`), and Ollama's key ``~/.ollama/id_ed25519`` that signs token requests
+to ollama.com (used only for those hosts).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from registry.errors import InvalidInput
 from registry.remote.credentials import CredentialStore
+from registry.remote.mirrors import parse_mirrors
 from registry.remote.options import TransferOptions
 
 __all__ = ["transfer_options"]
@@ -32,7 +34,8 @@ def transfer_options(
     is loaded when present and usable.
 
     Raises:
-        InvalidInput: an unreadable CA bundle or credentials file, or (with ``host``) key.
+        InvalidInput: an unreadable CA bundle or credentials file, a malformed
+            ``OLLAMA_PY_MIRRORS``, or (with ``host``) key.
     """
     config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     bundle = ca_bundle or (
@@ -50,6 +53,7 @@ def transfer_options(
         ssl_context=context,
         credentials=CredentialStore.from_docker_config(config_dir / "config.json"),
         max_rate=max_rate,
+        mirrors=parse_mirrors(os.environ.get("OLLAMA_PY_MIRRORS", "")),
     )
     key_path = home / ".ollama" / "id_ed25519"
     if not key_path.exists() or (host is not None and host.lower() not in options.signing_hosts):

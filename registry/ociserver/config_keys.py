@@ -66,6 +66,7 @@ KNOWN: Schema = {
         "users": [dict.fromkeys(("name", "password_hash"))],
         "tokens": [dict.fromkeys(("name", "token"))],
         "rules": [dict.fromkeys(("repository", "users", "actions"))],
+        "token_server": dict.fromkeys(("realm", "service", "issuer", "root_cert_bundle", "jwks")),
     },
 }
 

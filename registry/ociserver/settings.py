@@ -45,6 +45,9 @@ Config file format (all sections optional)::
     name = "ci"; token = "static-secret"
     [[auth.rules]]
     repository = "library/*"; users = ["alice", "ci"]; actions = ["pull", "push", "delete"]
+    [auth.token_server]               # OR trust an external Docker token server (no rules then)
+    realm = "https://auth.example.com/token"; service = "registry"; issuer = "auth"
+    root_cert_bundle = "/etc/registry/token.pem"   # and/or jwks = "https://auth.example.com/jwks.json"
 """
 
 from __future__ import annotations

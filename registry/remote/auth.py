@@ -7,8 +7,10 @@ realm="...",service="...",scope="..."``; we GET the realm with ``service`` and `
 
 Credential safety (better than following redirects blindly): an ``Authorization`` header is only
 ever attached to requests for the host it belongs to; the transport strips it across redirects to
-another host (CDNs), and Basic credentials are sent to a token realm only when the realm is on the
-same host as the registry (Ollama's rule: "realm host must match original host").
+another host (CDNs), and a registry's Basic credentials are sent to a token realm only when the
+realm is on the same host as the registry (Ollama's rule: "realm host must match original host").
+A realm on another host (an external token server, as distribution's ``auth.token`` uses) gets
+the credentials stored for that realm's own host, if any: never the registry's.
 
 With an :class:`OllamaKey` for a host (ollama.com), token requests are signed as Ollama's are
 (``ts`` and ``nonce`` query parameters, ``Authorization: <public key>:<signature>``).
@@ -155,14 +157,17 @@ class Authenticator:
             params += [("ts", str(int(time.time()))), ("nonce", _nonce())]
             params.sort(key=lambda kv: kv[0])  # Go's url.Values.Encode order
         url = realm + ("&" if "?" in realm else "?") + urlencode(params)
-        creds = self._credentials.lookup(host)
+        realm_host = urlsplit(realm).netloc.lower()
+        creds = self._credentials.lookup(host if same_host else realm_host)
         if key is not None:
             headers["Authorization"] = key.authorization(signed_message("GET", url))
-        elif creds is not None and same_host:
+        elif creds is not None:
             headers["Authorization"] = creds.header()
         status, body = await self._fetch(url, headers)
-        if status == 401 and key is None and same_host:  # (a person can act on these)
-            raise Unauthorized(_refused(host) if "Authorization" in headers else _no_credentials(host))
+        if status == 401 and key is None:  # (a person can act on these)
+            if same_host:
+                raise Unauthorized(_refused(host) if "Authorization" in headers else _no_credentials(host))
+            raise Unauthorized(_realm_login(host, realm_host, refused="Authorization" in headers))
         if status >= 400:
             said = _error_message(body)
             raise Unauthorized(
@@ -179,6 +184,14 @@ class Authenticator:
 
 def _no_credentials(host: str) -> str:
     return f"unauthorized: {host} needs a login: no credentials stored for it (run 'ollama-py login {host}')"
+
+
+def _realm_login(host: str, realm_host: str, *, refused: bool) -> str:
+    what = "refused the username and password stored for it" if refused else "needs a login"
+    return (
+        f"unauthorized: {realm_host}, the token server of {host}, {what}: store its credentials"
+        f" under {realm_host!r} in the docker config (docker login {realm_host})"
+    )
 
 
 def _refused(host: str) -> str:

@@ -22,17 +22,22 @@ MANIFEST_ACCEPT = ", ".join(mediatypes.ACCEPTED_MANIFEST_TYPES)
 class RegistryClient:
     """Requests about ``name``'s repository on ``name``'s registry."""
 
-    def __init__(self, transport: Transport, name: ModelName, *, push: bool = False) -> None:
+    def __init__(
+        self, transport: Transport, name: ModelName, *, push: bool = False, endpoint: str | None = None
+    ) -> None:
+        """``endpoint`` (``scheme://host[:port]``, a mirror) replaces ``name``'s scheme and host."""
         scheme = name.scheme
-        if transport.options.insecure:
-            scheme = "http"
-        elif scheme == "http":
-            raise InvalidName(
-                "insecure protocol http: use --insecure (insecure: true) for plain http registries"
-            )
+        if endpoint is None:
+            if transport.options.insecure:
+                scheme = "http"
+            elif scheme == "http":
+                raise InvalidName(
+                    "insecure protocol http: use --insecure (insecure: true) for plain http registries"
+                )
+            endpoint = f"{scheme}://{name.host}"
         self.transport = transport
         self.name = name
-        self.base = f"{scheme}://{name.host}/v2/{name.repository}"
+        self.base = f"{endpoint}/v2/{name.repository}"
         self.scope = f"repository:{name.repository}:{'pull,push' if push else 'pull'}"
 
     def blob_url(self, digest: Digest) -> str:

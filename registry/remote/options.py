@@ -79,6 +79,9 @@ class TransferOptions:
     #: Ask a Bearer token only from a realm on the registry's own host (a server that must never
     #: contact another host, e.g. the pull-through mirror, sets this).
     same_host_realm_only: bool = False
+    #: Client-side mirrors (:mod:`registry.remote.mirrors`): pulls from a host try these first.
+    #: ``((host, (endpoint, ...)), ...)``, as :func:`registry.remote.mirrors.parse_mirrors` builds it.
+    mirrors: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: A refused token request is final for the Transport's life (one failed login per operation).
     #: A long-lived Transport (the mirror's) sets False: the next 401 asks again.
     remember_refusals: bool = True

@@ -24,6 +24,7 @@ from registry.oci.manifest import Descriptor, Manifest
 from registry.oci.name import ModelName
 from registry.remote.client import RegistryClient
 from registry.remote.download import BlobDownload
+from registry.remote.mirrors import open_manifest
 from registry.remote.options import TransferOptions
 from registry.remote.progress_merge import Job, run_with_progress
 from registry.remote.ratelimit import RateLimiter
@@ -84,8 +85,7 @@ async def pull_model(
     limiter = RateLimiter(opts.max_rate)
     yield Progress("pulling manifest")
     async with Transport(opts) as transport:
-        client = RegistryClient(transport, name)
-        manifest = await client.get_manifest()
+        client, manifest = await open_manifest(transport, name, opts.mirrors)
         refuse_unrunnable(name, manifest)
         previous = await asyncio.to_thread(_previous_blobs, library, name)
         wanted = pull_order(manifest)

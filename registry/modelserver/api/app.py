@@ -1,6 +1,6 @@
 """The model server application: one ``web.Application`` with typed keys, the middlewares (the
-DNS-rebinding host guard, CORS, errors, outermost first) and the route modules below. Each route
-module has ``add_routes(app)``.
+access log when ``OLLAMA_PY_ACCESS_LOG`` is set, the DNS-rebinding host guard, CORS, errors,
+outermost first) and the route modules below. Each route module has ``add_routes(app)``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from registry.access_log import AccessLog
 from registry.config import Settings
 from registry.modelserver.api import keys
 from registry.modelserver.api.cors import cors_middleware, cors_on_prepare
@@ -38,8 +39,10 @@ def build_app(
 
     ``runners`` starts the scheduler's runners (default: real runner processes, with their debug
     log when ``settings.debug`` is set); tests may pass another factory."""
+    access_log = AccessLog(settings.access_log) if settings.access_log else None
     app = web.Application(
         middlewares=[
+            *([access_log.middleware()] if access_log is not None else []),
             host_guard_middleware(settings.host.host),
             cors_middleware(settings.origins),
             error_middleware,
@@ -53,9 +56,15 @@ def build_app(
     if runners is None:
         runners = ProcessRunners(verbose=settings.debug > 0)
     app.cleanup_ctx.append(_scheduler_ctx(runners))
+    if access_log is not None:
+        app.on_cleanup.append(lambda _app: _close(access_log))
     for module_name in ROUTE_MODULES:
         importlib.import_module(module_name).add_routes(app)
     return app
+
+
+async def _close(access_log: AccessLog) -> None:
+    access_log.close()
 
 
 def _scheduler_ctx(runners: RunnerFactory) -> Callable[[web.Application], AsyncIterator[None]]:

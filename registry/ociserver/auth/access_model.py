@@ -6,7 +6,10 @@
   (``*`` does not cross ``/``; ``**`` does) to listed users (``"*"`` = any authenticated user,
   ``"anonymous"`` = unauthenticated clients). With no rules, every authenticated identity may do
   everything. ``anonymous_pull = true`` lets anyone pull everything.
-- Bearer tokens from the token endpoint are HMAC-signed with ``token_secret`` and short-lived.
+- Bearer tokens from the token endpoint are JWTs (HS256 under ``token_secret``) and short-lived.
+- ``[auth.token_server]`` trusts an external Docker token server instead (``realm``, ``service``,
+  ``issuer``, and its public keys as ``root_cert_bundle`` and/or ``jwks``): the registry then only
+  verifies its tokens, whose ``access`` claim is the whole grant (no ``[[auth.rules]]``).
 - Failed logins are limited to ``max_failed_logins`` (default 10; 0 = no limit) per user and per
   client address within ``failed_login_window`` (default 60 s); more get 429 with ``Retry-After``.
   Password hashes are checked on ``password_threads`` (default 2) threads of their own.
@@ -18,11 +21,16 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from registry.errors import InvalidInput
+from registry.ociserver.auth.token_keys import TrustedKeys
 
-__all__ = ["ACTIONS", "ANONYMOUS", "AccessRule", "AuthConfig", "parse_auth"]
+__all__ = ["ACTIONS", "ANONYMOUS", "SERVICE", "AccessRule", "AuthConfig", "TokenServer", "parse_auth"]
+
+#: The service (token audience) and issuer of the built-in token endpoint.
+SERVICE = "ollama-py-registry"
 
 ANONYMOUS = "anonymous"
 ACTIONS = frozenset({"pull", "push", "delete"})
@@ -46,6 +54,16 @@ class AccessRule:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenServer:
+    """An external Docker token server the registry trusts (``[auth.token_server]``)."""
+
+    realm: str
+    service: str
+    issuer: str
+    keys: TrustedKeys
+
+
+@dataclass(frozen=True, slots=True)
 class AuthConfig:
     """Parsed ``[auth]`` section."""
 
@@ -60,6 +78,7 @@ class AuthConfig:
     max_failed_logins: int = 10
     failed_login_window: float = 60.0
     password_threads: int = 2
+    token_server: TokenServer | None = None
 
     def allowed(self, identity: str, repo: str) -> frozenset[str]:
         """Every action ``identity`` may take on ``repo``."""
@@ -154,6 +173,14 @@ def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]
             )
         )
     secret = str(table.get("token_secret", "")) or secrets.token_hex(32)
+    token_server = _token_server(table)
+    if token_server is not None and rules:
+        raise InvalidInput(
+            "config: [[auth.rules]] do not apply with [auth.token_server]: its tokens' access claims"
+            " are the whole grant"
+        )
+    if token_server is not None and str(table.get("scheme", "bearer")) != "bearer":
+        raise InvalidInput('config: [auth.token_server] needs scheme = "bearer"')
     return AuthConfig(
         users=users,
         tokens=tokens,
@@ -166,7 +193,40 @@ def parse_auth(table: Mapping[str, Any], seconds: Callable[[object, str], float]
         max_failed_logins=_count(table, "max_failed_logins", 10, 0, 1_000_000),
         failed_login_window=seconds(table.get("failed_login_window", 60), "auth.failed_login_window"),
         password_threads=_count(table, "password_threads", 2, 1, 64),
+        token_server=token_server,
     )
+
+
+def _token_server(table: Mapping[str, Any]) -> TokenServer | None:
+    """The ``[auth.token_server]`` table, its key files read (a JWKS URL is fetched when needed).
+
+    Raises:
+        InvalidInput: a missing or malformed entry, or a key file without a usable key.
+    """
+    if "token_server" not in table:
+        return None
+    server = table["token_server"]
+    if not isinstance(server, dict):
+        raise InvalidInput("config: auth.token_server must be a table")
+    values = {}
+    for key in ("realm", "service", "issuer"):
+        value = server.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(f"config: auth.token_server.{key} must be a non-empty string")
+        values[key] = value
+    if not values["realm"].startswith(("http://", "https://")):
+        raise InvalidInput("config: auth.token_server.realm must be an http:// or https:// URL")
+    bundle, jwks = server.get("root_cert_bundle"), server.get("jwks")
+    if bundle is None and jwks is None:
+        raise InvalidInput(
+            "config: auth.token_server needs the token server's public keys: root_cert_bundle"
+            " (PEM certificates) and/or jwks (a JWKS file or URL)"
+        )
+    for key, value in (("root_cert_bundle", bundle), ("jwks", jwks)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidInput(f"config: auth.token_server.{key} must be a non-empty string")
+    keys = TrustedKeys.load(Path(bundle) if bundle else None, jwks or None)
+    return TokenServer(values["realm"], values["service"], values["issuer"], keys)
 
 
 def _count(table: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:

@@ -3,8 +3,12 @@
 The token endpoint (``GET /v2/token?service=..&scope=repository:NAME:pull,push``) follows the
 Docker token protocol: a client that gets ``401`` with ``WWW-Authenticate: Bearer realm=...`` asks
 it (with Basic credentials, or anonymously) and receives ``{"token", "access_token", "expires_in"}``.
-Tokens are ``base64url(json).base64url(hmac_sha256)``; they carry the granted scopes, so a token for
-``repository:a:pull`` cannot push to ``a`` or pull ``b``.
+Tokens are JWTs with the claims of Docker's token spec (:mod:`.jwt_tokens`); they carry the granted
+scopes, so a token for ``repository:a:pull`` cannot push to ``a`` or pull ``b``.
+
+With ``[auth.token_server]`` the registry issues no tokens: its challenges name that server's realm
+and service, it verifies that server's tokens with its public keys (:mod:`.token_keys`), and a
+token's ``access`` claim is its whole grant; Basic credentials and static tokens are refused.
 
 Password checks (bcrypt, deliberately slow) run on threads of their own (see
 :mod:`registry.ociserver.auth.password_check`), successes are remembered for a minute, and failed
@@ -17,9 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
-import json
-import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -27,14 +28,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from registry.errors import Denied, RateLimited, Unauthorized
-from registry.ociserver.auth.access_model import ANONYMOUS, AuthConfig
+from registry.errors import Denied, NotFound, RateLimited, Unauthorized
+from registry.ociserver.auth.access_model import ANONYMOUS, SERVICE, AuthConfig
+from registry.ociserver.auth.jwt_tokens import TokenMinter, TokenVerifier, token_key
 from registry.ociserver.auth.login_throttle import FailureWindow, address_key
 from registry.ociserver.auth.password_check import PasswordVerifier
+from registry.ociserver.auth.token_keys import TrustedKey
 
 __all__ = ["Authenticator", "Identity"]
-
-_SERVICE = "ollama-py-registry"
 
 _VERIFIED_TTL = 60.0
 
@@ -67,6 +68,19 @@ class Authenticator:
             on_hash=on_hash,
         )
         self._failures = FailureWindow(config.max_failed_logins, config.failed_login_window)
+        self._minter = TokenMinter(config.token_secret, issuer=SERVICE, service=SERVICE, ttl=config.token_ttl)
+        external = config.token_server
+        if external is not None:
+            self._verifier = TokenVerifier(
+                external.keys.candidates, issuer=external.issuer, service=external.service
+            )
+        else:
+            own = [TrustedKey(None, token_key(config.token_secret), ("HS256",))]
+
+            async def own_key(_kid: str | None, alg: str) -> list[TrustedKey]:
+                return own if alg == "HS256" else []
+
+            self._verifier = TokenVerifier(own_key, issuer=SERVICE, service=SERVICE)
 
     def close(self) -> None:
         """Stop the password threads."""
@@ -84,9 +98,14 @@ class Authenticator:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
+            if self.config.token_server is not None:
+                raise Unauthorized(
+                    "this registry accepts only bearer tokens from its token server"
+                    f" ({self.config.token_server.realm}), not Basic credentials"
+                )
             return Identity(await self._basic(value.strip(), request.remote))
         if scheme.lower() == "bearer":
-            return self._bearer(value.strip())
+            return await self._bearer(value.strip())
         return Identity(ANONYMOUS)
 
     async def _basic(self, value: str, remote: str | None) -> str:
@@ -131,58 +150,20 @@ class Authenticator:
         for key in keys:
             self._failures.end(key, failed=failed)
 
-    def _bearer(self, token: str) -> Identity:
-        static = self.config.tokens.get(token)
-        if static is not None:
-            return Identity(static)
-        return self._verify_token(token)
-
-    def _verify_token(self, token: str) -> Identity:
-        """The identity a signed token carries. Every claim is checked for type and range, so a
-        token that is signed but malformed is a 401, never a crash.
-
-        Raises:
-            Unauthorized: bad signature, malformed payload, or expired.
-        """
+    async def _bearer(self, token: str) -> Identity:
+        if self.config.token_server is None:
+            static = self.config.tokens.get(token)
+            if static is not None:
+                return Identity(static)
         if not token.isascii():
-            raise Unauthorized("invalid token")
-        body, _, signature = token.partition(".")
-        expected = _b64(hmac.new(self.config.token_secret, body.encode(), hashlib.sha256).digest())
-        if not signature or not hmac.compare_digest(signature, expected):
-            raise Unauthorized("invalid token")
-        try:
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except (ValueError, RecursionError) as err:  # binascii.Error, JSONDecodeError, bad UTF-8
-            raise Unauthorized("invalid token") from err
-        if not isinstance(payload, dict):
-            raise Unauthorized("invalid token: not a JSON object")
-        exp, sub, access = payload.get("exp"), payload.get("sub"), payload.get("access", {})
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
-            raise Unauthorized("invalid token: exp must be a number")
-        if isinstance(exp, float) and not math.isfinite(exp):
-            raise Unauthorized("invalid token: exp must be a number")
-        if exp < time.time():
-            raise Unauthorized("token expired")
-        if not isinstance(sub, str) or not sub:
-            raise Unauthorized("invalid token: sub must be a non-empty string")
-        if not isinstance(access, dict) or not all(
-            isinstance(actions, list) and all(isinstance(a, str) for a in actions)
-            for actions in access.values()
-        ):
-            raise Unauthorized("invalid token: access must map repositories to lists of actions")
-        return Identity(sub, {repo: frozenset(actions) for repo, actions in access.items()})
+            raise Unauthorized("invalid token: not a well-formed JWT")
+        claims = await self._verifier.verify(token)
+        return Identity(claims.subject or ANONYMOUS, claims.access)
 
     def issue_token(self, identity: str, scopes: dict[str, frozenset[str]]) -> dict[str, object]:
         """A signed token granting ``scopes`` (already intersected with what ``identity`` may do)."""
         now = time.time()
-        payload = {
-            "sub": identity,
-            "iat": now,
-            "exp": now + self.config.token_ttl,
-            "access": {repo: sorted(actions) for repo, actions in scopes.items()},
-        }
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-        token = f"{body}.{_b64(hmac.new(self.config.token_secret, body.encode(), hashlib.sha256).digest())}"
+        token = self._minter.mint(identity, scopes, now)
         issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         ttl = int(self.config.token_ttl)
         return {"token": token, "access_token": token, "expires_in": ttl, "issued_at": issued}
@@ -190,7 +171,10 @@ class Authenticator:
     # -- permissions -------------------------------------------------------------------------------
 
     def allowed(self, identity: Identity, repo: str) -> frozenset[str]:
-        """Actions ``identity`` may take on ``repo`` (a token's scopes narrow the configured rules)."""
+        """Actions ``identity`` may take on ``repo`` (a token's scopes narrow the configured rules;
+        an external token server's token is the whole grant)."""
+        if self.config.token_server is not None and identity.scopes is not None:
+            return identity.scopes.get(repo, frozenset())
         granted = self.config.allowed(identity.name, repo)
         if identity.scopes is not None:
             granted &= identity.scopes.get(repo, frozenset())
@@ -198,6 +182,9 @@ class Authenticator:
 
     def may_pull(self, identity: Identity) -> Callable[[str], bool]:
         """A predicate equal to ``"pull" in self.allowed(identity, repo)``, for listing many names."""
+        if self.config.token_server is not None and identity.scopes is not None:
+            scopes = identity.scopes
+            return lambda repo: "pull" in scopes.get(repo, frozenset())
         configured = self.config.may_pull(identity.name)
         if identity.scopes is None:
             return configured
@@ -205,7 +192,10 @@ class Authenticator:
         return lambda repo: repo in scoped and configured(repo)
 
     def _token_too_narrow(self, identity: Identity, repo: str, action: str) -> bool:
-        """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``."""
+        """Whether ``identity`` is a signed token that lacks ``action`` its user may take on ``repo``
+        (with an external token server: any token that lacks it, as only that server knows)."""
+        if self.config.token_server is not None:
+            return identity.scopes is not None
         return identity.scopes is not None and action in self.config.allowed(identity.name, repo)
 
     def may(self, request: web.Request, repo: str, action: str) -> bool:
@@ -227,9 +217,13 @@ class Authenticator:
         ``insufficient`` adds ``error="insufficient_scope"`` (a valid token that lacks a scope)."""
         if not self.config.bearer:
             return {"WWW-Authenticate": f'Basic realm="{self.config.realm}"'}
-        host = request.host if _QUOTABLE.fullmatch(request.host) else _local_host(request)
-        realm = f"{request.scheme}://{host}/v2/token"
-        value = f'Bearer realm="{realm}",service="{_SERVICE}"'
+        external = self.config.token_server
+        if external is not None:
+            value = f'Bearer realm="{external.realm}",service="{external.service}"'
+        else:
+            host = request.host if _QUOTABLE.fullmatch(request.host) else _local_host(request)
+            realm = f"{request.scheme}://{host}/v2/token"
+            value = f'Bearer realm="{realm}",service="{SERVICE}"'
         wanted = ((repo, actions), *extra) if repo is not None else extra
         # never echo control characters, spaces or quotes
         scopes = [f"repository:{name}:{acts}" for name, acts in wanted if _QUOTABLE.fullmatch(name)]
@@ -297,7 +291,12 @@ class Authenticator:
         return authorize
 
     async def token_endpoint(self, request: web.Request) -> web.Response:
-        """GET /v2/token: issue a signed token for the requested scopes the caller is allowed."""
+        """GET /v2/token: issue a signed token for the requested scopes the caller is allowed
+        (404 with an external token server: tokens come from its realm)."""
+        if self.config.token_server is not None:
+            raise NotFound(
+                f"this registry issues no tokens; ask its token server at {self.config.token_server.realm}"
+            )
         try:
             identity = await self.identify(request)
         except Unauthorized as err:
@@ -373,7 +372,3 @@ def _unauthorized(headers: dict[str, str]) -> Unauthorized:
     err = Unauthorized("authentication required")
     err.headers = headers  # type: ignore[attr-defined]
     return err
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -18,11 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from registry.ociserver.auth.authenticator import Authenticator
+from registry.access_log import AccessLog
+from registry.ociserver.auth.access_model import ANONYMOUS
+from registry.ociserver.auth.authenticator import IDENTITY, Authenticator
 from registry.ociserver.blobs import BlobService
 from registry.ociserver.gc import collect_garbage
 from registry.ociserver.http import blob_routes, manifest_routes, ui_routes
-from registry.ociserver.http.access_log import AccessLog
 from registry.ociserver.http.errcodes import error_middleware
 from registry.ociserver.http.host_guard import host_guard_middleware, needs_host_guard
 from registry.ociserver.http.keys import (
@@ -69,7 +70,7 @@ def build_app(settings: ServerSettings) -> web.Application:
         if settings.auth is not None
         else None
     )
-    access_log = AccessLog(settings.access_log) if settings.access_log else None
+    access_log = AccessLog(settings.access_log, user_of=_user_of) if settings.access_log else None
     middlewares = [metrics.middleware()]
     if access_log is not None:
         middlewares.append(access_log.middleware())
@@ -99,6 +100,12 @@ def build_app(settings: ServerSettings) -> web.Application:
     blob_routes.add_routes(app)
     ui_routes.add_routes(app)
     return app
+
+
+def _user_of(request: web.Request) -> str | None:
+    """The identified caller's name for the access log (None when anonymous or unidentified)."""
+    identity = request.get(IDENTITY)
+    return identity.name if identity is not None and identity.name != ANONYMOUS else None
 
 
 async def _close_access_log(access_log: AccessLog) -> None:

@@ -51,6 +51,8 @@ def _summary(settings: ServerSettings) -> str:
         parts = ["auth off"]
     else:
         scheme = "bearer" if auth.bearer else "basic"
+        if auth.token_server is not None:
+            scheme = f"bearer from the token server {auth.token_server.realm}"
         parts = [f"auth {scheme}", f"anonymous pull {'on' if auth.anonymous_pull else 'off'}"]
     if settings.upstream:
         login = settings.upstream_credentials

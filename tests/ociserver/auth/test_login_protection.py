@@ -17,6 +17,7 @@ import bcrypt
 import pytest
 
 from registry.errors import RateLimited
+from registry.ociserver.auth.jwt_tokens import token_key
 from registry.ociserver.auth.login_throttle import FailureWindow, address_key
 from registry.ociserver.auth.password_check import PasswordVerifier
 from registry.ociserver.settings import ServerSettings, load_config_file
@@ -196,13 +197,22 @@ async def test_identical_concurrent_logins_share_one_hash(
 
 
 def _signed(payload: bytes) -> str:
+    """A JWT (HS256 under the registry's secret, so the signature is right) whose payload is
+    exactly ``payload``, however malformed."""
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
     body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
-    signature = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).digest()
-    return f"{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    signature = hmac.new(token_key(SECRET.encode()), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
 def _claims(**claims: object) -> str:
-    base: dict[str, object] = {"sub": "alice", "exp": 4102444800, "access": {"team/m": ["pull"]}}
+    base: dict[str, object] = {
+        "iss": "ollama-py-registry",
+        "aud": "ollama-py-registry",
+        "sub": "alice",
+        "exp": 4102444800,
+        "access": [{"type": "repository", "name": "team/m", "actions": ["pull"]}],
+    }
     base.update(claims)
     return _signed(json.dumps({k: v for k, v in base.items() if v is not _DROP}).encode())
 
@@ -231,6 +241,17 @@ MALFORMED_TOKENS = {
     "access value text": _claims(access={"team/m": "pull"}),
     "access value numbers": _claims(access={"team/m": [1, 2]}),
     "access value object": _claims(access={"team/m": {"pull": True}}),
+    "access actions numbers": _claims(access=[{"type": "repository", "name": "team/m", "actions": [1]}]),
+    "access entry without name": _claims(access=[{"type": "repository", "actions": ["pull"]}]),
+    "issuer other": _claims(iss="someone-else"),
+    "issuer missing": _claims(iss=_DROP),
+    "audience other": _claims(aud="another-registry"),
+    "audience missing": _claims(aud=_DROP),
+    "nbf future": _claims(nbf=4102444800),
+    "alg none": "eyJhbGciOiJub25lIn0."
+    + base64.urlsafe_b64encode(b'{"sub":"alice"}').rstrip(b"=").decode()
+    + ".",
+    "old two-part format": _signed(b'{"sub":"alice"}').split(".", 1)[1],
     "payload list": _signed(b"[1, 2]"),
     "payload text": _signed(b'"alice"'),
     "payload null": _signed(b"null"),
@@ -238,7 +259,7 @@ MALFORMED_TOKENS = {
     "payload not UTF-8": _signed(b'{"sub":"\xff"}'),
     "payload nested 2500 deep": _signed(b"[" * 2500 + b"]" * 2500),
     "body not base64": "!!!!."
-    + base64.urlsafe_b64encode(hmac.new(SECRET.encode(), b"!!!!", hashlib.sha256).digest())
+    + base64.urlsafe_b64encode(hmac.new(token_key(SECRET.encode()), b"!!!!", hashlib.sha256).digest())
     .rstrip(b"=")
     .decode(),
     "non-ASCII token": "é.é",
@@ -256,7 +277,11 @@ async def test_signed_tokens_with_malformed_claims_are_401_not_500(
             f"{reg.url}/v2/team/m/tags/list", headers={"Authorization": f"Bearer {_claims()}"}
         ) as r:
             assert r.status == 404  # the well-formed token is accepted (the repository has no tags)
-        huge = _signed(json.dumps({"sub": "alice", "exp": 10**400, "access": {}}).encode())
+        huge = _signed(
+            json.dumps(
+                {"iss": "ollama-py-registry", "aud": "ollama-py-registry", "sub": "alice", "exp": 10**400}
+            ).encode()
+        )
         async with http.get(f"{reg.url}/v2/", headers={"Authorization": f"Bearer {huge}"}) as r:
             assert r.status == 200  # a signed, unexpiring token: odd but well formed, no overflow
         for case, token in MALFORMED_TOKENS.items():

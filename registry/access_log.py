@@ -1,12 +1,14 @@
-"""The registry's access log: one line per request, written when ``access_log`` is set.
+"""The access log of both servers (the registry's ``access_log``, the model server's
+``OLLAMA_PY_ACCESS_LOG``): one line per request.
 
     2026-12-02T01:55:00Z 127.0.0.1 alice "GET /v2/team/m/manifests/v1" 200 1234 3.2ms
 
-Fields: UTC time, client address, user (``-`` when anonymous or unidentified), method and path
-(never the query string, so a signed URL or token parameter is not written; non-printable
-characters escaped), final status, response bytes (as announced; 0 when streamed without a length,
-and for HEAD), and time spent in the handler. No header is written, so neither credentials nor
-tokens ever reach the log.
+Fields: UTC time, client address, user (``-`` when anonymous, unidentified, or the server has no
+users: the model server), method and path (never the query string, so a signed URL or token
+parameter is not written; non-printable characters escaped), final status, response bytes (as
+announced; 0 for HEAD; for a response streamed without a length, the bytes sent, its headers and
+chunk framing included), and time spent in the handler (for a stream, its whole length). No header
+is written, so neither credentials nor tokens ever reach the log.
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ from typing import TextIO
 
 from aiohttp import web
 
-from registry.ociserver.auth.authenticator import IDENTITY
+__all__ = ["AccessLog", "UserOf"]
 
-__all__ = ["AccessLog"]
+#: The user name a request was made as (None: anonymous); each server knows where it keeps it.
+UserOf = Callable[[web.Request], str | None]
+
+
+def _nobody(_request: web.Request) -> str | None:
+    return None
 
 
 class AccessLog:
     """Writes the access log to a file (appended, line-buffered) or to stderr (``-``); :meth:`close`."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, user_of: UserOf = _nobody) -> None:
+        self._user_of = user_of
         self._owned = target != "-"
         # (kept open for the application's life; closed by close())
         self._out: TextIO = (
@@ -65,8 +73,7 @@ class AccessLog:
         return log
 
     def _write(self, request: web.Request, status: int, size: int, seconds: float) -> None:
-        identity = request.get(IDENTITY)
-        user = identity.name if identity is not None and identity.name != "anonymous" else "-"
+        user = self._user_of(request) or "-"
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         line = (
             f"{stamp} {request.remote or '-'} {_printable(user)} "
