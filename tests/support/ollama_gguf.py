@@ -11,6 +11,7 @@ Deterministic: same arguments, same bytes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ import numpy as np
 from tests.support.tiny_gguf import _vocab
 
 __all__ = [
+    "Quantized",
+    "Tensors",
     "write_ollama_embeddinggemma",
     "write_ollama_gemma3",
+    "write_ollama_gemma3n",
     "write_ollama_llama_like",
     "write_ollama_olmo3",
     "write_synthetic",
@@ -61,9 +65,36 @@ def _writer(path: Path, arch: str, extra_tokens: int, rows: int | None = None) -
     return writer, rows
 
 
-def _finish(writer: Any, tensors: dict[str, np.ndarray[Any, Any]]) -> None:
+@dataclass(frozen=True)
+class Quantized:
+    """A weight stored in a GGML block type (MXFP4 for gpt-oss's experts, as Ollama writes them)."""
+
+    data: np.ndarray[Any, Any]
+    qtype: int
+
+    @classmethod
+    def of(cls, values: np.ndarray[Any, Any], type_name: str) -> Quantized:
+        """Quantize float ``values`` (numpy order, innermost last) to the GGML type ``type_name``."""
+        import gguf
+
+        qtype = gguf.GGMLQuantizationType[type_name]
+        return cls(gguf.quants.quantize(values.astype(np.float32), qtype), int(qtype))
+
+
+Tensors = dict[str, "np.ndarray[Any, Any] | Quantized"]
+
+
+def _finish(writer: Any, tensors: Tensors) -> None:
+    """Write the tensors in name order (F32 unless :class:`Quantized`) and close the file."""
+    import gguf
+
     for name in sorted(tensors):
-        writer.add_tensor(name, tensors[name].astype(np.float32))
+        t = tensors[name]
+        if isinstance(t, Quantized):
+            qtype = gguf.GGMLQuantizationType(t.qtype)
+            writer.add_tensor(name, t.data, raw_shape=t.data.shape, raw_dtype=qtype)
+        else:
+            writer.add_tensor(name, t.astype(np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -135,6 +166,84 @@ def write_ollama_gemma3(
     tensors["v.blk.0.attn_q.weight"] = rng.standard_normal((32, 32)).astype(np.float32)
     tensors["mm.mm_input_projection.weight"] = rng.standard_normal((n_embd, 32)).astype(np.float32)
     tensors["mm.mm_soft_emb_norm.weight"] = np.ones(32, np.float32)
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_gemma3n(path: Path, *, blocks: int = 2, seed: int = 0) -> Path:
+    """Gemma 3n as Ollama's converter writes it: the tokenizer and ``token_embd`` keep the
+    multimodal tokens (8 here, 256 in the published blobs) that ``per_layer_token_embd`` lacks, so
+    llama.cpp finds a per-layer embedding of the wrong shape; ``head_dim`` and
+    ``rope.freq_base_local`` under Ollama's names; AltUp and LAuReL tensors named as llama.cpp names
+    them (``altup_proj`` merged from the per-input projections). llama.cpp fixes the per-layer
+    input width at 256 and the AltUp inputs at 4, so those dimensions are real size."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, "gemma3n", extra_tokens=8)
+    n_vocab_full = rows + 8
+    n_altup, n_ple, laurel = 4, 256, 64
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    a = "gemma3n"
+    writer.add_array(f"{a}.activation_sparsity_scale", [0.0] * blocks)
+    writer.add_uint32(f"{a}.altup.active_idx", 0)
+    writer.add_bool(f"{a}.altup.correct_scale", True)
+    writer.add_float32(f"{a}.altup.lr_multiplier", 1.0)
+    writer.add_uint32(f"{a}.altup.num_inputs", n_altup)
+    writer.add_uint32(f"{a}.attention.head_count_kv", _N_HEAD_KV)
+    writer.add_uint32(f"{a}.attention.head_count", _N_HEAD)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_uint32(f"{a}.attention.sliding_window", 64)
+    writer.add_array(f"{a}.attention.sliding_window_pattern", [i % 2 == 0 for i in range(blocks)])
+    writer.add_uint32(f"{a}.attention.shared_kv_layers", 0)
+    writer.add_uint32(f"{a}.block_count", blocks)
+    writer.add_uint32(f"{a}.context_length", 256)
+    writer.add_uint32(f"{a}.embedding_length_per_layer_input", n_ple)
+    writer.add_uint32(f"{a}.embedding_length", _N_EMBD)
+    writer.add_uint32(f"{a}.feed_forward_length", _N_FF)
+    writer.add_uint32(f"{a}.head_dim", _HEAD_DIM)
+    writer.add_float32(f"{a}.rope.freq_base_local", 10000.0)
+    writer.add_float32(f"{a}.rope.freq_base", 1000000.0)
+    writer.add_array("tokenizer.ggml.eos_token_ids", [2])
+    kv = _HEAD_DIM * _N_HEAD_KV
+    tensors: Tensors = {
+        "token_embd.weight": w(n_vocab_full, _N_EMBD),
+        "per_layer_token_embd.weight": w(rows, n_ple * blocks),
+        "per_layer_model_proj.weight": w(n_ple * blocks, _N_EMBD),
+        "per_layer_proj_norm.weight": np.ones(n_ple, np.float32),
+        "altup_proj.weight": w(n_altup - 1, _N_EMBD, _N_EMBD),
+        "altup_unembd_proj.weight": w(n_altup - 1, _N_EMBD, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+    }
+    for i in range(blocks):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_k.weight": w(kv, _N_EMBD),
+            p + "attn_v.weight": w(kv, _N_EMBD),
+            p + "attn_q_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "attn_k_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "attn_output.weight": w(_N_EMBD, _N_EMBD),
+            p + "post_attention_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "ffn_gate.weight": w(_N_FF, _N_EMBD),
+            p + "ffn_up.weight": w(_N_FF, _N_EMBD),
+            p + "ffn_down.weight": w(_N_EMBD, _N_FF),
+            p + "post_ffw_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "inp_gate.weight": w(n_ple, _N_EMBD),
+            p + "proj.weight": w(_N_EMBD, n_ple),
+            p + "post_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "altup_correct_coef.weight": w(n_altup, n_altup),
+            p + "altup_correct_scale.weight": np.ones(_N_EMBD, np.float32),
+            p + "altup_predict_coef.weight": w(n_altup * n_altup, n_altup),
+            p + "altup_router.weight": w(n_altup, _N_EMBD),
+            p + "altup_router_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "laurel_l.weight": w(laurel, _N_EMBD),
+            p + "laurel_r.weight": w(_N_EMBD, laurel),
+            p + "laurel_post_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
     _finish(writer, tensors)
     return path
 

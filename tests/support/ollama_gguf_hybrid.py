@@ -1,0 +1,160 @@
+"""Tiny hybrid (convolution or state-space layers beside attention) GGUFs written the way
+Ollama's converter writes them: LFM2, Qwen3-Next, Nemotron-H. For the compatibility layer's load
+tests; see :mod:`tests.support.ollama_gguf_moe` for the conventions (2 layers, random weights,
+the converter version that wrote the published blobs). Deterministic: same arguments, same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tests.support.ollama_gguf import Tensors, _finish
+from tests.support.ollama_gguf_moe import _bpe_writer, _rng_weights
+
+__all__ = ["write_ollama_lfm2", "write_ollama_qwen3next"]
+
+_N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
+
+
+def _ones(n: int) -> np.ndarray[Any, Any]:
+    return np.ones(n, np.float32)
+
+
+def write_ollama_lfm2(path: Path, *, seed: int = 0) -> Path:
+    """LFM2 as Ollama's first LFM2 converter (commit 01cf7445f) wrote it: the embedding norm as
+    ``output_norm`` (llama.cpp reads ``token_embd_norm``), ``feed_forward_length`` from the
+    config's ``intermediate_size`` and not the auto-adjusted width of the FFN tensors, the generic
+    pre-tokenizer; a short-convolution layer (KV heads 0) then an attention layer, tied output."""
+    writer, rows = _bpe_writer(path, "lfm2", ["<|pad|>", "<|startoftext|>", "<|im_end|>"], pre="default")
+    w = _rng_weights(seed)
+    n_ff, n_ff_config, l_cache = 128, 192, 3
+    a = "lfm2"
+    for key, value in {
+        "vocab_size": rows,
+        "block_count": 2,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff_config,
+        "context_length": 256,
+        "attention.head_count": _N_HEAD,
+        "attention.key_length": _N_EMBD // _N_HEAD,
+        "attention.value_length": _N_EMBD // _N_HEAD,
+        "shortconv.l_cache": l_cache,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_array(f"{a}.attention.head_count_kv", [0, _N_HEAD_KV])
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_float32(f"{a}.rope.freq_base", 1000000.0)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    kv = _HEAD_DIM * _N_HEAD_KV
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output_norm.weight": _ones(_N_EMBD),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": _ones(_N_EMBD),
+            p + "ffn_norm.weight": _ones(_N_EMBD),
+            p + "ffn_gate.weight": w(n_ff, _N_EMBD),
+            p + "ffn_up.weight": w(n_ff, _N_EMBD),
+            p + "ffn_down.weight": w(_N_EMBD, n_ff),
+        }
+    tensors |= {
+        "blk.0.shortconv.conv.weight": w(_N_EMBD, l_cache),
+        "blk.0.shortconv.in_proj.weight": w(3 * _N_EMBD, _N_EMBD),
+        "blk.0.shortconv.out_proj.weight": w(_N_EMBD, _N_EMBD),
+        "blk.1.attn_q.weight": w(_N_EMBD, _N_EMBD),
+        "blk.1.attn_k.weight": w(kv, _N_EMBD),
+        "blk.1.attn_v.weight": w(kv, _N_EMBD),
+        "blk.1.attn_output.weight": w(_N_EMBD, _N_EMBD),
+        "blk.1.attn_q_norm.weight": _ones(_HEAD_DIM),
+        "blk.1.attn_k_norm.weight": _ones(_HEAD_DIM),
+    }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_qwen3next(path: Path, *, seed: int = 0) -> Path:
+    """Qwen3-Next as Ollama's first converter (commit 77eb2ca61) wrote it: a per-layer
+    ``attention.head_count_kv`` array (0 for the linear-attention layers), the delta-net time-step
+    bias as ``ssm_dt`` (llama.cpp: ``ssm_dt.bias``), ``in_proj_qkvz`` split into ``attn_qkv`` and
+    ``attn_gate``; a gated-delta-net layer then a full-attention layer (interval 2), 4 experts
+    plus a shared expert in each."""
+    writer, rows = _bpe_writer(
+        path, "qwen3next", ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], pre="qwen2"
+    )
+    w = _rng_weights(seed)
+    n_expert, n_used, n_ff_exp, n_ff_shexp = 4, 2, 32, 64
+    k_heads, v_heads, head_kv_dim, conv_kernel = 2, 4, 16, 4
+    key_dim, value_dim = k_heads * head_kv_dim, v_heads * head_kv_dim
+    a = "qwen3next"
+    for key, value in {
+        "block_count": 2,
+        "context_length": 256,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": 128,
+        "attention.head_count": _N_HEAD,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "rope.dimension_count": _HEAD_DIM // 4,
+        "expert_count": n_expert,
+        "expert_used_count": n_used,
+        "expert_feed_forward_length": n_ff_exp,
+        "expert_shared_feed_forward_length": n_ff_shexp,
+        "ssm.inner_size": value_dim,
+        "ssm.state_size": head_kv_dim,
+        "ssm.group_count": k_heads,
+        "ssm.time_step_rank": v_heads,
+        "ssm.conv_kernel": conv_kernel,
+        "full_attention_interval": 2,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32(f"{a}.rope.freq_base", 10000000.0)
+    writer.add_bool(f"{a}.norm_top_k_prob", True)
+    writer.add_array(f"{a}.attention.head_count_kv", [0, _N_HEAD_KV])
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    writer.add_uint32("tokenizer.ggml.padding_token_id", 0)
+    kv = _HEAD_DIM * _N_HEAD_KV
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": _ones(_N_EMBD),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": _ones(_N_EMBD),
+            p + "post_attention_norm.weight": _ones(_N_EMBD),
+            p + "ffn_gate_inp.weight": w(n_expert, _N_EMBD),
+            p + "ffn_gate_exps.weight": w(n_expert, n_ff_exp, _N_EMBD),
+            p + "ffn_up_exps.weight": w(n_expert, n_ff_exp, _N_EMBD),
+            p + "ffn_down_exps.weight": w(n_expert, _N_EMBD, n_ff_exp),
+            p + "ffn_gate_inp_shexp.weight": w(_N_EMBD),
+            p + "ffn_gate_shexp.weight": w(n_ff_shexp, _N_EMBD),
+            p + "ffn_up_shexp.weight": w(n_ff_shexp, _N_EMBD),
+            p + "ffn_down_shexp.weight": w(_N_EMBD, n_ff_shexp),
+        }
+    tensors |= {
+        "blk.0.attn_qkv.weight": w(2 * key_dim + value_dim, _N_EMBD),
+        "blk.0.attn_gate.weight": w(value_dim, _N_EMBD),
+        "blk.0.ssm_conv1d.weight": w(2 * key_dim + value_dim, conv_kernel),
+        "blk.0.ssm_dt": w(v_heads),
+        "blk.0.ssm_a": -np.exp(w(v_heads)),
+        "blk.0.ssm_ba.weight": w(2 * v_heads, _N_EMBD),
+        "blk.0.ssm_norm.weight": _ones(head_kv_dim),
+        "blk.0.ssm_out.weight": w(_N_EMBD, value_dim),
+        "blk.1.attn_q.weight": w(2 * _N_HEAD * _HEAD_DIM, _N_EMBD),
+        "blk.1.attn_k.weight": w(kv, _N_EMBD),
+        "blk.1.attn_v.weight": w(kv, _N_EMBD),
+        "blk.1.attn_output.weight": w(_N_EMBD, _N_HEAD * _HEAD_DIM),
+        "blk.1.attn_q_norm.weight": _ones(_HEAD_DIM),
+        "blk.1.attn_k_norm.weight": _ones(_HEAD_DIM),
+    }
+    _finish(writer, tensors)
+    return path
