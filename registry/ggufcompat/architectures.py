@@ -307,10 +307,14 @@ def glm4moelite(e: HeaderEdits) -> None:
     if kv_lora is not None and rope is not None:
         e.set_u32("deepseek2.attention.key_length", int(kv_lora) + int(rope))
         e.set_u32("deepseek2.attention.value_length", int(kv_lora))
-    head_dim = e.number("glm4moelite.attention.key_length")
-    if head_dim is not None:
-        e.set_u32("deepseek2.attention.key_length_mla", int(head_dim))
-        e.set_u32("deepseek2.attention.value_length_mla", int(head_dim))
+    # The *_mla keys are the per-head sizes: the key head (nope + rope) and the value head. Ollama's
+    # shim sets both to the key head, right only where they are equal (GLM-4.7 Flash: 256 and 256);
+    # the value head is the original value_length (v_head_dim), as attn_v_b's shape says.
+    head_k = e.number("glm4moelite.attention.key_length")
+    head_v = e.number("glm4moelite.attention.value_length")
+    if head_k is not None:
+        e.set_u32("deepseek2.attention.key_length_mla", int(head_k))
+        e.set_u32("deepseek2.attention.value_length_mla", int(head_v if head_v is not None else head_k))
     e.inject_u32("deepseek2.expert_group_count", 1)
     e.inject_u32("deepseek2.expert_group_used_count", 1)
     e.set_string("tokenizer.ggml.pre", "glm4")

@@ -166,6 +166,7 @@ def test_glm4moelite(tmp_path: Path) -> None:
             "glm4moelite.attention.kv_lora_rank": 512,
             "glm4moelite.rope.dimension_count": 64,
             "glm4moelite.attention.key_length": 256,
+            "glm4moelite.attention.value_length": 128,
             "glm4moelite.attention.head_count_kv": 20,
             "tokenizer.ggml.eos_token_ids": [10, 11, 12],
         },
@@ -176,6 +177,7 @@ def test_glm4moelite(tmp_path: Path) -> None:
     assert _kv(after, "deepseek2.attention.key_length") == 576
     assert _kv(after, "deepseek2.attention.value_length") == 512
     assert _kv(after, "deepseek2.attention.key_length_mla") == 256
+    assert _kv(after, "deepseek2.attention.value_length_mla") == 128  # the value head, not the key head
     assert _kv(after, "deepseek2.expert_group_count") == 1
     assert _kv(after, "tokenizer.ggml.eot_token_id") == 11
     assert _kv(after, "tokenizer.ggml.eom_token_id") == 12

@@ -21,7 +21,7 @@ from tests.support.ollama_gguf import (
     write_ollama_olmo3,
 )
 from tests.support.ollama_gguf_hybrid import write_ollama_lfm2, write_ollama_qwen3next
-from tests.support.ollama_gguf_moe import write_ollama_gptoss
+from tests.support.ollama_gguf_moe import write_ollama_glm4moelite, write_ollama_gptoss, write_ollama_llama4
 
 pytest.importorskip("llama_cpp")
 
@@ -99,6 +99,10 @@ CASES = [
         id="qwen3vl",
     ),
     pytest.param(write_ollama_gptoss, False, "unknown model architecture: 'gptoss'", id="gptoss"),
+    pytest.param(write_ollama_llama4, False, "wrong number of tensors", id="llama4"),
+    pytest.param(
+        write_ollama_glm4moelite, False, "unknown model architecture: 'glm4moelite'", id="glm4moelite"
+    ),
     pytest.param(write_ollama_lfm2, False, "tensor 'token_embd_norm.weight' not found", id="lfm2"),
     pytest.param(write_ollama_qwen3next, False, "tensor 'blk.0.ssm_dt.bias' not found", id="qwen3next"),
 ]

@@ -19,7 +19,7 @@ import numpy as np
 from tests.support.ollama_gguf import Quantized, Tensors, _finish
 from tests.support.tiny_gguf import bpe_vocab
 
-__all__ = ["write_ollama_gptoss"]
+__all__ = ["write_ollama_glm4moelite", "write_ollama_gptoss", "write_ollama_llama4"]
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
 _N_EXPERT, _N_EXPERT_USED, _N_FF_EXP = 4, 2, 64
@@ -124,5 +124,171 @@ def write_ollama_gptoss(path: Path, *, blocks: int = 2, seed: int = 0) -> Path:
             p + "ffn_down_exps.weight": Quantized.of(w(_N_EXPERT, _N_EMBD, _N_FF_EXP), "MXFP4"),
             p + "ffn_down_exps.bias": w(_N_EXPERT, _N_EMBD),
         }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_llama4(path: Path, *, blocks: int = 4, seed: int = 0) -> Path:
+    """Llama 4 as Ollama's converter writes it: a monolithic blob with the vision tower (``v.*``)
+    and projector (``mm.*``) beside the text model, which llama.cpp's text loader counts as
+    unexpected tensors; ``llama.*`` text keys renamed ``llama4.*`` plus the MoE keys and
+    ``attention.chunk_size``; ``rope_freqs`` from the llama3 RoPE scaling; a dense layer then a MoE
+    layer (``interleave_moe_layer_step`` 2) with a shared expert; experts split from the fused
+    ``gate_up_proj``."""
+    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot|>", "<|header_start|>", "<|header_end|>"]
+    writer, rows = _bpe_writer(path, "llama4", specials, pre="default")
+    w = _rng_weights(seed)
+    n_ff, n_ff_exp = 128, 64
+    a = "llama4"
+    for key, value in {
+        "vocab_size": rows,
+        "block_count": blocks,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff,
+        "attention.head_count": _N_HEAD,
+        "rope.dimension_count": _HEAD_DIM,
+        "attention.head_count_kv": _N_HEAD_KV,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "expert_feed_forward_length": n_ff_exp,
+        "expert_count": _N_EXPERT,
+        "expert_used_count": 1,
+        "interleave_moe_layer_step": 2,
+        "attention.chunk_size": 8192,
+        "vision.block_count": 1,
+        "vision.embedding_length": 32,
+        "vision.feed_forward_length": 64,
+        "vision.attention.head_count": 2,
+        "vision.image_size": 28,
+        "vision.patch_size": 14,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.rope.freq_base", 500000.0)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_bool(f"{a}.use_qk_norm", True)
+    writer.add_float32(f"{a}.vision.rope.freq_base", 10000.0)
+    writer.add_float32(f"{a}.vision.layer_norm_epsilon", 1e-5)
+    writer.add_float32(f"{a}.vision.pixel_shuffle_ratio", 0.5)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 0)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    kv = _N_HEAD_KV * _HEAD_DIM
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+        "rope_freqs.weight": np.ones(_HEAD_DIM // 2, np.float32),
+        "v.patch_embedding.weight": w(32, 3 * 14 * 14),
+        "v.blk.0.attn_q.weight": w(32, 32),
+        "v.blk.0.attn_q.bias": w(32),
+        "mm.linear_1.weight": w(_N_EMBD, 32),
+    }
+    for i in range(blocks):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_k.weight": w(kv, _N_EMBD),
+            p + "attn_v.weight": w(kv, _N_EMBD),
+            p + "attn_output.weight": w(_N_EMBD, _N_EMBD),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
+        if i % 2 == 0:
+            tensors |= {
+                p + "ffn_gate.weight": w(n_ff, _N_EMBD),
+                p + "ffn_up.weight": w(n_ff, _N_EMBD),
+                p + "ffn_down.weight": w(_N_EMBD, n_ff),
+            }
+        else:
+            tensors |= {
+                p + "ffn_gate_inp.weight": w(_N_EXPERT, _N_EMBD),
+                p + "ffn_gate_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+                p + "ffn_up_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+                p + "ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
+                p + "ffn_gate_shexp.weight": w(n_ff_exp, _N_EMBD),
+                p + "ffn_up_shexp.weight": w(n_ff_exp, _N_EMBD),
+                p + "ffn_down_shexp.weight": w(_N_EMBD, n_ff_exp),
+            }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_glm4moelite(path: Path, *, seed: int = 0) -> Path:
+    """GLM-4.7 Flash as Ollama's converter writes it: architecture ``glm4moelite`` (llama.cpp runs
+    the model as ``deepseek2``) with the per-head ``key_length`` (nope + rope) and ``value_length``
+    (``v_head_dim``), the real KV-head count, and the MLA-absorbed sizes under ``*_mla``, the
+    other way round from llama.cpp; ``kv_b_proj`` already split into ``attn_k_b``/``attn_v_b``;
+    three end-of-generation ids in ``eos_token_ids`` and no ``eot``/``eom`` ids. The value head
+    (16) differs from the key head (24) here, so a wrong ``value_length_mla`` fails the load (in
+    the published model both are 256). One dense layer, then a MoE layer with a shared expert and
+    the routing bias ``exp_probs_b``."""
+    specials = ["<|endoftext|>", "[MASK]", "[gMASK]", "<sop>", "<|user|>", "<|assistant|>", "<|observation|>"]
+    writer, rows = _bpe_writer(path, "glm4moelite", specials, pre="glm4")
+    w = _rng_weights(seed)
+    n_ff, n_ff_exp, q_lora, kv_lora, nope, rope, v_head = 128, 32, 32, 32, 16, 8, 16
+    a = "glm4moelite"
+    writer.add_string("general.type", "model")
+    for key, value in {
+        "block_count": 2,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD,
+        "attention.key_length": nope + rope,
+        "attention.kv_lora_rank": kv_lora,
+        "attention.q_lora_rank": q_lora,
+        "attention.value_length": v_head,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "expert_count": _N_EXPERT,
+        "expert_feed_forward_length": n_ff_exp,
+        "expert_shared_count": 1,
+        "expert_gating_func": 2,
+        "expert_used_count": _N_EXPERT_USED,
+        "feed_forward_length": n_ff,
+        "leading_dense_block_count": 1,
+        "rope.dimension_count": rope,
+        "attention.key_length_mla": kv_lora + rope,
+        "attention.value_length_mla": kv_lora,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_bool(f"{a}.expert_weights_norm", True)
+    writer.add_float32(f"{a}.expert_weights_scale", 1.8)
+    writer.add_float32(f"{a}.rope.freq_base", 1000000.0)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    writer.add_array("tokenizer.ggml.eos_token_ids", [0, 4, 6])
+    writer.add_uint32("tokenizer.ggml.padding_token_id", 0)
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q_a.weight": w(q_lora, _N_EMBD),
+            p + "attn_q_a_norm.weight": np.ones(q_lora, np.float32),
+            p + "attn_q_b.weight": w(_N_HEAD * (nope + rope), q_lora),
+            p + "attn_kv_a_mqa.weight": w(kv_lora + rope, _N_EMBD),
+            p + "attn_kv_a_norm.weight": np.ones(kv_lora, np.float32),
+            p + "attn_k_b.weight": w(_N_HEAD, kv_lora, nope),
+            p + "attn_v_b.weight": w(_N_HEAD, v_head, kv_lora),
+            p + "attn_output.weight": w(_N_EMBD, _N_HEAD * v_head),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
+    tensors |= {
+        "blk.0.ffn_gate.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_up.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_down.weight": w(_N_EMBD, n_ff),
+        "blk.1.ffn_gate_inp.weight": w(_N_EXPERT, _N_EMBD),
+        "blk.1.exp_probs_b.bias": w(_N_EXPERT),
+        "blk.1.ffn_gate_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_up_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
+        "blk.1.ffn_gate_shexp.weight": w(n_ff_exp, _N_EMBD),
+        "blk.1.ffn_up_shexp.weight": w(n_ff_exp, _N_EMBD),
+        "blk.1.ffn_down_shexp.weight": w(_N_EMBD, n_ff_exp),
+    }
     _finish(writer, tensors)
     return path
