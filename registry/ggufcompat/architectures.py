@@ -37,10 +37,24 @@ GEMMA3_CHAT_TEMPLATE = (
 )
 
 
+_PREFIX_NAMES = {
+    "v.": "vision",
+    "mm.": "projector",
+    "a.": "audio",
+    "s.": "SAM encoder",
+    "model.vision_tower.": "vision",
+    "mtp.": "multi-token prediction",
+}
+
+
 def _hide_vision(e: HeaderEdits, *prefixes: str) -> None:
-    hidden = e.hide_tensors(*(prefixes or _VISION))
+    """Hide the tensors under ``prefixes`` (default: vision tower and projector) and say which."""
+    prefixes = prefixes or _VISION
+    present = [p for p in prefixes if e.any_tensor_with_prefix(p)]
+    hidden = e.hide_tensors(*prefixes)
     if hidden:
-        e.note(f"hides {hidden} embedded vision/audio tensors from the text model")
+        kinds = ", ".join(dict.fromkeys(_PREFIX_NAMES.get(p, p) for p in present))
+        e.note(f"hides {hidden} tensors the text model does not use ({kinds})")
 
 
 def _truncate_vocab(e: HeaderEdits, rows: int) -> None:

@@ -20,7 +20,11 @@ from tests.support.ollama_gguf import (
     write_ollama_llama_like,
     write_ollama_olmo3,
 )
-from tests.support.ollama_gguf_hybrid import write_ollama_lfm2, write_ollama_qwen3next
+from tests.support.ollama_gguf_hybrid import (
+    write_ollama_lfm2,
+    write_ollama_nemotron_h,
+    write_ollama_qwen3next,
+)
 from tests.support.ollama_gguf_moe import write_ollama_glm4moelite, write_ollama_gptoss, write_ollama_llama4
 
 pytest.importorskip("llama_cpp")
@@ -104,6 +108,18 @@ CASES = [
         write_ollama_glm4moelite, False, "unknown model architecture: 'glm4moelite'", id="glm4moelite"
     ),
     pytest.param(write_ollama_lfm2, False, "tensor 'token_embd_norm.weight' not found", id="lfm2"),
+    pytest.param(
+        write_ollama_nemotron_h,
+        False,
+        "tensor 'blk.1.ffn_down_exps.weight' has wrong shape",  # no moe_latent_size: the full width
+        id="nemotron_h_moe-latent",
+    ),
+    pytest.param(
+        partial(write_ollama_nemotron_h, omni=True),
+        False,
+        "unknown model architecture: 'nemotron_h_omni'",
+        id="nemotron_h_omni",
+    ),
     pytest.param(write_ollama_qwen3next, False, "tensor 'blk.0.ssm_dt.bias' not found", id="qwen3next"),
 ]
 

@@ -14,7 +14,7 @@ import numpy as np
 from tests.support.ollama_gguf import Tensors, _finish
 from tests.support.ollama_gguf_moe import _bpe_writer, _rng_weights
 
-__all__ = ["write_ollama_lfm2", "write_ollama_qwen3next"]
+__all__ = ["write_ollama_lfm2", "write_ollama_nemotron_h", "write_ollama_qwen3next"]
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
 
@@ -156,5 +156,108 @@ def write_ollama_qwen3next(path: Path, *, seed: int = 0) -> Path:
         "blk.1.attn_q_norm.weight": _ones(_HEAD_DIM),
         "blk.1.attn_k_norm.weight": _ones(_HEAD_DIM),
     }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_nemotron_h(path: Path, *, omni: bool = False, seed: int = 0) -> Path:
+    """Nemotron-H as Ollama's converter writes it: a Mamba-2 layer, a MoE layer and an attention
+    layer (``hybrid_override_pattern`` "ME*": per-layer ``head_count_kv`` and
+    ``feed_forward_length`` arrays say which is which), the MoE with a routing bias and a
+    shared expert.
+
+    Without ``omni``: ``nemotron_h_moe`` with Nemotron 3 Super's latent MoE, its projections named
+    ``ffn_latent_in``/``ffn_latent_out`` (llama.cpp: ``ffn_latent_down``/``ffn_latent_up``) and no
+    ``moe_latent_size`` key, and the multi-token-prediction head's tensors (``mtp.*``), which
+    Ollama's converter copies under their Hugging Face names. With ``omni``: the unified
+    ``nemotron_h_omni`` blob (nemotron3:33b), every key under ``nemotron_h_omni.``, the vision
+    (``v.*``), audio (``a.*``) and projector (``mm.*``) tensors beside the text model."""
+    arch = "nemotron_h_omni" if omni else "nemotron_h_moe"
+    writer, rows = _bpe_writer(path, arch, ["<unk>", "<s>", "</s>", "<SPECIAL_10>"], pre="default")
+    w = _rng_weights(seed)
+    n_heads, head_dim, n_group, d_state, d_conv = 4, 16, 2, 16, 4
+    d_inner = n_heads * head_dim
+    n_expert, n_used, n_ff_exp, n_ff_shexp, latent = 4, 2, 32, 64, 32
+    moe_width = _N_EMBD if omni else latent
+    for key, value in {
+        "block_count": 3,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "attention.head_count": _N_HEAD,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "ssm.conv_kernel": d_conv,
+        "ssm.inner_size": d_inner,
+        "ssm.state_size": d_state,
+        "ssm.group_count": n_group,
+        "ssm.time_step_rank": n_heads,
+        "expert_count": n_expert,
+        "expert_used_count": n_used,
+        "expert_feed_forward_length": n_ff_exp,
+        "expert_shared_count": 1,
+        "expert_shared_feed_forward_length": n_ff_shexp,
+    }.items():
+        writer.add_uint32(f"{arch}.{key}", value)
+    writer.add_float32(f"{arch}.attention.layer_norm_epsilon", 1e-5)
+    writer.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_float32(f"{arch}.rope.freq_base", 10000.0)
+    writer.add_array(f"{arch}.attention.head_count_kv", [0, 0, _N_HEAD_KV])
+    writer.add_array(f"{arch}.feed_forward_length", [0, n_ff_exp, 0])
+    writer.add_bool(f"{arch}.expert_weights_norm", True)
+    writer.add_float32(f"{arch}.expert_weights_scale", 2.5)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    if omni:
+        for key, value in {
+            "block_count": 1,
+            "embedding_length": 32,
+            "patch_size": 16,
+            "image_size": 32,
+        }.items():
+            writer.add_uint32(f"{arch}.vision.{key}", value)
+        writer.add_uint32(f"{arch}.audio.block_count", 1)
+    kv = _N_HEAD_KV * _HEAD_DIM
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": _ones(_N_EMBD),
+        "blk.0.attn_norm.weight": _ones(_N_EMBD),
+        "blk.0.ssm_in.weight": w(2 * d_inner + 2 * n_group * d_state + n_heads, _N_EMBD),
+        "blk.0.ssm_conv1d.weight": w(d_inner + 2 * n_group * d_state, d_conv),
+        "blk.0.ssm_conv1d.bias": w(d_inner + 2 * n_group * d_state),
+        "blk.0.ssm_dt.bias": w(n_heads),
+        "blk.0.ssm_a": -np.exp(w(n_heads, 1)),
+        "blk.0.ssm_d": _ones(n_heads).reshape(n_heads, 1),
+        "blk.0.ssm_norm.weight": np.ones((n_group, d_inner // n_group), np.float32),
+        "blk.0.ssm_out.weight": w(_N_EMBD, d_inner),
+        "blk.1.attn_norm.weight": _ones(_N_EMBD),
+        "blk.1.ffn_gate_inp.weight": w(n_expert, _N_EMBD),
+        "blk.1.exp_probs_b.bias": w(n_expert),
+        "blk.1.ffn_up_exps.weight": w(n_expert, n_ff_exp, moe_width),
+        "blk.1.ffn_down_exps.weight": w(n_expert, moe_width, n_ff_exp),
+        "blk.1.ffn_up_shexp.weight": w(n_ff_shexp, _N_EMBD),
+        "blk.1.ffn_down_shexp.weight": w(_N_EMBD, n_ff_shexp),
+        "blk.2.attn_norm.weight": _ones(_N_EMBD),
+        "blk.2.attn_q.weight": w(_N_HEAD * _HEAD_DIM, _N_EMBD),
+        "blk.2.attn_k.weight": w(kv, _N_EMBD),
+        "blk.2.attn_v.weight": w(kv, _N_EMBD),
+        "blk.2.attn_output.weight": w(_N_EMBD, _N_HEAD * _HEAD_DIM),
+    }
+    if omni:
+        tensors |= {
+            "v.patch_embd.weight": w(32, 3 * 16 * 16),
+            "v.blk.0.attn_qkv.weight": w(96, 32),
+            "a.conv1d.0.weight": w(32, 128),
+            "a.blk.0.attn_q.weight": w(32, 32),
+            "mm.0.weight": w(_N_EMBD, 32),
+        }
+    else:
+        tensors |= {
+            "blk.1.ffn_latent_in.weight": w(latent, _N_EMBD),
+            "blk.1.ffn_latent_out.weight": w(_N_EMBD, latent),
+            "mtp.layers.0.attn_norm.weight": _ones(_N_EMBD),
+            "mtp.layers.0.mixer.experts.0.up_proj.weight": w(n_ff_exp, latent),
+            "mtp.layers.0.mixer.experts.0.down_proj.weight": w(latent, n_ff_exp),
+        }
     _finish(writer, tensors)
     return path
