@@ -158,8 +158,12 @@ def gemma3n(e: HeaderEdits) -> None:
 
 
 def gemma4(e: HeaderEdits) -> None:
-    """Gemma 4: BPE tokenizer named, audio/vision tensors hidden, expert scales renamed. A MoE
-    blob with separate gate/up experts would need them fused (a data repack): refused."""
+    """Gemma 4: the BPE tokenizer named ``gemma4`` (Ollama writes ``llama``, so its control tokens
+    split into pieces), audio/vision/projector tensors hidden, the per-expert scale renamed.
+
+    MoE blobs whose gate and up experts are stored apart stay apart: the llama.cpp of
+    llama-cpp-python 0.3.36 loads ``ffn_gate_exps``/``ffn_up_exps`` when ``ffn_gate_up_exps`` is
+    absent (Ollama's shim fuses them for the llama.cpp it pins; no data repack is needed here)."""
     if e.architecture != "gemma4":
         return
     if not (
@@ -167,25 +171,16 @@ def gemma4(e: HeaderEdits) -> None:
         or e.any_tensor_with_prefix("a.")
         or e.any_tensor_with_prefix("mm.")
         or e.any_tensor_with_prefix("model.vision_tower.")
+        or e.string("tokenizer.ggml.model") == "llama"
     ):
         return
     if e.string("tokenizer.ggml.model") == "llama":
         e.set_string("tokenizer.ggml.model", "gemma4")
+        e.note("Gemma 4 tokenizer named gemma4 (BPE), not llama (SentencePiece)")
     _hide_vision(e, "a.", "v.", "mm.", "model.vision_tower.")
     blocks = int(e.number("gemma4.block_count") or 0)
     for b in range(blocks):
-        if (
-            e.tensor(f"blk.{b}.ffn_gate_exps.weight")
-            and e.tensor(f"blk.{b}.ffn_up_exps.weight")
-            and not (e.tensor(f"blk.{b}.ffn_gate_exps.scale") or e.tensor(f"blk.{b}.ffn_up_exps.scale"))
-        ):
-            raise Unsupported(
-                "this Gemma 4 mixture-of-experts blob stores gate and up experts separately; llama.cpp "
-                "needs them fused, a tensor-data repack ollama-py does not do yet "
-                "(create the model from a llama.cpp-converted GGUF instead)"
-            )
         e.rename_tensor(f"blk.{b}.ffn_gate_inp.per_expert_scale", f"blk.{b}.ffn_down_exps.scale")
-    e.note("Gemma 4 tokenizer named gemma4 (BPE)")
 
 
 def _qwen_ssm_dt(e: HeaderEdits) -> None:

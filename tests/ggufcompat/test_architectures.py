@@ -322,20 +322,41 @@ def test_gemma4_dense(tmp_path: Path) -> None:
     assert _names(after) == {"blk.0.attn_q.weight"}
 
 
+def test_gemma4_text_only_blob_gets_the_bpe_tokenizer(tmp_path: Path) -> None:
+    _, after, _ = _translate(
+        tmp_path,
+        "gemma4",
+        {"tokenizer.ggml.model": "llama", "gemma4.block_count": 1},
+        {"blk.0.attn_q.weight": (8, 8)},
+    )
+    assert _kv(after, "tokenizer.ggml.model") == "gemma4"
+
+
+def test_gemma4_moe_keeps_split_experts_and_renames_the_expert_scale(tmp_path: Path) -> None:
+    """llama.cpp (llama-cpp-python 0.3.36) loads gate and up experts stored apart: kept as they are."""
+    before, after, _ = _translate(
+        tmp_path,
+        "gemma4",
+        {"gemma4.block_count": 1},
+        {
+            "blk.0.ffn_gate_exps.weight": (2, 4, 4),
+            "blk.0.ffn_up_exps.weight": (2, 4, 4),
+            "blk.0.ffn_gate_inp.per_expert_scale": (2,),
+            "v.w.weight": (4,),
+        },
+    )
+    assert _names(after) == {
+        "blk.0.ffn_gate_exps.weight",
+        "blk.0.ffn_up_exps.weight",
+        "blk.0.ffn_down_exps.scale",
+    }
+    _same_data(before, after, {"blk.0.ffn_gate_inp.per_expert_scale": "blk.0.ffn_down_exps.scale"})
+
+
 @pytest.mark.parametrize(
     ("arch", "keys", "tensors", "words"),
     [
         ("glmocr", {}, {"blk.0.ffn_gate.weight": (8, 8)}, "GLM-OCR"),
-        (
-            "gemma4",
-            {"gemma4.block_count": 1},
-            {
-                "blk.0.ffn_gate_exps.weight": (2, 4, 4),
-                "blk.0.ffn_up_exps.weight": (2, 4, 4),
-                "v.w.weight": (4,),
-            },
-            "Gemma 4",
-        ),
         ("mllama", {}, {"blk.0.attn_q.weight": (8, 8)}, "mllama"),
     ],
 )

@@ -25,7 +25,13 @@ from tests.support.ollama_gguf_hybrid import (
     write_ollama_nemotron_h,
     write_ollama_qwen3next,
 )
-from tests.support.ollama_gguf_moe import write_ollama_glm4moelite, write_ollama_gptoss, write_ollama_llama4
+from tests.support.ollama_gguf_moe import (
+    write_ollama_gemma4,
+    write_ollama_glm4moelite,
+    write_ollama_gptoss,
+    write_ollama_laguna,
+    write_ollama_llama4,
+)
 
 pytest.importorskip("llama_cpp")
 
@@ -74,6 +80,8 @@ CASES = [
     pytest.param(
         write_ollama_gemma3n, False, "tensor 'per_layer_token_embd.weight' has wrong shape", id="gemma3n"
     ),
+    pytest.param(write_ollama_gemma4, False, "wrong number of tensors", id="gemma4"),
+    pytest.param(partial(write_ollama_gemma4, moe=True), False, "wrong number of tensors", id="gemma4-moe"),
     pytest.param(write_ollama_olmo3, False, "unknown model architecture: 'olmo3'", id="olmo3"),
     pytest.param(
         partial(
@@ -107,6 +115,7 @@ CASES = [
     pytest.param(
         write_ollama_glm4moelite, False, "unknown model architecture: 'glm4moelite'", id="glm4moelite"
     ),
+    pytest.param(write_ollama_laguna, False, "tensor 'blk.0.attn_gate.weight' not found", id="laguna"),
     pytest.param(write_ollama_lfm2, False, "tensor 'token_embd_norm.weight' not found", id="lfm2"),
     pytest.param(
         write_ollama_nemotron_h,

@@ -19,7 +19,13 @@ import numpy as np
 from tests.support.ollama_gguf import Quantized, Tensors, _finish
 from tests.support.tiny_gguf import bpe_vocab
 
-__all__ = ["write_ollama_glm4moelite", "write_ollama_gptoss", "write_ollama_llama4"]
+__all__ = [
+    "write_ollama_gemma4",
+    "write_ollama_glm4moelite",
+    "write_ollama_gptoss",
+    "write_ollama_laguna",
+    "write_ollama_llama4",
+]
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
 _N_EXPERT, _N_EXPERT_USED, _N_FF_EXP = 4, 2, 64
@@ -290,5 +296,206 @@ def write_ollama_glm4moelite(path: Path, *, seed: int = 0) -> Path:
         "blk.1.ffn_up_shexp.weight": w(n_ff_exp, _N_EMBD),
         "blk.1.ffn_down_shexp.weight": w(_N_EMBD, n_ff_exp),
     }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_laguna(path: Path, *, seed: int = 0) -> Path:
+    """Laguna (poolside) as Ollama's converter writes it: the sliding-window RoPE keys as
+    ``rope.swa.dimension_count``/``rope.swa.freq_base`` (llama.cpp: ``rope.dimension_count_swa``,
+    ``rope.freq_base_swa``) and the per-head attention output gate as ``attn_g`` (llama.cpp:
+    ``attn_gate``); a full-attention dense layer then a sliding-window MoE layer with the routing
+    bias and a shared expert; partial rotary on the full layer only."""
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    writer, rows = _bpe_writer(path, "laguna", specials, pre="laguna")
+    w = _rng_weights(seed)
+    n_ff, n_ff_exp, n_ff_shexp = 128, 32, 64
+    a = "laguna"
+    writer.add_bool("tokenizer.ggml.add_bos_token", False)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    for key, value in {
+        "block_count": 2,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD_KV,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "attention.sliding_window": 64,
+        "attention.gating_type": 1,
+        "expert_count": _N_EXPERT,
+        "expert_used_count": _N_EXPERT_USED,
+        "expert_feed_forward_length": n_ff_exp,
+        "expert_shared_feed_forward_length": n_ff_shexp,
+        "expert_shared_count": 1,
+        "expert_gating_func": 2,
+        "decoder_sparse_step": 1,
+        "leading_dense_block_count": 1,
+        "rope.scaling.original_context_length": 4096,
+        "rope.dimension_count": _HEAD_DIM // 2,
+        "rope.swa.dimension_count": _HEAD_DIM,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_bool(f"{a}.attention.sink_enabled", False)
+    writer.add_array(f"{a}.attention.layer_types", [0, 1])
+    writer.add_array(f"{a}.attention.sliding_window_pattern", [False, True])
+    writer.add_bool(f"{a}.attention.qk_norm", True)
+    writer.add_bool(f"{a}.expert_weights_norm", True)
+    writer.add_float32(f"{a}.expert_weights_scale", 2.5)
+    writer.add_array(f"{a}.dense_layers", [0])
+    writer.add_float32(f"{a}.rope.freq_base", 500000.0)
+    writer.add_string(f"{a}.rope.scaling.type", "yarn")
+    writer.add_float32(f"{a}.rope.scaling.factor", 1.0)
+    writer.add_float32(f"{a}.rope.scaling.beta_fast", 32.0)
+    writer.add_float32(f"{a}.rope.scaling.beta_slow", 1.0)
+    writer.add_float32(f"{a}.rope.scaling.attn_factor", 1.0)
+    writer.add_float32(f"{a}.rope.partial_rotary_factor", 0.5)
+    writer.add_float32(f"{a}.rope.swa.freq_base", 10000.0)
+    writer.add_string(f"{a}.rope.swa.scaling.type", "linear")
+    writer.add_float32(f"{a}.rope.swa.scaling.factor", 1.0)
+    writer.add_float32(f"{a}.rope.swa.partial_rotary_factor", 1.0)
+    kv = _N_HEAD_KV * _HEAD_DIM
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q.weight": w(_N_HEAD * _HEAD_DIM, _N_EMBD),
+            p + "attn_k.weight": w(kv, _N_EMBD),
+            p + "attn_v.weight": w(kv, _N_EMBD),
+            p + "attn_output.weight": w(_N_EMBD, _N_HEAD * _HEAD_DIM),
+            p + "attn_g.weight": w(_N_HEAD, _N_EMBD),
+            p + "attn_q_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "attn_k_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
+    tensors |= {
+        "blk.0.ffn_gate.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_up.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_down.weight": w(_N_EMBD, n_ff),
+        "blk.1.ffn_gate_inp.weight": w(_N_EXPERT, _N_EMBD),
+        "blk.1.exp_probs_b.bias": w(_N_EXPERT),
+        "blk.1.ffn_gate_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_up_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
+        "blk.1.ffn_gate_shexp.weight": w(n_ff_shexp, _N_EMBD),
+        "blk.1.ffn_up_shexp.weight": w(n_ff_shexp, _N_EMBD),
+        "blk.1.ffn_down_shexp.weight": w(_N_EMBD, n_ff_shexp),
+    }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_gemma4(path: Path, *, moe: bool = False, seed: int = 0) -> Path:
+    """Gemma 4 as Ollama's converter writes it: ``tokenizer.ggml.model = llama`` over a BPE
+    vocabulary with merges and the ``gemma4`` pre-tokenizer (llama.cpp's BPE type for it is named
+    ``gemma4``: as SentencePiece, Gemma 4's control tokens would split into pieces), the vision
+    tower (``v.*``), audio encoder (``a.*``) and projectors (``mm.*``, ``mm.a.*``) in the blob, and
+    a ``rope_freqs`` tensor for the partial rotary of the global layers. A sliding-window layer then
+    a global one. With ``moe``, both layers also carry 4 experts beside the dense FFN, with the
+    gate and up projections stored apart (the checkpoints' ``moe.gate_proj``/``moe.up_proj``) and
+    the per-expert scale as ``ffn_down_exps.scale``."""
+    import gguf
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<|turn>", "<turn|>"]
+    writer = gguf.GGUFWriter(path, "gemma4")
+    tokens, types, merges = bpe_vocab(specials, space="\u2581")
+    rows = len(tokens)
+    writer.add_name("tiny-ollama-gemma4")
+    writer.add_uint32("general.file_type", 1)
+    writer.add_string("tokenizer.ggml.model", "llama")
+    writer.add_string("tokenizer.ggml.pre", "gemma4")
+    writer.add_array("tokenizer.ggml.tokens", tokens)
+    writer.add_array("tokenizer.ggml.scores", [0.0] * rows)
+    writer.add_array("tokenizer.ggml.token_type", types)
+    writer.add_array("tokenizer.ggml.merges", merges)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 2)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 1)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    w = _rng_weights(seed)
+    n_ff, n_ff_exp = 128, 32
+    a = "gemma4"
+    for key, value in {
+        "block_count": 2,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff,
+        "context_length": 4096,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD_KV,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "attention.key_length_swa": _HEAD_DIM,
+        "attention.value_length_swa": _HEAD_DIM,
+        "attention.sliding_window": 64,
+        "attention.shared_kv_layers": 0,
+        "rope.dimension_count": _HEAD_DIM,
+        "rope.dimension_count_swa": _HEAD_DIM,
+        "embedding_length_per_layer_input": 0,
+        "vision.block_count": 1,
+        "vision.embedding_length": 32,
+        "vision.patch_size": 16,
+        "audio.block_count": 1,
+        "audio.embedding_length": 32,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_array(f"{a}.attention.sliding_window_pattern", [True, False])
+    writer.add_float32(f"{a}.rope.freq_base", 1000000.0)
+    writer.add_float32(f"{a}.rope.freq_base_swa", 10000.0)
+    writer.add_float32(f"{a}.final_logit_softcapping", 30.0)
+    if moe:
+        writer.add_uint32(f"{a}.expert_count", _N_EXPERT)
+        writer.add_uint32(f"{a}.expert_used_count", _N_EXPERT_USED)
+        writer.add_uint32(f"{a}.expert_feed_forward_length", n_ff_exp)
+    kv = _N_HEAD_KV * _HEAD_DIM
+    ones = np.ones(_N_EMBD, np.float32)
+    freqs = np.where(np.arange(_HEAD_DIM // 2) < _HEAD_DIM // 8, 1.0, 1e30).astype(np.float32)
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output_norm.weight": ones,
+        "rope_freqs.weight": freqs,
+        "v.patch_embd.weight": w(32, 3 * 16 * 16),
+        "v.blk.0.attn_q.weight": w(32, 32),
+        "a.conv1d.0.weight": w(32, 128),
+        "a.blk.0.attn_q.weight": w(32, 32),
+        "mm.input_projection.weight": w(_N_EMBD, 32),
+        "mm.a.input_projection.weight": w(_N_EMBD, 32),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": ones,
+            p + "attn_q.weight": w(_N_HEAD * _HEAD_DIM, _N_EMBD),
+            p + "attn_k.weight": w(kv, _N_EMBD),
+            p + "attn_v.weight": w(kv, _N_EMBD),
+            p + "attn_output.weight": w(_N_EMBD, _N_HEAD * _HEAD_DIM),
+            p + "attn_q_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "attn_k_norm.weight": np.ones(_HEAD_DIM, np.float32),
+            p + "post_attention_norm.weight": ones,
+            p + "layer_output_scale.weight": np.ones(1, np.float32),
+            p + "ffn_norm.weight": ones,
+            p + "ffn_gate.weight": w(n_ff, _N_EMBD),
+            p + "ffn_up.weight": w(n_ff, _N_EMBD),
+            p + "ffn_down.weight": w(_N_EMBD, n_ff),
+            p + "post_ffw_norm.weight": ones,
+        }
+        if moe:
+            tensors |= {
+                p + "ffn_gate_inp.weight": w(_N_EXPERT, _N_EMBD),
+                p + "ffn_gate_inp.scale": ones,
+                p + "pre_ffw_norm_2.weight": ones,
+                p + "post_ffw_norm_1.weight": ones,
+                p + "post_ffw_norm_2.weight": ones,
+                p + "ffn_gate_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+                p + "ffn_up_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+                p + "ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
+                p + "ffn_down_exps.scale": np.ones(_N_EXPERT, np.float32),
+            }
     _finish(writer, tensors)
     return path

@@ -66,18 +66,23 @@ def _byte_chars() -> list[str]:
     return [chars[b] for b in range(256)]
 
 
-def bpe_vocab(specials: list[str]) -> tuple[list[str], list[int], list[str]]:
+def bpe_vocab(specials: list[str], *, space: str = "\u0120") -> tuple[list[str], list[int], list[str]]:
     """A byte-level BPE vocabulary (GPT-2 style, ``tokenizer.ggml.model = gpt2``): the ``specials``
     first (CONTROL), then the 256 byte characters, then the words of a small text with the merges
-    that build them left to right. Returns tokens, token types and merges."""
+    that build them left to right, each word starting with ``space`` (GPT-2's "Ġ"; SentencePiece-style
+    BPE vocabularies such as Gemma 4's use "▁", added as a token). Returns tokens, token types and
+    merges."""
     tokens = list(specials)
     types = [3] * len(specials)
     tokens += _byte_chars()
     types += [1] * 256
+    if space not in tokens:
+        tokens.append(space)
+        types.append(1)
     known = set(tokens)
     merges: list[str] = []
     for word in _WORD_TEXT.split(" "):
-        current = "\u0120"
+        current = space
         for ch in word:
             merged = current + ch
             if merged not in known:
