@@ -24,6 +24,7 @@ from tests.support.ollama_gguf_hybrid import (
     write_ollama_lfm2,
     write_ollama_nemotron_h,
     write_ollama_qwen3next,
+    write_ollama_qwen35,
 )
 from tests.support.ollama_gguf_moe import (
     write_ollama_gemma4,
@@ -128,6 +129,15 @@ CASES = [
         False,
         "unknown model architecture: 'nemotron_h_omni'",
         id="nemotron_h_omni",
+    ),
+    pytest.param(
+        write_ollama_qwen35, False, "qwen35.rope.dimension_sections has wrong array length", id="qwen35"
+    ),
+    pytest.param(
+        partial(write_ollama_qwen35, moe=True),
+        False,
+        "qwen35moe.rope.dimension_sections has wrong array length",
+        id="qwen35moe",
     ),
     pytest.param(write_ollama_qwen3next, False, "tensor 'blk.0.ssm_dt.bias' not found", id="qwen3next"),
 ]

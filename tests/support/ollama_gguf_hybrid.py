@@ -14,7 +14,7 @@ import numpy as np
 from tests.support.ollama_gguf import Tensors, _finish
 from tests.support.ollama_gguf_moe import _bpe_writer, _rng_weights
 
-__all__ = ["write_ollama_lfm2", "write_ollama_nemotron_h", "write_ollama_qwen3next"]
+__all__ = ["write_ollama_lfm2", "write_ollama_nemotron_h", "write_ollama_qwen3next", "write_ollama_qwen35"]
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
 
@@ -259,5 +259,113 @@ def write_ollama_nemotron_h(path: Path, *, omni: bool = False, seed: int = 0) ->
             "mtp.layers.0.mixer.experts.0.up_proj.weight": w(n_ff_exp, latent),
             "mtp.layers.0.mixer.experts.0.down_proj.weight": w(latent, n_ff_exp),
         }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_qwen35(path: Path, *, moe: bool = False, seed: int = 0) -> Path:
+    """Qwen 3.5 as Ollama's converter (the qwen3next converter before commit 9db4bdbad) wrote the
+    published monolithic blobs: ``qwen35`` (``qwen35moe`` with ``moe``) with a per-layer
+    ``attention.head_count_kv`` array, a 3-element ``rope.dimension_sections`` (llama.cpp reads 4),
+    ``ssm.v_head_reordered``, ``rope.mrope_interleaved``, the vision keys and token ids; the
+    delta-net time-step bias as ``ssm_dt``; the vision tower (``v.*``, with its merger) and the
+    multi-token-prediction head (``mtp.*``, Hugging Face names) in the blob. A gated-delta-net layer
+    then a full-attention layer; the MoE variant has 4 experts and a shared expert per layer."""
+    arch = "qwen35moe" if moe else "qwen35"
+    writer, rows = _bpe_writer(
+        path, arch, ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image_pad|>"], pre="qwen35"
+    )
+    w = _rng_weights(seed)
+    n_ff, n_expert, n_ff_exp, n_ff_shexp = 128, 4, 32, 64
+    k_heads, v_heads, head_kv_dim, conv_kernel = 2, 4, 16, 4
+    key_dim, value_dim = k_heads * head_kv_dim, v_heads * head_kv_dim
+    keys: dict[str, int] = {
+        "block_count": 2,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff,
+        "attention.head_count": _N_HEAD,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "rope.dimension_count": _HEAD_DIM // 2,
+        "ssm.inner_size": value_dim,
+        "ssm.state_size": head_kv_dim,
+        "ssm.group_count": k_heads,
+        "ssm.time_step_rank": v_heads,
+        "ssm.conv_kernel": conv_kernel,
+        "full_attention_interval": 2,
+        "vision.block_count": 1,
+        "vision.embedding_length": 32,
+        "vision.attention.head_count": 2,
+        "vision.num_channels": 3,
+        "vision.patch_size": 16,
+        "vision.spatial_merge_size": 2,
+        "image_token_id": 3,
+    }
+    if moe:
+        keys |= {"expert_count": n_expert, "expert_used_count": 2, "expert_feed_forward_length": n_ff_exp}
+        keys["expert_shared_feed_forward_length"] = n_ff_shexp
+    for key, value in keys.items():
+        writer.add_uint32(f"{arch}.{key}", value)
+    writer.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", 1e-6)
+    writer.add_float32(f"{arch}.rope.freq_base", 10000000.0)
+    sections = [2, 3, 3]
+    writer.add_array(f"{arch}.mrope_sections", sections)
+    writer.add_array(f"{arch}.rope.mrope_section", sections)
+    writer.add_array(f"{arch}.rope.dimension_sections", sections)
+    writer.add_bool(f"{arch}.rope.mrope_interleaved", True)
+    writer.add_bool(f"{arch}.ssm.v_head_reordered", True)
+    writer.add_array(f"{arch}.attention.head_count_kv", [0, _N_HEAD_KV])
+    writer.add_array(f"{arch}.vision.deepstack_visual_indexes", [])
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    kv = _HEAD_DIM * _N_HEAD_KV
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": _ones(_N_EMBD),
+        "v.patch_embed.weight": w(32, 3 * 2 * 16 * 16),
+        "v.blk.0.attn_q.weight": w(32, 32),
+        "v.merger.linear_fc1.weight": w(128, 128),
+        "mtp.fc.weight": w(_N_EMBD, 2 * _N_EMBD),
+        "mtp.pre_fc_norm_embedding.weight": _ones(_N_EMBD),
+        "mtp.layers.0.self_attn.q_proj.weight": w(2 * _N_HEAD * _HEAD_DIM, _N_EMBD),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {p + "attn_norm.weight": _ones(_N_EMBD), p + "post_attention_norm.weight": _ones(_N_EMBD)}
+        if moe:
+            tensors |= {
+                p + "ffn_gate_inp.weight": w(n_expert, _N_EMBD),
+                p + "ffn_gate_exps.weight": w(n_expert, n_ff_exp, _N_EMBD),
+                p + "ffn_up_exps.weight": w(n_expert, n_ff_exp, _N_EMBD),
+                p + "ffn_down_exps.weight": w(n_expert, _N_EMBD, n_ff_exp),
+                p + "ffn_gate_inp_shexp.weight": w(_N_EMBD),
+                p + "ffn_gate_shexp.weight": w(n_ff_shexp, _N_EMBD),
+                p + "ffn_up_shexp.weight": w(n_ff_shexp, _N_EMBD),
+                p + "ffn_down_shexp.weight": w(_N_EMBD, n_ff_shexp),
+            }
+        else:
+            tensors |= {
+                p + "ffn_gate.weight": w(n_ff, _N_EMBD),
+                p + "ffn_up.weight": w(n_ff, _N_EMBD),
+                p + "ffn_down.weight": w(_N_EMBD, n_ff),
+            }
+    tensors |= {
+        "blk.0.attn_qkv.weight": w(2 * key_dim + value_dim, _N_EMBD),
+        "blk.0.attn_gate.weight": w(value_dim, _N_EMBD),
+        "blk.0.ssm_conv1d.weight": w(2 * key_dim + value_dim, conv_kernel),
+        "blk.0.ssm_dt": w(v_heads),
+        "blk.0.ssm_a": -np.exp(w(v_heads)),
+        "blk.0.ssm_alpha.weight": w(v_heads, _N_EMBD),
+        "blk.0.ssm_beta.weight": w(v_heads, _N_EMBD),
+        "blk.0.ssm_norm.weight": _ones(head_kv_dim),
+        "blk.0.ssm_out.weight": w(_N_EMBD, value_dim),
+        "blk.1.attn_q.weight": w(2 * _N_HEAD * _HEAD_DIM, _N_EMBD),
+        "blk.1.attn_k.weight": w(kv, _N_EMBD),
+        "blk.1.attn_v.weight": w(kv, _N_EMBD),
+        "blk.1.attn_output.weight": w(_N_EMBD, _N_HEAD * _HEAD_DIM),
+        "blk.1.attn_q_norm.weight": _ones(_HEAD_DIM),
+        "blk.1.attn_k_norm.weight": _ones(_HEAD_DIM),
+    }
     _finish(writer, tensors)
     return path
