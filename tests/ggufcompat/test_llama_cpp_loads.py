@@ -17,6 +17,7 @@ from tests.support.ollama_gguf import (
     write_ollama_embeddinggemma,
     write_ollama_gemma3,
     write_ollama_gemma3n,
+    write_ollama_llama3,
     write_ollama_llama_like,
     write_ollama_olmo3,
 )
@@ -159,3 +160,35 @@ def test_plain_fails_translated_runs(tmp_path: Path, writer: Writer, embed: bool
         assert "DIMS 64" in done.stdout
     else:
         assert "TOKENS" in done.stdout and "TOKENS 0" not in done.stdout
+
+
+_TOKENIZER_PROBE = """
+import sys, llama_cpp
+llm = llama_cpp.Llama(sys.argv[1], n_ctx=128, verbose=False, seed=1)
+print("PIECES", len(llm.tokenize(b",the", add_bos=False)), "EOS", llm.token_eos())
+out = llm("the", max_tokens=4, temperature=0)["choices"][0]
+print("FINISH", out["finish_reason"])
+"""
+
+
+def test_llama3_tokenizer_fix_changes_tokenization_and_end_of_turn(tmp_path: Path) -> None:
+    """The Llama 3 metadata gap loads in plain llama.cpp but tokenizes with the default
+    pre-tokenizer and ends generation on <|end_of_text|>; translated, ",the" is one token (Llama
+    3's pattern keeps punctuation with the word after it), EOS is <|eot_id|>, and it generates."""
+
+    def probe(path: Path) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", _TOKENIZER_PROBE, str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, _load_error(result)
+        return result.stdout
+
+    src = write_ollama_llama3(tmp_path / "ollama.gguf")
+    assert "PIECES 4 EOS 128001" in probe(src)
+    plan = plan_translation(src)
+    assert plan is not None
+    dest = tmp_path / "translated.gguf"
+    write_translated(src, plan, dest)
+    done = probe(dest)
+    assert "PIECES 1 EOS 128009" in done
+    assert "FINISH" in done

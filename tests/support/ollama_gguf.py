@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.support.tiny_gguf import _vocab
+from tests.support.tiny_gguf import _vocab, bpe_vocab
 
 __all__ = [
     "Quantized",
@@ -25,6 +25,7 @@ __all__ = [
     "write_ollama_embeddinggemma",
     "write_ollama_gemma3",
     "write_ollama_gemma3n",
+    "write_ollama_llama3",
     "write_ollama_llama_like",
     "write_ollama_olmo3",
     "write_synthetic",
@@ -82,6 +83,33 @@ class Quantized:
 
 
 Tensors = dict[str, "np.ndarray[Any, Any] | Quantized"]
+
+
+def _rng_weights(seed: int) -> Any:
+    rng = np.random.default_rng(seed)
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    return w
+
+
+def _bpe_writer(path: Path, arch: str, specials: list[str], pre: str) -> tuple[Any, int]:
+    """A GGUFWriter with a tiny byte-level BPE vocabulary (``gpt2``), as Ollama writes a
+    tokenizer.json model; returns (writer, vocabulary size)."""
+    import gguf
+
+    writer = gguf.GGUFWriter(path, arch)
+    tokens, types, merges = bpe_vocab(specials)
+    writer.add_name(f"tiny-ollama-{arch}")
+    writer.add_uint32("general.file_type", 1)
+    writer.add_uint32("general.quantization_version", 2)
+    writer.add_string("tokenizer.ggml.model", "gpt2")
+    writer.add_string("tokenizer.ggml.pre", pre)
+    writer.add_array("tokenizer.ggml.tokens", tokens)
+    writer.add_array("tokenizer.ggml.token_type", types)
+    writer.add_array("tokenizer.ggml.merges", merges)
+    return writer, len(tokens)
 
 
 def _finish(writer: Any, tensors: Tensors) -> None:
@@ -418,5 +446,79 @@ def write_ollama_llama_like(
         tensors["v.patch_embd.weight"] = w(32, 48)
         tensors["v.blk.0.attn_q.weight"] = w(32, 32)
         tensors["mm.1.weight"] = w(n_embd, 32)
+    _finish(writer, tensors)
+    return path
+
+
+#: A Llama 3 chat template, the kind Ollama's converter copies from tokenizer_config.json.
+LLAMA3_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+
+
+def write_ollama_llama3(path: Path, *, seed: int = 0) -> Path:
+    """A Llama 3 instruct model as some published Ollama blobs are: the full 128256-token layout
+    (<|begin_of_text|> at 128000, <|end_of_text|> 128001, <|start_header_id|> 128006,
+    <|eot_id|> 128009), no ``tokenizer.ggml.pre`` (llama.cpp then splits text with its default
+    pattern, which cuts punctuation from the letters after it; Llama 3's keeps ",the" one piece)
+    and EOS on <|end_of_text|>. The byte-level BPE vocabulary merges ",the" into one token, so
+    the two pre-tokenizers tokenize it differently. One layer of 16 wide, tied output (the embedding is 4 MiB of F16)."""
+    import gguf
+
+    tokens, types, merges = bpe_vocab([])
+    for merged, pair in ((",t", ", t"), (",th", ",t h"), (",the", ",th e")):
+        tokens.append(merged)
+        types.append(1)
+        merges.append(pair)
+    tokens += [f"<filler_{i}>" for i in range(128000 - len(tokens))]
+    types += [1] * (128000 - len(types))
+    named = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 6: "<|start_header_id|>", 7: "<|end_header_id|>"}
+    named |= {8: "<|eom_id|>", 9: "<|eot_id|>"}
+    tokens += [named.get(i, f"<|reserved_special_token_{i}|>") for i in range(256)]
+    types += [3] * 256
+    n_embd, n_ff, rows = 16, 32, len(tokens)
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("tiny-ollama-llama3")
+    writer.add_uint32("general.file_type", 1)
+    for key, value in {
+        "vocab_size": rows,
+        "block_count": 1,
+        "context_length": 8192,
+        "embedding_length": n_embd,
+        "feed_forward_length": n_ff,
+        "attention.head_count": 2,
+        "rope.dimension_count": n_embd // 2,
+        "attention.head_count_kv": 2,
+    }.items():
+        writer.add_uint32(f"llama.{key}", value)
+    writer.add_float32("llama.rope.freq_base", 500000.0)
+    writer.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_string("tokenizer.ggml.model", "gpt2")
+    writer.add_array("tokenizer.ggml.tokens", tokens)
+    writer.add_array("tokenizer.ggml.token_type", types)
+    writer.add_array("tokenizer.ggml.merges", merges)
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 128000)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 128001)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    writer.add_string("tokenizer.chat_template", LLAMA3_CHAT_TEMPLATE)
+    w = _rng_weights(seed)
+    p = "blk.0."
+    tensors: Tensors = {
+        "token_embd.weight": Quantized(
+            w(rows, n_embd).astype(np.float16).view(np.uint8), int(gguf.GGMLQuantizationType.F16)
+        ),
+        "output_norm.weight": np.ones(n_embd, np.float32),
+        p + "attn_norm.weight": np.ones(n_embd, np.float32),
+        p + "attn_q.weight": w(n_embd, n_embd),
+        p + "attn_k.weight": w(n_embd, n_embd),
+        p + "attn_v.weight": w(n_embd, n_embd),
+        p + "attn_output.weight": w(n_embd, n_embd),
+        p + "ffn_norm.weight": np.ones(n_embd, np.float32),
+        p + "ffn_gate.weight": w(n_ff, n_embd),
+        p + "ffn_up.weight": w(n_ff, n_embd),
+        p + "ffn_down.weight": w(n_embd, n_ff),
+    }
     _finish(writer, tensors)
     return path

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.support.ollama_gguf import Tensors, _finish
-from tests.support.ollama_gguf_moe import _bpe_writer, _rng_weights
+from tests.support.ollama_gguf import Tensors, _bpe_writer, _finish, _rng_weights
 
 __all__ = ["write_ollama_lfm2", "write_ollama_nemotron_h", "write_ollama_qwen3next", "write_ollama_qwen35"]
 

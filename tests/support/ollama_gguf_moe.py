@@ -12,11 +12,10 @@ for the blobs written before it. Deterministic: same arguments, same bytes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from tests.support.ollama_gguf import Quantized, Tensors, _finish
+from tests.support.ollama_gguf import Quantized, Tensors, _bpe_writer, _finish, _rng_weights
 from tests.support.tiny_gguf import bpe_vocab
 
 __all__ = [
@@ -29,33 +28,6 @@ __all__ = [
 
 _N_EMBD, _N_HEAD, _N_HEAD_KV, _HEAD_DIM = 64, 4, 2, 16
 _N_EXPERT, _N_EXPERT_USED, _N_FF_EXP = 4, 2, 64
-
-
-def _rng_weights(seed: int) -> Any:
-    rng = np.random.default_rng(seed)
-
-    def w(*shape: int) -> np.ndarray[Any, Any]:
-        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
-
-    return w
-
-
-def _bpe_writer(path: Path, arch: str, specials: list[str], pre: str) -> tuple[Any, int]:
-    """A GGUFWriter with a tiny byte-level BPE vocabulary (``gpt2``), as Ollama writes a
-    tokenizer.json model; returns (writer, vocabulary size)."""
-    import gguf
-
-    writer = gguf.GGUFWriter(path, arch)
-    tokens, types, merges = bpe_vocab(specials)
-    writer.add_name(f"tiny-ollama-{arch}")
-    writer.add_uint32("general.file_type", 1)
-    writer.add_uint32("general.quantization_version", 2)
-    writer.add_string("tokenizer.ggml.model", "gpt2")
-    writer.add_string("tokenizer.ggml.pre", pre)
-    writer.add_array("tokenizer.ggml.tokens", tokens)
-    writer.add_array("tokenizer.ggml.token_type", types)
-    writer.add_array("tokenizer.ggml.merges", merges)
-    return writer, len(tokens)
 
 
 def write_ollama_gptoss(path: Path, *, blocks: int = 2, seed: int = 0) -> Path:
