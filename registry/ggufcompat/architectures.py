@@ -14,6 +14,8 @@ A handler that meets a layout only a tensor-data repack could fix raises
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 
@@ -126,6 +128,30 @@ def gemma3(e: HeaderEdits) -> None:
         _truncate_vocab(e, embd.shape[1])
     _hide_vision(e)
     e.note("Gemma 3 keys normalized to llama.cpp's names")
+
+
+def snowflake_arctic_embed2(e: HeaderEdits) -> None:
+    """Snowflake Arctic Embed 2 (``bert`` with the ``t5`` Unigram tokenizer): the SentencePiece
+    normalization map stored as a base64 text, one character per string-array element; llama.cpp
+    reads it as bytes (a uint8 array) and refuses any other type."""
+    if e.architecture != "bert" or e.string("tokenizer.ggml.model") != "t5":
+        return
+    key = "tokenizer.ggml.precompiled_charsmap"
+    charsmap = e.array(key)
+    if charsmap is None or not isinstance(charsmap.items, tuple):
+        return
+    if any(len(ch) != 1 for ch in charsmap.items):
+        return
+    text = b"".join(charsmap.items).rstrip(b"=")
+    try:
+        decoded = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return
+    if decoded:
+        e.set_u8_array(key, decoded)
+        e.note(
+            f"tokenizer normalization map decoded from base64 to {len(decoded)} bytes (Snowflake Arctic Embed 2)"
+        )
 
 
 def gemma3n(e: HeaderEdits) -> None:
@@ -483,6 +509,7 @@ def clip_projector_type(e: HeaderEdits) -> None:
 HANDLERS: tuple[Handler, ...] = (
     embeddinggemma,
     gemma3,
+    snowflake_arctic_embed2,
     gemma3n,
     gemma4,
     qwen35,

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from registry.ggufcompat.raw_header import ARRAY, SCALAR_FORMATS, STRING, RawArray, RawHeader, RawKv
 
-__all__ = ["F32", "I32", "U32", "HeaderEdits", "KeptTensor"]
+__all__ = ["F32", "I32", "U8", "U32", "HeaderEdits", "KeptTensor"]
 
-U32, I32, F32, BOOL = 4, 5, 6, 7
+U8, U32, I32, F32, BOOL = 0, 4, 5, 6, 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,10 @@ class HeaderEdits:
     def set_i32_array(self, key: str, values: list[int]) -> None:
         """Set ``key`` to an int32 array."""
         self._put(RawKv(key, ARRAY, RawArray(I32, len(values), struct.pack(f"<{len(values)}i", *values))))
+
+    def set_u8_array(self, key: str, data: bytes) -> None:
+        """Set ``key`` to a uint8 array holding ``data``."""
+        self._put(RawKv(key, ARRAY, RawArray(U8, len(data), bytes(data))))
 
     def inject_f32(self, key: str, value: float) -> None:
         """Set a float32 ``key`` only when it is absent."""

@@ -301,6 +301,27 @@ def test_llama3_tokenizer_stops_at_eot(tmp_path: Path) -> None:
     assert any("Llama 3" in n for n in notes)
 
 
+def test_snowflake_arctic_embed2_charsmap_decoded_from_base64(tmp_path: Path) -> None:
+    import base64
+
+    import gguf
+
+    raw = bytes(range(7)) + b"charsmap"
+    _, after, notes = _translate(
+        tmp_path,
+        "bert",
+        {
+            "tokenizer.ggml.model": "t5",
+            "tokenizer.ggml.precompiled_charsmap": list(base64.b64encode(raw).decode().rstrip("=")),
+        },
+        {"token_embd.weight": (8, 4)},
+    )
+    field = after.get_field("tokenizer.ggml.precompiled_charsmap")
+    assert field.types[-1] == gguf.GGUFValueType.UINT8
+    assert bytes(field.contents()) == raw
+    assert any("base64" in n for n in notes)
+
+
 def test_llama4_hides_vision(tmp_path: Path) -> None:
     _, after, _ = _translate(tmp_path, "llama4", {}, {"blk.0.attn_q.weight": (8, 8), "v.w.weight": (4,)})
     assert _names(after) == {"blk.0.attn_q.weight"}

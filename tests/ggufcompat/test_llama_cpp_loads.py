@@ -20,6 +20,7 @@ from tests.support.ollama_gguf import (
     write_ollama_llama3,
     write_ollama_llama_like,
     write_ollama_olmo3,
+    write_ollama_snowflake_arctic_embed2,
 )
 from tests.support.ollama_gguf_hybrid import (
     write_ollama_lfm2,
@@ -78,6 +79,12 @@ CASES = [
     ),
     pytest.param(
         write_ollama_embeddinggemma, True, "tensor 'output_norm.weight' not found", id="embeddinggemma"
+    ),
+    pytest.param(
+        write_ollama_snowflake_arctic_embed2,
+        True,
+        "invalid gguf type for tokenizer.ggml.precompiled_charsmap",
+        id="snowflake-arctic-embed2",
     ),
     pytest.param(
         write_ollama_gemma3n, False, "tensor 'per_layer_token_embd.weight' has wrong shape", id="gemma3n"

@@ -28,6 +28,7 @@ __all__ = [
     "write_ollama_llama3",
     "write_ollama_llama_like",
     "write_ollama_olmo3",
+    "write_ollama_snowflake_arctic_embed2",
     "write_synthetic",
 ]
 
@@ -519,6 +520,108 @@ def write_ollama_llama3(path: Path, *, seed: int = 0) -> Path:
         p + "ffn_gate.weight": w(n_ff, n_embd),
         p + "ffn_up.weight": w(n_ff, n_embd),
         p + "ffn_down.weight": w(n_embd, n_ff),
+    }
+    _finish(writer, tensors)
+    return path
+
+
+def _empty_charsmap() -> bytes:
+    """A valid SentencePiece precompiled normalization map that maps nothing: a 256-node XCDA of
+    zeros (every first byte fails its check) and one empty replacement string."""
+    xcda = bytes(4 * 256)
+    return len(xcda).to_bytes(4, "little") + xcda + b"\0"
+
+
+def write_ollama_snowflake_arctic_embed2(path: Path, *, seed: int = 0) -> Path:
+    """Snowflake Arctic Embed 2 as Ollama's library holds it: an XLM-RoBERTa ``bert`` encoder
+    with the ``t5`` (Unigram) tokenizer whose ``precompiled_charsmap`` is a base64 text stored as
+    a string array, one character per element (llama.cpp reads a byte array and refuses it).
+    One layer of 64, CLS pooling."""
+    import base64
+
+    import gguf
+
+    rng = np.random.default_rng(seed)
+    words = [
+        "\u2581" + w
+        for w in [
+            "the",
+            "a",
+            "an",
+            "and",
+            "of",
+            "to",
+            "in",
+            "is",
+            "it",
+            "you",
+            "that",
+            "he",
+            "was",
+            "for",
+            "on",
+            "are",
+            "with",
+            "as",
+        ]
+    ]
+    tokens = ["<s>", "<pad>", "</s>", "<unk>", "\u2581", *"abcdefghijklmnopqrstuvwxyz", *words]
+    scores = [0.0] * 4 + [-3.0] + [-5.0] * 26 + [-float(i) / 10 - 1 for i in range(len(words))]
+    types = [3, 3, 3, 2] + [1] * (len(tokens) - 4)
+    n_embd, n_ff, n_ctx, rows = 64, 128, 64, len(tokens)
+    writer = gguf.GGUFWriter(path, "bert")
+    writer.add_name("tiny-ollama-snowflake-arctic-embed2")
+    writer.add_uint32("general.file_type", 0)
+    for key, value in {
+        "context_length": n_ctx,
+        "embedding_length": n_embd,
+        "feed_forward_length": n_ff,
+        "block_count": 1,
+        "attention.head_count": _N_HEAD,
+        "pooling_type": 2,
+    }.items():
+        writer.add_uint32(f"bert.{key}", value)
+    writer.add_float32("bert.attention.layer_norm_epsilon", 1e-5)
+    writer.add_bool("bert.attention.causal", False)
+    writer.add_string("tokenizer.ggml.model", "t5")
+    writer.add_array("tokenizer.ggml.tokens", tokens)
+    writer.add_array("tokenizer.ggml.scores", scores)
+    writer.add_array("tokenizer.ggml.token_type", types)
+    writer.add_array(
+        "tokenizer.ggml.precompiled_charsmap", list(base64.b64encode(_empty_charsmap()).decode())
+    )
+    writer.add_uint32("tokenizer.ggml.token_type_count", 1)
+    for name, token_id in {"bos": 0, "padding": 1, "eos": 2, "unknown": 3, "cls": 0, "seperator": 2}.items():
+        writer.add_uint32(f"tokenizer.ggml.{name}_token_id", token_id)
+    writer.add_bool("tokenizer.ggml.add_bos_token", True)
+    writer.add_bool("tokenizer.ggml.add_eos_token", True)
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    p = "blk.0."
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, n_embd),
+        "token_types.weight": w(1, n_embd),
+        "position_embd.weight": w(n_ctx, n_embd),
+        "token_embd_norm.weight": np.ones(n_embd, np.float32),
+        "token_embd_norm.bias": np.zeros(n_embd, np.float32),
+        p + "attn_q.weight": w(n_embd, n_embd),
+        p + "attn_q.bias": np.zeros(n_embd, np.float32),
+        p + "attn_k.weight": w(n_embd, n_embd),
+        p + "attn_k.bias": np.zeros(n_embd, np.float32),
+        p + "attn_v.weight": w(n_embd, n_embd),
+        p + "attn_v.bias": np.zeros(n_embd, np.float32),
+        p + "attn_output.weight": w(n_embd, n_embd),
+        p + "attn_output.bias": np.zeros(n_embd, np.float32),
+        p + "attn_output_norm.weight": np.ones(n_embd, np.float32),
+        p + "attn_output_norm.bias": np.zeros(n_embd, np.float32),
+        p + "ffn_up.weight": w(n_ff, n_embd),
+        p + "ffn_up.bias": np.zeros(n_ff, np.float32),
+        p + "ffn_down.weight": w(n_embd, n_ff),
+        p + "ffn_down.bias": np.zeros(n_embd, np.float32),
+        p + "layer_output_norm.weight": np.ones(n_embd, np.float32),
+        p + "layer_output_norm.bias": np.zeros(n_embd, np.float32),
     }
     _finish(writer, tensors)
     return path
