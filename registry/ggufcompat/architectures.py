@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from registry.errors import Unsupported
 from registry.ggufcompat.edits import HeaderEdits
+from registry.ggufcompat.unrunnable import UNRUNNABLE_FAMILIES
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -448,20 +449,13 @@ def nemotron_h_moe(e: HeaderEdits) -> None:
 def glmocr(e: HeaderEdits) -> None:
     """GLM-OCR stores gate and up FFN halves apart; llama.cpp's glm4 wants them fused: refused."""
     if e.architecture == "glmocr":
-        raise Unsupported(
-            "GLM-OCR blobs as Ollama converts them store the FFN gate and up halves apart; llama.cpp "
-            "needs them fused, a tensor-data repack ollama-py does not do yet"
-        )
+        raise Unsupported(UNRUNNABLE_FAMILIES["glmocr"])
 
 
 def mllama(e: HeaderEdits) -> None:
     """Llama 3.2 Vision as Ollama converts it (``mllama``): llama.cpp has no such architecture."""
     if e.architecture == "mllama":
-        raise Unsupported(
-            "its architecture mllama (Llama 3.2 Vision, as Ollama converts it) does not exist in "
-            "llama.cpp, so no GGUF engine but Ollama's own runs it; use a llama.cpp-converted "
-            "vision model such as gemma3 or qwen2.5vl instead"
-        )
+        raise Unsupported(UNRUNNABLE_FAMILIES["mllama"])
 
 
 def llama3_tokenizer(e: HeaderEdits) -> None:
