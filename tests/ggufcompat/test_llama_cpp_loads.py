@@ -29,6 +29,7 @@ from tests.support.ollama_gguf_hybrid import (
     write_ollama_qwen35,
 )
 from tests.support.ollama_gguf_moe import (
+    write_ollama_deepseekocr,
     write_ollama_gemma4,
     write_ollama_glm4moelite,
     write_ollama_gptoss,
@@ -125,6 +126,9 @@ CASES = [
         write_ollama_glm4moelite, False, "unknown model architecture: 'glm4moelite'", id="glm4moelite"
     ),
     pytest.param(write_ollama_laguna, False, "tensor 'blk.0.attn_gate.weight' not found", id="laguna"),
+    pytest.param(
+        write_ollama_deepseekocr, False, "unknown model architecture: 'deepseekocr'", id="deepseekocr"
+    ),
     pytest.param(write_ollama_lfm2, False, "tensor 'token_embd_norm.weight' not found", id="lfm2"),
     pytest.param(
         write_ollama_nemotron_h,

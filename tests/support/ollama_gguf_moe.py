@@ -19,6 +19,7 @@ from tests.support.ollama_gguf import Quantized, Tensors, _bpe_writer, _finish, 
 from tests.support.tiny_gguf import bpe_vocab
 
 __all__ = [
+    "write_ollama_deepseekocr",
     "write_ollama_gemma4",
     "write_ollama_glm4moelite",
     "write_ollama_gptoss",
@@ -469,5 +470,79 @@ def write_ollama_gemma4(path: Path, *, moe: bool = False, seed: int = 0) -> Path
                 p + "ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
                 p + "ffn_down_exps.scale": np.ones(_N_EXPERT, np.float32),
             }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_deepseekocr(path: Path, *, seed: int = 0) -> Path:
+    """DeepSeek-OCR as Ollama's converter writes it: architecture ``deepseekocr`` (llama.cpp:
+    ``deepseek2-ocr``) without ``attention.layer_norm_rms_epsilon``, ``expert_feed_forward_length``
+    or ``expert_shared_count`` (llama.cpp requires all three), the SAM encoder (``s.*``), the CLIP
+    vision tower (``v.*``) and the projector (``mm.*``) in the blob. A dense layer then a MoE layer
+    with 4 routed and 2 shared experts; plain multi-head attention."""
+    writer, rows = _bpe_writer(
+        path,
+        "deepseekocr",
+        ["<\uff5cbegin\u2581of\u2581sentence\uff5c>", "<\uff5cend\u2581of\u2581sentence\uff5c>", "<image>"],
+        pre="default",
+    )
+    w = _rng_weights(seed)
+    n_ff, n_ff_exp, n_shared = 128, 32, 2
+    for key, value in {
+        "block_count": 2,
+        "context_length": 4096,
+        "embedding_length": _N_EMBD,
+        "feed_forward_length": n_ff,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD,
+        "expert_count": _N_EXPERT,
+        "expert_used_count": _N_EXPERT_USED,
+        "leading_dense_block_count": 1,
+        "vision.block_count": 1,
+        "vision.embedding_length": 32,
+        "vision.head_count": 2,
+        "vision.image_size": 224,
+        "vision.patch_size": 14,
+        "sam.block_count": 1,
+        "sam.embedding_length": 32,
+        "sam.head_count": 2,
+    }.items():
+        writer.add_uint32(f"deepseekocr.{key}", value)
+    writer.add_array("deepseekocr.sam.global_attention_indexes", [0])
+    writer.add_uint32("tokenizer.ggml.bos_token_id", 0)
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 1)
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+        "s.patch_embd.weight": w(32, 3 * 16 * 16),
+        "s.blk.0.attn.qkv.weight": w(96, 32),
+        "v.patch_embd.weight": w(32, 3 * 14 * 14),
+        "v.blk.0.self_attn.qkv_proj.weight": w(96, 32),
+        "mm.layers.weight": w(_N_EMBD, 64),
+        "mm.image_newline": w(_N_EMBD),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_k.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_v.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_output.weight": w(_N_EMBD, _N_EMBD),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
+    tensors |= {
+        "blk.0.ffn_gate.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_up.weight": w(n_ff, _N_EMBD),
+        "blk.0.ffn_down.weight": w(_N_EMBD, n_ff),
+        "blk.1.ffn_gate_inp.weight": w(_N_EXPERT, _N_EMBD),
+        "blk.1.ffn_gate_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_up_exps.weight": w(_N_EXPERT, n_ff_exp, _N_EMBD),
+        "blk.1.ffn_down_exps.weight": w(_N_EXPERT, _N_EMBD, n_ff_exp),
+        "blk.1.ffn_gate_shexp.weight": w(n_shared * n_ff_exp, _N_EMBD),
+        "blk.1.ffn_up_shexp.weight": w(n_shared * n_ff_exp, _N_EMBD),
+        "blk.1.ffn_down_shexp.weight": w(_N_EMBD, n_shared * n_ff_exp),
+    }
     _finish(writer, tensors)
     return path
