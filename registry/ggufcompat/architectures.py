@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from registry.errors import Unsupported
 from registry.ggufcompat.edits import HeaderEdits
-from registry.ggufcompat.unrunnable import UNRUNNABLE_FAMILIES
+from registry.ggufcompat.unrunnable import LAYOUT_REFUSALS, UNRUNNABLE_FAMILIES
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -447,9 +447,32 @@ def nemotron_h_moe(e: HeaderEdits) -> None:
 
 
 def glmocr(e: HeaderEdits) -> None:
-    """GLM-OCR stores gate and up FFN halves apart; llama.cpp's glm4 wants them fused: refused."""
-    if e.architecture == "glmocr":
-        raise Unsupported(UNRUNNABLE_FAMILIES["glmocr"])
+    """GLM-OCR (``glmocr``): loaded as ``glm4``, whose FFN is one ``ffn_up`` tensor holding the
+    gate half then the up half; Ollama's blobs store the halves apart, so the translated file
+    writes the two byte ranges back to back under ``ffn_up`` (no data changes)."""
+    if e.architecture != "glmocr":
+        return
+    e.set_string("general.architecture", "glm4")
+    e.mirror_prefix("glmocr.", "glm4.")
+    sections = e.array("glm4.rope.mrope_section")
+    if sections is not None and sections.count == 3:
+        e.set_i32_array("glm4.rope.dimension_sections", [*(int(v) for v in sections.numbers()), 0])
+    e.copy_key("glm4.attention.key_length", "glm4.rope.dimension_count")
+    if e.has("tokenizer.ggml.pre") and e.string("tokenizer.ggml.pre") != "chatglm-bpe":
+        e.set_string("tokenizer.ggml.pre", "chatglm-bpe")
+    e.rename_tensors_containing(".attn_out.", ".attn_output.")
+    e.rename_tensors_containing(".post_attn_norm.", ".post_attention_norm.")
+    e.rename_tensors_containing(".post_ffn_norm.", ".post_ffw_norm.")
+    fused = 0
+    for b in range(int(e.number("glm4.block_count") or 0)):
+        gate, up = f"blk.{b}.ffn_gate.weight", f"blk.{b}.ffn_up.weight"
+        if e.tensor(gate) is None:
+            continue
+        if not e.concat_outer(gate, up, up):
+            raise Unsupported(LAYOUT_REFUSALS["glmocr"])
+        fused += 1
+    _hide_vision(e)
+    e.note(f"architecture glmocr -> glm4; FFN gate and up halves of {fused} layers laid out as one ffn_up")
 
 
 def mllama(e: HeaderEdits) -> None:

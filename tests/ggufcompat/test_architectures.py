@@ -322,6 +322,41 @@ def test_snowflake_arctic_embed2_charsmap_decoded_from_base64(tmp_path: Path) ->
     assert any("base64" in n for n in notes)
 
 
+def test_glmocr_fuses_gate_and_up_into_one_ffn_up(tmp_path: Path) -> None:
+    """llama.cpp's glm4 reads ``ffn_up`` of twice the width, gate half first: the translated
+    tensor is the gate's bytes then the up's, taken from the blob as they are."""
+    before, after, _ = _translate(
+        tmp_path,
+        "glmocr",
+        {"glmocr.block_count": 1, "glmocr.attention.key_length": 16, "glmocr.rope.mrope_section": [2, 3, 3]},
+        {
+            "blk.0.attn_out.weight": (8, 8),
+            "blk.0.ffn_gate.weight": (6, 8),
+            "blk.0.ffn_up.weight": (6, 8),
+            "blk.0.post_attn_norm.weight": (8,),
+            "blk.0.post_ffn_norm.weight": (8,),
+            "v.blk.0.attn_qkv.weight": (4, 4),
+        },
+        tokens=["a"],
+    )
+    assert _kv(after, "general.architecture") == "glm4"
+    assert list(_kv(after, "glm4.rope.dimension_sections")) == [2, 3, 3, 0]
+    assert _kv(after, "glm4.rope.dimension_count") == 16
+    assert _names(after) == {
+        "blk.0.attn_output.weight",
+        "blk.0.ffn_up.weight",
+        "blk.0.post_attention_norm.weight",
+        "blk.0.post_ffw_norm.weight",
+    }
+    source = {t.name: np.asarray(t.data) for t in before.tensors}
+    fused = next(t for t in after.tensors if t.name == "blk.0.ffn_up.weight")
+    assert [int(d) for d in fused.shape] == [8, 12]
+    expected = np.concatenate(
+        [source["blk.0.ffn_gate.weight"].ravel(), source["blk.0.ffn_up.weight"].ravel()]
+    )
+    assert np.array_equal(np.asarray(fused.data).ravel(), expected)
+
+
 def test_llama4_hides_vision(tmp_path: Path) -> None:
     _, after, _ = _translate(tmp_path, "llama4", {}, {"blk.0.attn_q.weight": (8, 8), "v.w.weight": (4,)})
     assert _names(after) == {"blk.0.attn_q.weight"}
@@ -377,7 +412,12 @@ def test_gemma4_moe_keeps_split_experts_and_renames_the_expert_scale(tmp_path: P
 @pytest.mark.parametrize(
     ("arch", "keys", "tensors", "words"),
     [
-        ("glmocr", {}, {"blk.0.ffn_gate.weight": (8, 8)}, "GLM-OCR"),
+        (
+            "glmocr",
+            {"glmocr.block_count": 1},
+            {"blk.0.ffn_gate.weight": (8, 8), "blk.0.ffn_up.weight": (8, 4)},
+            "GLM-OCR",
+        ),
         ("mllama", {}, {"blk.0.attn_q.weight": (8, 8)}, "mllama"),
     ],
 )

@@ -17,6 +17,7 @@ from tests.support.ollama_gguf import (
     write_ollama_embeddinggemma,
     write_ollama_gemma3,
     write_ollama_gemma3n,
+    write_ollama_glmocr,
     write_ollama_llama3,
     write_ollama_llama_like,
     write_ollama_olmo3,
@@ -129,6 +130,7 @@ CASES = [
     pytest.param(
         write_ollama_deepseekocr, False, "unknown model architecture: 'deepseekocr'", id="deepseekocr"
     ),
+    pytest.param(write_ollama_glmocr, False, "unknown model architecture: 'glmocr'", id="glmocr"),
     pytest.param(write_ollama_lfm2, False, "tensor 'token_embd_norm.weight' not found", id="lfm2"),
     pytest.param(
         write_ollama_nemotron_h,

@@ -25,6 +25,7 @@ __all__ = [
     "write_ollama_embeddinggemma",
     "write_ollama_gemma3",
     "write_ollama_gemma3n",
+    "write_ollama_glmocr",
     "write_ollama_llama3",
     "write_ollama_llama_like",
     "write_ollama_olmo3",
@@ -623,5 +624,65 @@ def write_ollama_snowflake_arctic_embed2(path: Path, *, seed: int = 0) -> Path:
         p + "layer_output_norm.weight": np.ones(n_embd, np.float32),
         p + "layer_output_norm.bias": np.zeros(n_embd, np.float32),
     }
+    _finish(writer, tensors)
+    return path
+
+
+def write_ollama_glmocr(path: Path, *, seed: int = 0) -> Path:
+    """GLM-OCR as Ollama's converter writes it: architecture ``glmocr`` (llama.cpp: ``glm4``), a
+    3-element ``rope.mrope_section``, the ``llama-bpe`` pre-tokenizer; ``gate_up_proj`` split
+    into ``ffn_gate`` and ``ffn_up`` (llama.cpp's glm4 reads one ``ffn_up`` of twice the width,
+    gate half first), ``attn_out``, ``post_attn_norm``, ``post_ffn_norm``; the vision tower and
+    merger (``v.*``, ``mm.*``) in the blob. Two layers."""
+    writer, rows = _bpe_writer(
+        path, "glmocr", ["<|endoftext|>", "[gMASK]", "<sop>", "<|user|>", "<|assistant|>"], pre="llama-bpe"
+    )
+    w = _rng_weights(seed)
+    a = "glmocr"
+    for key, value in {
+        "block_count": 2,
+        "embedding_length": _N_EMBD,
+        "attention.head_count": _N_HEAD,
+        "attention.head_count_kv": _N_HEAD_KV,
+        "attention.key_length": _HEAD_DIM,
+        "attention.value_length": _HEAD_DIM,
+        "feed_forward_length": _N_FF,
+        "context_length": 4096,
+        "vision.block_count": 1,
+        "vision.embedding_length": 32,
+        "vision.patch_size": 14,
+        "image_token_id": 3,
+    }.items():
+        writer.add_uint32(f"{a}.{key}", value)
+    writer.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    writer.add_float32(f"{a}.rope.freq_base", 10000.0)
+    writer.add_float32(f"{a}.rope.partial_rotary_factor", 1.0)
+    writer.add_array(f"{a}.rope.mrope_section", [2, 3, 3])
+    writer.add_uint32("tokenizer.ggml.eos_token_id", 0)
+    kv = _HEAD_DIM * _N_HEAD_KV
+    tensors: Tensors = {
+        "token_embd.weight": w(rows, _N_EMBD),
+        "output.weight": w(rows, _N_EMBD),
+        "output_norm.weight": np.ones(_N_EMBD, np.float32),
+        "v.patch_embd_0.weight": w(32, 3 * 14 * 14),
+        "v.blk.0.attn_qkv.weight": w(96, 32),
+        "mm.model.fc.weight": w(_N_EMBD, 32),
+    }
+    for i in range(2):
+        p = f"blk.{i}."
+        gate_up = w(2 * _N_FF, _N_EMBD)
+        tensors |= {
+            p + "attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "attn_q.weight": w(_N_EMBD, _N_EMBD),
+            p + "attn_k.weight": w(kv, _N_EMBD),
+            p + "attn_v.weight": w(kv, _N_EMBD),
+            p + "attn_out.weight": w(_N_EMBD, _N_EMBD),
+            p + "post_attn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+            p + "ffn_gate.weight": gate_up[:_N_FF],
+            p + "ffn_up.weight": gate_up[_N_FF:],
+            p + "ffn_down.weight": w(_N_EMBD, _N_FF),
+            p + "post_ffn_norm.weight": np.ones(_N_EMBD, np.float32),
+        }
     _finish(writer, tensors)
     return path
