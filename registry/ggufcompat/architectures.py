@@ -181,6 +181,11 @@ def gemma3n(e: HeaderEdits) -> None:
     if 106 not in ids:
         ids.append(106)
     e.set_i32_array("tokenizer.ggml.eos_token_ids", ids)
+    # Beyond Ollama's shim: the sliding-window layers' RoPE base is Ollama's rope.freq_base_local;
+    # under llama.cpp's name, or llama.cpp gives those layers the global base (1e6, not 1e4).
+    if e.has("gemma3n.rope.freq_base_local") and not e.has("gemma3n.rope.freq_base_swa"):
+        e.copy_key("gemma3n.rope.freq_base_local", "gemma3n.rope.freq_base_swa")
+        e.note("Gemma 3n rope.freq_base_local -> rope.freq_base_swa (the sliding layers' RoPE base)")
     e.note(f"Gemma 3n vocabulary cut to {target} tokens; <end_of_turn> (106) made an end-of-generation token")
 
 

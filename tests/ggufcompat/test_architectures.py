@@ -234,7 +234,7 @@ def test_gemma3n_shrinks_the_embedding(tmp_path: Path) -> None:
     before, after, _ = _translate(
         tmp_path,
         "gemma3n",
-        {"tokenizer.ggml.token_type": [1] * 12},
+        {"tokenizer.ggml.token_type": [1] * 12, "gemma3n.rope.freq_base_local": 10000.0},
         {"token_embd.weight": (12, 4), "per_layer_token_embd.weight": (10, 4), "blk.0.x.weight": (4,)},
         tokens=tokens,
     )
@@ -242,6 +242,7 @@ def test_gemma3n_shrinks_the_embedding(tmp_path: Path) -> None:
     assert shapes["token_embd.weight"] == (4, 10)
     assert len(after.get_field("tokenizer.ggml.tokens").data) == 10
     assert list(_kv(after, "tokenizer.ggml.eos_token_ids")) == [1, 106]
+    assert _kv(after, "gemma3n.rope.freq_base_swa") == pytest.approx(10000.0)
     _same_data(before, after, {})
 
 
