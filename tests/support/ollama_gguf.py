@@ -1,12 +1,18 @@
 """Tiny GGUFs written the way Ollama's converter writes them, for the compatibility layer's tests.
 
 Each ``write_ollama_<arch>`` writes a small, real model (random weights, a few hundred tokens,
-1-2 layers) with the keys, tensor names and layout Ollama's converter (``convert/`` in
+1-6 layers) with the keys, tensor names and layout Ollama's converter (``convert/`` in
 github.com/ollama/ollama) gives that architecture, so that plain llama.cpp refuses it exactly as
 it refuses the published blob, and ollama-py's translation makes it load and generate. Tensors
 are written in name order, as Ollama's GGUF writer sorts them, so that the embedded vision
 tensors sit between text tensors (the translator must then lay the data out again).
 Deterministic: same arguments, same bytes.
+
+This module: the Gemma family (gemma3, EmbeddingGemma, gemma3n), OLMo 3, the llama-shaped vision
+blobs (mistral3, qwen2.5-VL, qwen3-VL), Llama 3's tokenizer gap, Snowflake Arctic Embed 2 and
+GLM-OCR, plus the shared writer helpers. :mod:`tests.support.ollama_gguf_moe` has the
+mixture-of-experts models, :mod:`tests.support.ollama_gguf_hybrid` the convolution/state-space
+hybrids.
 """
 
 from __future__ import annotations
