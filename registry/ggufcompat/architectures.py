@@ -8,8 +8,11 @@ fb30760996871fa9460115c753afd2c60d4ab0f7; ``docs/gguf-compat.md`` lists them per
 
 Handlers run in :data:`HANDLERS` order (as the shim's ``translate_metadata``); one that renames
 the architecture (gptoss -> gpt-oss) makes later handlers for the old name see the new one.
-A handler that meets a layout only a tensor-data repack could fix raises
-:class:`~registry.errors.Unsupported` naming the model's architecture and the way out.
+Tensor data is never rewritten: a fused tensor (GLM-OCR's ``ffn_up``) is its sources' byte ranges
+back to back. A handler that meets a layout no such translation fixes, or an architecture llama.cpp
+lacks, raises :class:`~registry.errors.Unsupported` with the reason and the way out (the words are
+in :mod:`registry.ggufcompat.unrunnable`). Each handler has a load test with a tiny model in
+``tests/ggufcompat/test_llama_cpp_loads.py`` (llama-cpp-python 0.3.36), except the clip one.
 """
 
 from __future__ import annotations
