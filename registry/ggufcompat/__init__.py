@@ -11,6 +11,8 @@ is never changed.
 - :mod:`.edits`: the editable header the handlers work on.
 - :mod:`.architectures`: one handler per architecture, from Ollama's shim.
 - :mod:`.rewrite`: plan a translation, write the translated file.
+- :mod:`.unrunnable`: what cannot run and why (read by ``pull`` from the config blob, and by the
+  handlers at load time).
 """
 
 from registry.ggufcompat.rewrite import (

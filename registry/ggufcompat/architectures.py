@@ -8,17 +8,23 @@ fb30760996871fa9460115c753afd2c60d4ab0f7; ``docs/gguf-compat.md`` lists them per
 
 Handlers run in :data:`HANDLERS` order (as the shim's ``translate_metadata``); one that renames
 the architecture (gptoss -> gpt-oss) makes later handlers for the old name see the new one.
-A handler that meets a layout only a tensor-data repack could fix raises
-:class:`~registry.errors.Unsupported` naming the model's architecture and the way out.
+Tensor data is never rewritten: a fused tensor (GLM-OCR's ``ffn_up``) is its sources' byte ranges
+back to back. A handler that meets a layout no such translation fixes, or an architecture llama.cpp
+lacks, raises :class:`~registry.errors.Unsupported` with the reason and the way out (the words are
+in :mod:`registry.ggufcompat.unrunnable`). Each handler has a load test with a tiny model in
+``tests/ggufcompat/test_llama_cpp_loads.py`` (llama-cpp-python 0.3.36), except the clip one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 
 from registry.errors import Unsupported
 from registry.ggufcompat.edits import HeaderEdits
+from registry.ggufcompat.unrunnable import LAYOUT_REFUSALS, UNRUNNABLE_FAMILIES
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -37,10 +43,24 @@ GEMMA3_CHAT_TEMPLATE = (
 )
 
 
+_PREFIX_NAMES = {
+    "v.": "vision",
+    "mm.": "projector",
+    "a.": "audio",
+    "s.": "SAM encoder",
+    "model.vision_tower.": "vision",
+    "mtp.": "multi-token prediction",
+}
+
+
 def _hide_vision(e: HeaderEdits, *prefixes: str) -> None:
-    hidden = e.hide_tensors(*(prefixes or _VISION))
+    """Hide the tensors under ``prefixes`` (default: vision tower and projector) and say which."""
+    prefixes = prefixes or _VISION
+    present = [p for p in prefixes if e.any_tensor_with_prefix(p)]
+    hidden = e.hide_tensors(*prefixes)
     if hidden:
-        e.note(f"hides {hidden} embedded vision/audio tensors from the text model")
+        kinds = ", ".join(dict.fromkeys(_PREFIX_NAMES.get(p, p) for p in present))
+        e.note(f"hides {hidden} tensors the text model does not use ({kinds})")
 
 
 def _truncate_vocab(e: HeaderEdits, rows: int) -> None:
@@ -114,6 +134,30 @@ def gemma3(e: HeaderEdits) -> None:
     e.note("Gemma 3 keys normalized to llama.cpp's names")
 
 
+def snowflake_arctic_embed2(e: HeaderEdits) -> None:
+    """Snowflake Arctic Embed 2 (``bert`` with the ``t5`` Unigram tokenizer): the SentencePiece
+    normalization map stored as a base64 text, one character per string-array element; llama.cpp
+    reads it as bytes (a uint8 array) and refuses any other type."""
+    if e.architecture != "bert" or e.string("tokenizer.ggml.model") != "t5":
+        return
+    key = "tokenizer.ggml.precompiled_charsmap"
+    charsmap = e.array(key)
+    if charsmap is None or not isinstance(charsmap.items, tuple):
+        return
+    if any(len(ch) != 1 for ch in charsmap.items):
+        return
+    text = b"".join(charsmap.items).rstrip(b"=")
+    try:
+        decoded = base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return
+    if decoded:
+        e.set_u8_array(key, decoded)
+        e.note(
+            f"tokenizer normalization map decoded from base64 to {len(decoded)} bytes (Snowflake Arctic Embed 2)"
+        )
+
+
 def gemma3n(e: HeaderEdits) -> None:
     """Gemma 3n: the multimodal vocabulary cut to the per-layer embedding's, EOS 106 added."""
     if e.architecture != "gemma3n":
@@ -140,12 +184,21 @@ def gemma3n(e: HeaderEdits) -> None:
     if 106 not in ids:
         ids.append(106)
     e.set_i32_array("tokenizer.ggml.eos_token_ids", ids)
+    # Beyond Ollama's shim: the sliding-window layers' RoPE base is Ollama's rope.freq_base_local;
+    # under llama.cpp's name, or llama.cpp gives those layers the global base (1e6, not 1e4).
+    if e.has("gemma3n.rope.freq_base_local") and not e.has("gemma3n.rope.freq_base_swa"):
+        e.copy_key("gemma3n.rope.freq_base_local", "gemma3n.rope.freq_base_swa")
+        e.note("Gemma 3n rope.freq_base_local -> rope.freq_base_swa (the sliding layers' RoPE base)")
     e.note(f"Gemma 3n vocabulary cut to {target} tokens; <end_of_turn> (106) made an end-of-generation token")
 
 
 def gemma4(e: HeaderEdits) -> None:
-    """Gemma 4: BPE tokenizer named, audio/vision tensors hidden, expert scales renamed. A MoE
-    blob with separate gate/up experts would need them fused (a data repack): refused."""
+    """Gemma 4: the BPE tokenizer named ``gemma4`` (Ollama writes ``llama``, so its control tokens
+    split into pieces), audio/vision/projector tensors hidden, the per-expert scale renamed.
+
+    MoE blobs whose gate and up experts are stored apart stay apart: the llama.cpp of
+    llama-cpp-python 0.3.36 loads ``ffn_gate_exps``/``ffn_up_exps`` when ``ffn_gate_up_exps`` is
+    absent (Ollama's shim fuses them for the llama.cpp it pins; no data repack is needed here)."""
     if e.architecture != "gemma4":
         return
     if not (
@@ -153,25 +206,16 @@ def gemma4(e: HeaderEdits) -> None:
         or e.any_tensor_with_prefix("a.")
         or e.any_tensor_with_prefix("mm.")
         or e.any_tensor_with_prefix("model.vision_tower.")
+        or e.string("tokenizer.ggml.model") == "llama"
     ):
         return
     if e.string("tokenizer.ggml.model") == "llama":
         e.set_string("tokenizer.ggml.model", "gemma4")
+        e.note("Gemma 4 tokenizer named gemma4 (BPE), not llama (SentencePiece)")
     _hide_vision(e, "a.", "v.", "mm.", "model.vision_tower.")
     blocks = int(e.number("gemma4.block_count") or 0)
     for b in range(blocks):
-        if (
-            e.tensor(f"blk.{b}.ffn_gate_exps.weight")
-            and e.tensor(f"blk.{b}.ffn_up_exps.weight")
-            and not (e.tensor(f"blk.{b}.ffn_gate_exps.scale") or e.tensor(f"blk.{b}.ffn_up_exps.scale"))
-        ):
-            raise Unsupported(
-                "this Gemma 4 mixture-of-experts blob stores gate and up experts separately; llama.cpp "
-                "needs them fused, a tensor-data repack ollama-py does not do yet "
-                "(create the model from a llama.cpp-converted GGUF instead)"
-            )
         e.rename_tensor(f"blk.{b}.ffn_gate_inp.per_expert_scale", f"blk.{b}.ffn_down_exps.scale")
-    e.note("Gemma 4 tokenizer named gemma4 (BPE)")
 
 
 def _qwen_ssm_dt(e: HeaderEdits) -> None:
@@ -307,10 +351,14 @@ def glm4moelite(e: HeaderEdits) -> None:
     if kv_lora is not None and rope is not None:
         e.set_u32("deepseek2.attention.key_length", int(kv_lora) + int(rope))
         e.set_u32("deepseek2.attention.value_length", int(kv_lora))
-    head_dim = e.number("glm4moelite.attention.key_length")
-    if head_dim is not None:
-        e.set_u32("deepseek2.attention.key_length_mla", int(head_dim))
-        e.set_u32("deepseek2.attention.value_length_mla", int(head_dim))
+    # The *_mla keys are the per-head sizes: the key head (nope + rope) and the value head. Ollama's
+    # shim sets both to the key head, right only where they are equal (GLM-4.7 Flash: 256 and 256);
+    # the value head is the original value_length (v_head_dim), as attn_v_b's shape says.
+    head_k = e.number("glm4moelite.attention.key_length")
+    head_v = e.number("glm4moelite.attention.value_length")
+    if head_k is not None:
+        e.set_u32("deepseek2.attention.key_length_mla", int(head_k))
+        e.set_u32("deepseek2.attention.value_length_mla", int(head_v if head_v is not None else head_k))
     e.inject_u32("deepseek2.expert_group_count", 1)
     e.inject_u32("deepseek2.expert_group_used_count", 1)
     e.set_string("tokenizer.ggml.pre", "glm4")
@@ -407,22 +455,38 @@ def nemotron_h_moe(e: HeaderEdits) -> None:
 
 
 def glmocr(e: HeaderEdits) -> None:
-    """GLM-OCR stores gate and up FFN halves apart; llama.cpp's glm4 wants them fused: refused."""
-    if e.architecture == "glmocr":
-        raise Unsupported(
-            "GLM-OCR blobs as Ollama converts them store the FFN gate and up halves apart; llama.cpp "
-            "needs them fused, a tensor-data repack ollama-py does not do yet"
-        )
+    """GLM-OCR (``glmocr``): loaded as ``glm4``, whose FFN is one ``ffn_up`` tensor holding the
+    gate half then the up half; Ollama's blobs store the halves apart, so the translated file
+    writes the two byte ranges back to back under ``ffn_up`` (no data changes)."""
+    if e.architecture != "glmocr":
+        return
+    e.set_string("general.architecture", "glm4")
+    e.mirror_prefix("glmocr.", "glm4.")
+    sections = e.array("glm4.rope.mrope_section")
+    if sections is not None and sections.count == 3:
+        e.set_i32_array("glm4.rope.dimension_sections", [*(int(v) for v in sections.numbers()), 0])
+    e.copy_key("glm4.attention.key_length", "glm4.rope.dimension_count")
+    if e.has("tokenizer.ggml.pre") and e.string("tokenizer.ggml.pre") != "chatglm-bpe":
+        e.set_string("tokenizer.ggml.pre", "chatglm-bpe")
+    e.rename_tensors_containing(".attn_out.", ".attn_output.")
+    e.rename_tensors_containing(".post_attn_norm.", ".post_attention_norm.")
+    e.rename_tensors_containing(".post_ffn_norm.", ".post_ffw_norm.")
+    fused = 0
+    for b in range(int(e.number("glm4.block_count") or 0)):
+        gate, up = f"blk.{b}.ffn_gate.weight", f"blk.{b}.ffn_up.weight"
+        if e.tensor(gate) is None:
+            continue
+        if not e.concat_outer(gate, up, up):
+            raise Unsupported(LAYOUT_REFUSALS["glmocr"])
+        fused += 1
+    _hide_vision(e)
+    e.note(f"architecture glmocr -> glm4; FFN gate and up halves of {fused} layers laid out as one ffn_up")
 
 
 def mllama(e: HeaderEdits) -> None:
     """Llama 3.2 Vision as Ollama converts it (``mllama``): llama.cpp has no such architecture."""
     if e.architecture == "mllama":
-        raise Unsupported(
-            "its architecture mllama (Llama 3.2 Vision, as Ollama converts it) does not exist in "
-            "llama.cpp, so no GGUF engine but Ollama's own runs it; use a llama.cpp-converted "
-            "vision model such as gemma3 or qwen2.5vl instead"
-        )
+        raise Unsupported(UNRUNNABLE_FAMILIES["mllama"])
 
 
 def llama3_tokenizer(e: HeaderEdits) -> None:
@@ -470,6 +534,7 @@ def clip_projector_type(e: HeaderEdits) -> None:
 HANDLERS: tuple[Handler, ...] = (
     embeddinggemma,
     gemma3,
+    snowflake_arctic_embed2,
     gemma3n,
     gemma4,
     qwen35,

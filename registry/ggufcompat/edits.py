@@ -12,11 +12,19 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, replace
 
-from registry.ggufcompat.raw_header import ARRAY, SCALAR_FORMATS, STRING, RawArray, RawHeader, RawKv
+from registry.ggufcompat.raw_header import (
+    ARRAY,
+    SCALAR_FORMATS,
+    STRING,
+    RawArray,
+    RawHeader,
+    RawKv,
+    tensor_nbytes,
+)
 
-__all__ = ["F32", "I32", "U32", "HeaderEdits", "KeptTensor"]
+__all__ = ["F32", "I32", "U8", "U32", "HeaderEdits", "KeptTensor"]
 
-U32, I32, F32, BOOL = 4, 5, 6, 7
+U8, U32, I32, F32, BOOL = 0, 4, 5, 6, 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,9 @@ class KeptTensor:
     shape: tuple[int, ...]
     ggml_type: int
     source_offset: int
+    #: Further source ranges (offset, bytes) whose bytes follow this tensor's own, for a tensor
+    #: fused from several (llama.cpp's ``ffn_up`` = gate then up, along the outermost dimension).
+    appended: tuple[tuple[int, int], ...] = ()
 
 
 class HeaderEdits:
@@ -111,6 +122,10 @@ class HeaderEdits:
         """Set ``key`` to an int32 array."""
         self._put(RawKv(key, ARRAY, RawArray(I32, len(values), struct.pack(f"<{len(values)}i", *values))))
 
+    def set_u8_array(self, key: str, data: bytes) -> None:
+        """Set ``key`` to a uint8 array holding ``data``."""
+        self._put(RawKv(key, ARRAY, RawArray(U8, len(data), bytes(data))))
+
     def inject_f32(self, key: str, value: float) -> None:
         """Set a float32 ``key`` only when it is absent."""
         if not self.has(key):
@@ -193,6 +208,33 @@ class HeaderEdits:
             del self._tensors[name]
         return len(hidden)
 
+    def concat_outer(self, first: str, second: str, name: str) -> bool:
+        """Replace tensors ``first`` and ``second`` by ``name``: their concatenation along the
+        outermost dimension (``second``'s bytes after ``first``'s; no data is changed, the
+        translated file copies both ranges). Needs the same type and inner dimensions; answers
+        whether it fused them."""
+        a, b = self._tensors.get(first), self._tensors.get(second)
+        if (
+            a is None
+            or b is None
+            or a.appended
+            or b.appended
+            or name in (set(self._tensors) - {first, second})
+        ):
+            return False
+        if a.ggml_type != b.ggml_type or not a.shape or a.shape[:-1] != b.shape[:-1]:
+            return False
+        fused = KeptTensor(
+            name,
+            (*a.shape[:-1], a.shape[-1] + b.shape[-1]),
+            a.ggml_type,
+            a.source_offset,
+            ((b.source_offset, tensor_nbytes(b.shape, b.ggml_type)),),
+        )
+        del self._tensors[first], self._tensors[second]
+        self._tensors[name] = fused
+        return True
+
     def shrink_outer(self, name: str, rows: int) -> None:
         """Keep only the first ``rows`` of the outermost dimension of tensor ``name`` (its bytes
         are a prefix of the original's, so no data changes)."""
@@ -216,8 +258,8 @@ class HeaderEdits:
         original = {kv.key: kv for kv in self.header.kvs}
         if original != self._kvs:
             return True
-        kept = [(t.name, t.shape, t.ggml_type, t.source_offset) for t in self._tensors.values()]
-        return kept != [(t.name, t.shape, t.ggml_type, t.offset) for t in self.header.tensors]
+        kept = [(t.name, t.shape, t.ggml_type, t.source_offset, t.appended) for t in self._tensors.values()]
+        return kept != [(t.name, t.shape, t.ggml_type, t.offset, ()) for t in self.header.tensors]
 
     def result(self) -> tuple[tuple[RawKv, ...], tuple[KeptTensor, ...]]:
         """The edited keys (original order, new keys at the end) and the kept tensors in their

@@ -89,16 +89,26 @@ def _layout(plan: Translation) -> tuple[tuple[RawTensor, ...], list[_Run]]:
     out: list[RawTensor] = []
     runs: list[_Run] = []
     dst = 0
+
+    def add(src: int, at: int, length: int) -> None:
+        last = runs[-1] if runs else None
+        if last is not None and last.src + last.length == src and last.dst + last.length == at:
+            runs[-1] = _Run(last.src, last.dst, last.length + length)
+        else:
+            runs.append(_Run(src, at, length))
+
     for t in plan.tensors:
         n = tensor_nbytes(t.shape, t.ggml_type)
         padded = -(-n // align) * align
         out.append(RawTensor(t.name, t.shape, t.ggml_type, dst))
-        src = plan.source.data_offset + t.source_offset
-        last = runs[-1] if runs else None
-        if last is not None and last.src + last.length == src and last.dst + last.length == dst:
-            runs[-1] = _Run(last.src, last.dst, last.length + padded)
+        if t.appended:  # a fused tensor: its pieces back to back, exact lengths; the padding stays zero
+            pieces = [(t.source_offset, n - sum(length for _, length in t.appended)), *t.appended]
+            at = dst
+            for offset, length in pieces:
+                add(plan.source.data_offset + offset, at, length)
+                at += length
         else:
-            runs.append(_Run(src, dst, padded))
+            add(plan.source.data_offset + t.source_offset, dst, padded)
         dst += padded
     # The last run may claim padding past the source's end: clamp it to the file.
     if runs:

@@ -1,4 +1,4 @@
-"""One repository on one registry: URLs, scopes, manifests, blob existence.
+"""One repository on one registry: URLs, scopes, manifests, blob existence, small blobs (configs).
 
 Speaks the OCI Distribution API and the Ollama registry's dialect: the Accept header lists the Docker
 v2 manifest type first (the only one Ollama's registry serves), manifests answered as
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from registry.errors import InvalidName, ModelNotFound, Unsupported
 from registry.oci import mediatypes
-from registry.oci.digest import Digest
+from registry.oci.digest import Digest, sha256_of
 from registry.oci.manifest import MAX_MANIFEST_BYTES, Manifest
 from registry.oci.name import ModelName
 from registry.remote.transport import Transport, converted_errors, raise_for_status
@@ -95,6 +95,23 @@ class RegistryClient:
             await raise_for_status(resp, f"HEAD blob {digest.short}")
             length = resp.headers.get("Content-Length")
             return int(length) if length and length.isdigit() else None
+
+    async def get_small_blob(self, digest: Digest, limit: int) -> bytes | None:
+        """GET a blob of at most ``limit`` bytes (a config) into memory; None when the registry
+        does not have it, when it is larger, or when its bytes do not hash to ``digest``.
+
+        Raises:
+            TransferError / Unauthorized: the request failed.
+        """
+        async with self.transport.request("GET", self.blob_url(digest), scope=self.scope) as resp:
+            if resp.status == 404:
+                return None
+            await raise_for_status(resp, f"GET blob {digest.short}")
+            async with converted_errors(f"GET blob {digest.short}"):
+                data = await resp.content.read(limit + 1)
+        if len(data) > limit or sha256_of(data) != digest:
+            return None
+        return data
 
     async def put_manifest(self, manifest: Manifest) -> None:
         """PUT the manifest's exact bytes under the tag (the digest stays what the library stored)."""

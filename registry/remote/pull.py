@@ -13,11 +13,13 @@ appears in ``list`` complete or not at all. The blobs are leased for the whole p
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from registry.errors import Unsupported
+from registry.errors import TransferError, Unsupported
+from registry.ggufcompat.unrunnable import family_refusal
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.oci.manifest import Descriptor, Manifest
@@ -61,6 +63,40 @@ def refuse_unrunnable(name: ModelName, manifest: Manifest) -> None:
         )
 
 
+#: Configs larger than this are not read ahead (Ollama's are a few hundred bytes).
+MAX_CONFIG_PEEK = 1 << 20
+
+
+async def refuse_unrunnable_family(
+    library: Library, client: RegistryClient, name: ModelName, manifest: Manifest
+) -> None:
+    """Read the (small) config blob, from the store when it is there, and refuse, before any
+    weights are downloaded, a model whose ``model_family`` llama.cpp cannot run (Ollama's mllama,
+    glmocr; see :mod:`registry.ggufcompat.unrunnable`). A config that is missing, large or not
+    JSON, or a failed request, refuses nothing: the weights decide at load time.
+
+    Raises:
+        Unsupported: one line naming the model, the reason and what to do instead.
+    """
+    config = manifest.config
+    if config is None or not 0 < config.size <= MAX_CONFIG_PEEK:
+        return
+    if await asyncio.to_thread(library.has_blob, config.digest):
+        data: bytes | None = await asyncio.to_thread(library.blob_path(config.digest).read_bytes)
+    else:
+        try:
+            data = await client.get_small_blob(config.digest, MAX_CONFIG_PEEK)
+        except TransferError:
+            return  # a look ahead only: the download proper retries, the load refuses if need be
+    try:
+        parsed = json.loads(data) if data else None
+    except ValueError:
+        return
+    reason = family_refusal(parsed) if isinstance(parsed, dict) else None
+    if reason:
+        raise Unsupported(f"{name.display_shortest} cannot be pulled: {reason}")
+
+
 async def pull_model(
     library: Library,
     name: ModelName,
@@ -87,6 +123,7 @@ async def pull_model(
     async with Transport(opts) as transport:
         client, manifest = await open_manifest(transport, name, opts.mirrors)
         refuse_unrunnable(name, manifest)
+        await refuse_unrunnable_family(library, client, name, manifest)
         previous = await asyncio.to_thread(_previous_blobs, library, name)
         wanted = pull_order(manifest)
         lease = library.lease([d.digest for d in manifest.blobs()], f"pull {name} pid={os.getpid()}")

@@ -2,7 +2,8 @@
 into another store with ``ollama-py pull``, run with ``ollama-py run`` and the official ``ollama``
 client against ``ollama-py serve``; ``show`` says it runs through the compatibility layer; the blob
 is never changed; prune removes the translation once the model is gone. A model made only of
-safetensors tensor layers is refused at pull time before any byte is downloaded."""
+safetensors tensor layers is refused at pull time before any byte is downloaded, and one of an
+architecture llama.cpp lacks (Ollama's mllama) before its weights are."""
 
 from __future__ import annotations
 
@@ -89,14 +90,13 @@ def test_pulled_ollama_converted_gemma3_runs_end_to_end(tmp_path: Path, registry
     assert not list((store / "compat").glob("*.gguf"))
 
 
-async def test_tensor_layer_models_are_refused_before_any_download(
-    tmp_path: Path, registry: RegistryProcess
+async def _push_model(
+    registry: RegistryProcess, repo: str, config: bytes, layers: list[tuple[str, bytes]]
 ) -> None:
-    config = json.dumps({"model_format": "safetensors", "model_family": "qwen3"}).encode()
-    tensors = [b"\0" * (1 << 20), b"\1" * (1 << 20)]
+    """Push ``config`` and the (media type, bytes) ``layers`` under ``repo:latest``."""
     async with aiohttp.ClientSession() as http:
-        for blob in [config, *tensors]:
-            await push_blob(http, registry.url, "library/mlx-model", blob)
+        for blob in [config, *(data for _, data in layers)]:
+            await push_blob(http, registry.url, repo, blob)
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -105,17 +105,47 @@ async def test_tensor_layer_models_are_refused_before_any_download(
                 "digest": sha(config),
                 "size": len(config),
             },
-            "layers": [
-                {"mediaType": "application/vnd.ollama.image.tensor", "digest": sha(t), "size": len(t)}
-                for t in tensors
-            ],
+            "layers": [{"mediaType": kind, "digest": sha(data), "size": len(data)} for kind, data in layers],
         }
         async with http.put(
-            f"{registry.url}/v2/library/mlx-model/manifests/latest",
+            f"{registry.url}/v2/{repo}/manifests/latest",
             data=json.dumps(manifest).encode(),
             headers={"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"},
         ) as r:
             assert r.status == 201, await r.text()
+
+
+async def test_models_of_an_architecture_llama_cpp_lacks_are_refused_before_the_weights(
+    tmp_path: Path, registry: RegistryProcess
+) -> None:
+    """Ollama's Llama 3.2 Vision (``mllama``): pull reads the config blob's model family and refuses
+    before downloading the weights, naming the model, the reason and an alternative."""
+    config = json.dumps(
+        {"model_format": "gguf", "model_family": "mllama", "model_families": ["mllama"]}
+    ).encode()
+    await _push_model(
+        registry,
+        "library/llama3.2-vision",
+        config,
+        [("application/vnd.ollama.image.model", b"\0" * (1 << 20))],
+    )
+    store = tmp_path / "store"
+    env = cli_env(store, tmp_path / "home")
+    result = cli(env, "pull", "--insecure", f"{registry.url.removeprefix('http://')}/library/llama3.2-vision")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "mllama" in line]
+    assert lines and "llama3.2-vision" in lines[0] and "gemma3" in lines[0], result.stderr
+    assert _blob_files(store) == []
+
+
+async def test_tensor_layer_models_are_refused_before_any_download(
+    tmp_path: Path, registry: RegistryProcess
+) -> None:
+    config = json.dumps({"model_format": "safetensors", "model_family": "qwen3"}).encode()
+    tensors = [b"\0" * (1 << 20), b"\1" * (1 << 20)]
+    await _push_model(
+        registry, "library/mlx-model", config, [("application/vnd.ollama.image.tensor", t) for t in tensors]
+    )
     store = tmp_path / "store"
     env = cli_env(store, tmp_path / "home")
     name = f"{registry.url.removeprefix('http://')}/library/mlx-model"

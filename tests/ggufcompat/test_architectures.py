@@ -166,6 +166,7 @@ def test_glm4moelite(tmp_path: Path) -> None:
             "glm4moelite.attention.kv_lora_rank": 512,
             "glm4moelite.rope.dimension_count": 64,
             "glm4moelite.attention.key_length": 256,
+            "glm4moelite.attention.value_length": 128,
             "glm4moelite.attention.head_count_kv": 20,
             "tokenizer.ggml.eos_token_ids": [10, 11, 12],
         },
@@ -176,6 +177,7 @@ def test_glm4moelite(tmp_path: Path) -> None:
     assert _kv(after, "deepseek2.attention.key_length") == 576
     assert _kv(after, "deepseek2.attention.value_length") == 512
     assert _kv(after, "deepseek2.attention.key_length_mla") == 256
+    assert _kv(after, "deepseek2.attention.value_length_mla") == 128  # the value head, not the key head
     assert _kv(after, "deepseek2.expert_group_count") == 1
     assert _kv(after, "tokenizer.ggml.eot_token_id") == 11
     assert _kv(after, "tokenizer.ggml.eom_token_id") == 12
@@ -232,7 +234,7 @@ def test_gemma3n_shrinks_the_embedding(tmp_path: Path) -> None:
     before, after, _ = _translate(
         tmp_path,
         "gemma3n",
-        {"tokenizer.ggml.token_type": [1] * 12},
+        {"tokenizer.ggml.token_type": [1] * 12, "gemma3n.rope.freq_base_local": 10000.0},
         {"token_embd.weight": (12, 4), "per_layer_token_embd.weight": (10, 4), "blk.0.x.weight": (4,)},
         tokens=tokens,
     )
@@ -240,6 +242,7 @@ def test_gemma3n_shrinks_the_embedding(tmp_path: Path) -> None:
     assert shapes["token_embd.weight"] == (4, 10)
     assert len(after.get_field("tokenizer.ggml.tokens").data) == 10
     assert list(_kv(after, "tokenizer.ggml.eos_token_ids")) == [1, 106]
+    assert _kv(after, "gemma3n.rope.freq_base_swa") == pytest.approx(10000.0)
     _same_data(before, after, {})
 
 
@@ -299,6 +302,62 @@ def test_llama3_tokenizer_stops_at_eot(tmp_path: Path) -> None:
     assert any("Llama 3" in n for n in notes)
 
 
+def test_snowflake_arctic_embed2_charsmap_decoded_from_base64(tmp_path: Path) -> None:
+    import base64
+
+    import gguf
+
+    raw = bytes(range(7)) + b"charsmap"
+    _, after, notes = _translate(
+        tmp_path,
+        "bert",
+        {
+            "tokenizer.ggml.model": "t5",
+            "tokenizer.ggml.precompiled_charsmap": list(base64.b64encode(raw).decode().rstrip("=")),
+        },
+        {"token_embd.weight": (8, 4)},
+    )
+    field = after.get_field("tokenizer.ggml.precompiled_charsmap")
+    assert field.types[-1] == gguf.GGUFValueType.UINT8
+    assert bytes(field.contents()) == raw
+    assert any("base64" in n for n in notes)
+
+
+def test_glmocr_fuses_gate_and_up_into_one_ffn_up(tmp_path: Path) -> None:
+    """llama.cpp's glm4 reads ``ffn_up`` of twice the width, gate half first: the translated
+    tensor is the gate's bytes then the up's, taken from the blob as they are."""
+    before, after, _ = _translate(
+        tmp_path,
+        "glmocr",
+        {"glmocr.block_count": 1, "glmocr.attention.key_length": 16, "glmocr.rope.mrope_section": [2, 3, 3]},
+        {
+            "blk.0.attn_out.weight": (8, 8),
+            "blk.0.ffn_gate.weight": (6, 8),
+            "blk.0.ffn_up.weight": (6, 8),
+            "blk.0.post_attn_norm.weight": (8,),
+            "blk.0.post_ffn_norm.weight": (8,),
+            "v.blk.0.attn_qkv.weight": (4, 4),
+        },
+        tokens=["a"],
+    )
+    assert _kv(after, "general.architecture") == "glm4"
+    assert list(_kv(after, "glm4.rope.dimension_sections")) == [2, 3, 3, 0]
+    assert _kv(after, "glm4.rope.dimension_count") == 16
+    assert _names(after) == {
+        "blk.0.attn_output.weight",
+        "blk.0.ffn_up.weight",
+        "blk.0.post_attention_norm.weight",
+        "blk.0.post_ffw_norm.weight",
+    }
+    source = {t.name: np.asarray(t.data) for t in before.tensors}
+    fused = next(t for t in after.tensors if t.name == "blk.0.ffn_up.weight")
+    assert [int(d) for d in fused.shape] == [8, 12]
+    expected = np.concatenate(
+        [source["blk.0.ffn_gate.weight"].ravel(), source["blk.0.ffn_up.weight"].ravel()]
+    )
+    assert np.array_equal(np.asarray(fused.data).ravel(), expected)
+
+
 def test_llama4_hides_vision(tmp_path: Path) -> None:
     _, after, _ = _translate(tmp_path, "llama4", {}, {"blk.0.attn_q.weight": (8, 8), "v.w.weight": (4,)})
     assert _names(after) == {"blk.0.attn_q.weight"}
@@ -320,19 +379,45 @@ def test_gemma4_dense(tmp_path: Path) -> None:
     assert _names(after) == {"blk.0.attn_q.weight"}
 
 
+def test_gemma4_text_only_blob_gets_the_bpe_tokenizer(tmp_path: Path) -> None:
+    _, after, _ = _translate(
+        tmp_path,
+        "gemma4",
+        {"tokenizer.ggml.model": "llama", "gemma4.block_count": 1},
+        {"blk.0.attn_q.weight": (8, 8)},
+    )
+    assert _kv(after, "tokenizer.ggml.model") == "gemma4"
+
+
+def test_gemma4_moe_keeps_split_experts_and_renames_the_expert_scale(tmp_path: Path) -> None:
+    """llama.cpp (llama-cpp-python 0.3.36) loads gate and up experts stored apart: kept as they are."""
+    before, after, _ = _translate(
+        tmp_path,
+        "gemma4",
+        {"gemma4.block_count": 1},
+        {
+            "blk.0.ffn_gate_exps.weight": (2, 4, 4),
+            "blk.0.ffn_up_exps.weight": (2, 4, 4),
+            "blk.0.ffn_gate_inp.per_expert_scale": (2,),
+            "v.w.weight": (4,),
+        },
+    )
+    assert _names(after) == {
+        "blk.0.ffn_gate_exps.weight",
+        "blk.0.ffn_up_exps.weight",
+        "blk.0.ffn_down_exps.scale",
+    }
+    _same_data(before, after, {"blk.0.ffn_gate_inp.per_expert_scale": "blk.0.ffn_down_exps.scale"})
+
+
 @pytest.mark.parametrize(
     ("arch", "keys", "tensors", "words"),
     [
-        ("glmocr", {}, {"blk.0.ffn_gate.weight": (8, 8)}, "GLM-OCR"),
         (
-            "gemma4",
-            {"gemma4.block_count": 1},
-            {
-                "blk.0.ffn_gate_exps.weight": (2, 4, 4),
-                "blk.0.ffn_up_exps.weight": (2, 4, 4),
-                "v.w.weight": (4,),
-            },
-            "Gemma 4",
+            "glmocr",
+            {"glmocr.block_count": 1},
+            {"blk.0.ffn_gate.weight": (8, 8), "blk.0.ffn_up.weight": (8, 4)},
+            "GLM-OCR",
         ),
         ("mllama", {}, {"blk.0.attn_q.weight": (8, 8)}, "mllama"),
     ],

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-__all__ = ["CHAT_TEMPLATE", "tiny_gguf", "write_tiny_gguf"]
+__all__ = ["CHAT_TEMPLATE", "bpe_vocab", "tiny_gguf", "write_tiny_gguf"]
 
 #: A Jinja chat template in the style of Hugging Face's (what llama.cpp reads from the GGUF).
 CHAT_TEMPLATE = (
@@ -51,6 +51,47 @@ def _vocab() -> tuple[list[str], list[float], list[int]]:
     types += [1, 4, 4, 4]  # USER_DEFINED for the role markers
     scores = [0.0] * 259 + [-float(i) for i in range(len(tokens) - 259)]
     return tokens, scores, types
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2's byte-level alphabet: byte ``i`` is the ``i``-th character (printable bytes stand for
+    themselves, the others are shifted past U+0100)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    chars: dict[int, str] = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return [chars[b] for b in range(256)]
+
+
+def bpe_vocab(specials: list[str], *, space: str = "\u0120") -> tuple[list[str], list[int], list[str]]:
+    """A byte-level BPE vocabulary (GPT-2 style, ``tokenizer.ggml.model = gpt2``): the ``specials``
+    first (CONTROL), then the 256 byte characters, then the words of a small text with the merges
+    that build them left to right, each word starting with ``space`` (GPT-2's "Ġ"; SentencePiece-style
+    BPE vocabularies such as Gemma 4's use "▁", added as a token). Returns tokens, token types and
+    merges."""
+    tokens = list(specials)
+    types = [3] * len(specials)
+    tokens += _byte_chars()
+    types += [1] * 256
+    if space not in tokens:
+        tokens.append(space)
+        types.append(1)
+    known = set(tokens)
+    merges: list[str] = []
+    for word in _WORD_TEXT.split(" "):
+        current = space
+        for ch in word:
+            merged = current + ch
+            if merged not in known:
+                merges.append(f"{current} {ch}")
+                tokens.append(merged)
+                types.append(1)
+                known.add(merged)
+            current = merged
+    return tokens, types, merges
 
 
 def _tensor(writer: Any, name: str, array: np.ndarray[Any, Any], file_type: str) -> None:

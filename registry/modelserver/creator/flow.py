@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import InvalidInput, InvalidWeights, Unsupported
+from registry.ggufcompat import plan_translation
 from registry.ggufmeta import GgufMetadata, read_metadata
 from registry.modelserver.creator.quantizer import quantize
 from registry.modelserver.creator.request import CreateRequest
@@ -123,11 +124,28 @@ def _read_file(build: _Build, name: str, digest: Digest) -> tuple[Path, GgufMeta
         )
     path = build.library.blob_path(digest)
     meta = read_metadata(path, name)
-    if meta.kind == "model" and meta.architecture not in known_architectures():
+    if (
+        meta.kind == "model"
+        and meta.architecture not in known_architectures()
+        and not _ollama_layout(path, name)
+    ):
         raise InvalidWeights(
             f"{name}: unknown model architecture '{meta.architecture}': llama.cpp cannot run it"
         )
     return path, meta
+
+
+def _ollama_layout(path: Path, name: str) -> bool:
+    """Whether the GGUF is an Ollama-converted layout the compatibility layer translates for
+    llama.cpp (``gptoss``, ``olmo3``, ``qwen25vl``, ...: names llama.cpp does not know as such).
+
+    Raises:
+        Unsupported: an Ollama layout llama.cpp cannot run (``mllama``...), naming the file.
+    """
+    try:
+        return plan_translation(path, name) is not None
+    except Unsupported as err:
+        raise Unsupported(f"{name}: {err}") from err
 
 
 def _from_files(build: _Build, request: CreateRequest) -> Iterator[Progress]:

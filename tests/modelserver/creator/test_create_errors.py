@@ -18,6 +18,8 @@ from registry.modelserver.creator import CreateRequest, create_model
 from registry.oci.digest import sha256_of
 from registry.oci.name import ModelName
 from registry.store.library import Library
+from tests.support.ollama_gguf import write_synthetic
+from tests.support.ollama_gguf_moe import write_ollama_gptoss
 from tests.support.store_snapshot import snapshot
 from tests.support.tiny_gguf import write_tiny_gguf
 
@@ -76,6 +78,31 @@ def test_unknown_architecture(library: Library, tmp_path: Path) -> None:
     assert str(err) == "alien.gguf: unknown model architecture 'notarealarch': llama.cpp cannot run it"
     assert not library.has_blob(sha256_of(b"never stored"))
     assert_only_upload_left(library, before, request)
+
+
+def test_ollama_architecture_llama_cpp_lacks_is_refused_with_the_reason(
+    library: Library, tmp_path: Path
+) -> None:
+    before = snapshot(library)
+    path = write_synthetic(
+        tmp_path / "vision.gguf", "mllama", {"mllama.block_count": 1}, {"token_embd.weight": (8, 4)}
+    )
+    digest, _ = library.add_file(path)
+    request = CreateRequest(files={"vision.gguf": digest})
+    err = attempt(library, request)
+    assert isinstance(err, Unsupported)
+    assert str(err).startswith("vision.gguf: its architecture mllama (Llama 3.2 Vision")
+    assert "use a llama.cpp-converted vision model" in str(err)
+    assert_only_upload_left(library, before, request)
+
+
+def test_ollama_converted_architecture_is_created(library: Library, tmp_path: Path) -> None:
+    """gpt-oss as Ollama names it (``gptoss``) is not a llama.cpp architecture, but the
+    compatibility layer translates it: create accepts the file."""
+    path = write_ollama_gptoss(tmp_path / "gptoss.gguf")
+    digest, _ = library.add_file(path)
+    list(create_model(library, ModelName.parse("oss"), CreateRequest(files={"gptoss.gguf": digest})))
+    assert [str(m.name.display_shortest) for m in library.list_models()] == ["oss:latest"]
 
 
 def test_missing_blob(library: Library) -> None:
