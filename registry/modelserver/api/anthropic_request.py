@@ -8,7 +8,9 @@
   text), ``thinking``; other block types are skipped.
 - ``max_tokens`` (required, positive) is ``num_predict``; ``temperature``, ``top_p``, ``top_k`` and
   ``stop_sequences`` are the options of the same meaning.
-- ``tools`` (``name``, ``description``, ``input_schema``) become function tools. ``tool_choice``:
+- ``tools`` (``name``, ``description``, ``input_schema``) become function tools, whatever their
+  ``type`` (``custom``, or an Anthropic-defined client tool such as ``bash_20250124``), except the
+  server tools ``web_search_*``, which Ollama runs on ollama.com: a 400 here. ``tool_choice``:
   ``auto`` (the default), ``none`` (the tools are not offered), ``any`` and ``tool`` (the reply is
   constrained to one call, see :mod:`registry.modelserver.api.tool_choice`; Ollama ignores it).
 - ``thinking`` ``{"type": "enabled"|"disabled"}`` is ``think`` true/false (relaxed to unset on a
@@ -200,8 +202,10 @@ def _tools(raw: Any) -> list[dict[str, Any]]:
         if not isinstance(tool, dict):
             raise errors.InvalidInput("invalid tool: expected an object")
         kind = tool.get("type")
-        if kind not in (None, "custom"):
-            raise errors.InvalidInput(f"tool type {kind!r} is not supported by this server")
+        if isinstance(kind, str) and kind.startswith("web_search"):
+            raise errors.InvalidInput(
+                f"tool type {kind!r} is not supported by this server (web search runs on ollama.com)"
+            )
         name = tool.get("name")
         if not isinstance(name, str) or not name:
             raise errors.InvalidInput("invalid tool: name is required")
