@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import openai
+from pydantic import BaseModel
 
 from registry.store.library import Library
 
@@ -166,3 +167,19 @@ async def test_refusals_are_400s_in_openais_shape(models: Library, make_client: 
     assert no_tools[0] == 400 and "does not support tools" in no_tools[1]["message"]
     resp = await server.post("/v1/responses", data=b"[]")
     assert resp.status == 400 and (await resp.json())["error"]["type"] == "invalid_request_error"
+
+
+class Verdict(BaseModel):
+    """A structured answer."""
+
+    ok: bool
+    score: int
+
+
+async def test_structured_output_through_parse(models: Library, make_client: Any) -> None:
+    oa = _client(await make_client(models))
+    parsed = await asyncio.to_thread(
+        oa.responses.parse, model="tiny", input="Is it fine?", text_format=Verdict, max_output_tokens=80
+    )
+    assert isinstance(parsed.output_parsed, Verdict)
+    assert parsed.text.format.type == "json_schema"
