@@ -30,6 +30,7 @@ from typing import Any
 from registry import errors
 from registry.modelserver.api.json_body import body_field
 from registry.modelserver.api.tool_choice import forced_call_format
+from registry.modelserver.api.tool_results import name_tool_results
 from registry.oci.name import ModelName
 
 __all__ = ["MessagesRequest", "estimate_input_tokens", "messages_request", "system_text"]
@@ -182,16 +183,6 @@ def _convert_message(message: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _name_tool_results(messages: list[dict[str, Any]]) -> None:
-    """Give each tool result the name of the call it answers (templates print ``.ToolName``)."""
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            names[call["id"]] = call["function"]["name"]
-        if message["role"] == "tool" and message.get("tool_call_id") in names:
-            message["tool_name"] = names[message["tool_call_id"]]
-
-
 def _tools(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
@@ -287,7 +278,7 @@ def messages_request(body: dict[str, Any]) -> MessagesRequest:
         messages.append({"role": "system", "content": system})
     for message in raw_messages:
         messages.extend(_convert_message(message))
-    _name_tool_results(messages)
+    name_tool_results(messages)
     tools, fmt = _tool_format(body.get("tool_choice"), _tools(body.get("tools")))
     stream = body_field(body, "stream", bool)
     think = _think(body.get("thinking"))

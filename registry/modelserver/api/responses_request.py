@@ -24,6 +24,7 @@ from typing import Any
 from registry import errors
 from registry.modelserver.api.json_body import body_field, decode_json
 from registry.modelserver.api.tool_choice import forced_call_format
+from registry.modelserver.api.tool_results import name_tool_results
 from registry.oci.name import ModelName
 
 __all__ = ["ResponsesRequest", "responses_request"]
@@ -154,15 +155,6 @@ def _input_messages(raw: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _name_tool_results(messages: list[dict[str, Any]]) -> None:
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            names[call["id"]] = call["function"]["name"]
-        if message["role"] == "tool" and message.get("tool_call_id") in names:
-            message["tool_name"] = names[message["tool_call_id"]]
-
-
 def _tools(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
@@ -283,7 +275,7 @@ def responses_request(body: dict[str, Any]) -> ResponsesRequest:
     instructions = body_field(body, "instructions", str)
     messages = [{"role": "system", "content": instructions}] if instructions else []
     messages += _input_messages(body.get("input"))
-    _name_tool_results(messages)
+    name_tool_results(messages)
     options: dict[str, Any] = {"temperature": 1.0 if body.get("temperature") is None else body["temperature"]}
     if body.get("top_p") is not None:
         options["top_p"] = body["top_p"]
