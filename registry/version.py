@@ -8,5 +8,5 @@ from importlib.metadata import version
 
 __all__ = ["VERSION"]
 
-#: ``0.1.0``: the distribution's version (``importlib.metadata.version("ollama-py")``).
+#: The distribution's version (``importlib.metadata.version("ollama-py")``), as ``pyproject.toml`` sets it.
 VERSION: str = version("ollama-py")

@@ -58,7 +58,9 @@ fi
 if ((dev)); then
   # chromium + chromium-driver: the registry web page tests drive a headless browser (selenium);
   # zstd unpacks the OCI conformance suite.
-  apt_install postgresql skopeo docker-registry wrk curl docker-compose chromium chromium-driver zstd
+  # nodejs (+ npm, which NodeSource's nodejs bundles): the official ollama JS client's tests (tests/js).
+  apt_install postgresql skopeo docker-registry wrk curl docker-compose chromium chromium-driver zstd nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
   extras="dev,inference,postgres,registry,registry-tests,test-clients"
 else
   extras="inference"
@@ -71,4 +73,8 @@ echo "    on 2 cores, with pip's spinner as progress; pip caches the wheel, so l
 "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar on -e ".[$extras]" 2>&1 \
   | { grep --line-buffered -v -e "^Requirement already satisfied" -e "^WARNING: Location '.*' is ignored" || true; }
 "$venv/bin/python" -c 'import registry.cli.main' # fails loudly when the install above did not work
+if ((dev)); then
+  step "installing the ollama JS client for its tests (npm ci in tests/js)"
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+fi
 step "done: run '$venv/bin/ollama-py serve', or '. $venv/bin/activate' first and then 'ollama-py ...'"

@@ -128,7 +128,7 @@ def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
     """``ollama-py show``: a summary (``-v``: with every metadata key), or one part with a flag."""
     from registry.cli.show_layout import render_show_info
 
-    show = ctx.models.show(args.model)
+    show = ctx.models.show(args.model, verbose=args.verbose)
     if args.license:
         ctx.print(show.get("license") or "No license was specified for this model.")
     elif args.system:

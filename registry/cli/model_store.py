@@ -57,8 +57,8 @@ class ModelStore(Protocol):
         """``/api/tags``'s ``models``, newest first."""
         ...
 
-    def show(self, model: str) -> dict[str, Any]:
-        """``/api/show``. Raises ModelNotFound."""
+    def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
+        """``/api/show`` (``verbose``: whole metadata arrays and the tensors). Raises ModelNotFound."""
         ...
 
     def copy(self, source: str, destination: str) -> None:
@@ -113,8 +113,9 @@ class ServerStore:
     def tags(self) -> list[dict[str, Any]]:
         return list(self.client.call("GET", "/api/tags")["models"])
 
-    def show(self, model: str) -> dict[str, Any]:
-        return dict(self._call(model, "POST", "/api/show", {"model": model}))
+    def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "verbose": True} if verbose else {"model": model}
+        return dict(self._call(model, "POST", "/api/show", body))
 
     def copy(self, source: str, destination: str) -> None:
         self._call(source, "POST", "/api/copy", {"source": source, "destination": destination})
@@ -178,7 +179,7 @@ class LocalStore:
                 return rows
         return self._library().list_models()
 
-    def show(self, model: str) -> dict[str, Any]:
+    def show(self, model: str, *, verbose: bool = False) -> dict[str, Any]:
         from registry.store.library.model_info import show_response
 
         library = self._library()
@@ -186,7 +187,7 @@ class LocalStore:
             info = library.model_info(self._name(model))
         except ModelNotFound:
             raise not_found(model) from None
-        response = show_response(info)
+        response = show_response(info, verbose=verbose)
         compat = library.compat_status(info)
         if compat:
             response["compatibility"] = compat

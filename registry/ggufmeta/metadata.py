@@ -87,20 +87,37 @@ class GgufMetadata:
             return "projector"
         return "model"
 
-    def model_info(self) -> dict[str, Any]:
-        """``/api/show`` ``model_info``: every key, long arrays emptied, name and chat template
-        removed, plus ``general.parameter_count``."""
+    def model_info(self, *, verbose: bool = False) -> dict[str, Any]:
+        """``/api/show`` ``model_info``: every key, long arrays emptied (whole with ``verbose``,
+        when the header was read with whole arrays), name and chat template removed, plus
+        ``general.parameter_count``."""
         out: dict[str, Any] = {}
         for key, value in self.header.kv.items():
             if key in _HIDDEN_KEYS:
                 continue
-            if isinstance(value, list) and (
-                key in self.header.array_lengths or len(value) > MODEL_INFO_ARRAY_LIMIT
+            if (
+                not verbose
+                and isinstance(value, list)
+                and (key in self.header.array_lengths or len(value) > MODEL_INFO_ARRAY_LIMIT)
             ):
                 value = []
             out[key] = value
         out["general.parameter_count"] = self.parameter_count
         return dict(sorted(out.items()))
+
+    def tensors(self) -> list[dict[str, Any]]:
+        """``/api/show`` ``tensors`` (with ``verbose``): ``{name, type, shape}`` in file order, the
+        type as Ollama names it (``Q4_K``, ``F32``)."""
+        import gguf
+
+        out = []
+        for tensor in self.header.tensors:
+            try:
+                kind = gguf.GGMLQuantizationType(tensor.ggml_type).name
+            except ValueError:
+                kind = str(tensor.ggml_type)
+            out.append({"name": tensor.name, "type": kind, "shape": list(tensor.shape)})
+        return out
 
     def capabilities(self, go_template: str | None) -> list[str]:
         """What the model can do, as Ollama decides it: ``embedding`` when the GGUF sets a pooling
@@ -132,8 +149,9 @@ def _str(kv: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def read_metadata(path: Path, label: str | None = None) -> GgufMetadata:
+def read_metadata(path: Path, label: str | None = None, *, whole_arrays: bool = False) -> GgufMetadata:
     """Read a GGUF file's metadata; error messages start with ``label`` (default: the path).
+    ``whole_arrays``: decode every array (for ``show --verbose``), not only the short ones.
 
     Raises:
         InvalidWeights: not a GGUF, truncated, malformed, or without ``general.architecture``.
@@ -141,7 +159,7 @@ def read_metadata(path: Path, label: str | None = None) -> GgufMetadata:
     """
     from registry.errors import InvalidWeights
 
-    header = read_gguf_header(path, label)
+    header = read_gguf_header(path, label, whole_arrays=whole_arrays)
     label = label or str(path)
     kv = header.kv
     arch = _str(kv, "general.architecture")

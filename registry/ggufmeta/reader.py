@@ -92,10 +92,11 @@ def _shortest_float32(value: float) -> float:
 class _Cursor:
     """Bounds-checked little-endian reads from a buffer; a short read means a truncated file."""
 
-    def __init__(self, buf: mmap.mmap | bytes, label: str) -> None:
+    def __init__(self, buf: mmap.mmap | bytes, label: str, *, keep: int | None = ARRAY_KEEP) -> None:
         self.buf = buf
         self.pos = 0
         self.path = label
+        self.keep = keep  # arrays longer than this keep only their length (None: every array whole)
 
     def truncated(self) -> InvalidWeights:
         return InvalidWeights(f"{self.path}: truncated GGUF file (the header ends early, at byte {self.pos})")
@@ -128,6 +129,20 @@ class _Cursor:
             raise self.truncated()
         self.pos = pos
 
+    def scalars(self, item_type: int, count: int) -> list[Any]:
+        """A whole array of numbers or booleans, unpacked at once (float32 as Go shows them)."""
+        code = _SCALARS[item_type]
+        size = struct.calcsize(code) * count
+        if self.pos + size > len(self.buf):
+            raise self.truncated()
+        values = list(struct.unpack_from(f"<{count}{code[1]}", self.buf, self.pos))
+        self.pos += size
+        if item_type == _FLOAT32:
+            import numpy as np
+
+            return [float(str(v)) if math.isfinite(v) else float(v) for v in np.array(values, np.float32)]
+        return values
+
     def value(self, vtype: int, key: str, lengths: dict[str, int]) -> Any:
         if vtype == _FLOAT32:
             return _shortest_float32(self.unpack("<f"))
@@ -142,7 +157,9 @@ class _Cursor:
         item_type, count = self.unpack("<I"), self.unpack("<Q")
         if item_type == _ARRAY:
             raise InvalidWeights(f"{self.path}: invalid GGUF file: nested array in key {key!r}")
-        if count > ARRAY_KEEP:
+        if self.keep is None and item_type in _SCALARS and count > ARRAY_KEEP:
+            return self.scalars(item_type, count)
+        if self.keep is not None and count > self.keep:
             lengths[key] = count
             if item_type == _STRING:
                 self.skip_strings(count)
@@ -170,6 +187,7 @@ def _tensor_bytes(path: str, name: str, shape: tuple[int, ...], ggml_type: int) 
 
 
 def _parse(cur: _Cursor, path: Path, label: str, file_size: int) -> GgufHeader:
+    """The header at the start of ``cur``'s buffer."""
     if bytes(cur.buf[:4]) != _MAGIC:
         raise InvalidWeights(f"{label}: not a GGUF file (it does not start with the GGUF magic)")
     cur.pos = 4
@@ -211,9 +229,11 @@ def _parse(cur: _Cursor, path: Path, label: str, file_size: int) -> GgufHeader:
     return GgufHeader(path, version, kv, lengths, tuple(tensors), data_offset, file_size, types)
 
 
-def read_gguf_header(path: Path, label: str | None = None) -> GgufHeader:
+def read_gguf_header(path: Path, label: str | None = None, *, whole_arrays: bool = False) -> GgufHeader:
     """Parse the header of the GGUF file at ``path`` and check that the file holds every tensor.
-    Error messages start with ``label`` (default: the path).
+    Error messages start with ``label`` (default: the path). Arrays longer than :data:`ARRAY_KEEP`
+    keep only their length unless ``whole_arrays`` (``show --verbose``: a 262k-token vocabulary is
+    decoded, a fraction of a second).
 
     Raises:
         InvalidWeights: not a GGUF file, a truncated or malformed one, or one using an unknown
@@ -226,4 +246,5 @@ def read_gguf_header(path: Path, label: str | None = None) -> GgufHeader:
         if file_size < 8:
             raise InvalidWeights(f"{label}: not a GGUF file (only {file_size} bytes)")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse(_Cursor(buf, label), path, label, file_size)
+            cursor = _Cursor(buf, label, keep=None if whole_arrays else ARRAY_KEEP)
+            return _parse(cursor, path, label, file_size)

@@ -195,3 +195,10 @@ def test_show_verbose_adds_the_metadata(server_env: dict[str, str]) -> None:
     assert "  Metadata" not in plain and "  Metadata" in verbose
     assert "general.architecture" in verbose and "llama.context_length" in verbose
     assert verbose.startswith(plain.rstrip("\n"))
+    # Ollama's layout: an array as the items that fit in 10 columns and a count, then the tensors
+    lines = verbose.splitlines()
+    assert "    tokenizer.ggml.tokens                     [<unk> ...+350 more]" in lines
+    assert "    tokenizer.ggml.scores                     [0 0 0 ...+348 more]" in lines
+    tensors = verbose.split("  Tensors\n", 1)[1].splitlines()
+    assert tensors[0] == "    token_embd.weight           F32    [64 351]"
+    assert tensors[1] == "    output_norm.weight          F32    [64]"

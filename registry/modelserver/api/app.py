@@ -29,6 +29,9 @@ ROUTE_MODULES: tuple[str, ...] = (
     "registry.modelserver.api.routes.ollama_transfers",
     "registry.modelserver.api.routes.ollama_inference",
     "registry.modelserver.api.routes.openai",
+    "registry.modelserver.api.routes.openai_responses",
+    "registry.modelserver.api.routes.anthropic_messages",
+    "registry.modelserver.api.routes.openapi_document",
 )
 
 

@@ -259,15 +259,22 @@ def modelfile_of(info: ModelInfo) -> str:
     )
 
 
-def show_response(info: ModelInfo) -> dict[str, Any]:
+def show_response(info: ModelInfo, *, verbose: bool = False) -> dict[str, Any]:
     """The ``/api/show`` answer (``ShowResponse``) for a model: what ``ollama-py show`` renders, from
-    the server or from the local store alike."""
+    the server or from the local store alike. With ``verbose`` (Ollama's ``show -v``),
+    ``model_info`` holds every array whole (the tokenizer's tokens, scores and types) and
+    ``tensors`` lists the weights' tensors; it reads the whole GGUF header (a fraction of a second
+    for a 262k-token vocabulary). Without, arrays over 5 items are emptied and there are no
+    ``tensors``."""
     from registry.modelfile.writer import format_parameters
 
+    tensors: list[dict[str, Any]] | None = None
     model_info = info.config.get("model_info")
-    if not isinstance(model_info, dict) or not model_info:
+    if verbose:
+        model_info, tensors = _gguf_verbose(info.model_path)
+    elif not isinstance(model_info, dict) or not model_info:
         model_info = _gguf_model_info(info.model_path)
-    return {
+    response = {
         "license": "\n".join(info.licenses),
         "modelfile": modelfile_of(info),
         "parameters": format_parameters(info.parameters),
@@ -279,6 +286,24 @@ def show_response(info: ModelInfo) -> dict[str, Any]:
         "capabilities": capabilities(info),
         "modified_at": rfc3339(info.row.modified_at),
     }
+    if tensors is not None:
+        response["tensors"] = tensors
+    return response
+
+
+def _gguf_verbose(path: Path | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``model_info`` with every array whole, and the tensor list, read from the weights; empty
+    when there are no weights or they cannot be read."""
+    if path is None:
+        return {}, []
+    from registry.errors import InvalidWeights
+    from registry.ggufmeta import read_metadata
+
+    try:
+        meta = read_metadata(path, whole_arrays=True)
+    except (InvalidWeights, OSError):
+        return {}, []
+    return meta.model_info(verbose=True), meta.tensors()
 
 
 def _gguf_model_info(path: Path | None) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""Issue 10: the model server under hostile input. Hypothesis sends every route of the model server
-(``/api/*`` and ``/v1/*``) hostile JSON (deep nesting, wrong types, nulls, NaN, huge numbers and
+"""Issues 10 and 13: the model server under hostile input. Hypothesis sends every route of the model
+server (``/api/*`` and ``/v1/*``, as listed by the OpenAPI document the server serves at
+``/api/openapi.json``; a test checks the fuzz covers each one) bodies drawn from the document's
+request schemas, and hostile JSON (deep nesting, wrong types, nulls, NaN, huge numbers and
 strings, hostile options, formats and templates), hostile headers and hostile paths, to the real
 ``ollama-py serve`` in a subprocess with real runners on the tiny GGUF, so inference really runs.
 
@@ -32,10 +34,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from registry.modelserver.api.openapi_spec import openapi_document
 from registry.store.library import Library
 from runner.protocol.options import OPTIONS
 from tests.support.checkout_env import checkout_pythonpath
 from tests.support.gguf_models import add_gguf_model
+from tests.support.schema_values import from_schema
 from tests.support.tiny_gguf import write_tiny_gguf
 
 ROOT = Path(__file__).parents[3]
@@ -246,6 +250,26 @@ EXTRA_FIELDS = {
     "stop": SCALARS | JSON,
     "seed": SCALARS,
     "model": SCALARS,
+    "verbose": SCALARS,
+    "top_k": SCALARS,
+    "stop_sequences": SCALARS | JSON,
+    "tool_choice": JSON
+    | st.sampled_from(
+        [
+            "required",
+            "none",
+            {"type": "any"},
+            {"type": "tool", "name": "f"},
+            {"type": "function", "name": "f"},
+            {"type": "tool"},
+        ]
+    ),
+    "thinking": JSON | st.sampled_from([{"type": "enabled", "budget_tokens": 10}, {"type": "disabled"}]),
+    "instructions": SCALARS,
+    "previous_response_id": SCALARS,
+    "max_output_tokens": SCALARS,
+    "text": JSON | st.builds(lambda f: {"format": {"type": "json_schema", "schema": f}}, FORMATS),
+    "reasoning": JSON | st.sampled_from([{"effort": "high"}, {"effort": "none"}, {"effort": 3}]),
 }
 
 #: A valid body per route; the fuzz overwrites some of its fields with hostile values.
@@ -276,6 +300,13 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/completions"): {"model": "tiny", "prompt": "the", "max_tokens": 4},
     ("POST", "/v1/embeddings"): {"model": "tiny", "input": "a"},
+    ("POST", "/v1/responses"): {"model": "tiny", "input": "hi", "max_output_tokens": 4},
+    ("POST", "/v1/messages"): {
+        "model": "tiny",
+        "max_tokens": 4,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+    },
+    ("POST", "/v1/messages/count_tokens"): {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]},
 }
 BODYLESS = [
     ("GET", "/"),
@@ -286,11 +317,29 @@ BODYLESS = [
     ("GET", "/v1/models"),
     ("GET", "/v1/models/tiny"),
     ("HEAD", "/api/blobs/sha256:" + "0" * 64),
+    ("POST", "/api/blobs/sha256:" + "0" * 64),  # an empty upload: a digest mismatch
+    ("GET", "/api/openapi.json"),
 ]
+#: The OpenAPI paths of the concrete paths above.
+TEMPLATED = {"/v1/models/tiny": "/v1/models/{model}", "/api/blobs/sha256:" + "0" * 64: "/api/blobs/{digest}"}
 #: Names that must keep pointing where they point (so inference stays exercised, and nothing
 #: is pulled from or pushed to anywhere but 127.0.0.1:1).
 PROTECTED = {"/api/delete": ("model",), "/api/copy": ("destination",), "/api/create": ("model", "from")}
 LOOPBACK_NAMES = st.sampled_from(["127.0.0.1:1/x/y", "localhost:1/a/b:latest", "[::1]:1/n/m"])
+
+
+def _protect(draw: st.DrawFn, method: str, path: str, body: dict[str, Any]) -> None:
+    """Keep the names of :data:`PROTECTED` and the registries of pulls and pushes where they are
+    (``name``, the other spelling of ``model``, goes)."""
+    if path in PROTECTED or path in ("/api/pull", "/api/push"):
+        body.pop("name", None)
+    if path in ("/api/pull", "/api/push"):
+        body["model"] = draw(LOOPBACK_NAMES)
+    for key in PROTECTED.get(path, ()):
+        if body.get(key) in ("tiny", "tiny-go") or (key == "from" and body.get(key) != "tiny"):
+            body[key] = BASES[(method, path)][key]
+    if path == "/api/create" and isinstance(body.get("model"), str) and body["model"].startswith("tiny"):
+        body["model"] = "made"
 
 
 @st.composite
@@ -299,13 +348,36 @@ def json_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
     body = dict(BASES[(method, path)])
     for key in draw(st.lists(st.sampled_from(sorted(EXTRA_FIELDS)), max_size=3, unique=True)):
         body[key] = draw(EXTRA_FIELDS[key])
-    if path in ("/api/pull", "/api/push"):
-        body["model"] = draw(LOOPBACK_NAMES)
-    for key in PROTECTED.get(path, ()):
-        if body.get(key) in ("tiny", "tiny-go") or (key == "from" and body.get(key) != "tiny"):
-            body[key] = BASES[(method, path)][key]
-    if path == "/api/create" and isinstance(body.get("model"), str) and body["model"].startswith("tiny"):
-        body["model"] = "made"
+    _protect(draw, method, path, body)
+    return method, path, json.dumps(body).encode()
+
+
+OPENAPI = openapi_document("fuzz")
+#: (method, path, request schema) of every route of the OpenAPI document with a JSON body.
+SCHEMA_ROUTES = sorted(
+    (method.upper(), path, OPENAPI["components"]["schemas"][ref.rsplit("/", 1)[1]])
+    for path, item in OPENAPI["paths"].items()
+    for method, op in item.items()
+    if isinstance(op, dict)
+    and (
+        ref := op.get("requestBody", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("$ref")
+    )
+)
+
+
+@st.composite
+def schema_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
+    """A body drawn from a route's request schema in the OpenAPI document (valid by the schema,
+    which does not mean the server must accept it), mostly naming a model that exists."""
+    method, path, schema = draw(st.sampled_from(SCHEMA_ROUTES))
+    body = draw(from_schema(schema))
+    if "model" in body and draw(st.booleans()):
+        body["model"] = "tiny"
+    _protect(draw, method, path, body)
     return method, path, json.dumps(body).encode()
 
 
@@ -405,7 +477,7 @@ def _send(port: int, method: str, path: str, body: bytes, headers: dict[str, str
     derandomize=True,
     database=None,
 )
-@given(request=json_requests() | raw_requests() | bodyless_requests(), headers=HEADERS)
+@given(request=json_requests() | schema_requests() | raw_requests() | bodyless_requests(), headers=HEADERS)
 def test_hostile_requests_never_5xx_hang_or_exhaust_memory(
     server: Server, request: tuple[str, str, bytes], headers: dict[str, str]
 ) -> None:
@@ -427,3 +499,19 @@ def test_hostile_requests_never_5xx_hang_or_exhaust_memory(
     assert server.proc.poll() is None, "the server died"
     peaks = server.memory.peaks
     assert all(peak < RSS_LIMIT for peak in peaks.values()), peaks
+
+
+def test_the_fuzz_covers_every_route_of_the_served_openapi_document(server: Server) -> None:
+    status, data = _send(server.port, "GET", "/api/openapi.json", b"", {})
+    assert status == 200
+    served = json.loads(data)
+    assert served["paths"] == OPENAPI["paths"]
+    documented = {
+        (method.upper(), path)
+        for path, item in served["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    fuzzed = {(m, TEMPLATED.get(p, p)) for m, p in [*BASES, *BODYLESS]}
+    fuzzed |= {(m, p) for m, p, _ in SCHEMA_ROUTES}
+    assert documented - {("HEAD", "/")} == fuzzed - {("HEAD", "/")}

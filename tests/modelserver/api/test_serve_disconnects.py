@@ -1,5 +1,5 @@
 """Clients that leave mid-stream, against ``ollama-py serve`` as a subprocess with a real runner:
-the official ``ollama`` and ``openai`` clients stop reading after a few chunks (and a raw socket
+the official ``ollama``, ``openai`` and ``anthropic`` clients stop reading after a few chunks (and a raw socket
 resets the connection) on every streaming inference route; the server logs no traceback, frees the
 runner's slot and answers the next request."""
 
@@ -11,6 +11,7 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import ollama
 import openai
 import pytest
@@ -64,11 +65,21 @@ def test_leaving_mid_stream_logs_no_traceback(served: tuple[ServeProcess, str]) 
     for compat in (
         oa.chat.completions.create(model="tiny", messages=USER, stream=True, max_tokens=LONG),  # type: ignore[arg-type]
         oa.completions.create(model="tiny", prompt="the", stream=True, max_tokens=LONG),
+        oa.responses.create(model="tiny", input="the", stream=True, max_output_tokens=LONG),
+        anthropic.Anthropic(base_url=url, api_key="ollama", max_retries=0).messages.create(
+            model="tiny",
+            max_tokens=LONG,
+            messages=USER,
+            stream=True,  # type: ignore[arg-type]
+        ),
     ):
         for _, _event in zip(range(3), compat, strict=False):
             pass
         compat.close()
     _reset_mid_stream(url, "/api/chat", {"model": "tiny", "messages": USER, "options": many})
+    _reset_mid_stream(
+        url, "/v1/messages", {"model": "tiny", "messages": USER, "max_tokens": LONG, "stream": True}
+    )
     _reset_mid_stream(
         url, "/api/generate", {"model": "tiny", "prompt": "x", "stream": False, "options": many}
     )

@@ -13,6 +13,7 @@ from aiohttp import web
 from registry import errors
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
+from registry.modelserver.api.json_body import body_field
 from registry.modelserver.api.model_lookup import model_name_field, model_not_found
 from registry.store.library import Library
 from registry.store.library.model_info import list_entry, show_response
@@ -59,15 +60,16 @@ async def tags(request: web.Request) -> web.Response:
 
 
 async def show(request: web.Request) -> web.Response:
-    """``POST /api/show``."""
+    """``POST /api/show`` (``verbose``: every metadata array whole, and the tensors)."""
     body = await read_json(request)
     text, name = model_name_field(body)
+    verbose = body_field(body, "verbose", bool)
     library = request.app[keys.LIBRARY]
     try:
         info = await asyncio.to_thread(library.model_info, name)
     except errors.ModelNotFound:
         raise model_not_found(text) from None
-    response = show_response(info)
+    response = await asyncio.to_thread(show_response, info, verbose=bool(verbose))
     compat = await asyncio.to_thread(library.compat_status, info)
     if compat:
         response["compatibility"] = compat
