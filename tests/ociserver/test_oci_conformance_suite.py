@@ -2,9 +2,9 @@
 serve`` (a subprocess) with auth off, bearer and basic (``anonymous_pull = false``; the suite logs
 in with OCI_USERNAME/OCI_PASSWORD and follows the token challenges). Every run must report 0 failures.
 
-The suite is ``shared/tools/oci-conformance/conformance-head.zst`` next to the checkout (or the path
-in ``OCI_CONFORMANCE``, packed or not): opencontainers/distribution-spec at commit 967efdc, built for
-linux/amd64. Without it (or without ``zstd`` to unpack it) the test is skipped, saying why.
+The suite is ``tests/ociserver/conformance/conformance-head.zst`` (vendored, see its README; or the
+path in ``OCI_CONFORMANCE``, packed or not): opencontainers/distribution-spec at commit 967efdc, built
+for linux/amd64, unpacked with the ``zstandard`` package. It is skipped only off linux/amd64.
 """
 
 from __future__ import annotations
@@ -12,43 +12,36 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
 import pytest
+import zstandard
 
 from tests.support.checkout_env import ROOT
 from tests.support.registry_process import RegistryProcess
 
-_SUITE = Path("shared/tools/oci-conformance/conformance-head.zst")
+_SUITE = ROOT / "tests" / "ociserver" / "conformance" / "conformance-head.zst"
 
 
-def _packed_suite() -> Path | None:
+def _packed_suite() -> Path:
     named = os.environ.get("OCI_CONFORMANCE")
-    candidates = [Path(named)] if named else [base / _SUITE for base in (ROOT.parent, ROOT.parent.parent)]
-    return next((path for path in candidates if path.is_file()), None)
+    return Path(named) if named else _SUITE
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The runnable conformance program (unpacked once per module)."""
     packed = _packed_suite()
-    if packed is None:
-        pytest.skip(
-            f"the OCI conformance suite is not here ({_SUITE} beside the checkout, or $OCI_CONFORMANCE)"
-        )
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("the OCI conformance suite is built for linux/amd64")
     if packed.suffix != ".zst":
         return packed
-    zstd = shutil.which("zstd")
-    if zstd is None:
-        pytest.skip("zstd is not installed (scripts/setup.sh installs it) to unpack the suite")
     program = tmp_path_factory.mktemp("oci-conformance") / "conformance"
-    subprocess.run([zstd, "-q", "-d", str(packed), "-o", str(program)], check=True, timeout=120)
+    with packed.open("rb") as source, program.open("wb") as target:
+        zstandard.ZstdDecompressor().copy_stream(source, target)
     program.chmod(0o755)
     return program
 
