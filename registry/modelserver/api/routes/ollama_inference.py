@@ -25,20 +25,33 @@ __all__ = ["add_routes"]
 
 
 def _merge_generate(merged: dict[str, Any], event: dict[str, Any]) -> None:
+    """``stream: false``: the response, thinking and logprobs concatenated (as Ollama)."""
     text = merged.get("response", "") + event.get("response", "")
+    thinking = merged.get("thinking", "") + event.get("thinking", "")
+    logprobs = (merged.get("logprobs") or []) + (event.get("logprobs") or [])
     merged.update(event)
     merged["response"] = text
+    for key, value in (("thinking", thinking), ("logprobs", logprobs)):
+        if value:
+            merged[key] = value
 
 
 def _merge_chat(merged: dict[str, Any], event: dict[str, Any]) -> None:
+    """``stream: false``: content, thinking, tool calls and logprobs concatenated (as Ollama)."""
     message = merged.get("message") or {"role": "assistant", "content": ""}
     new = event.get("message") or {}
     content = message.get("content", "") + new.get("content", "")
+    thinking = message.get("thinking", "") + new.get("thinking", "")
     calls = (message.get("tool_calls") or []) + (new.get("tool_calls") or [])
+    logprobs = (merged.get("logprobs") or []) + (event.get("logprobs") or [])
     merged.update(event)
     merged["message"] = {"role": "assistant", "content": content}
+    if thinking:
+        merged["message"]["thinking"] = thinking
     if calls:
         merged["message"]["tool_calls"] = calls
+    if logprobs:
+        merged["logprobs"] = logprobs
 
 
 async def generate(request: web.Request) -> web.StreamResponse:
