@@ -63,6 +63,8 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
             raise errors.InvalidInput(f"{where}: content is required")
         if content is not None and not isinstance(content, str):
             raise errors.InvalidInput(f"{where}: content must be a string")
+        if m.get("thinking") is not None and not isinstance(m["thinking"], str):
+            raise errors.InvalidInput(f"{where}: thinking must be a string")
         if m.get("tool_calls") is not None:
             _check_tool_calls(m["tool_calls"], where)
         images = m.get("images")
