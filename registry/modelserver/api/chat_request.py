@@ -28,7 +28,7 @@ from registry.modelserver.api.inference import (
     require_capabilities,
     scheduler_of,
 )
-from registry.modelserver.prompt import ReplyPiece
+from registry.modelserver.prompt import ReplyPiece, drop_earlier_thinking
 
 __all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
 
@@ -98,11 +98,13 @@ def check_tools(tools: Any) -> list[dict[str, Any]] | None:
 
 def chat_messages(prepared: Prepared, request_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The model's MESSAGE history plus the request's, with the model's SYSTEM prepended when the
-    conversation has no system message first (Ollama's rule)."""
+    conversation has no system message first (Ollama's rule), and earlier ``<think>`` blocks
+    dropped for the models Ollama drops them for (:func:`drop_earlier_thinking`)."""
     messages = [*prepared.info.messages, *request_messages]
     if prepared.info.system and (not messages or messages[0].get("role") != "system"):
         messages.insert(0, {"role": "system", "content": prepared.info.system})
-    return messages
+    family = str(prepared.info.config.get("model_family") or "")
+    return drop_earlier_thinking(messages, family=family, model=prepared.info.row.name.model)
 
 
 async def chat_stream(

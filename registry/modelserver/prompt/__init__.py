@@ -11,7 +11,7 @@ from registry.modelserver.prompt.chat import (
     tool_names,
 )
 from registry.modelserver.prompt.reply_stream import ReplyPiece, ReplyStream
-from registry.modelserver.prompt.thinking import ThinkingParser, thinking_tags
+from registry.modelserver.prompt.thinking import ThinkingParser, drop_earlier_thinking, thinking_tags
 from registry.modelserver.prompt.tool_stream import ToolCallStream, tool_call_tag
 from registry.modelserver.prompt.tools import parse_tool_calls
 
@@ -24,6 +24,7 @@ __all__ = [
     "Think",
     "ThinkingParser",
     "ToolCallStream",
+    "drop_earlier_thinking",
     "parse_tool_calls",
     "think_values",
     "thinking_tags",

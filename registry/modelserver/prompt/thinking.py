@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
+from typing import Any
 
 from registry.modelserver.prompt.gotemplate.syntax import Node, Operand, Pipe
 
-__all__ = ["ThinkingParser", "thinking_tags"]
+__all__ = ["ThinkingParser", "drop_earlier_thinking", "thinking_tags"]
 
 
 def _pipe_fields(pipe: Pipe | None) -> Iterator[tuple[str, ...]]:
@@ -158,3 +159,21 @@ class ThinkingParser:
             return "", trimmed, False
         self._acc = ""
         return "", acc, False
+
+
+def drop_earlier_thinking(messages: list[dict[str, Any]], *, family: str, model: str) -> list[dict[str, Any]]:
+    """Ollama's ``filterThinkTags``: for the qwen3 family and models named ``deepseek-r1``, the
+    ``<think>...</think>`` block that opens an assistant message's content is dropped from every
+    assistant message before the last user message (those models were trained without them).
+    Other models' messages are returned unchanged."""
+    if family != "qwen3" and model != "deepseek-r1":
+        return messages
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    out = []
+    for i, message in enumerate(messages):
+        if message.get("role") == "assistant" and i < last_user:
+            parser = ThinkingParser("<think>", "</think>")
+            _, content = parser.add(str(message.get("content") or ""))
+            message = {**message, "content": content + parser.flush()[1]}
+        out.append(message)
+    return out

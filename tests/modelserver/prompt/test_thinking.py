@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.modelserver.prompt import PromptTemplate, ReplyStream, ThinkingParser, ToolCallStream
+from registry.modelserver.prompt import (
+    PromptTemplate,
+    ReplyStream,
+    ThinkingParser,
+    ToolCallStream,
+    drop_earlier_thinking,
+)
 
 #: Ollama's qwen3 template, abridged to its thinking parts.
 QWEN3 = (
@@ -129,3 +135,17 @@ def test_thinking_then_a_tool_call() -> None:
         assert "".join(p.thinking for p in pieces) == "need f"
         assert "".join(p.content for p in pieces) == "Calling."
         assert [c["function"]["name"] for p in pieces for c in p.calls] == ["f"]
+
+
+def test_earlier_think_blocks_are_dropped_for_qwen3_and_deepseek_r1() -> None:
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "<think>hmm</think>\n\nYes."},
+        {"role": "assistant", "content": "<thi"},
+        {"role": "user", "content": "b"},
+        {"role": "assistant", "content": "<think>kept</think>after the last user message"},
+    ]
+    for family, model in (("qwen3", "anything"), ("llama", "deepseek-r1")):
+        got = drop_earlier_thinking(messages, family=family, model=model)
+        assert [m["content"] for m in got] == ["a", "Yes.", "<thi", "b", messages[4]["content"]]
+    assert drop_earlier_thinking(messages, family="llama", model="llama3") == messages
