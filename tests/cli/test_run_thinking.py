@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 
 from registry.store.library import Library
@@ -80,3 +81,31 @@ def test_think_flags(server_env: dict[str, str]) -> None:
     assert bad.returncode == 1 and 'invalid value for --think: "huge"' in bad.stderr
     refused = cli(server_env, "run", "tiny", "--think", "hello")
     assert refused.returncode == 1 and '"tiny" does not support thinking' in refused.stderr
+
+
+def test_repl_shows_thinking_grey_on_a_terminal_and_set_nothink(server_env: dict[str, str]) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "registry.cli.main", "run", "thinker"],
+        env=server_env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("hello")
+        child.expect_exact("\x1b[38;5;245m\x1b[1mThinking...\r\n\x1b[0m\x1b[38;5;245m")  # Ollama's codes
+        child.expect_exact("\x1b[38;5;245m\x1b[1m...done thinking.\r\n\r\n\x1b[0m")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("/set nothink")
+        child.expect_exact("Set 'nothink' mode.")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("hello")
+        child.expect_exact("Send a message (/? for help)")
+        assert "Thinking..." not in (child.before or "")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
