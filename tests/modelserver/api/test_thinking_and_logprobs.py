@@ -199,3 +199,15 @@ async def test_out_of_range_logprobs_are_400s(models: Library, make_client: Any)
         resp = await server.post(path, json=body)
         assert resp.status == 400, (path, await resp.text())
         assert "logprobs" in await resp.text()
+
+
+async def test_top_logprobs_is_checked_before_the_model(models: Library, make_client: Any) -> None:
+    server = await make_client(models)
+    for path, body in (
+        ("/api/generate", {"model": "nope", "prompt": "x", "top_logprobs": 21}),
+        ("/api/chat", {"model": "nope", "messages": USER, "top_logprobs": 21}),
+    ):
+        resp = await server.post(path, json=body)
+        assert resp.status == 400 and (await resp.json()) == {
+            "error": "top_logprobs must be between 0 and 20"
+        }

@@ -14,7 +14,7 @@ from registry.modelserver.api.chat_request import chat_stream, check_messages
 from registry.modelserver.api.embed_request import check_dimensions, embed_input_list, embed_inputs
 from registry.modelserver.api.errors import read_json
 from registry.modelserver.api.generate_request import generate_stream
-from registry.modelserver.api.inference import prepare, render_pool_ctx, scheduler_of
+from registry.modelserver.api.inference import check_logprobs, prepare, render_pool_ctx, scheduler_of
 from registry.modelserver.api.json_body import body_field
 from registry.modelserver.api.model_lookup import model_name_field
 from registry.modelserver.api.streaming import respond_ndjson
@@ -61,6 +61,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
     if body.get("raw") and (body.get("template") or body.get("system") or body.get("context")):
         raise errors.InvalidInput("raw mode does not support template, system, or context")
     body_field(body, "prompt", str)
+    check_logprobs(body)  # before the model is looked up, as Ollama
     prepared = await prepare(request, body, text, name)
     stream = body_field(body, "stream", bool, True) is not False
     return await respond_ndjson(
@@ -73,6 +74,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     text, name = model_name_field(body)
     messages = check_messages(body.get("messages"))
+    check_logprobs(body)  # before the model is looked up, as Ollama
     prepared = await prepare(request, body, text, name)
     stream = body_field(body, "stream", bool, True) is not False
     return await respond_ndjson(
