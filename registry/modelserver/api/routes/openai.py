@@ -319,8 +319,13 @@ async def _chat_chunks(
         deltas: list[dict[str, Any]] = []
         content = message.get("content", "")
         calls = message.get("tool_calls")
-        if message.get("thinking"):
-            deltas.append({"content": "", "reasoning": message["thinking"]})
+        if message.get("thinking"):  # alone, or in a chunk of its own before content or calls
+            mixed = bool(content or calls)
+            deltas.append(
+                {"reasoning": message["thinking"]}
+                if mixed
+                else {"content": "", "reasoning": message["thinking"]}
+            )
         if not deltas or content or calls:
             delta: dict[str, Any] = {"content": content}
             if calls:
