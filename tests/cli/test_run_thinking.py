@@ -109,3 +109,19 @@ def test_repl_shows_thinking_grey_on_a_terminal_and_set_nothink(server_env: dict
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_show_reports_thinking_as_ollama_infers_it_with_or_without_a_server(
+    server_env: dict[str, str], library: Library, tiny_gguf: Path
+) -> None:
+    """``.Thinking`` outside a block with text tags (here: no opening text) is no thinking."""
+    add_gguf_model(
+        library, "names-thinking", tiny_gguf, template="{{ range .Messages }}{{ .Thinking }};{{ end }}"
+    )
+    local = {**server_env, "OLLAMA_HOST": f"127.0.0.1:{_free_port()}"}  # nothing listens: in process
+    for env in (server_env, local):
+        thinks = cli(env, "show", "thinker")
+        assert thinks.returncode == 0, thinks.stderr
+        assert "    thinking" in thinks.stdout.split("Capabilities")[1]
+        plain = cli(env, "show", "names-thinking")
+        assert "thinking" not in plain.stdout.split("Capabilities")[1]
