@@ -64,6 +64,12 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench("decode", "bench.decode_ceiling", python_modules=_MODEL, summary="raw llama_decode 4 vs 1"),
     Bench("inference", "bench.inference_bench", python_modules=_MODEL, summary="model server vs llama.cpp"),
+    Bench(
+        "parse_overhead",
+        "bench.parse_overhead_bench",
+        python_modules=_MODEL,
+        summary="stream with thinking/tools on vs plain",
+    ),
     Bench("llama_server", "bench.llama_server_bench", python_modules=_MODEL, summary="vs llama-server"),
 )
 

@@ -22,6 +22,7 @@ import llama_cpp
 from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
 from runner.engine_jobs import Emit, Job, PromptTooLong, Slot, common_prefix
+from runner.engine_logprobs import log_softmax, token_logprob
 from runner.engine_model import LoadedModel
 from runner.engine_sampling import Sampler, StopText, check_grammar, sampling_options
 from runner.protocol import MAX_PREDICT_PER_CTX, CompletionRequest, LoadOptions
@@ -101,7 +102,15 @@ class Engine:
         tokens = self._fit(tokens, int(opts["num_keep"]), request.truncate)
         if grammar:
             check_grammar(self.model.vocab, grammar)
-        job = Job(tokens=tokens, opts=opts, grammar=grammar, emit=emit, want_context=request.want_context)
+        job = Job(
+            tokens=tokens,
+            opts=opts,
+            grammar=grammar,
+            emit=emit,
+            want_context=request.want_context,
+            logprobs=request.logprobs,
+            top_logprobs=request.top_logprobs,
+        )
         self._queue.put(job)
         return job
 
@@ -304,13 +313,18 @@ class Engine:
         assert job is not None and job.sampler is not None and job.stop_text is not None
         if not job.generated:
             job.prompt_done = time.perf_counter()
+        scores = log_softmax(self.ctx, index, self.model.n_vocab) if job.logprobs else None
         token = job.sampler.sample(self.ctx, index)
         if self.model.is_eog(token):
             self._finish(slot, "stop")
             return
         job.generated.append(token)
-        text, stopped = job.stop_text.push(self.model.piece(token))
-        if text:
+        piece = self.model.piece(token)
+        text, stopped = job.stop_text.push(piece)
+        if scores is not None:
+            entry = token_logprob(scores, token, piece, job.top_logprobs, self.model.piece)
+            job.emit({"content": text, "logprobs": [entry]})
+        elif text:
             job.emit({"content": text})
         if stopped:
             self._finish(slot, "stop", flush=False)

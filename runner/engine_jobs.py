@@ -29,6 +29,8 @@ class Job:
     grammar: str | None
     emit: Emit
     want_context: bool = False
+    logprobs: bool = False
+    top_logprobs: int = 0
     cancelled: threading.Event = field(default_factory=threading.Event)
     # set by the loop
     sampler: Sampler | None = None

@@ -73,6 +73,8 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None)
     found = _subcommand(parser, args)
     if found is not None:
         name, sub = found
+        if name == "run":  # a bare --think means true (cobra's NoOptDefVal): it takes no word after it
+            args = ["--think=true" if a == "--think" else a for a in args]
         try:
             namespace = sub.parse_intermixed_args(args[1:])
         except TypeError:  # a command with its own sub-commands: argparse cannot intermix those

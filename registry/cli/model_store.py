@@ -188,6 +188,9 @@ class LocalStore:
         except ModelNotFound:
             raise not_found(model) from None
         response = show_response(info, verbose=verbose)
+        from registry.modelserver.api.inference import model_capabilities
+
+        response["capabilities"] = model_capabilities(info)  # as the server's /api/show
         compat = library.compat_status(info)
         if compat:
             response["compatibility"] = compat

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from registry.cli.api_client import ApiClient, ApiError
 
-__all__ = ["ChatSession", "run_repl"]
+__all__ = ["ChatSession", "ThinkingDisplay", "run_repl"]
 
 _HELP = """Available Commands:
   /set            Set session variables
@@ -41,6 +41,8 @@ _SET_HELP = """Available Commands:
   /set noformat          Disable formatting
   /set verbose           Show LLM stats
   /set quiet             Disable LLM stats
+  /set think             Enable thinking
+  /set nothink           Disable thinking
 """
 
 _PARAM_HELP = """Available Parameters:
@@ -82,6 +84,8 @@ class ChatSession:
         verbose: bool = False,
         wordwrap: bool = True,
         show: dict[str, Any] | None = None,
+        think: bool | str | None = None,
+        hide_thinking: bool = False,
     ) -> None:
         self.client = client
         self.model = model
@@ -96,6 +100,8 @@ class ChatSession:
         self.options: dict[str, Any] = {}
         self.system: str | None = None
         self.messages: list[dict[str, Any]] = []
+        self.think = think  # None: the model's default (a thinking model thinks)
+        self.hide_thinking = hide_thinking
 
     def _request(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "options": self.options}
@@ -103,6 +109,8 @@ class ChatSession:
             body["format"] = self.fmt
         if self.keep_alive is not None:
             body["keep_alive"] = self.keep_alive
+        if self.think is not None:
+            body["think"] = self.think
         return body
 
     def load(self) -> None:
@@ -113,7 +121,9 @@ class ChatSession:
             self.client.call("POST", "/api/chat", {**self._request(), "messages": [], "stream": False})
 
     def send(self, text: str) -> None:
-        """Send a user message and print the streamed answer (plus stats when verbose)."""
+        """Send a user message and print the streamed answer (plus stats when verbose). Thinking is
+        printed before the answer between ``Thinking...`` and ``...done thinking.`` (grey and bold
+        on a terminal, as Ollama's CLI), unless ``hide_thinking``; it is not kept in the history."""
         messages = list(self.messages)
         if self.system is not None:
             messages.insert(0, {"role": "system", "content": self.system})
@@ -122,20 +132,32 @@ class ChatSession:
         final: dict[str, Any] = {}
         column = 0
         width = shutil.get_terminal_size((80, 24)).columns
+        thinking = ThinkingDisplay(self.out)
         from registry.cli.spinner import Spinner
 
         spinner = Spinner(self.err).start()  # until the first piece of the answer
         try:
             events = self.client.stream("/api/chat", {**self._request(), "messages": messages})
             for event in events:
-                spinner.stop()
-                piece = (event.get("message") or {}).get("content", "")
+                message = event.get("message") or {}
+                piece = message.get("content", "")
+                thought = "" if self.hide_thinking else message.get("thinking", "")
+                if piece or thought or event.get("done"):
+                    spinner.stop()
+                if thought:
+                    thinking.open()
+                    column = self._write(thought, column, width)
+                if piece or message.get("tool_calls"):
+                    if thinking.close():
+                        column = 0
                 reply.append(piece)
                 column = self._write(piece, column, width)
                 if event.get("done"):
                     final = event
         finally:
             spinner.stop()
+        if thinking.close():
+            column = 0
         self.out.write("\n\n" if column or reply else "\n")
         self.out.flush()
         self.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": "".join(reply)}]
@@ -159,6 +181,54 @@ class ChatSession:
             self.out.write(ch)
         self.out.flush()
         return column
+
+
+#: Ollama's CLI colours (``readline.ColorGrey``, ``ColorBold``, ``ColorDefault``).
+_GREY, _BOLD, _DEFAULT = "\033[38;5;245m", "\033[1m", "\033[0m"
+
+
+class ThinkingDisplay:
+    """The frame around a reply's thinking: ``Thinking...`` before it and ``...done thinking.``
+    after it (Ollama's text), grey on a terminal and plain text otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.colour = bool(getattr(out, "isatty", lambda: False)())
+        self.opened = False
+        self.closed = False
+        self.last = "\n"
+
+    def open(self) -> None:
+        """Print the opening text once, before the first thinking."""
+        if self.opened:
+            return
+        self.opened = True
+        text = "Thinking...\n"
+        self.out.write(_GREY + _BOLD + text + _DEFAULT + _GREY if self.colour else text)
+
+    def close(self) -> bool:
+        """Print the closing text once, after thinking was shown; True when it printed it."""
+        if not self.opened or self.closed:
+            return False
+        self.closed = True
+        text = "...done thinking.\n\n"
+        self.out.write("\n" + (_GREY + _BOLD + text + _DEFAULT if self.colour else text))
+        self.out.flush()
+        return True
+
+
+def _set_think(session: ChatSession, what: str, rest: list[str]) -> str:
+    """``/set think [level]`` and ``/set nothink`` (a warning when the model cannot think)."""
+    if what == "nothink":
+        session.think = False
+    else:
+        session.think = rest[0] if rest else True
+    caps = session.show.get("capabilities")
+    if isinstance(caps, list) and "thinking" not in caps:
+        print(f'warning: model "{session.model}" does not support thinking output', file=session.err)
+    if what == "nothink":
+        return "Set 'nothink' mode."
+    return f"Set 'think' mode to '{rest[0]}'." if rest else "Set 'think' mode."
 
 
 def _set(session: ChatSession, args: list[str]) -> str:
@@ -185,6 +255,8 @@ def _set(session: ChatSession, args: list[str]) -> str:
     if what == "noformat":
         session.fmt = ""
         return "Disabled format."
+    if what in ("think", "nothink"):
+        return _set_think(session, what, rest)
     if what == "system":
         session.system = " ".join(rest)
         return "Set system message."

@@ -61,6 +61,13 @@ def register(sub: Any) -> None:
     p.add_argument("--keepalive", default=None, help="how long to keep the model loaded (e.g. 5m)")
     p.add_argument("--nowordwrap", action="store_true", help="don't wrap words to the next line")
     p.add_argument("--insecure", action="store_true", help="use an insecure registry when pulling")
+    p.add_argument(
+        "--think",
+        default=None,
+        metavar="true|false|high|medium|low|max",
+        help="enable thinking mode: --think (true), --think=false, or a level for models that take one",
+    )
+    p.add_argument("--hidethinking", action="store_true", help="hide thinking output (if provided)")
     p.set_defaults(handler=cmd_run)
     p = sub.add_parser("ps", help="List running models")
     p.set_defaults(handler=cmd_ps)
@@ -177,6 +184,23 @@ def _ensure_model(client: Any, model: str, ctx: CliContext, *, insecure: bool = 
     return dict(client.call("POST", "/api/show", {"model": model}))
 
 
+def _think_flag(value: str | None) -> bool | str | None:
+    """``--think``'s value as the API's ``think`` (None: not given). Raises InvalidInput."""
+    if value is None:
+        return None
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    if value in ("high", "medium", "low", "max"):
+        return value
+    from registry.errors import InvalidInput
+
+    raise InvalidInput(
+        f'invalid value for --think: "{value}" (must be true, false, high, medium, low, or max)'
+    )
+
+
 def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     """One-shot with a prompt or piped stdin; otherwise the interactive REPL."""
     from registry.cli.repl import ChatSession, run_repl
@@ -185,6 +209,7 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         from registry.errors import InvalidInput
 
         raise InvalidInput(f'invalid format "{args.format}": only "json" is supported')
+    think = _think_flag(args.think)
     client = ctx.models.chat_client()
     show = _ensure_model(client, args.model, ctx, insecure=args.insecure)
     session = ChatSession(
@@ -197,6 +222,8 @@ def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
         verbose=args.verbose,
         wordwrap=not args.nowordwrap,
         show=show,
+        think=think,
+        hide_thinking=args.hidethinking,
     )
     prompt = " ".join(args.prompt)
     interactive = not prompt and sys.stdin.isatty()

@@ -10,7 +10,9 @@ it over HTTP on a unix socket:
     "eos", "n_vocab", "parallel"}``.
 ``POST /completion``
     :class:`CompletionRequest` as JSON. The answer is NDJSON: ``{"content": str}`` per piece of
-    text, then one final ``{"done": true, "done_reason": "stop"|"length", "prompt_eval_count",
+    text (with ``logprobs`` asked, one event per token, ``{"content", "logprobs": [{"token",
+    "logprob", "bytes", "top_logprobs"?: [{"token", "logprob", "bytes"}]}]}``; content may be ""
+    while text is held back), then one final ``{"done": true, "done_reason": "stop"|"length", "prompt_eval_count",
     "prompt_eval_duration", "eval_count", "eval_duration", "context": [tokens]}`` (durations in
     ns). An error before streaming is a 4xx/5xx ``{"error": ...}``; after it, a final
     ``{"error": ...}`` line. Closing the connection cancels the generation and frees its slot.
@@ -41,6 +43,7 @@ __all__ = [
     "INFERENCE_MISSING",
     "LOAD_OPTION_NAMES",
     "MAX_PREDICT_PER_CTX",
+    "MAX_TOP_LOGPROBS",
     "SAMPLING_OPTION_NAMES",
     "CompletionRequest",
     "LoadOptions",
@@ -128,6 +131,9 @@ DEFAULT_SAMPLING: dict[str, Any] = {
 
 SAMPLING_OPTION_NAMES = tuple(DEFAULT_SAMPLING)
 
+#: The most alternatives ``top_logprobs`` may ask for (Ollama's limit).
+MAX_TOP_LOGPROBS = 20
+
 #: Every generation ends after at most this many tokens per position of the context (Ollama's
 #: ``boundedNumPredict``: a negative or larger ``num_predict`` becomes ``10 * num_ctx``).
 MAX_PREDICT_PER_CTX = 10
@@ -148,6 +154,8 @@ class CompletionRequest:
     add_special: bool = True
     truncate: bool = True
     want_context: bool = False
+    logprobs: bool = False
+    top_logprobs: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -169,6 +177,9 @@ class CompletionRequest:
             raise ValueError("prompt must be a string")
         if not isinstance(values.get("options", {}), dict):
             raise ValueError("options must be an object")
+        top = values.get("top_logprobs", 0)
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise ValueError(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
         return cls(**values)
 
 

@@ -170,8 +170,15 @@ def test_repl_placeholder_spinner_flags_anywhere_and_show_info(server_env: dict[
     try:
         child.expect_exact(FRAMES[0])  # loading
         child.expect_exact(">>> \x1b[2mSend a message (/? for help)\x1b[0m")
-        child.sendline("/set think")
-        child.expect_exact("Unknown command '/set think'. Type /? for help")
+        child.sendline("/set thinking")
+        child.expect_exact("Unknown command '/set thinking'. Type /? for help")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("/set think high")  # answered, with Ollama's warning for a model that cannot
+        child.expect_exact('warning: model "tiny" does not support thinking output')
+        child.expect_exact("Set 'think' mode to 'high'.")
+        child.expect_exact("Send a message (/? for help)")
+        child.sendline("/set nothink")
+        child.expect_exact("Set 'nothink' mode.")
         child.expect_exact("Send a message (/? for help)")
         child.sendline("/show info")
         child.expect_exact("  Model\r\n    architecture        llama")

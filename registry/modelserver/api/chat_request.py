@@ -1,7 +1,7 @@
 """``/api/chat``'s request logic, shared by the Ollama route and OpenAI's ``/v1/chat/completions``:
-message and tool validation, the conversation the template sees, and Ollama's chat events (with
-tools, text streams as it comes and a tool call is held back until the reply ends, then sent as
-``tool_calls``)."""
+message and tool validation, the conversation the template sees, and Ollama's chat events
+(thinking apart from content; with tools, text streams as it comes and each tool call is sent as
+``tool_calls`` once complete; logprobs per token)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from registry import errors
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
+    check_logprobs,
     check_think,
     completion_events,
     created_at,
@@ -23,10 +24,11 @@ from registry.modelserver.api.inference import (
     model_template,
     refuse_images,
     render_prompt,
+    reply_stream,
     require_capabilities,
     scheduler_of,
 )
-from registry.modelserver.prompt import ToolCallStream, tool_names
+from registry.modelserver.prompt import ReplyPiece, drop_earlier_thinking
 
 __all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
 
@@ -61,6 +63,8 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
             raise errors.InvalidInput(f"{where}: content is required")
         if content is not None and not isinstance(content, str):
             raise errors.InvalidInput(f"{where}: content must be a string")
+        if m.get("thinking") is not None and not isinstance(m["thinking"], str):
+            raise errors.InvalidInput(f"{where}: thinking must be a string")
         if m.get("tool_calls") is not None:
             _check_tool_calls(m["tool_calls"], where)
         images = m.get("images")
@@ -94,22 +98,27 @@ def check_tools(tools: Any) -> list[dict[str, Any]] | None:
 
 def chat_messages(prepared: Prepared, request_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The model's MESSAGE history plus the request's, with the model's SYSTEM prepended when the
-    conversation has no system message first (Ollama's rule)."""
+    conversation has no system message first (Ollama's rule), and earlier ``<think>`` blocks
+    dropped for the models Ollama drops them for (:func:`drop_earlier_thinking`)."""
     messages = [*prepared.info.messages, *request_messages]
     if prepared.info.system and (not messages or messages[0].get("role") != "system"):
         messages.insert(0, {"role": "system", "content": prepared.info.system})
-    return messages
+    family = str(prepared.info.config.get("model_family") or "")
+    return drop_earlier_thinking(messages, family=family, model=prepared.info.row.name.model)
 
 
 async def chat_stream(
     request: web.Request, body: dict[str, Any], prepared: Prepared, messages: list[dict[str, Any]]
 ) -> AsyncIterator[dict[str, Any]]:
-    """Events of ``/api/chat`` for validated messages. With ``tools``, text is sent as it comes
-    and a tool call (see :class:`ToolCallStream`) is sent as ``tool_calls`` when the reply ends."""
+    """Events of ``/api/chat`` for validated messages. The reply is split by :func:`reply_stream`:
+    ``message.thinking`` apart from ``message.content`` when the request thinks, and with
+    ``tools`` text as it comes and each tool call as ``tool_calls`` once complete. With
+    ``logprobs`` every event carries its tokens' ``logprobs`` (sent even while text is held)."""
     started = time.perf_counter()
     tools = check_tools(body.get("tools"))
     fmt = check_format(body.get("format"))
-    require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
+    logprobs = check_logprobs(body)
+    think = require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
     if any(m.get("images") for m in messages):
         refuse_images(prepared)
     if not messages:
@@ -120,29 +129,34 @@ async def chat_stream(
         return
     async with scheduler_of(request).lease(prepared.spec) as lease:
         conversation = chat_messages(prepared, messages)
-        prompt = await render_prompt(
-            request, lambda: model_template(prepared, lease).render_chat(conversation, tools)
-        )
-        splitter = ToolCallStream(tool_names(tools)) if tools else None
-        async for event in completion_events(request, lease, prompt, prepared.options, fmt):
+        template = model_template(prepared, lease)
+        prompt = await render_prompt(request, lambda: template.render_chat(conversation, tools, think=think))
+        reply = reply_stream(template, prompt, think, tools)
+        plain = reply.thinking is None and reply.tools is None
+        events = completion_events(request, lease, prompt, prepared.options, fmt, logprobs=logprobs)
+        async for event in events:
             if not event.get("done"):
-                text = event["content"] if splitter is None else splitter.feed(event["content"])
-                if text or splitter is None:
-                    yield _chat_chunk(prepared.name, {"role": "assistant", "content": text})
+                piece = reply.feed(event["content"])
+                if piece or plain or event.get("logprobs"):
+                    yield _chat_chunk(prepared.name, piece, event.get("logprobs"))
                 continue
-            if splitter is not None:
-                calls, content = splitter.finish()
-                message: dict[str, Any] = {"role": "assistant", "content": content}
-                if calls:
-                    message["tool_calls"] = calls
-                if calls or content:
-                    yield _chat_chunk(prepared.name, message)
-            final = _chat_chunk(prepared.name, {"role": "assistant", "content": ""})
+            piece = reply.finish()
+            if piece:
+                yield _chat_chunk(prepared.name, piece, None)
+            final = _chat_chunk(prepared.name, ReplyPiece(), None)
             final.update(
                 done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event)
             )
             yield final
 
 
-def _chat_chunk(model: str, message: dict[str, Any]) -> dict[str, Any]:
-    return {"model": model, "created_at": created_at(), "message": message, "done": False}
+def _chat_chunk(model: str, piece: ReplyPiece, logprobs: list[dict[str, Any]] | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": piece.content}
+    if piece.thinking:
+        message["thinking"] = piece.thinking
+    if piece.calls:
+        message["tool_calls"] = piece.calls
+    chunk = {"model": model, "created_at": created_at(), "message": message, "done": False}
+    if logprobs:
+        chunk["logprobs"] = logprobs
+    return chunk

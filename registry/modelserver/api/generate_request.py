@@ -1,5 +1,6 @@
 """``/api/generate``'s request logic, shared by the Ollama route and OpenAI's ``/v1/completions``:
-a validated body becomes Ollama's generate events (rendered prompt, optional context, durations)."""
+a validated body becomes Ollama's generate events (rendered prompt, thinking apart from the response,
+logprobs per token, optional context, durations)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
+    check_logprobs,
     check_think,
     completion_events,
     created_at,
@@ -20,11 +22,12 @@ from registry.modelserver.api.inference import (
     model_template,
     refuse_images,
     render_prompt,
+    reply_stream,
     require_capabilities,
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
-from registry.modelserver.prompt.chat import PromptTemplate
+from registry.modelserver.prompt import PromptTemplate, ReplyPiece
 from registry.modelserver.scheduler import Lease
 
 __all__ = ["generate_stream"]
@@ -40,7 +43,8 @@ async def generate_stream(
     context = body_field(body, "context", list) or []
     fmt = check_format(body.get("format"))
     suffix = body_field(body, "suffix", str, "")
-    require_capabilities(prepared, think=check_think(body.get("think")), insert=bool(suffix))
+    logprobs = check_logprobs(body)
+    think = require_capabilities(prepared, think=check_think(body.get("think")), insert=bool(suffix))
     if body_field(body, "images", list):
         refuse_images(prepared)
     if not prompt:
@@ -50,43 +54,63 @@ async def generate_stream(
     system = body_field(body, "system", str) or prepared.info.system
     template_src = body_field(body, "template", str)
     text = prompt
+    compiled: list[PromptTemplate] = []  # the request's own template, compiled in the render pool
+
+    def render_own() -> str:
+        compiled.append(PromptTemplate.from_go(template_src or ""))
+        return compiled[0].render_generate(prompt, system=system, suffix=suffix, think=think)
+
     if not raw and template_src:  # a request's own template: rendered before a runner is needed
-        text = await render_prompt(
-            request,
-            lambda: PromptTemplate.from_go(template_src).render_generate(
-                prompt, system=system, suffix=suffix
-            ),
-        )
+        text = await render_prompt(request, render_own)
     async with scheduler_of(request).lease(prepared.spec) as lease:
+        template = compiled[0] if compiled else model_template(prepared, lease)
         if not raw:
-            if not template_src:
+            if not compiled:
                 text = await render_prompt(
                     request,
-                    lambda: model_template(prepared, lease).render_generate(
-                        prompt, system=system, suffix=suffix
-                    ),
+                    lambda: template.render_generate(prompt, system=system, suffix=suffix, think=think),
                 )
             if context:
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
-        async for event in completion_events(
-            request, lease, text, prepared.options, fmt, want_context=not raw
-        ):
-            yield _generate_event(prepared, lease, event, raw=raw, started=started)
+        reply = reply_stream(template, text, think)
+        events = completion_events(
+            request, lease, text, prepared.options, fmt, want_context=not raw, logprobs=logprobs
+        )
+        async for event in events:
+            if not event.get("done"):
+                piece = reply.feed(event["content"])
+                if piece or reply.thinking is None or event.get("logprobs"):
+                    yield _generate_chunk(prepared, piece, event.get("logprobs"))
+                continue
+            piece = reply.finish()
+            if piece:
+                yield _generate_chunk(prepared, piece, None)
+            yield _generate_final(prepared, lease, event, raw=raw, started=started)
 
 
-def _generate_event(
+def _generate_chunk(
+    prepared: Prepared, piece: ReplyPiece, logprobs: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """Ollama's generate response for a piece of the reply (``thinking`` only when there is some)."""
+    chunk: dict[str, Any] = {
+        "model": prepared.name,
+        "created_at": created_at(),
+        "response": piece.content,
+        "done": False,
+    }
+    if piece.thinking:
+        chunk["thinking"] = piece.thinking
+    if logprobs:
+        chunk["logprobs"] = logprobs
+    return chunk
+
+
+def _generate_final(
     prepared: Prepared, lease: Lease, event: dict[str, Any], *, raw: bool, started: float
 ) -> dict[str, Any]:
-    """Ollama's generate response for one runner event: a chunk of text, or the final one (with
-    ``context`` unless ``raw``, and the durations since ``started``)."""
-    if not event.get("done"):
-        return {
-            "model": prepared.name,
-            "created_at": created_at(),
-            "response": event["content"],
-            "done": False,
-        }
+    """Ollama's final generate response (with ``context`` unless ``raw``, and the durations since
+    ``started``)."""
     final = {
         "model": prepared.name,
         "created_at": created_at(),

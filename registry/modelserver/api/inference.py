@@ -25,7 +25,14 @@ from registry.config import Settings
 from registry.durations import parse_keep_alive
 from registry.modelserver.api import keys
 from registry.modelserver.api.model_lookup import model_not_found
-from registry.modelserver.prompt import PromptTemplate, TemplateError
+from registry.modelserver.prompt import (
+    PromptTemplate,
+    ReplyStream,
+    TemplateError,
+    ThinkingParser,
+    ToolCallStream,
+    tool_names,
+)
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci.name import ModelName
 from registry.store.library import Library
@@ -36,16 +43,19 @@ from runner.protocol.options import OptionError, check_options
 __all__ = [
     "RENDER_POOL",
     "Prepared",
+    "check_logprobs",
     "check_think",
     "completion_events",
     "created_at",
     "load_only_events",
+    "model_capabilities",
     "model_template",
     "normalize",
     "prepare",
     "refuse_images",
     "render_pool_ctx",
     "render_prompt",
+    "reply_stream",
     "require_capabilities",
     "scheduler_of",
 ]
@@ -254,8 +264,10 @@ async def completion_events(
     fmt: Any,
     *,
     want_context: bool = False,
+    logprobs: tuple[bool, int] = (False, 0),
 ) -> AsyncIterator[dict[str, Any]]:
-    """The runner's events for one completion; stops quietly when the client goes away.
+    """The runner's events for one completion; stops quietly when the client goes away. With
+    ``logprobs`` (wanted, top) each text event carries the ``logprobs`` of its tokens.
 
     Raises:
         InvalidInput: the runner rejected the request.
@@ -267,6 +279,8 @@ async def completion_events(
         options=sampling,
         format=fmt if fmt not in ("", None) else None,
         want_context=want_context,
+        logprobs=logprobs[0],
+        top_logprobs=logprobs[1] if logprobs[0] else 0,
     )
     stream = lease.runner.completion(creq)
     try:
@@ -324,7 +338,7 @@ def refuse_images(prepared: Prepared) -> NoReturn:
     raise errors.Unsupported("images are not supported by this server yet")
 
 
-_THINK_LEVELS = ("high", "medium", "low")
+_THINK_LEVELS = ("high", "medium", "low", "max")
 #: Families whose ``think`` may be a level rather than true/false (Ollama: harmony models).
 _LEVELLED_FAMILIES = ("gptoss", "gpt-oss")
 
@@ -333,31 +347,89 @@ def check_think(value: Any) -> bool | str | None:
     """Ollama's ``think``: absent, true/false, or a level. Raises InvalidInput."""
     if value is None or isinstance(value, bool) or value in _THINK_LEVELS:
         return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        raise errors.InvalidInput(
+            f'invalid think value: "{value}" (must be "high", "medium", "low", "max", true, or false)'
+        )
     raise errors.InvalidInput(
-        f'invalid think value: {value!r} (must be "high", "medium", "low", true, or false)'
+        'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'
     )
+
+
+def check_logprobs(body: dict[str, Any]) -> tuple[bool, int]:
+    """Ollama's ``logprobs`` (bool) and ``top_logprobs`` (0..20). Raises InvalidInput."""
+    want = body.get("logprobs")
+    top = body.get("top_logprobs")
+    if want is not None and not isinstance(want, bool):
+        raise errors.InvalidInput("logprobs must be a boolean")
+    if top is None:
+        top = 0
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
+        raise errors.InvalidInput("top_logprobs must be between 0 and 20")
+    return bool(want), top
+
+
+def model_capabilities(info: ModelInfo) -> list[str]:
+    """The model's capabilities (:func:`capabilities`), with ``thinking`` decided as Ollama does
+    for a Go template: when :func:`~registry.modelserver.prompt.thinking_tags` finds both tags (or
+    the family is gpt-oss), not merely when the template names ``.Thinking``."""
+    caps = capabilities(info)
+    if not info.template:
+        return caps
+    try:
+        opening, closing = PromptTemplate.from_go(info.template).thinking_tags
+    except TemplateError:
+        return caps
+    thinks = bool(opening and closing) or info.config.get("model_family") in _LEVELLED_FAMILIES
+    caps = [c for c in caps if c != "thinking"]
+    return [*caps, "thinking"] if thinks else caps
 
 
 def require_capabilities(
     prepared: Prepared, *, think: bool | str | None = None, tools: bool = False, insert: bool = False
-) -> None:
+) -> bool | str | None:
     """Refuse what the model cannot do, as Ollama before it schedules a runner: ``think`` (true or a
     level; false is always fine), ``tools`` and ``insert`` (a ``suffix``), each named by
-    :func:`capabilities` from the model's template.
+    :func:`capabilities` from the model's template. Returns the ``think`` to use: as given, or
+    true when not given and the model thinks (Ollama's default); ``"max"`` is ``"high"``. A level
+    on a thinking model that takes none reaches the template as ``ThinkLevel`` (as Ollama).
 
     Raises:
         InvalidInput: ``"<model>" does not support thinking`` (the name as requested), ``think value
             "high" is not supported for this model``, or ``<full name> does not support tools``
             (``insert``, or both joined by a newline, as Go's ``errors.Join``).
     """
-    caps = capabilities(prepared.info)
-    if isinstance(think, str) and prepared.info.config.get("model_family") not in _LEVELLED_FAMILIES:
+    caps = model_capabilities(prepared.info)
+    levelled = prepared.info.config.get("model_family") in _LEVELLED_FAMILIES
+    if isinstance(think, str) and not levelled and "thinking" not in caps:
         raise errors.InvalidInput(f'think value "{think}" is not supported for this model')
     if think and "thinking" not in caps:
         raise errors.InvalidInput(f'"{prepared.name}" does not support thinking')
     missing = [cap for cap, wanted in (("tools", tools), ("insert", insert)) if wanted and cap not in caps]
     if missing:
         raise errors.InvalidInput(f"{prepared.info.row.name} does not support " + "\n".join(missing))
+    if think is None and "thinking" in caps:
+        return True
+    return "high" if think == "max" else think
+
+
+def reply_stream(
+    template: PromptTemplate,
+    prompt: str,
+    think: bool | str | None,
+    tools: list[dict[str, Any]] | None = None,
+) -> ReplyStream:
+    """The splitter of one reply (as Ollama's handlers): thinking is parsed when ``think`` is on and
+    the template has thinking tags (already open when the prompt ends with the opening tag); tool
+    calls when ``tools`` are given, by the template's tool-call tag."""
+    opening, closing = template.thinking_tags
+    thinking = None
+    if think and opening and closing:
+        thinking = ThinkingParser(opening, closing)
+        if prompt.strip().endswith(opening):
+            thinking.add(opening)
+    splitter = ToolCallStream(tool_names(tools), template.tool_call_tag) if tools else None
+    return ReplyStream(thinking, splitter)
 
 
 async def load_only_events(

@@ -15,13 +15,22 @@ from typing import Any
 
 from registry.modelserver.prompt.gotemplate import Budget, JsonValue, Template, TemplateError, parse
 from registry.modelserver.prompt.jinja import JinjaChatTemplate
+from registry.modelserver.prompt.thinking import thinking_tags
+from registry.modelserver.prompt.tool_stream import tool_call_tag
 
-__all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "tool_names"]
+__all__ = ["DEFAULT_TEMPLATE", "PromptTemplate", "TemplateError", "Think", "think_values", "tool_names"]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 _RESPONSE_MARK = "\x00RESPONSE\x00"
-#: The thinking keys Ollama always puts in a template's values (thinking is not requested here).
-_THINK_VALUES: dict[str, Any] = {"Think": False, "ThinkLevel": "", "IsThinkSet": False}
+#: A request's ``think``: absent (None), true/false, or a level ("low", "medium", "high").
+Think = bool | str | None
+
+
+def think_values(think: Think) -> dict[str, Any]:
+    """The thinking keys Ollama puts in a template's values: ``Think`` (true for true or a level),
+    ``ThinkLevel`` (the level; true is ``"medium"``) and ``IsThinkSet`` (the request said)."""
+    level = think if isinstance(think, str) else ("medium" if think is True else "")
+    return {"Think": bool(think), "ThinkLevel": level, "IsThinkSet": think is not None}
 
 
 #: Ollama's ``api.Tool`` struct: the zero value of each field a tool's JSON may leave out.
@@ -80,6 +89,8 @@ def _hf_message(m: dict[str, Any]) -> dict[str, Any]:
         out["name"] = m["tool_name"]
     if m.get("tool_call_id"):
         out["tool_call_id"] = m["tool_call_id"]
+    if m.get("thinking"):
+        out["reasoning_content"] = m["thinking"]
     return out
 
 
@@ -120,6 +131,23 @@ class PromptTemplate:
         return cls("go", source, go=parse(source))
 
     @property
+    def thinking_tags(self) -> tuple[str, str]:
+        """The tags around the model's thinking, ``("", "")`` when it has none: for a Go template
+        as Ollama infers them (:func:`thinking_tags`); a Jinja template that writes ``<think>`` and
+        ``</think>`` has those."""
+        if self.go is not None:
+            return thinking_tags(self.go.nodes)
+        if "<think>" in self.source and "</think>" in self.source:
+            return "<think>", "</think>"
+        return "", ""
+
+    @property
+    def tool_call_tag(self) -> str | None:
+        """The text a Go template writes before tool calls (:func:`tool_call_tag`); None for a
+        Jinja template (the usual markers are looked for)."""
+        return tool_call_tag(self.go.nodes) if self.go is not None else None
+
+    @property
     def uses_messages(self) -> bool:
         """True when the template iterates ``.Messages`` (or is Jinja)."""
         return self.kind == "jinja" or ".Messages" in self.source
@@ -129,10 +157,13 @@ class PromptTemplate:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         *,
+        think: Think = None,
         budget: Budget | None = None,
     ) -> str:
         """The prompt for a conversation, ending where the assistant's reply begins. A Go template
         renders within ``budget`` (default: a fresh :class:`Budget`), however many turns it takes.
+        ``think`` fills the template's thinking values (:func:`think_values`; a Jinja template gets
+        ``enable_thinking`` and ``reasoning_effort`` when it is set).
 
         Raises:
             TemplateError: rendering failed or went beyond its budget.
@@ -140,7 +171,7 @@ class PromptTemplate:
         budget = budget or Budget()
         if self.jinja is not None:
             try:
-                return self.jinja.render([_hf_message(m) for m in messages], tools=tools)
+                return self.jinja.render([_hf_message(m) for m in messages], tools=tools, think=think)
             except ValueError as err:
                 raise TemplateError(str(err)) from err
         assert self.go is not None
@@ -154,12 +185,14 @@ class PromptTemplate:
                 "Prompt": "",
                 "Response": "",
                 "Suffix": "",
-                **_THINK_VALUES,
+                **think_values(think),
             }
             return self.go.execute(data, budget)
-        return self._legacy(messages, system, go_tools, budget)
+        return self._legacy(messages, system, go_tools, budget, think_values(think))
 
-    def _legacy(self, messages: list[dict[str, Any]], system: str, tools: Any, budget: Budget) -> str:
+    def _legacy(
+        self, messages: list[dict[str, Any]], system: str, tools: Any, budget: Budget, thinks: dict[str, Any]
+    ) -> str:
         """Templates without ``.Messages``: one render per user turn (Ollama's collation)."""
         assert self.go is not None
         parts: list[str] = []
@@ -168,15 +201,27 @@ class PromptTemplate:
             role = m.get("role")
             if role == "user" or role == "tool":
                 if prompt is not None:
-                    parts.append(self._turn(system, prompt, "", tools, budget, cut=False))
+                    parts.append(self._turn(system, prompt, "", tools, budget, thinks, cut=False))
                 prompt = m.get("content", "")
             elif role == "assistant":
-                parts.append(self._turn(system, prompt or "", m.get("content", ""), tools, budget, cut=False))
+                parts.append(
+                    self._turn(system, prompt or "", m.get("content", ""), tools, budget, thinks, cut=False)
+                )
                 prompt = None
-        parts.append(self._turn(system, prompt or "", _RESPONSE_MARK, tools, budget, cut=True))
+        parts.append(self._turn(system, prompt or "", _RESPONSE_MARK, tools, budget, thinks, cut=True))
         return "".join(parts)
 
-    def _turn(self, system: str, prompt: str, response: str, tools: Any, budget: Budget, *, cut: bool) -> str:
+    def _turn(
+        self,
+        system: str,
+        prompt: str,
+        response: str,
+        tools: Any,
+        budget: Budget,
+        thinks: dict[str, Any],
+        *,
+        cut: bool,
+    ) -> str:
         assert self.go is not None
         text = self.go.execute(
             {
@@ -186,7 +231,7 @@ class PromptTemplate:
                 "Tools": tools,
                 "Messages": None,
                 "Suffix": "",
-                **_THINK_VALUES,
+                **thinks,
             },
             budget,
         )
@@ -198,7 +243,13 @@ class PromptTemplate:
         return text
 
     def render_generate(
-        self, prompt: str, *, system: str | None = None, suffix: str = "", budget: Budget | None = None
+        self,
+        prompt: str,
+        *,
+        system: str | None = None,
+        suffix: str = "",
+        think: Think = None,
+        budget: Budget | None = None,
     ) -> str:
         """The prompt for ``/api/generate`` (not raw), within ``budget`` as :meth:`render_chat`. With
         a prompt and a ``suffix`` a Go template gets only ``Prompt``, ``Suffix`` and ``Response``
@@ -210,14 +261,14 @@ class PromptTemplate:
         budget = budget or Budget()
         if self.go is not None and prompt and suffix:
             return self.go.execute(
-                {"Prompt": prompt, "Suffix": suffix, "Response": "", **_THINK_VALUES}, budget
+                {"Prompt": prompt, "Suffix": suffix, "Response": "", **think_values(think)}, budget
             )
         messages: list[dict[str, Any]] = []
         if system:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": prompt})
         if self.uses_messages:
-            return self.render_chat(messages, budget=budget)
+            return self.render_chat(messages, think=think, budget=budget)
         assert self.go is not None
         text = self.go.execute(
             {
@@ -227,7 +278,7 @@ class PromptTemplate:
                 "Suffix": suffix,
                 "Messages": None,
                 "Tools": None,
-                **_THINK_VALUES,
+                **think_values(think),
             },
             budget,
         )

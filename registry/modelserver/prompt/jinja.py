@@ -37,10 +37,23 @@ class JinjaChatTemplate:
         self._bos = bos_token
         self._eos = eos_token
 
-    def render(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None) -> str:
-        """The prompt for ``messages`` (OpenAI/HF shape) with the generation prompt added."""
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        think: bool | str | None = None,
+    ) -> str:
+        """The prompt for ``messages`` (OpenAI/HF shape) with the generation prompt added. A set
+        ``think`` is passed as ``enable_thinking`` (Qwen's name) and, when a level,
+        ``reasoning_effort``."""
         from jinja2 import TemplateError
 
+        extra: dict[str, Any] = {}
+        if think is not None:
+            extra["enable_thinking"] = bool(think)
+        if isinstance(think, str):
+            extra["reasoning_effort"] = think
         try:
             return str(
                 self._template.render(
@@ -49,6 +62,7 @@ class JinjaChatTemplate:
                     add_generation_prompt=True,
                     bos_token=self._bos,
                     eos_token=self._eos,
+                    **extra,
                 )
             )
         except TemplateError as err:

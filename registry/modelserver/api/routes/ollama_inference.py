@@ -14,7 +14,7 @@ from registry.modelserver.api.chat_request import chat_stream, check_messages
 from registry.modelserver.api.embed_request import check_dimensions, embed_input_list, embed_inputs
 from registry.modelserver.api.errors import read_json
 from registry.modelserver.api.generate_request import generate_stream
-from registry.modelserver.api.inference import prepare, render_pool_ctx, scheduler_of
+from registry.modelserver.api.inference import check_logprobs, prepare, render_pool_ctx, scheduler_of
 from registry.modelserver.api.json_body import body_field
 from registry.modelserver.api.model_lookup import model_name_field
 from registry.modelserver.api.streaming import respond_ndjson
@@ -25,20 +25,33 @@ __all__ = ["add_routes"]
 
 
 def _merge_generate(merged: dict[str, Any], event: dict[str, Any]) -> None:
+    """``stream: false``: the response, thinking and logprobs concatenated (as Ollama)."""
     text = merged.get("response", "") + event.get("response", "")
+    thinking = merged.get("thinking", "") + event.get("thinking", "")
+    logprobs = (merged.get("logprobs") or []) + (event.get("logprobs") or [])
     merged.update(event)
     merged["response"] = text
+    for key, value in (("thinking", thinking), ("logprobs", logprobs)):
+        if value:
+            merged[key] = value
 
 
 def _merge_chat(merged: dict[str, Any], event: dict[str, Any]) -> None:
+    """``stream: false``: content, thinking, tool calls and logprobs concatenated (as Ollama)."""
     message = merged.get("message") or {"role": "assistant", "content": ""}
     new = event.get("message") or {}
     content = message.get("content", "") + new.get("content", "")
+    thinking = message.get("thinking", "") + new.get("thinking", "")
     calls = (message.get("tool_calls") or []) + (new.get("tool_calls") or [])
+    logprobs = (merged.get("logprobs") or []) + (event.get("logprobs") or [])
     merged.update(event)
     merged["message"] = {"role": "assistant", "content": content}
+    if thinking:
+        merged["message"]["thinking"] = thinking
     if calls:
         merged["message"]["tool_calls"] = calls
+    if logprobs:
+        merged["logprobs"] = logprobs
 
 
 async def generate(request: web.Request) -> web.StreamResponse:
@@ -48,6 +61,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
     if body.get("raw") and (body.get("template") or body.get("system") or body.get("context")):
         raise errors.InvalidInput("raw mode does not support template, system, or context")
     body_field(body, "prompt", str)
+    check_logprobs(body)  # before the model is looked up, as Ollama
     prepared = await prepare(request, body, text, name)
     stream = body_field(body, "stream", bool, True) is not False
     return await respond_ndjson(
@@ -60,6 +74,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     text, name = model_name_field(body)
     messages = check_messages(body.get("messages"))
+    check_logprobs(body)  # before the model is looked up, as Ollama
     prepared = await prepare(request, body, text, name)
     stream = body_field(body, "stream", bool, True) is not False
     return await respond_ndjson(

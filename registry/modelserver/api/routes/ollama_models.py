@@ -13,6 +13,7 @@ from aiohttp import web
 from registry import errors
 from registry.modelserver.api import keys
 from registry.modelserver.api.errors import read_json
+from registry.modelserver.api.inference import model_capabilities
 from registry.modelserver.api.json_body import body_field
 from registry.modelserver.api.model_lookup import model_name_field, model_not_found
 from registry.store.library import Library
@@ -70,6 +71,7 @@ async def show(request: web.Request) -> web.Response:
     except errors.ModelNotFound:
         raise model_not_found(text) from None
     response = await asyncio.to_thread(show_response, info, verbose=bool(verbose))
+    response["capabilities"] = model_capabilities(info)  # thinking as Ollama infers it
     compat = await asyncio.to_thread(library.compat_status, info)
     if compat:
         response["compatibility"] = compat

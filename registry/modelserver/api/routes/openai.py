@@ -74,6 +74,35 @@ def _options(body: dict[str, Any], *, chat: bool) -> dict[str, Any]:
     return opts
 
 
+#: OpenAI's reasoning efforts as Ollama's ``think`` (``thinkFromReasoningEffort``).
+_EFFORTS: dict[str, bool | str] = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "max": "max",
+    "xhigh": "max",
+    "ultra": "max",
+}
+
+
+def _think(body: dict[str, Any]) -> bool | str | None:
+    """``reasoning.effort`` (first) or ``reasoning_effort`` as Ollama's ``think``; None when
+    neither is given (the model's default). Raises InvalidInput."""
+    effort = _object(body, "reasoning").get("effort")
+    if effort is None:
+        effort = body.get("reasoning_effort")
+    if effort in (None, ""):
+        return None
+    if not isinstance(effort, str) or effort not in _EFFORTS:
+        raise errors.InvalidInput(
+            f"invalid reasoning value: {json.dumps(effort)} (must be "
+            '"minimal", "low", "medium", "high", "xhigh", "ultra", "max", or "none")'
+        )
+    return _EFFORTS[effort]
+
+
 def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key)
     if value is None:
@@ -160,6 +189,9 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         }
         if m.get("tool_calls"):
             msg["tool_calls"] = _tool_calls(m["tool_calls"])
+        reasoning = m.get("reasoning", m.get("reasoning_content"))
+        if isinstance(reasoning, str) and reasoning:
+            msg["thinking"] = reasoning
         if isinstance(m.get("name"), str) and m["name"] and msg["role"] == "tool":
             msg["tool_name"] = m["name"]
         if isinstance(m.get("tool_call_id"), str) and m["tool_call_id"]:
@@ -227,6 +259,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         "options": _options(body, chat=True),
         "tools": check_tools(body.get("tools")),
         "format": _format(body),
+        "think": _think(body),
+        "logprobs": body.get("logprobs"),
+        "top_logprobs": body.get("top_logprobs"),
     }
     prepared = await prepare(request, internal, text, name)
     events = chat_stream(request, internal, prepared, messages)
@@ -235,19 +270,26 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if body.get("stream"):
         include_usage = bool(_object(body, "stream_options").get("include_usage"))
         return await _sse(request, _chat_chunks(events, base, include_usage))
-    content, final = "", {}
+    content, reasoning, final = "", "", {}
     calls: list[dict[str, Any]] = []
+    logprobs: list[dict[str, Any]] = []
     async for event in events:
         if event.get("done"):
             final = event
         content += event["message"].get("content", "")
+        reasoning += event["message"].get("thinking", "")
         calls += event["message"].get("tool_calls") or []
+        logprobs += event.get("logprobs") or []
     message: dict[str, Any] = {"role": "assistant", "content": content}
+    if reasoning:
+        message["reasoning"] = reasoning
     reason = "length" if final.get("done_reason") == "length" else "stop"
     if calls:
         message["tool_calls"] = _oai_tool_calls(calls)
         reason = "tool_calls"
-    choice = {"index": 0, "message": message, "finish_reason": reason}
+    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": reason}
+    if logprobs:
+        choice["logprobs"] = {"content": logprobs}
     return web.json_response(
         {**base, "object": "chat.completion", "choices": [choice], "usage": _usage(final)}
     )
@@ -256,6 +298,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 async def _chat_chunks(
     events: AsyncIterator[dict[str, Any]], base: dict[str, Any], include_usage: bool
 ) -> AsyncIterator[dict[str, Any]]:
+    """OpenAI's chunks for Ollama's chat events (``ToStreamChunks``): the role in the first delta,
+    ``reasoning`` in a chunk of its own before content or tool calls of the same event, tool calls
+    as ``delta.tool_calls`` (index, id, type, function name and JSON arguments) once each is
+    complete, a finish chunk with an empty delta, then the usage when asked."""
     first = True
     had_calls = False
     async for event in events:
@@ -268,14 +314,32 @@ async def _chat_chunks(
             if include_usage:
                 yield {**chunk, "choices": [], "usage": _usage(event)}
             return
-        delta: dict[str, Any] = {"content": event["message"].get("content", "")}
-        if first:
-            delta["role"] = "assistant"
-            first = False
-        if event["message"].get("tool_calls"):
-            had_calls = True
-            delta["tool_calls"] = _oai_tool_calls(event["message"]["tool_calls"])
-        yield {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        message = event["message"]
+        logprobs = {"content": event["logprobs"]} if event.get("logprobs") else None
+        deltas: list[dict[str, Any]] = []
+        content = message.get("content", "")
+        calls = message.get("tool_calls")
+        if message.get("thinking"):  # alone, or in a chunk of its own before content or calls
+            mixed = bool(content or calls)
+            deltas.append(
+                {"reasoning": message["thinking"]}
+                if mixed
+                else {"content": "", "reasoning": message["thinking"]}
+            )
+        if not deltas or content or calls:
+            delta: dict[str, Any] = {"content": content}
+            if calls:
+                had_calls = True
+                delta["tool_calls"] = _oai_tool_calls(calls)
+            deltas.append(delta)
+        for delta in deltas:
+            if first:
+                delta["role"] = "assistant"
+                first = False
+            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": None}
+            if logprobs is not None:
+                choice["logprobs"], logprobs = logprobs, None
+            yield {**chunk, "choices": [choice]}
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
@@ -292,6 +356,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
         "prompt": prompt,
         "suffix": body.get("suffix") or "",
         "raw": False,
+        **_completion_logprobs(body.get("logprobs")),
     }
     prepared = await prepare(request, internal, text, name)
     events = generate_stream(request, internal, prepared)
@@ -305,13 +370,42 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if body.get("stream"):
         return await _sse(request, _completion_chunks(events, base))
     out, final = "", {}
+    logprobs: list[dict[str, Any]] = []
     async for event in events:
         out += event.get("response", "")
+        logprobs += event.get("logprobs") or []
         if event.get("done"):
             final = event
     reason = "length" if final.get("done_reason") == "length" else "stop"
-    choice = {"index": 0, "text": out, "logprobs": None, "finish_reason": reason}
+    choice = {"index": 0, "text": out, "logprobs": _legacy_logprobs(logprobs), "finish_reason": reason}
     return web.json_response({**base, "choices": [choice], "usage": _usage(final)})
+
+
+def _completion_logprobs(value: Any) -> dict[str, Any]:
+    """``/v1/completions``' ``logprobs`` (an integer, 0..20: that many alternatives; OpenAI allows
+    at most 5, Ollama 20) as Ollama's ``logprobs``/``top_logprobs``. Raises InvalidInput."""
+    if value is None:
+        return {}
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+        raise errors.InvalidInput("logprobs must be an integer between 0 and 20")
+    return {"logprobs": True, "top_logprobs": value}
+
+
+def _legacy_logprobs(logprobs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """OpenAI's legacy completion ``logprobs`` (``tokens``, ``token_logprobs``, ``top_logprobs``
+    as token-to-logprob maps, ``text_offset``) from Ollama's per-token list; None when empty."""
+    if not logprobs:
+        return None
+    offsets, at = [], 0
+    for lp in logprobs:
+        offsets.append(at)
+        at += len(lp["token"])
+    return {
+        "tokens": [lp["token"] for lp in logprobs],
+        "token_logprobs": [lp["logprob"] for lp in logprobs],
+        "top_logprobs": [{t["token"]: t["logprob"] for t in lp.get("top_logprobs") or []} for lp in logprobs],
+        "text_offset": offsets,
+    }
 
 
 async def _completion_chunks(
@@ -324,7 +418,12 @@ async def _completion_chunks(
         yield {
             **base,
             "choices": [
-                {"index": 0, "text": event.get("response", ""), "logprobs": None, "finish_reason": reason}
+                {
+                    "index": 0,
+                    "text": event.get("response", ""),
+                    "logprobs": _legacy_logprobs(event.get("logprobs") or []),
+                    "finish_reason": reason,
+                }
             ],
         }
 
