@@ -55,10 +55,19 @@ def _sdist() -> Path:
     return found[0]
 
 
+def _runs(binary: str) -> bool:
+    """Whether the program starts (a dynamically linked one whose libraries are gone does not)."""
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, timeout=60, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
 def find_or_build() -> Path:
     """The llama-server binary (built from the sdist when needed). Raises :class:`Missing`."""
     for candidate in (os.environ.get("LLAMA_SERVER"), shutil.which("llama-server"), str(BUILT)):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK) and _runs(candidate):
             return Path(candidate)
     sdist = _sdist()
     for tool in ("cmake", "c++"):
@@ -70,13 +79,22 @@ def find_or_build() -> Path:
         source = next(Path(tmp).glob("*/vendor/llama.cpp"))
         build = Path(tmp) / "build"
         subprocess.run(
-            ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_CURL=OFF"],
+            [
+                "cmake",
+                "-S",
+                str(source),
+                "-B",
+                str(build),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DLLAMA_CURL=OFF",
+                "-DBUILD_SHARED_LIBS=OFF",  # one self-contained binary: the build tree is deleted
+            ],
             check=True,
         )
         jobs = str(os.cpu_count() or 1)
         subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs], check=True)
         CACHE.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(next(build.rglob("llama-server")), BUILT)
+        shutil.copy2(build / "bin" / "llama-server", BUILT)
     return BUILT
 
 
