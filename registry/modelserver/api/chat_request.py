@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from registry import errors
+from registry.modelserver.api.images import check_image, place_images
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
@@ -21,9 +22,9 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
-    refuse_images,
     render_prompt,
     require_capabilities,
+    require_vision,
     scheduler_of,
 )
 from registry.modelserver.prompt import ToolCallStream, tool_names
@@ -111,7 +112,10 @@ async def chat_stream(
     fmt = check_format(body.get("format"))
     require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
     if any(m.get("images") for m in messages):
-        refuse_images(prepared)
+        require_vision(prepared)
+        for i, m in enumerate(messages):
+            for j, image in enumerate(m.get("images") or []):
+                check_image(image, f"invalid message {i}: image {j}")
     if not messages:
         async for event in load_only_events(
             request, prepared, {"message": {"role": "assistant", "content": ""}}
@@ -119,12 +123,12 @@ async def chat_stream(
             yield event
         return
     async with scheduler_of(request).lease(prepared.spec) as lease:
-        conversation = chat_messages(prepared, messages)
+        conversation, images = place_images(chat_messages(prepared, messages))
         prompt = await render_prompt(
             request, lambda: model_template(prepared, lease).render_chat(conversation, tools)
         )
         splitter = ToolCallStream(tool_names(tools)) if tools else None
-        async for event in completion_events(request, lease, prompt, prepared.options, fmt):
+        async for event in completion_events(request, lease, prompt, prepared.options, fmt, images=images):
             if not event.get("done"):
                 text = event["content"] if splitter is None else splitter.feed(event["content"])
                 if text or splitter is None:

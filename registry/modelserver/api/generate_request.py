@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from registry.modelserver.api.images import check_image, has_markers, place_images
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
@@ -18,9 +19,9 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
-    refuse_images,
     render_prompt,
     require_capabilities,
+    require_vision,
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
@@ -41,12 +42,19 @@ async def generate_stream(
     fmt = check_format(body.get("format"))
     suffix = body_field(body, "suffix", str, "")
     require_capabilities(prepared, think=check_think(body.get("think")), insert=bool(suffix))
-    if body_field(body, "images", list):
-        refuse_images(prepared)
+    images = body_field(body, "images", list) or []
+    if images:
+        require_vision(prepared)
+        images = [check_image(image, f"invalid image {i}") for i, image in enumerate(images)]
     if not prompt:
         async for event in load_only_events(request, prepared, {"response": ""}):
             yield event
         return
+    placed: list[dict[str, Any]] = []
+    if images:  # Ollama: the prompt is one user message carrying the images
+        marked, placed = place_images([{"role": "user", "content": prompt, "images": images}])
+        if not raw or not has_markers(prompt):
+            prompt = str(marked[0]["content"])
     system = body_field(body, "system", str) or prepared.info.system
     template_src = body_field(body, "template", str)
     text = prompt
@@ -70,7 +78,7 @@ async def generate_stream(
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
         async for event in completion_events(
-            request, lease, text, prepared.options, fmt, want_context=not raw
+            request, lease, text, prepared.options, fmt, want_context=not raw, images=placed
         ):
             yield _generate_event(prepared, lease, event, raw=raw, started=started)
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import web
 
@@ -43,10 +43,10 @@ __all__ = [
     "model_template",
     "normalize",
     "prepare",
-    "refuse_images",
     "render_pool_ctx",
     "render_prompt",
     "require_capabilities",
+    "require_vision",
     "scheduler_of",
 ]
 
@@ -254,8 +254,10 @@ async def completion_events(
     fmt: Any,
     *,
     want_context: bool = False,
+    images: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """The runner's events for one completion; stops quietly when the client goes away.
+    ``images`` (``{"id", "data"}``) go where the prompt says ``[img-<id>]``.
 
     Raises:
         InvalidInput: the runner rejected the request.
@@ -267,6 +269,7 @@ async def completion_events(
         options=sampling,
         format=fmt if fmt not in ("", None) else None,
         want_context=want_context,
+        images=tuple(images or ()),
     )
     stream = lease.runner.completion(creq)
     try:
@@ -313,15 +316,13 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
     }
 
 
-def refuse_images(prepared: Prepared) -> NoReturn:
-    """Refuse a request that carries images: 400 when the model has no vision projector, else 501
-    (this server does not run vision inference yet; also for a monolithic blob whose vision tower
-    is inside the GGUF, as Ollama's gemma3). Always raises."""
+def require_vision(prepared: Prepared) -> None:
+    """Refuse images for a model that cannot see them (400, naming the model): one with no
+    vision projector (a projector layer, or a vision tower inside its GGUF)."""
     if "vision" not in capabilities(prepared.info):
         raise errors.InvalidInput(
             f"model '{prepared.name}' does not support images: it has no vision projector"
         )
-    raise errors.Unsupported("images are not supported by this server yet")
 
 
 _THINK_LEVELS = ("high", "medium", "low")
