@@ -250,6 +250,7 @@ def modelfile_of(info: ModelInfo) -> str:
         from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
         short_name=info.row.name.display_shortest,
         adapters=[str(p) for p in info.adapter_paths],
+        projectors=[str(p) for p in info.projector_paths],
         template=info.template,
         system=info.system,
         parameters=info.parameters,

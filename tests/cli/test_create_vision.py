@@ -1,0 +1,68 @@
+"""A vision model made with ``ollama-py create`` from a Modelfile with two FROM lines (a GGUF and an
+mmproj GGUF, as Ollama allows), against a real ``ollama-py serve``: the projector becomes a
+projector layer, ``show`` reports ``vision`` and writes the projector back as a second FROM, and the
+official client's images reach the model through the server and its runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import ollama
+import pytest
+
+from tests.support.serve_process import ServeProcess, cli, cli_env, free_port
+from tests.support.vision_gguf import IMAGE_TOKENS, write_gemma3_projector, write_png
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    host = f"127.0.0.1:{free_port()}"
+    env = cli_env(tmp_path / "store", tmp_path / "home", OLLAMA_HOST=host)
+    server = ServeProcess(env)
+    try:
+        assert server.listening, server.text()
+        yield env, host
+    finally:
+        server.stop()
+
+
+def test_create_with_two_from_lines_makes_a_vision_model(
+    served: tuple[dict[str, str], str], tmp_path: Path, tiny_gguf: Path
+) -> None:
+    env, host = served
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(tiny_gguf, work / "text.gguf")
+    write_gemma3_projector(work / "mmproj.gguf", text_embd=64)
+    modelfile = work / "Modelfile"
+    modelfile.write_text("FROM ./text.gguf\nFROM ./mmproj.gguf\nPARAMETER num_predict 3\n")
+
+    created = cli(env, "create", "seer", "-f", str(modelfile))
+    assert created.returncode == 0, created.stderr
+    shown = cli(env, "show", "seer")
+    assert shown.returncode == 0 and "vision" in shown.stdout, shown.stdout + shown.stderr
+    text = cli(env, "show", "seer", "--modelfile")
+    froms = [line for line in text.stdout.splitlines() if line.startswith("FROM ")]
+    assert len(froms) == 2, text.stdout
+
+    client = ollama.Client(host=f"http://{host}")
+    details = client.show("seer")
+    assert details.capabilities is not None and "vision" in details.capabilities
+    question = {"role": "user", "content": "what is in the picture"}
+    plain = client.chat(model="seer", messages=[question], options={"seed": 1})
+    seen = client.chat(
+        model="seer", messages=[{**question, "images": [write_png(32, 32)]}], options={"seed": 1}
+    )
+    assert plain.prompt_eval_count is not None and seen.prompt_eval_count is not None
+    assert seen.prompt_eval_count >= plain.prompt_eval_count + IMAGE_TOKENS
+
+    # show --modelfile's two FROM lines (blob paths) create the same model again
+    again = work / "Modelfile.shown"
+    again.write_text(text.stdout)
+    recreated = cli(env, "create", "seer-copy", "-f", str(again))
+    assert recreated.returncode == 0, recreated.stderr
+    assert "vision" in (client.show("seer-copy").capabilities or [])
