@@ -27,6 +27,7 @@ from registry.modelserver.api import keys
 from registry.modelserver.api.model_lookup import model_not_found
 from registry.modelserver.prompt import PromptTemplate, TemplateError
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
+from registry.oci import mediatypes as mt
 from registry.oci.name import ModelName
 from registry.store.library import Library
 from registry.store.library.model_info import ModelInfo, capabilities
@@ -73,6 +74,8 @@ class Prepared:
     info: ModelInfo
     spec: ModelSpec
     options: dict[str, Any]
+    vision_refusal: str | None = None
+    """Why the model's embedded vision tower cannot be used (it then runs text-only)."""
 
 
 def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[str, Any]:
@@ -110,6 +113,7 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         )
     options = _checked_options(info.parameters, body.get("options"))
     weights = await _runnable_weights(library, info, text)
+    projectors, vision_refusal = await _runnable_projectors(library, info)
     scheduler = scheduler_of(request)
     shape = await _weights_shape(scheduler, weights)
     spec = ModelSpec(
@@ -119,13 +123,42 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         details=info.details,
         weights=weights,
         adapters=info.adapter_paths,
-        projectors=info.projector_paths,
+        projectors=projectors,
         settings=_load_settings(request.app[keys.SETTINGS], shape, options),
     )
     spec = scheduler.with_parallel(spec, shape)
     if shape is not None:
         scheduler.check_memory(spec, shape)
-    return Prepared(text, info, replace(spec, keep_alive=_keep_alive(body.get("keep_alive"))), options)
+    spec = replace(spec, keep_alive=_keep_alive(body.get("keep_alive")))
+    return Prepared(text, info, spec, options, vision_refusal)
+
+
+async def _runnable_projectors(library: Library, info: ModelInfo) -> tuple[tuple[Path, ...], str | None]:
+    """The projector files the runner loads, and why an embedded vision tower cannot be used.
+
+    Projector layers go through the compatibility layer like weights (a LLaVA projector without
+    a type gets one). A model without projector layers whose weights blob holds a vision tower
+    (Ollama's monolithic Gemma 3, Qwen 2.5-VL) gets that tower extracted as an mmproj (see
+    :mod:`registry.ggufcompat.projectors`), or a refusal that requests with images are given.
+    """
+    digests = [layer.digest for layer in info.manifest.layers if layer.media_type == mt.OLLAMA_PROJECTOR]
+    paths: list[Path] = []
+    for digest, path in zip(digests, info.projector_paths, strict=False):
+        try:
+            paths.append((await asyncio.to_thread(library.runnable_weights, digest)).path)
+        except (errors.Unsupported, errors.InvalidWeights):
+            paths.append(path)  # the runner loads it as it is and says why it cannot
+    if paths or info.model_digest is None:
+        return tuple(paths), None
+    try:
+        embedded = await asyncio.to_thread(library.runnable_projector, info.model_digest)
+    except errors.InvalidWeights:
+        return (), None
+    if embedded is None:
+        return (), None
+    if embedded.path is None:
+        return (), embedded.refusal
+    return (embedded.path,), None
 
 
 async def _runnable_weights(library: Library, info: ModelInfo, text: str) -> Path:
@@ -318,10 +351,16 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
 
 def require_vision(prepared: Prepared) -> None:
     """Refuse images for a model that cannot see them (400, naming the model): one with no
-    vision projector (a projector layer, or a vision tower inside its GGUF)."""
-    if "vision" not in capabilities(prepared.info):
+    vision projector (a projector layer, or a vision tower inside its GGUF), or whose embedded
+    tower cannot be extracted (the reason is given)."""
+    embedded = bool(prepared.spec.projectors) or prepared.vision_refusal is not None
+    if not embedded and "vision" not in capabilities(prepared.info):
         raise errors.InvalidInput(
             f"model '{prepared.name}' does not support images: it has no vision projector"
+        )
+    if prepared.vision_refusal is not None and not prepared.spec.projectors:
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' cannot take images here: {prepared.vision_refusal}"
         )
 
 

@@ -219,16 +219,17 @@ def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
     }
 
 
-def capabilities(info: ModelInfo) -> list[str]:
+def capabilities(info: ModelInfo, model_info: dict[str, Any] | None = None) -> list[str]:
     """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
     them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
     ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
     encoder, ``thinking`` from ``.Thinking`` (where Ollama finds the thinking tags) or the gpt-oss
-    family."""
+    family. ``model_info`` (the GGUF's keys, read by the caller) stands in for a config that does
+    not record them (a pulled Ollama model's config)."""
     recorded = info.config.get("capabilities")
     if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
         return list(recorded)
-    gguf_kv = info.config.get("model_info")
+    gguf_kv = info.config.get("model_info") or model_info
     kv: dict[str, Any] = gguf_kv if isinstance(gguf_kv, dict) else {}
     arch = kv.get("general.architecture", "")
     caps = ["embedding"] if kv.get(f"{arch}.pooling_type") else ["completion"]
@@ -277,7 +278,7 @@ def show_response(info: ModelInfo) -> dict[str, Any]:
         "details": info.details,
         "messages": list(info.messages),
         "model_info": model_info,
-        "capabilities": capabilities(info),
+        "capabilities": capabilities(info, model_info),
         "modified_at": rfc3339(info.row.modified_at),
     }
 

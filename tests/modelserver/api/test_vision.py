@@ -166,3 +166,38 @@ def test_images_are_placed_as_ollama_places_them() -> None:
         "compare [img-2] with the others",
     ]
     assert images == [{"id": 0, "data": "a"}, {"id": 1, "data": "b"}, {"id": 2, "data": "c"}]
+
+
+async def test_monolithic_ollama_gemma3_takes_images(
+    library: Library, make_client: Any, tmp_path: Path
+) -> None:
+    """Ollama's Gemma 3 blob with its vision tower inside: the tower is extracted once into the
+    store's compat cache as an mmproj and loaded with the translated text model; prune removes
+    both translations when the model is gone."""
+    from registry.oci.name import ModelName
+    from tests.support.ollama_gguf import GEMMA3_VISION_IMAGE_TOKENS, write_ollama_gemma3_vision
+
+    add_gguf_model(library, "gemma3-seer", write_ollama_gemma3_vision(tmp_path / "blob.gguf"))
+    server = await make_client(library)
+    resp = await server.post("/api/show", json={"model": "gemma3-seer"})
+    assert "vision" in (await resp.json())["capabilities"]
+    oc = ollama.Client(host=_url(server))
+    question = {"role": "user", "content": "what is this"}
+
+    def calls() -> tuple[Any, Any]:
+        plain = oc.chat(model="gemma3-seer", messages=[question], options={"num_predict": 3, "seed": 1})
+        seen = oc.chat(
+            model="gemma3-seer",
+            messages=[{**question, "images": [PNG]}],
+            options={"num_predict": 3, "seed": 1},
+        )
+        return plain, seen
+
+    plain, seen = await asyncio.to_thread(calls)
+    assert seen.prompt_eval_count >= plain.prompt_eval_count + GEMMA3_VISION_IMAGE_TOKENS
+    compat = sorted(p.name for p in (library.layout.compat_dir).glob("*.gguf"))
+    assert len(compat) == 2 and sum(name.endswith(".mmproj.gguf") for name in compat) == 1
+    await server.post("/api/generate", json={"model": "gemma3-seer", "keep_alive": 0})
+    library.remove(ModelName.parse("gemma3-seer"))
+    await asyncio.to_thread(library.prune, grace_seconds=0)
+    assert not list(library.layout.compat_dir.glob("*.gguf"))
