@@ -201,3 +201,25 @@ async def test_monolithic_ollama_gemma3_takes_images(
     library.remove(ModelName.parse("gemma3-seer"))
     await asyncio.to_thread(library.prune, grace_seconds=0)
     assert not list(library.layout.compat_dir.glob("*.gguf"))
+
+
+async def test_a_tower_that_needs_a_repack_gets_the_reason(
+    library: Library, make_client: Any, tmp_path: Path
+) -> None:
+    """Ollama's monolithic Mistral 3 blob: its vision tower needs a tensor repack that only
+    Ollama's patched llama.cpp does, so images are refused with that reason (the text runs)."""
+    from tests.support.ollama_gguf import write_ollama_llama_like
+
+    blob = write_ollama_llama_like(
+        tmp_path / "mistral3.gguf",
+        arch="mistral3",
+        keys={"mistral3.rope.scaling.beta_fast": 32.0, "mistral3.rope.scaling.beta_slow": 1.0},
+    )
+    add_gguf_model(library, "mistral-seer", blob)
+    server = await make_client(library)
+    resp = await server.post(
+        "/api/chat",
+        json={"model": "mistral-seer", "messages": [{"role": "user", "content": "x", "images": [PNG_B64]}]},
+    )
+    error = (await resp.json())["error"]
+    assert resp.status == 400 and "RoPE permutation" in error and "text-only" in error
