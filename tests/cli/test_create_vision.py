@@ -1,7 +1,8 @@
 """A vision model made with ``ollama-py create`` from a Modelfile with two FROM lines (a GGUF and an
 mmproj GGUF, as Ollama allows), against a real ``ollama-py serve``: the projector becomes a
 projector layer, ``show`` reports ``vision`` and writes the projector back as a second FROM, and the
-official client's images reach the model through the server and its runner."""
+official client's images reach the model through the server and its runner. Pushed to a registry
+and pulled into another store, the model keeps its projector layer and still sees."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import ollama
 import pytest
 
+from tests.support.registry_process import RegistryProcess
 from tests.support.serve_process import ServeProcess, cli, cli_env, free_port
 from tests.support.vision_gguf import IMAGE_TOKENS, write_gemma3_projector, write_png
 
@@ -66,3 +68,38 @@ def test_create_with_two_from_lines_makes_a_vision_model(
     recreated = cli(env, "create", "seer-copy", "-f", str(again))
     assert recreated.returncode == 0, recreated.stderr
     assert "vision" in (client.show("seer-copy").capabilities or [])
+
+
+def test_a_pulled_vision_model_keeps_its_projector(tmp_path: Path, tiny_gguf: Path) -> None:
+    registry = RegistryProcess("--root", str(tmp_path / "registry-data"))
+    try:
+        model = f"{registry.url.removeprefix('http://')}/library/seer:latest"
+        shutil.copy(tiny_gguf, tmp_path / "text.gguf")
+        write_gemma3_projector(tmp_path / "mmproj.gguf", text_embd=64)
+        (tmp_path / "Modelfile").write_text("FROM ./text.gguf\nFROM ./mmproj.gguf\n")
+        author = cli_env(tmp_path / "author-store", tmp_path / "home")
+        created = cli(author, "create", model, "-f", str(tmp_path / "Modelfile"))
+        assert created.returncode == 0, created.stderr
+        pushed = cli(author, "push", "--insecure", model)
+        assert pushed.returncode == 0, pushed.stderr
+
+        host = f"127.0.0.1:{free_port()}"
+        user = cli_env(tmp_path / "user-store", tmp_path / "home", OLLAMA_HOST=host)
+        pulled = cli(user, "pull", "--insecure", model)
+        assert pulled.returncode == 0, pulled.stderr
+        server = ServeProcess(user)
+        try:
+            assert server.listening, server.text()
+            client = ollama.Client(host=f"http://{host}")
+            assert "vision" in (client.show(model).capabilities or [])
+            question = {"role": "user", "content": "what is this", "images": [write_png(16, 16)]}
+            reply = client.chat(model=model, messages=[question], options={"num_predict": 2})
+            plain = client.chat(
+                model=model, messages=[{**question, "images": []}], options={"num_predict": 2}
+            )
+            assert reply.prompt_eval_count is not None and plain.prompt_eval_count is not None
+            assert reply.prompt_eval_count >= plain.prompt_eval_count + IMAGE_TOKENS
+        finally:
+            server.stop()
+    finally:
+        registry.stop()
