@@ -47,6 +47,14 @@ def test_create_with_two_from_lines_makes_a_vision_model(
     assert created.returncode == 0, created.stderr
     shown = cli(env, "show", "seer")
     assert shown.returncode == 0 and "vision" in shown.stdout, shown.stdout + shown.stderr
+    projector = shown.stdout[shown.stdout.index("  Projector") :].splitlines()[1:5]
+    assert [line.split()[0] for line in projector] == [
+        "architecture",
+        "parameters",
+        "embedding",
+        "dimensions",
+    ]
+    assert projector[0].split()[-1] == "clip" and projector[3].split()[-1] == "64", shown.stdout
     text = cli(env, "show", "seer", "--modelfile")
     froms = [line for line in text.stdout.splitlines() if line.startswith("FROM ")]
     assert len(froms) == 2, text.stdout

@@ -280,7 +280,13 @@ def show_response(info: ModelInfo) -> dict[str, Any]:
         "model_info": model_info,
         "capabilities": capabilities(info, model_info),
         "modified_at": rfc3339(info.row.modified_at),
+        **({"projector_info": projector} if (projector := _projector_info(info)) else {}),
     }
+
+
+def _projector_info(info: ModelInfo) -> dict[str, Any]:
+    """The first projector's GGUF keys (Ollama's ``projector_info``); ``{}`` when none."""
+    return _gguf_model_info(info.projector_paths[0]) if info.projector_paths else {}
 
 
 def _gguf_model_info(path: Path | None) -> dict[str, Any]:

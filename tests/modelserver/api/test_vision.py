@@ -57,8 +57,11 @@ async def test_show_reports_vision(vision: Library, make_client: Any) -> None:
     shown = {}
     for name in ("tiny-vision", "tiny"):
         resp = await server.post("/api/show", json={"model": name})
-        shown[name] = (await resp.json())["capabilities"]
-    assert "vision" in shown["tiny-vision"] and "vision" not in shown["tiny"]
+        shown[name] = await resp.json()
+    assert "vision" in shown["tiny-vision"]["capabilities"] and "vision" not in shown["tiny"]["capabilities"]
+    projector = shown["tiny-vision"]["projector_info"]
+    assert projector["general.architecture"] == "clip" and projector["clip.vision.projection_dim"] == 64
+    assert "projector_info" not in shown["tiny"]
 
 
 async def test_ollama_client_sends_images(vision: Library, make_client: Any) -> None:
