@@ -111,3 +111,59 @@ def test_a_pulled_vision_model_keeps_its_projector(tmp_path: Path, tiny_gguf: Pa
             server.stop()
     finally:
         registry.stop()
+
+
+def _prompt_count(stderr: str) -> int:
+    line = next(line for line in stderr.splitlines() if line.startswith("prompt eval count:"))
+    return int(line.split()[3])
+
+
+def test_run_sends_image_paths_in_the_prompt(
+    served: tuple[dict[str, str], str], tmp_path: Path, tiny_gguf: Path
+) -> None:
+    """As Ollama's CLI: for a model that can see, an image path in the prompt (one-shot or in the
+    REPL, where a line may start with the path) is read, taken out of the text and sent."""
+    import sys
+
+    import pexpect
+
+    from tests.support.checkout_env import ROOT
+
+    env, _ = served
+    shutil.copy(tiny_gguf, tmp_path / "text.gguf")
+    write_gemma3_projector(tmp_path / "mmproj.gguf", text_embd=64)
+    (tmp_path / "Modelfile").write_text("FROM ./text.gguf\nFROM ./mmproj.gguf\nPARAMETER num_predict 2\n")
+    assert cli(env, "create", "seer", "-f", str(tmp_path / "Modelfile")).returncode == 0
+    picture = tmp_path / "my picture.png"
+    picture.write_bytes(write_png(20, 20))
+    escaped = str(picture).replace(" ", "\\ ")
+
+    plain = cli(env, "run", "seer", "--verbose", "what is this")
+    seen = cli(env, "run", "seer", "--verbose", f"what is this {escaped}")
+    assert plain.returncode == 0 and seen.returncode == 0, plain.stderr + seen.stderr
+    assert f"Added image '{picture}'" in seen.stderr
+    assert _prompt_count(seen.stderr) >= _prompt_count(plain.stderr) + IMAGE_TOKENS
+    missing = cli(env, "run", "seer", "--verbose", "what is this /no/such/file.png")
+    assert missing.returncode == 0 and "Added image" not in missing.stderr  # stays text, as Ollama
+    not_image = tmp_path / "fake.png"
+    not_image.write_text("hello")
+    refused = cli(env, "run", "seer", f"look at {not_image}")
+    assert refused.returncode != 0 and "not an image" in refused.stderr
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "registry.cli.main", "run", "seer"],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+    )
+    try:
+        child.expect_exact(">>> ")
+        child.sendline(f"{escaped} what is this")
+        child.expect_exact(f"Added image '{picture}'")
+        child.expect_exact(">>> ")
+        child.sendline("/bye")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
