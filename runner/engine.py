@@ -435,7 +435,7 @@ class Engine:
             "eval_count": len(job.generated),
             "eval_duration": int((now - prompt_done) * 1e9),
         }
-        if job.want_context:
-            final["context"] = job.tokens + job.generated
+        if job.want_context:  # an image's placeholders are no token ids: the context leaves them out
+            final["context"] = [t for t in job.tokens if t >= 0] + job.generated
         job.emit(final)
         self._release(slot)

@@ -41,8 +41,10 @@ class ProjectorError(RuntimeError):
 
 
 def image_placeholder(data: bytes) -> int:
-    """The (negative) id that stands for ``data``'s image tokens in a slot's token list."""
-    return -1 - (int.from_bytes(hashlib.sha256(data).digest()[:4], "little") & 0x3FFFFFFF)
+    """The (negative) id that stands for ``data``'s image tokens in a slot's token list. It never
+    reaches llama.cpp (images are evaluated from their chunks), so it may use 63 bits of the
+    image's hash: two different images at one place never share a cached prefix."""
+    return -1 - (int.from_bytes(hashlib.sha256(data).digest()[:8], "little") >> 1)
 
 
 @dataclass(eq=False)

@@ -4,6 +4,7 @@ and bad images, markers or projectors are refused with a message."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -75,6 +76,26 @@ async def test_a_seed_makes_image_prompts_deterministic(runner: RunnerProcess) -
     await _complete(runner, **{**request, "options": {"num_predict": 2}})  # cached, unseeded
     second, _ = await _complete(runner, **request)
     assert first == second
+
+
+async def test_two_slots_see_different_images_at_once(runner: RunnerProcess) -> None:
+    async def ask(image: str) -> dict[str, Any]:
+        _, final = await _complete(
+            runner,
+            prompt="[img-0] the cat is",
+            options={"num_predict": 4},
+            images=({"id": 0, "data": image},),
+            want_context=True,
+        )
+        return final
+
+    first, second = await asyncio.gather(ask(PNG), ask(OTHER_PNG))
+    assert first["done"] and second["done"]
+    assert first["prompt_eval_count"] == second["prompt_eval_count"]
+    # the context holds token ids only (an image is no token), so it can be sent back
+    assert all(0 <= t < runner.info["n_vocab"] for t in first["context"])
+    detok = await runner.call("/detokenize", {"tokens": first["context"]})
+    assert "the cat is" in detok["content"]
 
 
 @pytest.mark.parametrize(
