@@ -81,7 +81,24 @@ class MediaPrompt:
             self._chunks = None
 
 
+#: The libmtmd bindings the runner calls (llama-cpp-python 0.3.36 has them all; older releases
+#: lack some or bind them with other signatures).
+_NEEDED = (
+    "mtmd_init_from_file",
+    "mtmd_helper_bitmap_init_from_buf",
+    "mtmd_tokenize",
+    "mtmd_input_chunk_get_n_pos",
+    "mtmd_helper_eval_chunk_single",
+    "mtmd_helper_log_set",
+)
+
+
 def _mtmd() -> Any:
+    """``llama_cpp.mtmd_cpp``, checked.
+
+    Raises:
+        ProjectorError: libmtmd was not built, or the bindings are too old.
+    """
     try:
         from llama_cpp import mtmd_cpp
     except (ImportError, OSError, FileNotFoundError, RuntimeError) as err:
@@ -89,6 +106,13 @@ def _mtmd() -> Any:
             "this llama-cpp-python was built without libmtmd (the multimodal library), so vision "
             f"models cannot load: {err}; reinstall it with CMAKE_ARGS=-DLLAVA_BUILD=ON"
         ) from err
+    missing = [name for name in _NEEDED if not hasattr(mtmd_cpp, name)]
+    if missing:
+        version = getattr(llama_cpp, "__version__", "?")
+        raise ProjectorError(
+            f"llama-cpp-python {version} lacks the libmtmd bindings vision needs ({', '.join(missing)}): "
+            "upgrade it (0.3.36 is tested)"
+        )
     return mtmd_cpp
 
 
@@ -124,9 +148,8 @@ class Projector:
                 "projector type, or one made for another model: its embedding size must match)"
             )
         self.ctx = ctx
-        self.marker = mtmd.mtmd_default_marker()
-        if isinstance(self.marker, str):
-            self.marker = self.marker.encode()
+        marker = mtmd.mtmd_default_marker()
+        self.marker: bytes = marker.encode() if isinstance(marker, str) else bytes(marker)
         if not mtmd.mtmd_support_vision(ctx):
             mtmd.mtmd_free(ctx)
             raise ProjectorError(
@@ -142,7 +165,7 @@ class Projector:
         """
         mtmd = self._mtmd
         order: list[bytes] = []
-        marker = bytes(self.marker).decode()
+        marker = self.marker.decode()
 
         def swap(match: re.Match[str]) -> str:
             index = int(match.group(1))
