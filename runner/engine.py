@@ -23,6 +23,7 @@ from runner.cpu import physical_cores
 from runner.engine_grammar import grammar_for_format
 from runner.engine_jobs import Emit, Job, PromptTooLong, Slot, common_prefix
 from runner.engine_logprobs import log_softmax, token_logprob
+from runner.engine_media import MediaPrompt, decode_images
 from runner.engine_model import LoadedModel
 from runner.engine_sampling import Sampler, StopText, check_grammar, sampling_options
 from runner.protocol import MAX_PREDICT_PER_CTX, CompletionRequest, LoadOptions
@@ -51,7 +52,10 @@ class Engine:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = self.num_ctx * self.parallel
         params.n_batch = self.n_batch
-        params.n_ubatch = min(self.n_batch, 512)
+        # An image's embeddings are decoded in one micro-batch (Gemma 3 attends to them
+        # non-causally), so a vision model's micro-batch is its whole batch.
+        self.n_ubatch = self.n_batch if model.projector is not None else min(self.n_batch, 512)
+        params.n_ubatch = self.n_ubatch
         params.n_seq_max = self.parallel
         params.n_threads = self.threads
         params.n_threads_batch = self.threads_batch
@@ -86,6 +90,8 @@ class Engine:
         """Queue a completion. Raises PromptTooLong / ValueError for bad input (before queueing)."""
         opts = sampling_options(request.options)
         grammar = request.grammar or grammar_for_format(request.format)
+        if request.images:
+            return self._submit_media(request, opts, grammar, emit)
         tokens = (
             list(request.tokens)
             if request.tokens is not None
@@ -110,6 +116,50 @@ class Engine:
             want_context=request.want_context,
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs,
+        )
+        self._queue.put(job)
+        return job
+
+    def _submit_media(
+        self, request: CompletionRequest, opts: dict[str, Any], grammar: str | None, emit: Emit
+    ) -> Job:
+        """Queue a completion whose prompt has images (see :mod:`runner.engine_media`); the prompt
+        is tokenized on the loop thread, which owns the projector.
+
+        Raises:
+            ValueError: no projector, an undecodable image, a marker naming no image, a prompt
+                that ends with an image. PromptTooLong: the prompt with its images does not fit.
+        """
+        projector = self.model.projector
+        if projector is None:
+            raise ValueError("this model does not support images: it has no vision projector")
+        images = decode_images(request.images)
+        prompt: MediaPrompt = self.call(
+            lambda: projector.tokenize(request.prompt, images, add_special=request.add_special)
+        )
+        try:
+            tokens = prompt.tokens
+            if not prompt.media:
+                raise ValueError("the prompt has no [img-N] marker for its images")
+            if len(tokens) > self.num_ctx - 1:
+                raise PromptTooLong(
+                    f"the input with its images ({len(tokens)} positions) exceeds the context length "
+                    f"({self.num_ctx - 1}); images are never truncated: raise num_ctx or send less"
+                )
+            if max(prompt.media) + prompt.media[max(prompt.media)].n_pos >= len(tokens):
+                raise ValueError("the prompt ends with an image: add text after it")
+            if grammar:
+                check_grammar(self.model.vocab, grammar)
+        except BaseException:
+            self.call(prompt.close)
+            raise
+        job = Job(
+            tokens=tokens,
+            opts=opts,
+            grammar=grammar,
+            emit=emit,
+            want_context=request.want_context,
+            media=prompt,
         )
         self._queue.put(job)
         return job
@@ -213,9 +263,13 @@ class Engine:
                 self._release(slot, keep_cache=False)
         for job in self._waiting:
             job.emit({"error": message})
+            job.free_media()
         self._waiting.clear()
 
     def _admit(self) -> None:
+        for job in self._waiting:
+            if job.cancelled.is_set():
+                job.free_media()
         self._waiting = [j for j in self._waiting if not j.cancelled.is_set()]
         while self._waiting:
             free = [s for s in self.slots if s.job is None]
@@ -237,6 +291,7 @@ class Engine:
             reuse = 0
         if reuse >= len(job.tokens):
             reuse = len(job.tokens) - 1  # the last prompt token must be evaluated for logits
+        reuse = job.cut_outside_media(reuse)  # an image is evaluated whole or not at all
         if not llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, reuse, -1):
             llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
             reuse = 0
@@ -258,6 +313,8 @@ class Engine:
         job = slot.job
         if job is not None and job.sampler is not None:
             job.sampler.close()
+        if job is not None:
+            job.free_media()
         if not keep_cache:
             llama_cpp.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
             slot.cache = []
@@ -291,11 +348,17 @@ class Engine:
                     self._finish(slot, "length")  # -2 fills the context once; no shift
                     continue
                 add(slot, job.generated[-1], True)
+        self._evaluate_images()
         for slot in self.slots:  # then prompt chunks with what is left of the batch
             job = slot.job
             if job is None or not job.pending or n >= self.n_batch:
                 continue
             take = min(len(job.pending), self.n_batch - n)
+            image = job.media_start_within(len(slot.cache), len(slot.cache) + take)
+            if image is not None:  # text up to the next image; the image goes next step
+                take = image - len(slot.cache)
+                if take == 0:
+                    continue
             chunk, job.pending = job.pending[:take], job.pending[take:]
             for i, tok in enumerate(chunk):
                 add(slot, tok, not job.pending and i == take - 1)
@@ -307,6 +370,29 @@ class Engine:
             raise RuntimeError(f"llama_decode returned {rc}")
         for slot, index in outputs:
             self._sampled(slot, index)
+
+    def _evaluate_images(self) -> None:
+        """Evaluate the image that comes next in each slot's prompt (one per slot per step): the
+        projector encodes it and decodes its embeddings into the slot's sequence, outside the
+        shared batch. A failed image fails its job only."""
+        projector = self.model.projector
+        if projector is None:
+            return
+        for slot in self.slots:
+            job = slot.job
+            if job is None or not job.pending or job.media is None:
+                continue
+            media = job.media.media.get(len(slot.cache))
+            if media is None:
+                continue
+            try:
+                projector.evaluate(self.ctx, media, slot.seq, self.n_ubatch, logits_last=False)
+            except RuntimeError as err:
+                job.emit({"error": str(err)})
+                self._release(slot, keep_cache=False)
+                continue
+            slot.cache.extend(job.pending[: media.n_pos])
+            job.pending = job.pending[media.n_pos :]
 
     def _sampled(self, slot: Slot, index: int) -> None:
         job = slot.job
@@ -358,12 +444,12 @@ class Engine:
         final: dict[str, Any] = {
             "done": True,
             "done_reason": reason,
-            "prompt_eval_count": len(job.tokens),
+            "prompt_eval_count": job.prompt_count,
             "prompt_eval_duration": int((prompt_done - job.started) * 1e9),
             "eval_count": len(job.generated),
             "eval_duration": int((now - prompt_done) * 1e9),
         }
-        if job.want_context:
-            final["context"] = job.tokens + job.generated
+        if job.want_context:  # an image's placeholders are no token ids: the context leaves them out
+            final["context"] = [t for t in job.tokens if t >= 0] + job.generated
         job.emit(final)
         self._release(slot)

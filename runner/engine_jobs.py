@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.engine_media import MediaPrompt
 from runner.engine_sampling import Sampler, StopText
 
 __all__ = ["Emit", "Job", "PromptTooLong", "Slot", "common_prefix"]
@@ -31,6 +32,8 @@ class Job:
     want_context: bool = False
     logprobs: bool = False
     top_logprobs: int = 0
+    media: MediaPrompt | None = None
+    """The images of the prompt (their placeholders are in ``tokens``); freed on the loop thread."""
     cancelled: threading.Event = field(default_factory=threading.Event)
     # set by the loop
     sampler: Sampler | None = None
@@ -41,6 +44,31 @@ class Job:
     fill_context: bool = False
     started: float = 0.0
     prompt_done: float = 0.0
+
+    @property
+    def prompt_count(self) -> int:
+        """Ollama's ``prompt_eval_count``: the prompt's tokens, each image's tokens included."""
+        return len(self.tokens) + (self.media.extra_tokens if self.media is not None else 0)
+
+    def media_start_within(self, start: int, end: int) -> int | None:
+        """The start of the first image that begins in [start, end), if any."""
+        if self.media is None:
+            return None
+        starts = [s for s in self.media.media if start <= s < end]
+        return min(starts) if starts else None
+
+    def cut_outside_media(self, position: int) -> int:
+        """``position`` moved back to the start of the image it falls inside (if any)."""
+        if self.media is not None:
+            for m in self.media.media.values():
+                if m.start < position < m.start + m.n_pos:
+                    return m.start
+        return position
+
+    def free_media(self) -> None:
+        """Free the images' chunks (loop thread). Idempotent."""
+        if self.media is not None:
+            self.media.close()
 
     def cancel(self) -> None:
         """Ask the loop to drop this job; its slot is freed before the next decode. Idempotent."""

@@ -14,7 +14,8 @@ from typing import Any
 
 import llama_cpp
 
-from runner.cpu import use_cpu_repack
+from runner.cpu import physical_cores, use_cpu_repack
+from runner.engine_media import Projector, ProjectorError
 from runner.protocol import LoadOptions
 
 __all__ = ["LoadError", "LoadedModel", "backend_init"]
@@ -103,6 +104,22 @@ class LoadedModel:
             if not adapter:
                 raise LoadError(f"llama.cpp could not load the adapter {path}")
             self._adapters.append(adapter)
+        self.projector: Projector | None = None
+        if len(options.projectors) > 1:
+            self.close()
+            raise LoadError("this model has more than one projector: only one is supported")
+        if options.projectors:
+            try:
+                self.projector = Projector(
+                    options.projectors[0],
+                    model,
+                    threads=options.num_thread if options.num_thread > 0 else physical_cores(),
+                    use_gpu=options.num_gpu != 0,
+                    quiet=quiet,
+                )
+            except ProjectorError as err:
+                self.close()
+                raise LoadError(str(err)) from err
 
     # -- metadata -------------------------------------------------------------------------------
 
@@ -137,6 +154,7 @@ class LoadedModel:
             "bos": self.token_text(int(llama_cpp.llama_vocab_bos(self.vocab))),
             "eos": self.token_text(int(llama_cpp.llama_vocab_eos(self.vocab))),
             "add_bos": bool(llama_cpp.llama_vocab_get_add_bos(self.vocab)),
+            "vision": self.projector is not None,
         }
 
     # -- tokens ---------------------------------------------------------------------------------
@@ -234,6 +252,10 @@ class LoadedModel:
 
     def close(self) -> None:
         """Free llama.cpp resources. Idempotent."""
+        projector = getattr(self, "projector", None)
+        if projector is not None:
+            projector.close()
+            self.projector = None
         if self._embed_ctx is not None:
             llama_cpp.llama_free(self._embed_ctx)
             self._embed_ctx = None

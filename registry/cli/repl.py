@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from registry.cli.api_client import ApiClient, ApiError
+from registry.errors import InvalidInput
 
 __all__ = ["ChatSession", "ThinkingDisplay", "run_repl"]
 
@@ -120,14 +121,32 @@ class ChatSession:
         with Spinner(self.err):
             self.client.call("POST", "/api/chat", {**self._request(), "messages": [], "stream": False})
 
+    @property
+    def multimodal(self) -> bool:
+        """Whether the model can see (image paths in a prompt are then sent as images)."""
+        return "vision" in (self.show.get("capabilities") or [])
+
     def send(self, text: str) -> None:
         """Send a user message and print the streamed answer (plus stats when verbose). Thinking is
         printed before the answer between ``Thinking...`` and ``...done thinking.`` (grey and bold
-        on a terminal, as Ollama's CLI), unless ``hide_thinking``; it is not kept in the history."""
+        on a terminal, as Ollama's CLI), unless ``hide_thinking``; it is not kept in the history.
+        For a model that can see, image paths in ``text`` are sent as images (see
+        :mod:`registry.cli.image_files`).
+
+        Raises:
+            InvalidInput: a named image file cannot be sent.
+        """
         messages = list(self.messages)
         if self.system is not None:
             messages.insert(0, {"role": "system", "content": self.system})
-        messages.append({"role": "user", "content": text})
+        user: dict[str, Any] = {"role": "user", "content": text}
+        if self.multimodal:
+            from registry.cli.image_files import extract_images
+
+            user["content"], images = extract_images(text, self.err)
+            if images:
+                user["images"] = images
+        messages.append(user)
         reply: list[str] = []
         final: dict[str, Any] = {}
         column = 0
@@ -160,7 +179,7 @@ class ChatSession:
             column = 0
         self.out.write("\n\n" if column or reply else "\n")
         self.out.flush()
-        self.messages += [{"role": "user", "content": text}, {"role": "assistant", "content": "".join(reply)}]
+        self.messages += [user, {"role": "assistant", "content": "".join(reply)}]
         if self.verbose:
             from registry.cli.server_commands import format_metrics
 
@@ -450,6 +469,13 @@ def _read_line(readline: Any, out: TextIO, placeholder: bool) -> str:
         readline.set_startup_hook(None)
 
 
+def _names_an_image(line: str) -> bool:
+    """Whether a ``/...`` line names an existing image file (Ollama sends it as a prompt)."""
+    from registry.cli.image_files import names_an_image
+
+    return names_an_image(line)
+
+
 def run_repl(session: ChatSession, *, history: bool, history_file: Path) -> int:
     """The interactive loop; returns the exit status."""
     readline: Any = None
@@ -474,7 +500,7 @@ def run_repl(session: ChatSession, *, history: bool, history_file: Path) -> int:
                 continue
             if line.startswith('"""'):
                 line = _read_message(line)
-            elif line.startswith("/"):
+            elif line.startswith("/") and not (session.multimodal and _names_an_image(line)):
                 result = command(session, line)
                 if result is None:
                     return 0
@@ -485,7 +511,7 @@ def run_repl(session: ChatSession, *, history: bool, history_file: Path) -> int:
                 session.send(line)
             except KeyboardInterrupt:
                 print(file=session.out, flush=True)
-            except ApiError as err:
+            except (ApiError, InvalidInput) as err:
                 print(f"Error: {err}", file=sys.stderr, flush=True)
     finally:
         if readline is not None and history and session.history:

@@ -1,5 +1,5 @@
 """One layout for ``ollama-py show MODEL`` and the REPL's ``/show info``, rendered from an
-``/api/show`` answer (Ollama's ``showInfo``): Model, Capabilities, Parameters, System, License,
+``/api/show`` answer (Ollama's ``showInfo``): Model, Capabilities, Projector, Parameters, System, License,
 Compatibility (ollama-py's: only for a GGUF the compatibility layer translates or refuses), and
 with ``verbose`` Ollama's Metadata (every GGUF key, values as Go prints them, an array as the items
 that fit in 10 columns and ``...+N more]``) and Tensors (name, type, shape) sections."""
@@ -82,6 +82,26 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
     return ["    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
+def _projector_rows(show: dict[str, Any]) -> list[str]:
+    """Ollama's Projector table: architecture, parameters, embedding length, dimensions."""
+    info = show.get("projector_info") or {}
+    if not info:
+        return []
+    from registry.ggufmeta import human_number
+
+    arch = str(info.get("general.architecture") or "")
+    rows = [("architecture", arch)]
+    if isinstance(info.get("general.parameter_count"), int | float):
+        rows.append(("parameters", human_number(int(info["general.parameter_count"]))))
+    for label, suffix in (("embedding length", "embedding_length"), ("dimensions", "projection_dim")):
+        for modality in ("vision", "audio"):
+            value = info.get(f"{arch}.{modality}.{suffix}")
+            if value is not None:
+                rows.append((label, str(value)))
+                break
+    return [f"{key:<20}{value}" for key, value in rows if value]
+
+
 def _section(title: str, lines: list[str]) -> list[str]:
     return [f"  {title}", *(f"    {line}" for line in lines), ""] if lines else []
 
@@ -90,6 +110,7 @@ def render_show_info(show: dict[str, Any], *, verbose: bool = False) -> str:
     """The summary text (ends with a blank line)."""
     out = _section("Model", [f"{key:<20}{value}" for key, value in _model_rows(show)])
     out += _section("Capabilities", [str(c) for c in show.get("capabilities") or []])
+    out += _section("Projector", _projector_rows(show))
     out += _section("Parameters", str(show.get("parameters") or "").splitlines())
     system = str(show.get("system") or "").strip().splitlines()
     out += _section("System", system if verbose else system[:2])

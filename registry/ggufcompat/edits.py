@@ -118,6 +118,14 @@ class HeaderEdits:
         """Set ``key`` to the float32 ``value``."""
         self._put(RawKv(key, F32, float(value)))
 
+    def set_bool(self, key: str, value: bool) -> None:
+        """Set ``key`` to the boolean ``value``."""
+        self._put(RawKv(key, BOOL, bool(value)))
+
+    def set_f32_array(self, key: str, values: tuple[float, ...]) -> None:
+        """Set ``key`` to a float32 array."""
+        self._put(RawKv(key, ARRAY, RawArray(F32, len(values), struct.pack(f"<{len(values)}f", *values))))
+
     def set_i32_array(self, key: str, values: list[int]) -> None:
         """Set ``key`` to an int32 array."""
         self._put(RawKv(key, ARRAY, RawArray(I32, len(values), struct.pack(f"<{len(values)}i", *values))))
@@ -234,6 +242,15 @@ class HeaderEdits:
         del self._tensors[first], self._tensors[second]
         self._tensors[name] = fused
         return True
+
+    def keep_only_tensors(self, *prefixes: str) -> None:
+        """Drop every tensor whose name starts with none of ``prefixes`` (the text model, when
+        the vision tower of a monolithic blob is extracted)."""
+        self._tensors = {n: t for n, t in self._tensors.items() if n.startswith(prefixes)}
+
+    def keep_only_keys(self, *prefixes: str) -> None:
+        """Drop every key whose name starts with none of ``prefixes``."""
+        self._kvs = {k: kv for k, kv in self._kvs.items() if k.startswith(prefixes)}
 
     def shrink_outer(self, name: str, rows: int) -> None:
         """Keep only the first ``rows`` of the outermost dimension of tensor ``name`` (its bytes

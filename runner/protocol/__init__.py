@@ -7,9 +7,10 @@ it over HTTP on a unix socket:
 ``GET /health``
     ``{"status": "loading"|"ok"|"error", "progress": 0..1, "error"?: str, "info"?: ModelMeta}``.
     ``info`` (once loaded): ``{"arch", "n_ctx_train", "n_ctx", "n_embd", "chat_template", "bos",
-    "eos", "n_vocab", "parallel"}``.
+    "eos", "n_vocab", "parallel", "vision"}`` (``vision``: a projector is loaded).
 ``POST /completion``
-    :class:`CompletionRequest` as JSON. The answer is NDJSON: ``{"content": str}`` per piece of
+    :class:`CompletionRequest` as JSON (``images``: ``[{"id", "data": base64}]``, each placed at
+    the prompt's ``[img-<id>]``). The answer is NDJSON: ``{"content": str}`` per piece of
     text (with ``logprobs`` asked, one event per token, ``{"content", "logprobs": [{"token",
     "logprob", "bytes", "top_logprobs"?: [{"token", "logprob", "bytes"}]}]}``; content may be ""
     while text is held back), then one final ``{"done": true, "done_reason": "stop"|"length", "prompt_eval_count",
@@ -156,11 +157,15 @@ class CompletionRequest:
     want_context: bool = False
     logprobs: bool = False
     top_logprobs: int = 0
+    images: tuple[dict[str, Any], ...] = ()
+    """Ollama's ``ImageData``: ``{"id": n, "data": base64}``, placed where the prompt says
+    ``[img-n]`` (needs a model loaded with a projector)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         data = asdict(self)
         data["tokens"] = list(self.tokens) if self.tokens is not None else None
+        data["images"] = [dict(image) for image in self.images]
         return data
 
     @classmethod
@@ -180,6 +185,13 @@ class CompletionRequest:
         top = values.get("top_logprobs", 0)
         if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_LOGPROBS:
             raise ValueError(f"top_logprobs must be between 0 and {MAX_TOP_LOGPROBS}")
+        images = values.get("images") or []
+        if not isinstance(images, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("id"), int) and isinstance(i.get("data"), str)
+            for i in images
+        ):
+            raise ValueError('images must be a list of {"id": integer, "data": base64 string}')
+        values["images"] = tuple(images)
         return cls(**values)
 
 

@@ -31,7 +31,11 @@ def test_readme_first_model_commands_work_offline(tmp_path: Path) -> None:
     shim = bin_dir / "ollama-py"  # the console script of this checkout, whatever is installed
     shim.write_text(f'#!/bin/sh\nexec "{_python()}" -m registry.cli.main "$@"\n')
     shim.chmod(0o755)
-    (bin_dir / "python").symlink_to(_python())
+    # A script, not a symlink: a symlink to a venv's python, called by another path, finds no
+    # pyvenv.cfg beside it and runs as the base interpreter (without this checkout's packages).
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec "{_python()}" "$@"\n')
+    python.chmod(0o755)
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],

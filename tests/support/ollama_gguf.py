@@ -26,10 +26,12 @@ import numpy as np
 from tests.support.tiny_gguf import _vocab, bpe_vocab
 
 __all__ = [
+    "GEMMA3_VISION_IMAGE_TOKENS",
     "Quantized",
     "Tensors",
     "write_ollama_embeddinggemma",
     "write_ollama_gemma3",
+    "write_ollama_gemma3_vision",
     "write_ollama_gemma3n",
     "write_ollama_glmocr",
     "write_ollama_llama3",
@@ -690,5 +692,60 @@ def write_ollama_glmocr(path: Path, *, seed: int = 0) -> Path:
             p + "ffn_down.weight": w(_N_EMBD, _N_FF),
             p + "post_ffn_norm.weight": np.ones(_N_EMBD, np.float32),
         }
+    _finish(writer, tensors)
+    return path
+
+
+#: The image tokens of :func:`write_ollama_gemma3_vision`'s tower: 64/4 = 16 patches a side,
+#: pooled by Gemma 3's fixed 4 into 4x4.
+GEMMA3_VISION_IMAGE_TOKENS = 16
+
+
+def write_ollama_gemma3_vision(path: Path, *, blocks: int = 6, seed: int = 0) -> Path:
+    """Gemma 3 with a complete (tiny) SigLIP vision tower and projector in the same blob, named
+    and keyed as Ollama's converter writes them (``convert/convert_gemma3.go``): ``gemma3.vision.*``
+    keys, ``v.patch_embedding``, ``v.position_embedding``, ``v.blk.N.layer_norm1``,
+    ``v.blk.N.mlp.fc1``, ``v.post_layernorm``, ``mm.mm_input_projection``, ``mm.mm_soft_emb_norm``
+    (Gemma's +1 already added, as the converter's repacker does). 64x64 images, 4x4 patches."""
+    rng = np.random.default_rng(seed)
+    writer, rows = _writer(path, "gemma3", extra_tokens=5)
+    _gemma_keys(writer, "gemma3", blocks)
+    v_embd, v_ff, image, patch = 32, 64, 64, 4
+    writer.add_float32("gemma3.rope.global.freq_base", 1000000.0)
+    writer.add_float32("gemma3.rope.local.freq_base", 10000.0)
+    writer.add_uint32("gemma3.mm.tokens_per_image", GEMMA3_VISION_IMAGE_TOKENS)
+    writer.add_uint32("gemma3.vision.block_count", 1)
+    writer.add_uint32("gemma3.vision.embedding_length", v_embd)
+    writer.add_uint32("gemma3.vision.feed_forward_length", v_ff)
+    writer.add_uint32("gemma3.vision.image_size", image)
+    writer.add_uint32("gemma3.vision.patch_size", patch)
+    writer.add_uint32("gemma3.vision.num_channels", 3)
+    writer.add_uint32("gemma3.vision.attention.head_count", 2)
+    writer.add_float32("gemma3.vision.attention.layer_norm_epsilon", 1e-6)
+
+    def w(*shape: int) -> np.ndarray[Any, Any]:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+
+    tensors = _gemma_blocks(rng, blocks)
+    tensors["token_embd.weight"] = w(rows, _N_EMBD)
+    tensors["output_norm.weight"] = np.ones(_N_EMBD, np.float32)
+    tensors |= {
+        "v.patch_embedding.weight": w(v_embd, 3, patch, patch),
+        "v.patch_embedding.bias": np.zeros(v_embd, np.float32),
+        "v.position_embedding.weight": w((image // patch) ** 2, v_embd),
+        "v.post_layernorm.weight": np.ones(v_embd, np.float32),
+        "v.post_layernorm.bias": np.zeros(v_embd, np.float32),
+        "mm.mm_input_projection.weight": w(v_embd, _N_EMBD),
+        "mm.mm_soft_emb_norm.weight": np.ones(v_embd, np.float32),
+    }
+    p = "v.blk.0."
+    for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
+        tensors[p + name + ".weight"] = w(v_embd, v_embd)
+        tensors[p + name + ".bias"] = np.zeros(v_embd, np.float32)
+    for name in ("layer_norm1", "layer_norm2"):
+        tensors[p + name + ".weight"] = np.ones(v_embd, np.float32)
+        tensors[p + name + ".bias"] = np.zeros(v_embd, np.float32)
+    tensors[p + "mlp.fc1.weight"], tensors[p + "mlp.fc1.bias"] = w(v_ff, v_embd), np.zeros(v_ff, np.float32)
+    tensors[p + "mlp.fc2.weight"], tensors[p + "mlp.fc2.bias"] = w(v_embd, v_ff), np.zeros(v_embd, np.float32)
     _finish(writer, tensors)
     return path

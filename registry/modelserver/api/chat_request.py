@@ -1,5 +1,6 @@
 """``/api/chat``'s request logic, shared by the Ollama route and OpenAI's ``/v1/chat/completions``:
-message and tool validation, the conversation the template sees, and Ollama's chat events
+message and tool validation, the conversation the template sees (images placed as Ollama places
+them), and Ollama's chat events
 (thinking apart from content; with tools, text streams as it comes and each tool call is sent as
 ``tool_calls`` once complete; logprobs per token)."""
 
@@ -12,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from registry import errors
+from registry.modelserver.api.images import check_image, place_images
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
@@ -22,10 +24,10 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
-    refuse_images,
     render_prompt,
     reply_stream,
     require_capabilities,
+    require_vision,
     scheduler_of,
 )
 from registry.modelserver.prompt import ReplyPiece, drop_earlier_thinking
@@ -120,7 +122,10 @@ async def chat_stream(
     logprobs = check_logprobs(body)
     think = require_capabilities(prepared, think=check_think(body.get("think")), tools=bool(tools))
     if any(m.get("images") for m in messages):
-        refuse_images(prepared)
+        require_vision(prepared)
+        for i, m in enumerate(messages):
+            for j, image in enumerate(m.get("images") or []):
+                check_image(image, f"invalid message {i}: image {j}")
     if not messages:
         async for event in load_only_events(
             request, prepared, {"message": {"role": "assistant", "content": ""}}
@@ -128,12 +133,14 @@ async def chat_stream(
             yield event
         return
     async with scheduler_of(request).lease(prepared.spec) as lease:
-        conversation = chat_messages(prepared, messages)
+        conversation, images = place_images(chat_messages(prepared, messages))
         template = model_template(prepared, lease)
         prompt = await render_prompt(request, lambda: template.render_chat(conversation, tools, think=think))
         reply = reply_stream(template, prompt, think, tools)
         plain = reply.thinking is None and reply.tools is None
-        events = completion_events(request, lease, prompt, prepared.options, fmt, logprobs=logprobs)
+        events = completion_events(
+            request, lease, prompt, prepared.options, fmt, logprobs=logprobs, images=images
+        )
         async for event in events:
             if not event.get("done"):
                 piece = reply.feed(event["content"])

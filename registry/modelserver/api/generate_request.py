@@ -1,6 +1,6 @@
 """``/api/generate``'s request logic, shared by the Ollama route and OpenAI's ``/v1/completions``:
-a validated body becomes Ollama's generate events (rendered prompt, thinking apart from the response,
-logprobs per token, optional context, durations)."""
+a validated body becomes Ollama's generate events (rendered prompt with its images placed, thinking
+apart from the response, logprobs per token, optional context, durations)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from registry.modelserver.api.images import check_image, has_markers, place_images
 from registry.modelserver.api.inference import (
     Prepared,
     check_format,
@@ -20,10 +21,10 @@ from registry.modelserver.api.inference import (
     durations,
     load_only_events,
     model_template,
-    refuse_images,
     render_prompt,
     reply_stream,
     require_capabilities,
+    require_vision,
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
@@ -45,12 +46,19 @@ async def generate_stream(
     suffix = body_field(body, "suffix", str, "")
     logprobs = check_logprobs(body)
     think = require_capabilities(prepared, think=check_think(body.get("think")), insert=bool(suffix))
-    if body_field(body, "images", list):
-        refuse_images(prepared)
+    images = body_field(body, "images", list) or []
+    if images:
+        require_vision(prepared)
+        images = [check_image(image, f"invalid image {i}") for i, image in enumerate(images)]
     if not prompt:
         async for event in load_only_events(request, prepared, {"response": ""}):
             yield event
         return
+    placed: list[dict[str, Any]] = []
+    if images:  # Ollama: the prompt is one user message carrying the images
+        marked, placed = place_images([{"role": "user", "content": prompt, "images": images}])
+        if not raw or not has_markers(prompt):
+            prompt = str(marked[0]["content"])
     system = body_field(body, "system", str) or prepared.info.system
     template_src = body_field(body, "template", str)
     text = prompt
@@ -75,7 +83,14 @@ async def generate_stream(
                 text = str(detok.get("content", "")) + text
         reply = reply_stream(template, text, think)
         events = completion_events(
-            request, lease, text, prepared.options, fmt, want_context=not raw, logprobs=logprobs
+            request,
+            lease,
+            text,
+            prepared.options,
+            fmt,
+            want_context=not raw,
+            logprobs=logprobs,
+            images=placed,
         )
         async for event in events:
             if not event.get("done"):

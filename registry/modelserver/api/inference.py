@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from aiohttp import web
 
@@ -34,6 +34,7 @@ from registry.modelserver.prompt import (
     tool_names,
 )
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
+from registry.oci import mediatypes as mt
 from registry.oci.name import ModelName
 from registry.store.library import Library
 from registry.store.library.model_info import ModelInfo, capabilities
@@ -52,11 +53,11 @@ __all__ = [
     "model_template",
     "normalize",
     "prepare",
-    "refuse_images",
     "render_pool_ctx",
     "render_prompt",
     "reply_stream",
     "require_capabilities",
+    "require_vision",
     "scheduler_of",
 ]
 
@@ -83,6 +84,8 @@ class Prepared:
     info: ModelInfo
     spec: ModelSpec
     options: dict[str, Any]
+    vision_refusal: str | None = None
+    """Why the model's embedded vision tower cannot be used (it then runs text-only)."""
 
 
 def _checked_options(parameters: dict[str, Any], request_options: Any) -> dict[str, Any]:
@@ -120,6 +123,7 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         )
     options = _checked_options(info.parameters, body.get("options"))
     weights = await _runnable_weights(library, info, text)
+    projectors, vision_refusal = await _runnable_projectors(library, info)
     scheduler = scheduler_of(request)
     shape = await _weights_shape(scheduler, weights)
     spec = ModelSpec(
@@ -129,13 +133,42 @@ async def prepare(request: web.Request, body: dict[str, Any], text: str, name: M
         details=info.details,
         weights=weights,
         adapters=info.adapter_paths,
-        projectors=info.projector_paths,
+        projectors=projectors,
         settings=_load_settings(request.app[keys.SETTINGS], shape, options),
     )
     spec = scheduler.with_parallel(spec, shape)
     if shape is not None:
         scheduler.check_memory(spec, shape)
-    return Prepared(text, info, replace(spec, keep_alive=_keep_alive(body.get("keep_alive"))), options)
+    spec = replace(spec, keep_alive=_keep_alive(body.get("keep_alive")))
+    return Prepared(text, info, spec, options, vision_refusal)
+
+
+async def _runnable_projectors(library: Library, info: ModelInfo) -> tuple[tuple[Path, ...], str | None]:
+    """The projector files the runner loads, and why an embedded vision tower cannot be used.
+
+    Projector layers go through the compatibility layer like weights (a LLaVA projector without
+    a type gets one). A model without projector layers whose weights blob holds a vision tower
+    (Ollama's monolithic Gemma 3, Qwen 2.5-VL) gets that tower extracted as an mmproj (see
+    :mod:`registry.ggufcompat.projectors`), or a refusal that requests with images are given.
+    """
+    digests = [layer.digest for layer in info.manifest.layers if layer.media_type == mt.OLLAMA_PROJECTOR]
+    paths: list[Path] = []
+    for digest, path in zip(digests, info.projector_paths, strict=False):
+        try:
+            paths.append((await asyncio.to_thread(library.runnable_weights, digest)).path)
+        except (errors.Unsupported, errors.InvalidWeights):
+            paths.append(path)  # the runner loads it as it is and says why it cannot
+    if paths or info.model_digest is None:
+        return tuple(paths), None
+    try:
+        embedded = await asyncio.to_thread(library.runnable_projector, info.model_digest)
+    except errors.InvalidWeights:
+        return (), None
+    if embedded is None:
+        return (), None
+    if embedded.path is None:
+        return (), embedded.refusal
+    return (embedded.path,), None
 
 
 async def _runnable_weights(library: Library, info: ModelInfo, text: str) -> Path:
@@ -265,9 +298,11 @@ async def completion_events(
     *,
     want_context: bool = False,
     logprobs: tuple[bool, int] = (False, 0),
+    images: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """The runner's events for one completion; stops quietly when the client goes away. With
     ``logprobs`` (wanted, top) each text event carries the ``logprobs`` of its tokens.
+    ``images`` (``{"id", "data"}``) go where the prompt says ``[img-<id>]``.
 
     Raises:
         InvalidInput: the runner rejected the request.
@@ -281,6 +316,7 @@ async def completion_events(
         want_context=want_context,
         logprobs=logprobs[0],
         top_logprobs=logprobs[1] if logprobs[0] else 0,
+        images=tuple(images or ()),
     )
     stream = lease.runner.completion(creq)
     try:
@@ -327,15 +363,19 @@ def durations(started: float, lease: Lease, final: dict[str, Any]) -> dict[str, 
     }
 
 
-def refuse_images(prepared: Prepared) -> NoReturn:
-    """Refuse a request that carries images: 400 when the model has no vision projector, else 501
-    (this server does not run vision inference yet; also for a monolithic blob whose vision tower
-    is inside the GGUF, as Ollama's gemma3). Always raises."""
-    if "vision" not in capabilities(prepared.info):
+def require_vision(prepared: Prepared) -> None:
+    """Refuse images for a model that cannot see them (400, naming the model): one with no
+    vision projector (a projector layer, or a vision tower inside its GGUF), or whose embedded
+    tower cannot be extracted (the reason is given)."""
+    embedded = bool(prepared.spec.projectors) or prepared.vision_refusal is not None
+    if not embedded and "vision" not in capabilities(prepared.info):
         raise errors.InvalidInput(
             f"model '{prepared.name}' does not support images: it has no vision projector"
         )
-    raise errors.Unsupported("images are not supported by this server yet")
+    if prepared.vision_refusal is not None and not prepared.spec.projectors:
+        raise errors.InvalidInput(
+            f"model '{prepared.name}' cannot take images here: {prepared.vision_refusal}"
+        )
 
 
 _THINK_LEVELS = ("high", "medium", "low", "max")

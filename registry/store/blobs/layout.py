@@ -52,6 +52,10 @@ class StoreLayout:
         """The translated GGUF of the blob ``digest``."""
         return self.compat_dir / f"{digest.algorithm}-{digest.hex}.gguf"
 
+    def compat_projector_path(self, digest: Digest) -> Path:
+        """The vision projector (mmproj) extracted from the monolithic blob ``digest``."""
+        return self.compat_dir / f"{digest.algorithm}-{digest.hex}.mmproj.gguf"
+
     @property
     def partials_dir(self) -> Path:
         """Resumable transfer files."""

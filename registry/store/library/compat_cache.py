@@ -5,6 +5,8 @@ when it needs no translation, else ``compat/sha256-<hex>.gguf``, built once per 
 lock file (so concurrent loads, in one process or several, build it once) and rebuilt whenever the
 file on disk is not exactly the planned translation (a crash mid-write leaves only a temporary
 file; a truncated or edited file fails the size-and-header check). The blob is only read.
+:meth:`CompatCache.runnable_projector` does the same for the vision projector inside a monolithic
+blob (``compat/sha256-<hex>.mmproj.gguf``, see :mod:`registry.ggufcompat.projectors`).
 :func:`sweep_compat` removes the translations of blobs no model uses any more (prune).
 """
 
@@ -18,12 +20,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from registry.errors import OllamaPyError
-from registry.ggufcompat import FileLayout, expected_file, plan_translation, write_translated
+from registry.ggufcompat import FileLayout, Translation, expected_file, plan_translation, write_translated
+from registry.ggufcompat.projectors import plan_projector
 from registry.oci.digest import Digest
 from registry.store.blobs import StoreLayout
 from registry.store.blobs.oserrors import raise_store_error
 
-__all__ = ["CompatCache", "RunnableWeights", "stale_translations", "sweep_compat", "translation_notes"]
+__all__ = [
+    "CompatCache",
+    "RunnableProjector",
+    "RunnableWeights",
+    "stale_translations",
+    "sweep_compat",
+    "translation_notes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,21 @@ class RunnableWeights:
     notes: tuple[str, ...] = ()
     built: bool = False
     """True when this call wrote the translation (the first load of this blob)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunnableProjector:
+    """The vision projector extracted from a monolithic blob (``path``), or why there is none
+    although the blob has a vision tower (``refusal``: the model runs text-only)."""
+
+    path: Path | None
+    refusal: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _stem_digest(name: str) -> str:
+    """``sha256:<hex>`` from a compat file name (``sha256-<hex>.gguf`` or ``...mmproj.gguf``)."""
+    return name.removesuffix(".gguf").removesuffix(".mmproj").replace("-", ":", 1)
 
 
 def translation_notes(layout: StoreLayout, digest: Digest) -> tuple[str, ...]:
@@ -68,6 +93,7 @@ class CompatCache:
     def __init__(self, layout: StoreLayout) -> None:
         self._layout = layout
         self._known: dict[Digest, tuple[RunnableWeights, int]] = {}
+        self._projectors: dict[Digest, tuple[RunnableProjector | None, int]] = {}
         self._lock = threading.Lock()
 
     def runnable_weights(self, digest: Digest) -> RunnableWeights:
@@ -88,6 +114,34 @@ class CompatCache:
             self._known[digest] = (runnable, size)
         return runnable
 
+    def runnable_projector(self, digest: Digest) -> RunnableProjector | None:
+        """The vision projector inside the model blob ``digest``, extracted on first use; None
+        when the blob has no vision tower.
+
+        Raises:
+            InvalidWeights: the blob is not a readable GGUF.
+            StoreError / DiskFull: the projector could not be written (nothing partial is left).
+        """
+        with self._lock:
+            known = self._projectors.get(digest)
+        if known is not None and (
+            known[0] is None or known[0].path is None or _size_of(known[0].path) == known[1]
+        ):
+            return known[0]
+        source = self._layout.blob_path(digest)
+        plan = plan_projector(source, label=f"blob {digest}")
+        result: RunnableProjector | None = None
+        size = 0
+        if plan is not None and plan.translation is None:
+            result = RunnableProjector(None, plan.refusal)
+        elif plan is not None and plan.translation is not None:
+            dest = self._layout.compat_projector_path(digest)
+            size, _ = self._build(digest, source, plan.translation, dest, "mmproj")
+            result = RunnableProjector(dest, None, plan.translation.notes)
+        with self._lock:
+            self._projectors[digest] = (result, size)
+        return result
+
     def _check_or_build(self, digest: Digest) -> tuple[RunnableWeights, int]:
         layout = self._layout
         source = layout.blob_path(digest)
@@ -95,13 +149,22 @@ class CompatCache:
         if plan is None:
             return RunnableWeights(source), source.stat().st_size
         dest = layout.compat_path(digest)
+        size, built = self._build(digest, source, plan, dest, "compat")
+        return RunnableWeights(dest, plan.notes, built), size
+
+    def _build(
+        self, digest: Digest, source: Path, plan: Translation, dest: Path, kind: str
+    ) -> tuple[int, bool]:
+        """Write ``plan`` to ``dest`` unless it is already there, under a lock file per digest
+        and ``kind``; (its size, whether this call wrote it)."""
+        layout = self._layout
         expected = expected_file(plan)
         if _is_built(dest, expected):
-            return RunnableWeights(dest, plan.notes), expected.size
+            return expected.size, False
         try:
             layout.compat_dir.mkdir(parents=True, exist_ok=True)
             layout.locks_dir.mkdir(parents=True, exist_ok=True)
-            lock_fd = os.open(layout.locks_dir / f"compat-{digest.hex}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            lock_fd = os.open(layout.locks_dir / f"{kind}-{digest.hex}.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
                 built = not _is_built(dest, expected)
@@ -110,9 +173,9 @@ class CompatCache:
             finally:
                 os.close(lock_fd)
         except OSError as err:
-            raise_store_error(err, f"writing the llama.cpp translation of blob {digest}")
+            raise_store_error(err, f"writing the llama.cpp {kind} translation of blob {digest}")
             raise
-        return RunnableWeights(dest, plan.notes, built), expected.size
+        return expected.size, built
 
 
 def stale_translations(layout: StoreLayout) -> list[Path]:
@@ -126,8 +189,12 @@ def stale_translations(layout: StoreLayout) -> list[Path]:
         return stale
     for path in entries:
         try:
-            digest = Digest.parse(path.stem.replace("-", ":", 1))
-            plan = plan_translation(layout.blob_path(digest))
+            digest = Digest.parse(_stem_digest(path.name))
+            if path.name.endswith(".mmproj.gguf"):
+                projector = plan_projector(layout.blob_path(digest))
+                plan = projector.translation if projector is not None else None
+            else:
+                plan = plan_translation(layout.blob_path(digest))
         except (OllamaPyError, OSError):
             stale.append(path)
             continue
@@ -146,8 +213,7 @@ def sweep_compat(layout: StoreLayout, live: Collection[str], *, dry_run: bool) -
         return 0, 0
     for entry in entries:
         name = entry.name
-        stem = name.removesuffix(".gguf")
-        digest = stem.replace("-", ":", 1)
+        digest = _stem_digest(name)
         if name.endswith(".gguf") and not name.startswith(".") and digest in live:
             continue
         if name.startswith(".") and _open_elsewhere(entry.path):

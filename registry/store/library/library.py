@@ -45,7 +45,12 @@ from registry.store.blobs.oserrors import raise_store_error
 from registry.store.catalog import Connection, Database, ModelRow, ModelsCatalog
 from registry.store.gc import GcReport
 from registry.store.library.catalog_guard import REBUILD_HINT, refuse_lost_catalog
-from registry.store.library.compat_cache import CompatCache, RunnableWeights, translation_notes
+from registry.store.library.compat_cache import (
+    CompatCache,
+    RunnableProjector,
+    RunnableWeights,
+    translation_notes,
+)
 from registry.store.library.gc import prune
 from registry.store.library.lease import DEFAULT_LEASE_TTL, Lease
 from registry.store.library.model_info import ModelInfo, read_config_json, read_model_info
@@ -195,6 +200,12 @@ class Library:
             InvalidWeights, StoreError: not a GGUF, or the translation could not be written.
         """
         return self._compat.runnable_weights(digest)
+
+    def runnable_projector(self, digest: Digest) -> RunnableProjector | None:
+        """The vision projector inside the monolithic model blob ``digest`` (extracted into
+        ``compat/`` on first use), or why it cannot be used; None when the blob has none. See
+        :meth:`CompatCache.runnable_projector`."""
+        return self._compat.runnable_projector(digest)
 
     def compat_status(self, info: ModelInfo) -> list[str]:
         """``show``'s ``compatibility`` list: what the GGUF compatibility layer changes in the

@@ -219,16 +219,17 @@ def list_entry(row: ModelRow, tz: tzinfo | None = None) -> dict[str, Any]:
     }
 
 
-def capabilities(info: ModelInfo) -> list[str]:
+def capabilities(info: ModelInfo, model_info: dict[str, Any] | None = None) -> list[str]:
     """What the model can do: from the config's ``capabilities`` when recorded (``create`` records
     them), else inferred: ``embedding`` instead of ``completion`` when the GGUF sets a pooling type,
     ``tools`` from ``.Tools``, ``insert`` from ``.Suffix``, ``vision`` from a projector or a vision
     encoder, ``thinking`` from ``.Thinking`` (where Ollama finds the thinking tags) or the gpt-oss
-    family."""
+    family. ``model_info`` (the GGUF's keys, read by the caller) stands in for a config that does
+    not record them (a pulled Ollama model's config)."""
     recorded = info.config.get("capabilities")
     if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
         return list(recorded)
-    gguf_kv = info.config.get("model_info")
+    gguf_kv = info.config.get("model_info") or model_info
     kv: dict[str, Any] = gguf_kv if isinstance(gguf_kv, dict) else {}
     arch = kv.get("general.architecture", "")
     caps = ["embedding"] if kv.get(f"{arch}.pooling_type") else ["completion"]
@@ -250,6 +251,7 @@ def modelfile_of(info: ModelInfo) -> str:
         from_line=str(info.model_path) if info.model_path else info.row.name.display_shortest,
         short_name=info.row.name.display_shortest,
         adapters=[str(p) for p in info.adapter_paths],
+        projectors=[str(p) for p in info.projector_paths],
         template=info.template,
         system=info.system,
         parameters=info.parameters,
@@ -283,8 +285,9 @@ def show_response(info: ModelInfo, *, verbose: bool = False) -> dict[str, Any]:
         "details": info.details,
         "messages": list(info.messages),
         "model_info": model_info,
-        "capabilities": capabilities(info),
+        "capabilities": capabilities(info, model_info),
         "modified_at": rfc3339(info.row.modified_at),
+        **({"projector_info": projector} if (projector := _projector_info(info)) else {}),
     }
     if tensors is not None:
         response["tensors"] = tensors
@@ -304,6 +307,11 @@ def _gguf_verbose(path: Path | None) -> tuple[dict[str, Any], list[dict[str, Any
     except (InvalidWeights, OSError):
         return {}, []
     return meta.model_info(verbose=True), meta.tensors()
+
+
+def _projector_info(info: ModelInfo) -> dict[str, Any]:
+    """The first projector's GGUF keys (Ollama's ``projector_info``); ``{}`` when none."""
+    return _gguf_model_info(info.projector_paths[0]) if info.projector_paths else {}
 
 
 def _gguf_model_info(path: Path | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 server (``/api/*`` and ``/v1/*``, as listed by the OpenAPI document the server serves at
 ``/api/openapi.json``; a test checks the fuzz covers each one) bodies drawn from the document's
 request schemas, and hostile JSON (deep nesting, wrong types, nulls, NaN, huge numbers and
-strings, hostile options, formats and templates), hostile headers and hostile paths, to the real
+strings, hostile options, formats and templates, hostile images for a vision model), hostile
+headers and hostile paths, to the real
 ``ollama-py serve`` in a subprocess with real runners on the tiny GGUF, so inference really runs.
 
 The assertions: never a 5xx (nor an ``internal server error`` line inside a stream), never a hang
@@ -16,6 +17,7 @@ Upstream failures are the one exception: a pull, push or create whose registry i
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -35,12 +37,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry.modelserver.api.openapi_spec import openapi_document
+from registry.oci import mediatypes as mt
 from registry.store.library import Library
 from runner.protocol.options import OPTIONS
 from tests.support.checkout_env import checkout_pythonpath
 from tests.support.gguf_models import add_gguf_model
 from tests.support.schema_values import from_schema
 from tests.support.tiny_gguf import write_tiny_gguf
+from tests.support.vision_gguf import write_gemma3_projector, write_png
 
 ROOT = Path(__file__).parents[3]
 
@@ -131,6 +135,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             library, "tiny-go", tiny, template="{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}"
         )
         add_gguf_model(library, "victim", tiny)
+        projector = write_gemma3_projector(root / "mmproj.gguf", text_embd=64)
+        add_gguf_model(library, "seer", tiny, extra_layers=[(mt.OLLAMA_PROJECTOR, projector.read_bytes())])
     finally:
         library.close()
     port = _free_port()
@@ -213,6 +219,18 @@ TEMPLATES = st.sampled_from(
         "[{{ .Prompt }}]",
     ]
 )
+#: Images for the vision model ``seer``: a valid PNG and the ways an image can be wrong.
+IMAGES = st.sampled_from(
+    [
+        base64.b64encode(write_png(12, 9)).decode(),
+        base64.b64encode(b"\x89PNG\r\n\x1a\n").decode(),  # a signature and nothing else
+        base64.b64encode(b"RIFF\x00\x00\x00\x00WEBP").decode(),
+        base64.b64encode(b"\xff\xd8\xff\xe0\x00\x10JFIF").decode(),  # a JPEG with no frame
+        "not base64!",
+        "",
+    ]
+)
+IMAGE_LISTS = st.lists(IMAGES, max_size=3) | JSON
 MESSAGES = st.lists(
     st.fixed_dictionaries(
         {},
@@ -220,7 +238,7 @@ MESSAGES = st.lists(
             "role": st.sampled_from(["user", "assistant", "system", "tool", "", "USER"]) | SCALARS,
             "content": st.text(max_size=20) | SCALARS,
             "tool_calls": JSON | st.just([{"function": {"name": "f", "arguments": {"a": 1}}}]),
-            "images": JSON,
+            "images": IMAGE_LISTS,
         },
     )
     | JSON,
@@ -236,7 +254,8 @@ EXTRA_FIELDS = {
     "system": SCALARS,
     "raw": SCALARS,
     "context": JSON | st.lists(st.integers(-5, 2**40), max_size=5),
-    "prompt": SCALARS | JSON,
+    "prompt": SCALARS | JSON | st.sampled_from(["[img-0] the", "[img-3]", "[img][img-0][img-1] x"]),
+    "images": IMAGE_LISTS,
     "suffix": SCALARS,
     "stream": SCALARS,
     "input": SCALARS | JSON,
@@ -249,7 +268,7 @@ EXTRA_FIELDS = {
     "temperature": SCALARS,
     "stop": SCALARS | JSON,
     "seed": SCALARS,
-    "model": SCALARS,
+    "model": SCALARS | st.just("seer"),
     "verbose": SCALARS,
     "top_k": SCALARS,
     "stop_sequences": SCALARS | JSON,
@@ -407,6 +426,34 @@ def raw_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
 
 
 @st.composite
+def vision_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
+    """The vision model ``seer`` with hostile images, markers and image_url parts."""
+    images = draw(IMAGE_LISTS)
+    prompt = draw(st.sampled_from(["[img-0] the", "[img-3]", "[img][img-0][img-1] x", "the", ""]) | SCALARS)
+    options = {"num_predict": 2}
+    route = draw(st.sampled_from(["generate", "chat", "openai"]))
+    if route == "generate":
+        body: dict[str, Any] = {"model": "seer", "prompt": prompt, "images": images, "stream": False}
+        body |= {"raw": draw(st.booleans()), "options": options}
+        return "POST", "/api/generate", json.dumps(body).encode()
+    if route == "chat":
+        message = {"role": "user", "content": prompt, "images": images}
+        body = {"model": "seer", "messages": [message], "stream": draw(st.booleans()), "options": options}
+        return "POST", "/api/chat", json.dumps(body).encode()
+    url = draw(
+        st.sampled_from(
+            ["data:image/png;base64,", "data:;base64,", "https://example.invalid/x.png", "data:,x"]
+        )
+    )
+    parts = [{"type": "text", "text": str(prompt)}] + [
+        {"type": "image_url", "image_url": {"url": url + image} if isinstance(image, str) else image}
+        for image in (images if isinstance(images, list) else [images])
+    ]
+    body = {"model": "seer", "messages": [{"role": "user", "content": parts}], "max_tokens": 2}
+    return "POST", "/v1/chat/completions", json.dumps(body).encode()
+
+
+@st.composite
 def bodyless_requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
     method, path = draw(st.sampled_from(BODYLESS))
     if draw(st.booleans()):
@@ -477,7 +524,10 @@ def _send(port: int, method: str, path: str, body: bytes, headers: dict[str, str
     derandomize=True,
     database=None,
 )
-@given(request=json_requests() | schema_requests() | raw_requests() | bodyless_requests(), headers=HEADERS)
+@given(
+    request=json_requests() | schema_requests() | raw_requests() | bodyless_requests() | vision_requests(),
+    headers=HEADERS,
+)
 def test_hostile_requests_never_5xx_hang_or_exhaust_memory(
     server: Server, request: tuple[str, str, bytes], headers: dict[str, str]
 ) -> None:

@@ -22,6 +22,7 @@ from registry.modelserver.api.chat_request import chat_stream, check_tools
 from registry.modelserver.api.embed_request import check_dimensions, embed_input_list, embed_inputs
 from registry.modelserver.api.errors import status_for
 from registry.modelserver.api.generate_request import generate_stream
+from registry.modelserver.api.images import image_from_url
 from registry.modelserver.api.inference import prepare
 from registry.modelserver.api.json_body import decode_json, decode_json_object
 from registry.modelserver.api.streaming import stream_events
@@ -122,14 +123,18 @@ def _format(body: dict[str, Any]) -> Any:
     return None
 
 
-def _content_text(content: Any, has_tool_calls: bool) -> str:
-    """A message's text: a string, or the text parts of a list (Ollama's ``fromChatRequest``)."""
+def _content(content: Any, has_tool_calls: bool) -> tuple[str, list[str]]:
+    """A message's text and images: a string, or the text and ``image_url`` parts of a list.
+    Ollama's ``fromChatRequest`` makes each part a message of its own; here the parts stay one
+    message (the texts joined by newlines, the images placed before them), so that templates
+    that insist on alternating roles (Gemma 3's) accept an image with a question."""
     if isinstance(content, str):
-        return content
+        return content, []
     if content is None and has_tool_calls:
-        return ""
+        return "", []
     if isinstance(content, list):
-        parts = []
+        parts: list[str] = []
+        images: list[str] = []
         for part in content:
             if not isinstance(part, dict):
                 raise errors.InvalidInput("invalid message format: content parts must be objects")
@@ -138,8 +143,9 @@ def _content_text(content: Any, has_tool_calls: bool) -> str:
                     raise errors.InvalidInput("invalid message format: text must be a string")
                 parts.append(part.get("text", ""))
             elif part.get("type") == "image_url":
-                raise errors.Unsupported("image inputs are not supported by this server")
-        return "\n".join(parts)
+                url = part.get("image_url")
+                images.append(image_from_url(url.get("url") if isinstance(url, dict) else url))
+        return "\n".join(parts), images
     kind = "<nil>" if content is None else type(content).__name__
     raise errors.InvalidInput(f"invalid message content type: {kind}")
 
@@ -182,11 +188,11 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         role = m.get("role", "user")
         if not isinstance(role, str):
             raise errors.InvalidInput("invalid message: role must be a string")
-        msg: dict[str, Any] = {
-            "role": role.lower(),
-            # tool_calls present, even [], makes content optional (Go decodes [] to a non-nil slice)
-            "content": _content_text(m.get("content"), isinstance(m.get("tool_calls"), list)),
-        }
+        # tool_calls present, even [], makes content optional (Go decodes [] to a non-nil slice)
+        text, images = _content(m.get("content"), isinstance(m.get("tool_calls"), list))
+        msg: dict[str, Any] = {"role": role.lower(), "content": text}
+        if images:
+            msg["images"] = images
         if m.get("tool_calls"):
             msg["tool_calls"] = _tool_calls(m["tool_calls"])
         reasoning = m.get("reasoning", m.get("reasoning_content"))
