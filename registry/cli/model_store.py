@@ -190,7 +190,9 @@ class LocalStore:
         response = show_response(info, verbose=verbose)
         from registry.modelserver.api.inference import model_capabilities
 
-        response["capabilities"] = model_capabilities(info)  # as the server's /api/show
+        response["capabilities"] = model_capabilities(
+            info, response.get("capabilities")
+        )  # as the server's /api/show
         compat = library.compat_status(info)
         if compat:
             response["compatibility"] = compat

@@ -409,11 +409,12 @@ def check_logprobs(body: dict[str, Any]) -> tuple[bool, int]:
     return bool(want), top
 
 
-def model_capabilities(info: ModelInfo) -> list[str]:
-    """The model's capabilities (:func:`capabilities`), with ``thinking`` decided as Ollama does
-    for a Go template: when :func:`~registry.modelserver.prompt.thinking_tags` finds both tags (or
-    the family is gpt-oss), not merely when the template names ``.Thinking``."""
-    caps = capabilities(info)
+def model_capabilities(info: ModelInfo, inferred: list[str] | None = None) -> list[str]:
+    """The model's capabilities (``inferred``, e.g. what ``show_response`` found with the GGUF's
+    keys at hand, else :func:`capabilities`), with ``thinking`` decided as Ollama does for a Go
+    template: when :func:`~registry.modelserver.prompt.thinking_tags` finds both tags (or the
+    family is gpt-oss), not merely when the template names ``.Thinking``."""
+    caps = list(inferred) if inferred is not None else capabilities(info)
     if not info.template:
         return caps
     try:

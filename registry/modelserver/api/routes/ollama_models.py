@@ -71,7 +71,9 @@ async def show(request: web.Request) -> web.Response:
     except errors.ModelNotFound:
         raise model_not_found(text) from None
     response = await asyncio.to_thread(show_response, info, verbose=bool(verbose))
-    response["capabilities"] = model_capabilities(info)  # thinking as Ollama infers it
+    response["capabilities"] = model_capabilities(
+        info, response.get("capabilities")
+    )  # thinking as Ollama infers it
     compat = await asyncio.to_thread(library.compat_status, info)
     if compat:
         response["compatibility"] = compat
