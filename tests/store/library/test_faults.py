@@ -39,7 +39,16 @@ def _assert_consistent(store: Path) -> None:
                 assert lib.has_blob(descriptor.digest), f"{row.name} lost {descriptor.digest}"
         lib.prune(grace_seconds=0)
         assert lib.verify().ok
-        assert not any(lib.layout.tmp_dir.iterdir())
+        # A SIGKILL between a writer's link of its temporary file to the blob and the unlink of the
+        # temporary name leaves that name in tmp/ as a second name of the blob. When this prune then
+        # removes the blob (nothing committed it), the unlink moves the inode's ctime to "now", so
+        # the temporary name no longer counts as past the grace in the same run: the next run
+        # removes it. (Seen once in a few hundred kills.)
+        if any(lib.layout.tmp_dir.iterdir()):
+            time.sleep(0.05)
+            lib.prune(grace_seconds=0)
+        left = sorted(p.name for p in lib.layout.tmp_dir.iterdir())
+        assert not left, left
     finally:
         lib.close()
 
