@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from registry import errors
 from registry.modelserver.api.images import check_image, has_markers, place_images
 from registry.modelserver.api.inference import (
     Prepared,
@@ -28,7 +29,7 @@ from registry.modelserver.api.inference import (
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
-from registry.modelserver.prompt import PromptTemplate, ReplyPiece
+from registry.modelserver.prompt import HarmonyError, PromptTemplate, ReplyPiece
 from registry.modelserver.scheduler import Lease
 
 __all__ = ["generate_stream"]
@@ -81,7 +82,8 @@ async def generate_stream(
             if context:
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
-        reply = reply_stream(template, text, think)
+        family = "" if raw else str(prepared.info.config.get("model_family") or "")
+        reply = reply_stream(template, text, think, family=family)
         events = completion_events(
             request,
             lease,
@@ -91,17 +93,21 @@ async def generate_stream(
             want_context=not raw,
             logprobs=logprobs,
             images=placed,
+            preserved_tokens=reply.preserved_tokens,
         )
-        async for event in events:
-            if not event.get("done"):
-                piece = reply.feed(event["content"])
-                if piece or reply.thinking is None or event.get("logprobs"):
-                    yield _generate_chunk(prepared, piece, event.get("logprobs"))
-                continue
-            piece = reply.finish()
-            if piece:
-                yield _generate_chunk(prepared, piece, None)
-            yield _generate_final(prepared, lease, event, raw=raw, started=started)
+        try:
+            async for event in events:
+                if not event.get("done"):
+                    piece = reply.feed(event["content"])
+                    if piece or reply.plain or event.get("logprobs"):
+                        yield _generate_chunk(prepared, piece, event.get("logprobs"))
+                    continue
+                piece = reply.finish()
+                if piece:
+                    yield _generate_chunk(prepared, piece, None)
+                yield _generate_final(prepared, lease, event, raw=raw, started=started)
+        except HarmonyError as err:  # the model's tool call is not JSON (Ollama: a 500 error)
+            raise errors.RunnerError(str(err)) from err
 
 
 def _generate_chunk(

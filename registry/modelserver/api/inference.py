@@ -26,12 +26,14 @@ from registry.durations import parse_keep_alive
 from registry.modelserver.api import keys
 from registry.modelserver.api.model_lookup import model_not_found
 from registry.modelserver.prompt import (
+    HarmonyStream,
     PromptTemplate,
     ReplyStream,
     TemplateError,
     ThinkingParser,
     ToolCallStream,
     tool_names,
+    uses_harmony,
 )
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci import mediatypes as mt
@@ -299,10 +301,13 @@ async def completion_events(
     want_context: bool = False,
     logprobs: tuple[bool, int] = (False, 0),
     images: list[dict[str, Any]] | None = None,
+    preserved_tokens: tuple[str, ...] = (),
 ) -> AsyncIterator[dict[str, Any]]:
     """The runner's events for one completion; stops quietly when the client goes away. With
     ``logprobs`` (wanted, top) each text event carries the ``logprobs`` of its tokens.
     ``images`` (``{"id", "data"}``) go where the prompt says ``[img-<id>]``.
+    ``preserved_tokens`` are special tokens the runner renders as text (the reply's parser needs
+    them: :attr:`~registry.modelserver.prompt.ReplyStream.preserved_tokens`).
 
     Raises:
         InvalidInput: the runner rejected the request.
@@ -317,6 +322,7 @@ async def completion_events(
         logprobs=logprobs[0],
         top_logprobs=logprobs[1] if logprobs[0] else 0,
         images=tuple(images or ()),
+        preserved_tokens=preserved_tokens,
     )
     stream = lease.runner.completion(creq)
     try:
@@ -459,10 +465,21 @@ def reply_stream(
     prompt: str,
     think: bool | str | None,
     tools: list[dict[str, Any]] | None = None,
+    *,
+    family: str = "",
+    prefill: dict[str, Any] | None = None,
+    harmony_names: dict[str, str] | None = None,
 ) -> ReplyStream:
-    """The splitter of one reply (as Ollama's handlers): thinking is parsed when ``think`` is on and
-    the template has thinking tags (already open when the prompt ends with the opening tag); tool
-    calls when ``tools`` are given, by the template's tool-call tag."""
+    """The splitter of one reply (as Ollama's handlers). A harmony model (:func:`uses_harmony`:
+    the gpt-oss ``family`` with a harmony template) gets the harmony parser, whatever ``think``
+    (Ollama's built-in parser: gpt-oss cannot stop thinking, and its thinking is always split
+    off), continuing the conversation's last message ``prefill`` when it is the assistant's, and
+    giving tool calls the user's names (``harmony_names``, from
+    :func:`~registry.modelserver.prompt.harmony_tool_names`). Otherwise thinking is parsed when
+    ``think`` is on and the template has thinking tags (already open when the prompt ends with the
+    opening tag); tool calls when ``tools`` are given, by the template's tool-call tag."""
+    if uses_harmony(family, template.source):
+        return ReplyStream(harmony=HarmonyStream(prefill, harmony_names))
     opening, closing = template.thinking_tags
     thinking = None
     if think and opening and closing:
