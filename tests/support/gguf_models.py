@@ -45,8 +45,9 @@ def add_gguf_model(
     params: dict[str, Any] | None = None,
     extra_layers: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
     with_model_layer: bool = True,
+    family: str = "llama",
 ) -> None:
-    """Name a model whose weights are ``gguf``."""
+    """Name a model whose weights are ``gguf`` (its config's ``model_family`` is ``family``)."""
     layers: list[Descriptor] = []
     if with_model_layer:
         digest, size = library.add_file(gguf, link=True)
@@ -60,7 +61,7 @@ def add_gguf_model(
         digest, size = library.add_bytes(data)
         layers.append(Descriptor(media_type, digest, size))
     config = json.dumps(
-        {"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"}
+        {"model_format": "gguf", "model_family": family, "model_type": "1M", "file_type": "F32"}
     )
     cfg_digest, cfg_size = library.add_bytes(config.encode())
     library.put_model(
