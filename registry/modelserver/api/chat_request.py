@@ -142,8 +142,9 @@ async def chat_stream(
         conversation, images = place_images(chat_messages(prepared, messages))
         template = model_template(prepared, lease)
         family = str(prepared.info.config.get("model_family") or "")
+        parser = str(prepared.info.config.get("parser") or "")
         shown, harmony_names = (
-            harmony_tool_names(tools) if uses_harmony(family, template.source) else (tools, {})
+            harmony_tool_names(tools) if uses_harmony(family, template.source, parser) else (tools, {})
         )
         prompt = await render_prompt(request, lambda: template.render_chat(conversation, shown, think=think))
         reply = reply_stream(
@@ -152,6 +153,7 @@ async def chat_stream(
             think,
             tools,
             family=family,
+            parser=parser,
             prefill=conversation[-1] if conversation else None,
             harmony_names=harmony_names,
         )

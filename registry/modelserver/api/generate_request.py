@@ -82,8 +82,14 @@ async def generate_stream(
             if context:
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
-        family = "" if raw else str(prepared.info.config.get("model_family") or "")
-        reply = reply_stream(template, text, think, family=family)
+        config = {} if raw else prepared.info.config  # raw mode: no harmony parser (as Ollama)
+        reply = reply_stream(
+            template,
+            text,
+            think,
+            family=str(config.get("model_family") or ""),
+            parser=str(config.get("parser") or ""),
+        )
         events = completion_events(
             request,
             lease,

@@ -427,7 +427,11 @@ def model_capabilities(info: ModelInfo, inferred: list[str] | None = None) -> li
         opening, closing = PromptTemplate.from_go(info.template).thinking_tags
     except TemplateError:
         return caps
-    thinks = bool(opening and closing) or info.config.get("model_family") in _LEVELLED_FAMILIES
+    thinks = (
+        bool(opening and closing)
+        or info.config.get("model_family") in _LEVELLED_FAMILIES
+        or info.config.get("parser") == "harmony"
+    )
     caps = [c for c in caps if c != "thinking"]
     return [*caps, "thinking"] if thinks else caps
 
@@ -447,7 +451,8 @@ def require_capabilities(
             (``insert``, or both joined by a newline, as Go's ``errors.Join``).
     """
     caps = model_capabilities(prepared.info)
-    levelled = prepared.info.config.get("model_family") in _LEVELLED_FAMILIES
+    config = prepared.info.config
+    levelled = config.get("model_family") in _LEVELLED_FAMILIES or config.get("parser") == "harmony"
     if isinstance(think, str) and not levelled and "thinking" not in caps:
         raise errors.InvalidInput(f'think value "{think}" is not supported for this model')
     if think and "thinking" not in caps:
@@ -467,18 +472,19 @@ def reply_stream(
     tools: list[dict[str, Any]] | None = None,
     *,
     family: str = "",
+    parser: str = "",
     prefill: dict[str, Any] | None = None,
     harmony_names: dict[str, str] | None = None,
 ) -> ReplyStream:
     """The splitter of one reply (as Ollama's handlers). A harmony model (:func:`uses_harmony`:
-    the gpt-oss ``family`` with a harmony template) gets the harmony parser, whatever ``think``
+    the config's ``parser`` is ``harmony``, or the gpt-oss ``family`` with a harmony template) gets the harmony parser, whatever ``think``
     (Ollama's built-in parser: gpt-oss cannot stop thinking, and its thinking is always split
     off), continuing the conversation's last message ``prefill`` when it is the assistant's, and
     giving tool calls the user's names (``harmony_names``, from
     :func:`~registry.modelserver.prompt.harmony_tool_names`). Otherwise thinking is parsed when
     ``think`` is on and the template has thinking tags (already open when the prompt ends with the
     opening tag); tool calls when ``tools`` are given, by the template's tool-call tag."""
-    if uses_harmony(family, template.source):
+    if uses_harmony(family, template.source, parser):
         return ReplyStream(harmony=HarmonyStream(prefill, harmony_names))
     opening, closing = template.thinking_tags
     thinking = None

@@ -2,7 +2,8 @@
 and tool calls. Pure.
 
 As Ollama's ``harmony`` package (``HarmonyParser`` + ``HarmonyMessageHandler``), chosen for the
-gpt-oss family when its template writes ``<|start|>`` and ``<|end|>`` (:func:`uses_harmony`). A
+gpt-oss family when its template writes ``<|start|>`` and ``<|end|>``, or for a model whose config
+names the ``harmony`` parser (Modelfile ``PARSER harmony``) (:func:`uses_harmony`). A
 reply is a sequence of messages ``<|start|>HEADER<|message|>BODY<|end|>``; the prompt already
 opened the first one (``<|start|>assistant``), so the model's first words are its header, e.g.
 ``<|channel|>analysis<|message|>``. The header names a channel and maybe a recipient:
@@ -64,9 +65,12 @@ class HarmonyError(ValueError):
     """The reply broke the format: a tool call whose arguments are not a JSON object."""
 
 
-def uses_harmony(family: str, template_source: str) -> bool:
-    """True when a reply of the model is harmony (Ollama's ``shouldUseHarmony``): the family is
-    gpt-oss and its template writes both ``<|start|>`` and ``<|end|>``."""
+def uses_harmony(family: str, template_source: str, parser: str = "") -> bool:
+    """True when a reply of the model is harmony: its config names the ``harmony`` parser, or it
+    names none and (Ollama's ``shouldUseHarmony``) the family is gpt-oss and the template writes
+    both ``<|start|>`` and ``<|end|>``."""
+    if parser:
+        return parser == "harmony"
     return family in _FAMILIES and _START in template_source and "<|end|>" in template_source
 
 

@@ -178,6 +178,9 @@ def test_the_harmony_parser_is_chosen_for_gpt_oss_with_a_harmony_template_whatev
     assert uses_harmony("gptoss", template.source) and uses_harmony("gpt-oss", template.source)
     assert not uses_harmony("llama", template.source)
     assert not uses_harmony("gptoss", "{{ .Prompt }}")
+    # a model whose config names a parser: harmony for ``harmony`` whatever the family, else not
+    assert uses_harmony("llama", "{{ .Prompt }}", "harmony")
+    assert not uses_harmony("gptoss", template.source, "qwen3-coder")
     for think in (True, False, "low", None):
         reply = reply_stream(template, "", think, family="gptoss")
         assert reply.harmony is not None and reply.preserved_tokens == PRESERVED_TOKENS
