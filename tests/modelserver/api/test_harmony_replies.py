@@ -2,8 +2,9 @@
 gpt-oss (random weights, so its words are noise) with a harmony template. The runner renders the
 harmony markers (they are special tokens), the server splits them off: with ``logprobs`` every
 generated token comes back as the runner wrote it, so the raw reply is known and the server's
-thinking, content and tool calls must be what the harmony parser makes of it, and no marker
-reaches a client (the official ``ollama`` client, and the OpenAI route)."""
+thinking and content must be what the harmony parser makes of it. A ``format`` whose schema is one
+``const`` string makes the model write a whole harmony reply (thinking, a tool call, an answer):
+the official ``ollama`` client, the OpenAI route and generate get each part apart."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ pytest.importorskip("llama_cpp")
 
 #: A harmony template (Ollama picks its harmony parser for gpt-oss when it has these markers).
 HARMONY_TEMPLATE = (
+    "{{- if .Tools }}<|start|>developer<|message|># Tools{{ range .Tools }} {{ .Function.Name }}{{ end }}<|end|>{{ end }}"
     "{{- range .Messages }}<|start|>{{ .Role }}<|message|>{{ .Content }}<|end|>{{ end }}<|start|>assistant"
 )
 MARKERS = ("<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>")
@@ -153,3 +155,89 @@ async def test_the_openai_route_gets_the_split(server: Any) -> None:
     message = (await resp.json())["choices"][0]["message"]
     assert message["role"] == "assistant" and isinstance(message["content"], str)
     assert not message["content"].startswith(("<|channel|>", "<|message|>"))
+
+
+#: A JSON string the model is made to write (``format`` with a ``const`` schema): a whole harmony
+#: reply, quotes around it, the tool call's arguments ``{}`` (a JSON string cannot hold bare quotes).
+#: The tool ``get-weather`` is shown to the model as ``get_weather`` and called back by its name.
+FORCED = (
+    "<|channel|>analysis<|message|>Need weather.<|end|>"
+    "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>{}<|end|>"
+    "<|start|>assistant<|channel|>final<|message|>It is sunny."
+)
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get-weather",
+        "description": "weather",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+async def test_a_forced_harmony_reply_is_thinking_a_tool_call_and_content(server: Any) -> None:
+    client = ollama.AsyncClient(host=_url(server))
+    reply = await client.chat(
+        model="oss",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        format={"const": FORCED},
+        options={"num_predict": 400, "temperature": 0},
+    )
+    assert reply.message.thinking == "Need weather."
+    assert reply.message.content == 'It is sunny."'
+    calls = reply.message.tool_calls or []
+    assert [(c.function.name, dict(c.function.arguments)) for c in calls] == [("get-weather", {})]
+
+
+async def test_a_forced_harmony_reply_streams_each_part_apart(server: Any) -> None:
+    """With ``think: false`` too: gpt-oss cannot stop thinking, and its analysis is still thinking."""
+    client = ollama.AsyncClient(host=_url(server))
+    thinking, content, calls = [], [], []
+    async for part in await client.chat(
+        model="oss",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        format={"const": FORCED},
+        think=False,
+        stream=True,
+        options={"num_predict": 400, "temperature": 0},
+    ):
+        thinking.append(part.message.thinking or "")
+        content.append(part.message.content or "")
+        calls += part.message.tool_calls or []
+    assert "".join(thinking) == "Need weather."
+    assert "".join(content) == 'It is sunny."'
+    assert [c.function.name for c in calls] == ["get-weather"]
+
+
+async def test_a_forced_harmony_reply_on_the_openai_route_and_generate(server: Any) -> None:
+    resp = await server.post(
+        "/v1/chat/completions",
+        json={
+            "model": "oss",
+            "messages": [{"role": "user", "content": "weather?"}],
+            "tools": [WEATHER_TOOL],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "r", "schema": {"const": FORCED}},
+            },
+            "max_tokens": 400,
+            "temperature": 0,
+        },
+    )
+    assert resp.status == 200, await resp.text()
+    choice = (await resp.json())["choices"][0]
+    assert choice["message"]["reasoning"] == "Need weather."
+    assert choice["message"]["content"] == 'It is sunny."'
+    assert [c["function"]["name"] for c in choice["message"]["tool_calls"]] == ["get-weather"]
+    assert choice["finish_reason"] == "tool_calls"
+    client = ollama.AsyncClient(host=_url(server))
+    final = (
+        FORCED.split("<|start|>assistant<|channel|>commentary")[0]
+        + "<|start|>assistant<|channel|>final<|message|>Hi"
+    )
+    reply = await client.generate(
+        model="oss", prompt="hi", format={"const": final}, options={"num_predict": 200, "temperature": 0}
+    )
+    assert (reply.thinking, reply.response) == ("Need weather.", 'Hi"')
