@@ -419,8 +419,11 @@ def model_capabilities(info: ModelInfo, inferred: list[str] | None = None) -> li
     """The model's capabilities (``inferred``, e.g. what ``show_response`` found with the GGUF's
     keys at hand, else :func:`capabilities`), with ``thinking`` decided as Ollama does for a Go
     template: when :func:`~registry.modelserver.prompt.thinking_tags` finds both tags (or the
-    family is gpt-oss), not merely when the template names ``.Thinking``."""
+    family is gpt-oss), not merely when the template names ``.Thinking``. A model whose config names
+    the ``harmony`` parser thinks and calls tools (Ollama's ``parserCapabilities``)."""
     caps = list(inferred) if inferred is not None else capabilities(info)
+    if info.config.get("parser") == "harmony":
+        caps += [cap for cap in ("tools", "thinking") if cap not in caps]
     if not info.template:
         return caps
     try:

@@ -241,3 +241,25 @@ async def test_a_forced_harmony_reply_on_the_openai_route_and_generate(server: A
         model="oss", prompt="hi", format={"const": final}, options={"num_predict": 200, "temperature": 0}
     )
     assert (reply.thinking, reply.response) == ("Need weather.", 'Hi"')
+
+
+async def test_a_config_naming_the_harmony_parser_selects_it_whatever_the_family(
+    library: Library, make_client: Any, tmp_path: Path
+) -> None:
+    """Ollama's ``PARSER harmony``: the parser, and with it tools and thinking, without the family
+    or a harmony template."""
+    blob = write_ollama_gptoss(tmp_path / "gptoss.gguf")
+    add_gguf_model(library, "parsed", blob, template="{{ .Prompt }}", config={"parser": "harmony"})
+    server = await make_client(library)
+    shown = await (await server.post("/api/show", json={"model": "parsed"})).json()
+    assert {"tools", "thinking"} <= set(shown["capabilities"])
+    client = ollama.AsyncClient(host=_url(server))
+    reply = await client.chat(
+        model="parsed",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER_TOOL],
+        format={"const": FORCED},
+        options={"num_predict": 400, "temperature": 0},
+    )
+    assert (reply.message.thinking, reply.message.content) == ("Need weather.", 'It is sunny."')
+    assert [c.function.name for c in reply.message.tool_calls or []] == ["get-weather"]
