@@ -119,7 +119,8 @@ async def generate_stream(
 def _generate_chunk(
     prepared: Prepared, piece: ReplyPiece, logprobs: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
-    """Ollama's generate response for a piece of the reply (``thinking`` only when there is some)."""
+    """Ollama's generate response for a piece of the reply (``thinking`` and ``tool_calls`` only when
+    there are some)."""
     chunk: dict[str, Any] = {
         "model": prepared.name,
         "created_at": created_at(),
@@ -128,6 +129,8 @@ def _generate_chunk(
     }
     if piece.thinking:
         chunk["thinking"] = piece.thinking
+    if piece.calls:  # a harmony reply's tool calls (Ollama's GenerateResponse.ToolCalls)
+        chunk["tool_calls"] = piece.calls
     if logprobs:
         chunk["logprobs"] = logprobs
     return chunk

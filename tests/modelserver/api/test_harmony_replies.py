@@ -241,6 +241,20 @@ async def test_a_forced_harmony_reply_on_the_openai_route_and_generate(server: A
         model="oss", prompt="hi", format={"const": final}, options={"num_predict": 200, "temperature": 0}
     )
     assert (reply.thinking, reply.response) == ("Need weather.", 'Hi"')
+    resp = await server.post(
+        "/api/generate",
+        json={
+            "model": "oss",
+            "prompt": "weather?",
+            "format": {"const": FORCED},
+            "stream": False,
+            "options": {"num_predict": 400, "temperature": 0},
+        },
+    )
+    body = await resp.json()
+    assert (body["thinking"], body["response"]) == ("Need weather.", 'It is sunny."')
+    # generate has no tools to map names back to: the call keeps the name the model wrote
+    assert [c["function"]["name"] for c in body["tool_calls"]] == ["get_weather"]
 
 
 async def test_a_config_naming_the_harmony_parser_selects_it_whatever_the_family(
