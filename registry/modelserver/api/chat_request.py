@@ -185,6 +185,7 @@ async def chat_stream(
                 )
                 yield final
         except HarmonyError as err:  # the model's tool call is not JSON (Ollama: a 500 error)
+            await events.aclose()  # ends the runner's generation now
             raise errors.RunnerError(str(err)) from err
 
 

@@ -113,6 +113,7 @@ async def generate_stream(
                     yield _generate_chunk(prepared, piece, None)
                 yield _generate_final(prepared, lease, event, raw=raw, started=started)
         except HarmonyError as err:  # the model's tool call is not JSON (Ollama: a 500 error)
+            await events.aclose()  # ends the runner's generation now
             raise errors.RunnerError(str(err)) from err
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -302,7 +302,7 @@ async def completion_events(
     logprobs: tuple[bool, int] = (False, 0),
     images: list[dict[str, Any]] | None = None,
     preserved_tokens: tuple[str, ...] = (),
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """The runner's events for one completion; stops quietly when the client goes away. With
     ``logprobs`` (wanted, top) each text event carries the ``logprobs`` of its tokens.
     ``images`` (``{"id", "data"}``) go where the prompt says ``[img-<id>]``.

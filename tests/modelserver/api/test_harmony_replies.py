@@ -277,3 +277,24 @@ async def test_a_config_naming_the_harmony_parser_selects_it_whatever_the_family
     )
     assert (reply.message.thinking, reply.message.content) == ("Need weather.", 'It is sunny."')
     assert [c.function.name for c in reply.message.tool_calls or []] == ["get-weather"]
+
+
+async def test_a_tool_call_that_is_not_json_ends_the_reply_with_ollamas_error(server: Any) -> None:
+    bad = FORCED.replace("<|message|>{}<|end|>", "<|message|>{nope}<|end|>")
+    body = {
+        "model": "oss",
+        "prompt": "x",
+        "format": {"const": bad},
+        "options": {"num_predict": 400, "temperature": 0},
+    }
+    resp = await server.post("/api/generate", json={**body, "stream": False})
+    assert resp.status == 500
+    assert (await resp.json())["error"].startswith("error parsing tool call: raw='{nope}'")
+    lines = await _stream(server, "/api/generate", body)
+    assert lines[-1]["error"].startswith("error parsing tool call")
+    assert "".join(line.get("thinking", "") for line in lines) == "Need weather."
+    # the runner's slot was freed: the model answers the next request
+    reply = await ollama.AsyncClient(host=_url(server)).generate(
+        model="oss", prompt="hi", options={"num_predict": 2}
+    )
+    assert reply.done
