@@ -116,6 +116,7 @@ class Engine:
             want_context=request.want_context,
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs,
+            preserved=self.model.special_tokens(request.preserved_tokens),
         )
         self._queue.put(job)
         return job
@@ -160,6 +161,7 @@ class Engine:
             emit=emit,
             want_context=request.want_context,
             media=prompt,
+            preserved=self.model.special_tokens(request.preserved_tokens),
         )
         self._queue.put(job)
         return job
@@ -405,7 +407,7 @@ class Engine:
             self._finish(slot, "stop")
             return
         job.generated.append(token)
-        piece = self.model.piece(token)
+        piece = self.model.piece(token, special=token in job.preserved)
         text, stopped = job.stop_text.push(piece)
         if scores is not None:
             entry = token_logprob(scores, token, piece, job.top_logprobs, self.model.piece)

@@ -34,6 +34,8 @@ class Job:
     top_logprobs: int = 0
     media: MediaPrompt | None = None
     """The images of the prompt (their placeholders are in ``tokens``); freed on the loop thread."""
+    preserved: frozenset[int] = frozenset()
+    """Special tokens generated as their text (:attr:`CompletionRequest.preserved_tokens`)."""
     cancelled: threading.Event = field(default_factory=threading.Event)
     # set by the loop
     sampler: Sampler | None = None

@@ -173,14 +173,19 @@ class LoadedModel:
             )
         return list(buf[:n])
 
-    def piece(self, token: int) -> bytes:
-        """The bytes of one generated token (special tokens render as empty)."""
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        """The bytes of one generated token (special tokens render as empty unless ``special``)."""
         buf = ctypes.create_string_buffer(64)
-        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, 64, 0, False)
+        n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, 64, 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
-            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, -n, 0, False)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, -n, 0, special)
         return buf.raw[:n]
+
+    def special_tokens(self, texts: Sequence[str]) -> frozenset[int]:
+        """The ids of those ``texts`` that are one token of the vocabulary each (others ignored)."""
+        ids = (self.tokenize(text, add_special=False) for text in texts)
+        return frozenset(found[0] for found in ids if len(found) == 1)
 
     def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
         """Text of ``tokens``."""

@@ -160,12 +160,16 @@ class CompletionRequest:
     images: tuple[dict[str, Any], ...] = ()
     """Ollama's ``ImageData``: ``{"id": n, "data": base64}``, placed where the prompt says
     ``[img-n]`` (needs a model loaded with a projector)."""
+    preserved_tokens: tuple[str, ...] = ()
+    """Special tokens (each one token of the vocabulary) generated as their text; other special
+    tokens are generated as nothing (Ollama's ``PreservedTokens``, e.g. harmony's markers)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         data = asdict(self)
         data["tokens"] = list(self.tokens) if self.tokens is not None else None
         data["images"] = [dict(image) for image in self.images]
+        data["preserved_tokens"] = list(self.preserved_tokens)
         return data
 
     @classmethod
@@ -192,6 +196,10 @@ class CompletionRequest:
         ):
             raise ValueError('images must be a list of {"id": integer, "data": base64 string}')
         values["images"] = tuple(images)
+        preserved = values.get("preserved_tokens") or []
+        if not isinstance(preserved, list) or not all(isinstance(t, str) for t in preserved):
+            raise ValueError("preserved_tokens must be a list of strings")
+        values["preserved_tokens"] = tuple(preserved)
         return cls(**values)
 
 

@@ -169,3 +169,13 @@ def _alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_completion_request_carries_preserved_tokens() -> None:
+    request = CompletionRequest(prompt="x", preserved_tokens=("<|start|>", "<|end|>"))
+    data = request.to_json()
+    assert data["preserved_tokens"] == ["<|start|>", "<|end|>"]
+    assert CompletionRequest.from_json(data) == request
+    assert CompletionRequest.from_json({"prompt": "x"}).preserved_tokens == ()
+    with pytest.raises(ValueError, match="preserved_tokens must be a list of strings"):
+        CompletionRequest.from_json({"prompt": "x", "preserved_tokens": [1]})

@@ -45,8 +45,11 @@ def add_gguf_model(
     params: dict[str, Any] | None = None,
     extra_layers: list[tuple[str, bytes]] = (),  # type: ignore[assignment]
     with_model_layer: bool = True,
+    family: str = "llama",
+    config: dict[str, Any] | None = None,
 ) -> None:
-    """Name a model whose weights are ``gguf``."""
+    """Name a model whose weights are ``gguf`` (its config's ``model_family`` is ``family``; ``config``
+    adds keys to its config, e.g. ``parser``)."""
     layers: list[Descriptor] = []
     if with_model_layer:
         digest, size = library.add_file(gguf, link=True)
@@ -59,10 +62,16 @@ def add_gguf_model(
     ):
         digest, size = library.add_bytes(data)
         layers.append(Descriptor(media_type, digest, size))
-    config = json.dumps(
-        {"model_format": "gguf", "model_family": "llama", "model_type": "1M", "file_type": "F32"}
+    config_text = json.dumps(
+        {
+            "model_format": "gguf",
+            "model_family": family,
+            "model_type": "1M",
+            "file_type": "F32",
+            **(config or {}),
+        }
     )
-    cfg_digest, cfg_size = library.add_bytes(config.encode())
+    cfg_digest, cfg_size = library.add_bytes(config_text.encode())
     library.put_model(
         ModelName.parse(name), build_manifest(Descriptor(mt.DOCKER_CONFIG, cfg_digest, cfg_size), layers)
     )

@@ -46,6 +46,8 @@ def write_ollama_gptoss(path: Path, *, blocks: int = 2, seed: int = 0) -> Path:
         "<|start|>",
         "<|end|>",
         "<|message|>",
+        "<|channel|>",
+        "<|constrain|>",
     ]
     writer, rows = _bpe_writer(path, "gptoss", specials, pre="default")
     w = _rng_weights(seed)

@@ -30,7 +30,13 @@ from registry.modelserver.api.inference import (
     require_vision,
     scheduler_of,
 )
-from registry.modelserver.prompt import ReplyPiece, drop_earlier_thinking
+from registry.modelserver.prompt import (
+    HarmonyError,
+    ReplyPiece,
+    drop_earlier_thinking,
+    harmony_tool_names,
+    uses_harmony,
+)
 
 __all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
 
@@ -135,26 +141,52 @@ async def chat_stream(
     async with scheduler_of(request).lease(prepared.spec) as lease:
         conversation, images = place_images(chat_messages(prepared, messages))
         template = model_template(prepared, lease)
-        prompt = await render_prompt(request, lambda: template.render_chat(conversation, tools, think=think))
-        reply = reply_stream(template, prompt, think, tools)
-        plain = reply.thinking is None and reply.tools is None
-        events = completion_events(
-            request, lease, prompt, prepared.options, fmt, logprobs=logprobs, images=images
+        family = str(prepared.info.config.get("model_family") or "")
+        parser = str(prepared.info.config.get("parser") or "")
+        shown, harmony_names = (
+            harmony_tool_names(tools) if uses_harmony(family, template.source, parser) else (tools, {})
         )
-        async for event in events:
-            if not event.get("done"):
-                piece = reply.feed(event["content"])
-                if piece or plain or event.get("logprobs"):
-                    yield _chat_chunk(prepared.name, piece, event.get("logprobs"))
-                continue
-            piece = reply.finish()
-            if piece:
-                yield _chat_chunk(prepared.name, piece, None)
-            final = _chat_chunk(prepared.name, ReplyPiece(), None)
-            final.update(
-                done=True, done_reason=event.get("done_reason", "stop"), **durations(started, lease, event)
-            )
-            yield final
+        prompt = await render_prompt(request, lambda: template.render_chat(conversation, shown, think=think))
+        reply = reply_stream(
+            template,
+            prompt,
+            think,
+            tools,
+            family=family,
+            parser=parser,
+            prefill=conversation[-1] if conversation else None,
+            harmony_names=harmony_names,
+        )
+        events = completion_events(
+            request,
+            lease,
+            prompt,
+            prepared.options,
+            fmt,
+            logprobs=logprobs,
+            images=images,
+            preserved_tokens=reply.preserved_tokens,
+        )
+        try:
+            async for event in events:
+                if not event.get("done"):
+                    piece = reply.feed(event["content"])
+                    if piece or reply.plain or event.get("logprobs"):
+                        yield _chat_chunk(prepared.name, piece, event.get("logprobs"))
+                    continue
+                piece = reply.finish()
+                if piece:
+                    yield _chat_chunk(prepared.name, piece, None)
+                final = _chat_chunk(prepared.name, ReplyPiece(), None)
+                final.update(
+                    done=True,
+                    done_reason=event.get("done_reason", "stop"),
+                    **durations(started, lease, event),
+                )
+                yield final
+        except HarmonyError as err:  # the model's tool call is not JSON (Ollama: a 500 error)
+            await events.aclose()  # ends the runner's generation now
+            raise errors.RunnerError(str(err)) from err
 
 
 def _chat_chunk(model: str, piece: ReplyPiece, logprobs: list[dict[str, Any]] | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from registry import errors
 from registry.modelserver.api.images import check_image, has_markers, place_images
 from registry.modelserver.api.inference import (
     Prepared,
@@ -28,7 +29,7 @@ from registry.modelserver.api.inference import (
     scheduler_of,
 )
 from registry.modelserver.api.json_body import body_field
-from registry.modelserver.prompt import PromptTemplate, ReplyPiece
+from registry.modelserver.prompt import HarmonyError, PromptTemplate, ReplyPiece
 from registry.modelserver.scheduler import Lease
 
 __all__ = ["generate_stream"]
@@ -81,7 +82,14 @@ async def generate_stream(
             if context:
                 detok = await lease.runner.call("/detokenize", {"tokens": context})
                 text = str(detok.get("content", "")) + text
-        reply = reply_stream(template, text, think)
+        config = {} if raw else prepared.info.config  # raw mode: no harmony parser (as Ollama)
+        reply = reply_stream(
+            template,
+            text,
+            think,
+            family=str(config.get("model_family") or ""),
+            parser=str(config.get("parser") or ""),
+        )
         events = completion_events(
             request,
             lease,
@@ -91,23 +99,29 @@ async def generate_stream(
             want_context=not raw,
             logprobs=logprobs,
             images=placed,
+            preserved_tokens=reply.preserved_tokens,
         )
-        async for event in events:
-            if not event.get("done"):
-                piece = reply.feed(event["content"])
-                if piece or reply.thinking is None or event.get("logprobs"):
-                    yield _generate_chunk(prepared, piece, event.get("logprobs"))
-                continue
-            piece = reply.finish()
-            if piece:
-                yield _generate_chunk(prepared, piece, None)
-            yield _generate_final(prepared, lease, event, raw=raw, started=started)
+        try:
+            async for event in events:
+                if not event.get("done"):
+                    piece = reply.feed(event["content"])
+                    if piece or reply.plain or event.get("logprobs"):
+                        yield _generate_chunk(prepared, piece, event.get("logprobs"))
+                    continue
+                piece = reply.finish()
+                if piece:
+                    yield _generate_chunk(prepared, piece, None)
+                yield _generate_final(prepared, lease, event, raw=raw, started=started)
+        except HarmonyError as err:  # the model's tool call is not JSON (Ollama: a 500 error)
+            await events.aclose()  # ends the runner's generation now
+            raise errors.RunnerError(str(err)) from err
 
 
 def _generate_chunk(
     prepared: Prepared, piece: ReplyPiece, logprobs: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
-    """Ollama's generate response for a piece of the reply (``thinking`` only when there is some)."""
+    """Ollama's generate response for a piece of the reply (``thinking`` and ``tool_calls`` only when
+    there are some)."""
     chunk: dict[str, Any] = {
         "model": prepared.name,
         "created_at": created_at(),
@@ -116,6 +130,8 @@ def _generate_chunk(
     }
     if piece.thinking:
         chunk["thinking"] = piece.thinking
+    if piece.calls:  # a harmony reply's tool calls (Ollama's GenerateResponse.ToolCalls)
+        chunk["tool_calls"] = piece.calls
     if logprobs:
         chunk["logprobs"] = logprobs
     return chunk

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -26,12 +26,14 @@ from registry.durations import parse_keep_alive
 from registry.modelserver.api import keys
 from registry.modelserver.api.model_lookup import model_not_found
 from registry.modelserver.prompt import (
+    HarmonyStream,
     PromptTemplate,
     ReplyStream,
     TemplateError,
     ThinkingParser,
     ToolCallStream,
     tool_names,
+    uses_harmony,
 )
 from registry.modelserver.scheduler import KeepAlive, Lease, LoadSettings, ModelShape, ModelSpec, Scheduler
 from registry.oci import mediatypes as mt
@@ -299,10 +301,13 @@ async def completion_events(
     want_context: bool = False,
     logprobs: tuple[bool, int] = (False, 0),
     images: list[dict[str, Any]] | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+    preserved_tokens: tuple[str, ...] = (),
+) -> AsyncGenerator[dict[str, Any], None]:
     """The runner's events for one completion; stops quietly when the client goes away. With
     ``logprobs`` (wanted, top) each text event carries the ``logprobs`` of its tokens.
     ``images`` (``{"id", "data"}``) go where the prompt says ``[img-<id>]``.
+    ``preserved_tokens`` are special tokens the runner renders as text (the reply's parser needs
+    them: :attr:`~registry.modelserver.prompt.ReplyStream.preserved_tokens`).
 
     Raises:
         InvalidInput: the runner rejected the request.
@@ -317,6 +322,7 @@ async def completion_events(
         logprobs=logprobs[0],
         top_logprobs=logprobs[1] if logprobs[0] else 0,
         images=tuple(images or ()),
+        preserved_tokens=preserved_tokens,
     )
     stream = lease.runner.completion(creq)
     try:
@@ -413,15 +419,22 @@ def model_capabilities(info: ModelInfo, inferred: list[str] | None = None) -> li
     """The model's capabilities (``inferred``, e.g. what ``show_response`` found with the GGUF's
     keys at hand, else :func:`capabilities`), with ``thinking`` decided as Ollama does for a Go
     template: when :func:`~registry.modelserver.prompt.thinking_tags` finds both tags (or the
-    family is gpt-oss), not merely when the template names ``.Thinking``."""
+    family is gpt-oss), not merely when the template names ``.Thinking``. A model whose config names
+    the ``harmony`` parser thinks and calls tools (Ollama's ``parserCapabilities``)."""
     caps = list(inferred) if inferred is not None else capabilities(info)
+    if info.config.get("parser") == "harmony":
+        caps += [cap for cap in ("tools", "thinking") if cap not in caps]
     if not info.template:
         return caps
     try:
         opening, closing = PromptTemplate.from_go(info.template).thinking_tags
     except TemplateError:
         return caps
-    thinks = bool(opening and closing) or info.config.get("model_family") in _LEVELLED_FAMILIES
+    thinks = (
+        bool(opening and closing)
+        or info.config.get("model_family") in _LEVELLED_FAMILIES
+        or info.config.get("parser") == "harmony"
+    )
     caps = [c for c in caps if c != "thinking"]
     return [*caps, "thinking"] if thinks else caps
 
@@ -441,7 +454,8 @@ def require_capabilities(
             (``insert``, or both joined by a newline, as Go's ``errors.Join``).
     """
     caps = model_capabilities(prepared.info)
-    levelled = prepared.info.config.get("model_family") in _LEVELLED_FAMILIES
+    config = prepared.info.config
+    levelled = config.get("model_family") in _LEVELLED_FAMILIES or config.get("parser") == "harmony"
     if isinstance(think, str) and not levelled and "thinking" not in caps:
         raise errors.InvalidInput(f'think value "{think}" is not supported for this model')
     if think and "thinking" not in caps:
@@ -459,10 +473,22 @@ def reply_stream(
     prompt: str,
     think: bool | str | None,
     tools: list[dict[str, Any]] | None = None,
+    *,
+    family: str = "",
+    parser: str = "",
+    prefill: dict[str, Any] | None = None,
+    harmony_names: dict[str, str] | None = None,
 ) -> ReplyStream:
-    """The splitter of one reply (as Ollama's handlers): thinking is parsed when ``think`` is on and
-    the template has thinking tags (already open when the prompt ends with the opening tag); tool
-    calls when ``tools`` are given, by the template's tool-call tag."""
+    """The splitter of one reply (as Ollama's handlers). A harmony model (:func:`uses_harmony`:
+    the config's ``parser`` is ``harmony``, or the gpt-oss ``family`` with a harmony template) gets the harmony parser, whatever ``think``
+    (Ollama's built-in parser: gpt-oss cannot stop thinking, and its thinking is always split
+    off), continuing the conversation's last message ``prefill`` when it is the assistant's, and
+    giving tool calls the user's names (``harmony_names``, from
+    :func:`~registry.modelserver.prompt.harmony_tool_names`). Otherwise thinking is parsed when
+    ``think`` is on and the template has thinking tags (already open when the prompt ends with the
+    opening tag); tool calls when ``tools`` are given, by the template's tool-call tag."""
+    if uses_harmony(family, template.source, parser):
+        return ReplyStream(harmony=HarmonyStream(prefill, harmony_names))
     opening, closing = template.thinking_tags
     thinking = None
     if think and opening and closing:

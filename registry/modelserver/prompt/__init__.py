@@ -1,6 +1,6 @@
 """Chat templates: the GGUF's Jinja template and Modelfile TEMPLATE (Go template syntax), plus
 the parsers of a streamed reply: thinking (:class:`ThinkingParser`) and tool calls
-(:class:`ToolCallStream`)."""
+(:class:`ToolCallStream`), or both at once for gpt-oss's harmony format (:class:`HarmonyStream`)."""
 
 from registry.modelserver.prompt.chat import (
     DEFAULT_TEMPLATE,
@@ -10,6 +10,7 @@ from registry.modelserver.prompt.chat import (
     think_values,
     tool_names,
 )
+from registry.modelserver.prompt.harmony import HarmonyError, HarmonyStream, harmony_tool_names, uses_harmony
 from registry.modelserver.prompt.reply_stream import ReplyPiece, ReplyStream
 from registry.modelserver.prompt.thinking import ThinkingParser, drop_earlier_thinking, thinking_tags
 from registry.modelserver.prompt.tool_stream import ToolCallStream, tool_call_tag
@@ -17,6 +18,8 @@ from registry.modelserver.prompt.tools import parse_tool_calls
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "HarmonyError",
+    "HarmonyStream",
     "PromptTemplate",
     "ReplyPiece",
     "ReplyStream",
@@ -25,9 +28,11 @@ __all__ = [
     "ThinkingParser",
     "ToolCallStream",
     "drop_earlier_thinking",
+    "harmony_tool_names",
     "parse_tool_calls",
     "think_values",
     "thinking_tags",
     "tool_call_tag",
     "tool_names",
+    "uses_harmony",
 ]

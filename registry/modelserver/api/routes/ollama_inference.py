@@ -25,13 +25,15 @@ __all__ = ["add_routes"]
 
 
 def _merge_generate(merged: dict[str, Any], event: dict[str, Any]) -> None:
-    """``stream: false``: the response, thinking and logprobs concatenated (as Ollama)."""
+    """``stream: false``: the response, thinking, tool calls (a harmony reply's) and logprobs
+    concatenated (as Ollama)."""
     text = merged.get("response", "") + event.get("response", "")
     thinking = merged.get("thinking", "") + event.get("thinking", "")
+    calls = (merged.get("tool_calls") or []) + (event.get("tool_calls") or [])
     logprobs = (merged.get("logprobs") or []) + (event.get("logprobs") or [])
     merged.update(event)
     merged["response"] = text
-    for key, value in (("thinking", thinking), ("logprobs", logprobs)):
+    for key, value in (("thinking", thinking), ("tool_calls", calls), ("logprobs", logprobs)):
         if value:
             merged[key] = value
 
