@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -38,7 +39,7 @@ from registry.modelserver.prompt import (
     uses_harmony,
 )
 
-__all__ = ["chat_messages", "chat_stream", "check_messages", "check_tools"]
+__all__ = ["ChatReply", "chat_messages", "chat_stream", "check_messages", "check_tools", "collect_chat"]
 
 
 def _check_tool_calls(calls: Any, where: str) -> None:
@@ -199,3 +200,28 @@ def _chat_chunk(model: str, piece: ReplyPiece, logprobs: list[dict[str, Any]] | 
     if logprobs:
         chunk["logprobs"] = logprobs
     return chunk
+
+
+@dataclass(slots=True)
+class ChatReply:
+    """A whole chat reply gathered from :func:`chat_stream`'s events (for the non-streaming answers
+    of the routes that reshape them: ``/v1/messages``, ``/v1/responses``)."""
+
+    content: str = ""
+    thinking: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: The final (``done``) event, with its ``done_reason`` and counts; empty if none came.
+    final: dict[str, Any] = field(default_factory=dict)
+
+
+async def collect_chat(events: AsyncIterator[dict[str, Any]]) -> ChatReply:
+    """Read ``events`` to the end into one :class:`ChatReply`."""
+    reply = ChatReply()
+    async for event in events:
+        if event.get("done"):
+            reply.final = event
+        message = event.get("message", {})
+        reply.content += message.get("content", "")
+        reply.thinking += message.get("thinking") or ""
+        reply.tool_calls += message.get("tool_calls") or []
+    return reply

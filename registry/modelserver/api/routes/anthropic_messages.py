@@ -27,7 +27,7 @@ from registry.modelserver.api.anthropic_request import (
     estimate_input_tokens,
     messages_request,
 )
-from registry.modelserver.api.chat_request import chat_messages, chat_stream
+from registry.modelserver.api.chat_request import chat_messages, chat_stream, collect_chat
 from registry.modelserver.api.errors import status_for
 from registry.modelserver.api.inference import (
     Prepared,
@@ -123,15 +123,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     ident = "msg_" + secrets.token_hex(12)
     if req.stream:
         return await _sse(request, _stream(events, ident, req.model, estimate_input_tokens(raw)))
-    content, thinking, final = "", "", {}
-    calls: list[dict[str, Any]] = []
-    async for event in events:
-        if event.get("done"):
-            final = event
-        message = event.get("message", {})
-        content += message.get("content", "")
-        thinking += message.get("thinking") or ""
-        calls += message.get("tool_calls") or []
+    reply = await collect_chat(events)
+    content, thinking, calls, final = reply.content, reply.thinking, reply.tool_calls, reply.final
     blocks: list[dict[str, Any]] = []
     if thinking:
         blocks.append({"type": "thinking", "thinking": thinking, "signature": ""})

@@ -11,7 +11,7 @@ import json
 import random
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -25,28 +25,11 @@ from registry.modelserver.api.generate_request import generate_stream
 from registry.modelserver.api.images import image_from_url
 from registry.modelserver.api.inference import prepare
 from registry.modelserver.api.json_body import decode_json, decode_json_object
+from registry.modelserver.api.openai_errors import openai_error, openai_guard
 from registry.modelserver.api.streaming import stream_events
 from registry.oci.name import ModelName
 
 __all__ = ["add_routes"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _oai_error(status: int, message: str) -> web.Response:
-    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    return web.json_response(body, status=status)
-
-
-def _guard(handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except errors.OllamaPyError as err:
-            return _oai_error(status_for(err), str(err))
-
-    return wrapped
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -242,7 +225,7 @@ async def _sse(request: web.Request, chunks: AsyncIterator[dict[str, Any]]) -> w
             {"error": {"message": message, "type": "api_error", "param": None, "code": None}}
         ),
         internal_error=b'data: {"error": {"message": "internal server error", "type": "api_error"}}\n\n',
-        refuse=lambda err: _oai_error(status_for(err), str(err)),
+        refuse=lambda err: openai_error(status_for(err), str(err)),
         trailer=b"data: [DONE]\n\n",
     )
 
@@ -485,14 +468,14 @@ async def retrieve_model(request: web.Request) -> web.StreamResponse:
     library = request.app[keys.LIBRARY]
     row = await asyncio.to_thread(library.find_model, ModelName.parse(text))
     if row is None:
-        return _oai_error(404, f"model '{text}' not found")
+        return openai_error(404, f"model '{text}' not found")
     return web.json_response(_model_entry(row))
 
 
 def add_routes(app: web.Application) -> None:
     """Register this module's routes."""
-    app.router.add_post("/v1/chat/completions", _guard(chat_completions))
-    app.router.add_post("/v1/completions", _guard(completions))
-    app.router.add_post("/v1/embeddings", _guard(embeddings))
-    app.router.add_get("/v1/models", _guard(list_models))
-    app.router.add_get("/v1/models/{model:.+}", _guard(retrieve_model))
+    app.router.add_post("/v1/chat/completions", openai_guard(chat_completions))
+    app.router.add_post("/v1/completions", openai_guard(completions))
+    app.router.add_post("/v1/embeddings", openai_guard(embeddings))
+    app.router.add_get("/v1/models", openai_guard(list_models))
+    app.router.add_get("/v1/models/{model:.+}", openai_guard(retrieve_model))

@@ -20,38 +20,20 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from aiohttp import web
 
-from registry import errors
-from registry.modelserver.api.chat_request import chat_stream
+from registry.modelserver.api.chat_request import chat_stream, collect_chat
 from registry.modelserver.api.errors import status_for
 from registry.modelserver.api.inference import prepare
 from registry.modelserver.api.json_body import decode_json_object
+from registry.modelserver.api.openai_errors import openai_error, openai_guard
 from registry.modelserver.api.responses_request import responses_request
 from registry.modelserver.api.streaming import stream_events
 
 __all__ = ["add_routes"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _oai_error(status: int, message: str) -> web.Response:
-    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    return web.json_response(body, status=status)
-
-
-def _guard(handler: Handler) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except errors.OllamaPyError as err:
-            return _oai_error(status_for(err), str(err))
-
-    return wrapped
 
 
 def _id(prefix: str) -> str:
@@ -153,15 +135,8 @@ async def responses(request: web.Request) -> web.StreamResponse:
     ident = _id("resp")
     if req.stream:
         return await _sse(request, _Stream(raw, ident).events(events))
-    content, thinking, final = "", "", {}
-    calls: list[dict[str, Any]] = []
-    async for event in events:
-        if event.get("done"):
-            final = event
-        message = event.get("message", {})
-        content += message.get("content", "")
-        thinking += message.get("thinking") or ""
-        calls += message.get("tool_calls") or []
+    reply = await collect_chat(events)
+    content, thinking, calls, final = reply.content, reply.thinking, reply.tool_calls, reply.final
     output: list[dict[str, Any]] = []
     if thinking:
         output.append(_reasoning_item(_id("rs"), thinking))
@@ -333,10 +308,10 @@ async def _sse(request: web.Request, events: AsyncIterator[dict[str, Any]]) -> w
         frame=_sse_frame,
         error_frame=error,
         internal_error=error("internal server error"),
-        refuse=lambda err: _oai_error(status_for(err), str(err)),
+        refuse=lambda err: openai_error(status_for(err), str(err)),
     )
 
 
 def add_routes(app: web.Application) -> None:
     """Register this module's routes."""
-    app.router.add_post("/v1/responses", _guard(responses))
+    app.router.add_post("/v1/responses", openai_guard(responses))
