@@ -90,8 +90,31 @@ class Engine:
         """Queue a completion. Raises PromptTooLong / ValueError for bad input (before queueing)."""
         opts = sampling_options(request.options)
         grammar = request.grammar or grammar_for_format(request.format)
-        if request.images:
-            return self._submit_media(request, opts, grammar, emit)
+        media = self._media_prompt(request) if request.images else None
+        try:
+            tokens = media.tokens if media is not None else self._text_tokens(request, opts)
+            if grammar:
+                check_grammar(self.model.vocab, grammar)
+        except BaseException:
+            if media is not None:
+                self.call(media.close)
+            raise
+        job = Job(
+            tokens=tokens,
+            opts=opts,
+            grammar=grammar,
+            emit=emit,
+            want_context=request.want_context,
+            logprobs=request.logprobs,
+            top_logprobs=request.top_logprobs,
+            media=media,
+            preserved=self.model.special_tokens(request.preserved_tokens),
+        )
+        self._queue.put(job)
+        return job
+
+    def _text_tokens(self, request: CompletionRequest, opts: dict[str, Any]) -> list[int]:
+        """The prompt's tokens (or the request's own), fitted to the context. Raises PromptTooLong."""
         tokens = (
             list(request.tokens)
             if request.tokens is not None
@@ -105,27 +128,11 @@ class Engine:
         )
         if not tokens:
             tokens = [int(llama_cpp.llama_vocab_bos(self.model.vocab))]
-        tokens = self._fit(tokens, int(opts["num_keep"]), request.truncate)
-        if grammar:
-            check_grammar(self.model.vocab, grammar)
-        job = Job(
-            tokens=tokens,
-            opts=opts,
-            grammar=grammar,
-            emit=emit,
-            want_context=request.want_context,
-            logprobs=request.logprobs,
-            top_logprobs=request.top_logprobs,
-            preserved=self.model.special_tokens(request.preserved_tokens),
-        )
-        self._queue.put(job)
-        return job
+        return self._fit(tokens, int(opts["num_keep"]), request.truncate)
 
-    def _submit_media(
-        self, request: CompletionRequest, opts: dict[str, Any], grammar: str | None, emit: Emit
-    ) -> Job:
-        """Queue a completion whose prompt has images (see :mod:`runner.engine_media`); the prompt
-        is tokenized on the loop thread, which owns the projector.
+    def _media_prompt(self, request: CompletionRequest) -> MediaPrompt:
+        """The prompt with its images (see :mod:`runner.engine_media`), tokenized on the loop thread,
+        which owns the projector. The caller closes it if it does not queue it.
 
         Raises:
             ValueError: no projector, an undecodable image, a marker naming no image, a prompt
@@ -149,22 +156,10 @@ class Engine:
                 )
             if max(prompt.media) + prompt.media[max(prompt.media)].n_pos >= len(tokens):
                 raise ValueError("the prompt ends with an image: add text after it")
-            if grammar:
-                check_grammar(self.model.vocab, grammar)
         except BaseException:
             self.call(prompt.close)
             raise
-        job = Job(
-            tokens=tokens,
-            opts=opts,
-            grammar=grammar,
-            emit=emit,
-            want_context=request.want_context,
-            media=prompt,
-            preserved=self.model.special_tokens(request.preserved_tokens),
-        )
-        self._queue.put(job)
-        return job
+        return prompt
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the loop thread (between decode steps) and return its result."""

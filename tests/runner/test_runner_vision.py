@@ -156,3 +156,23 @@ async def test_a_projector_for_another_model_fails_the_load(tiny_gguf: Path, tmp
             await proc.wait_ready(60)
     finally:
         await proc.stop()
+
+
+async def test_logprobs_come_with_an_image_prompt(runner: RunnerProcess) -> None:
+    """``logprobs`` holds for prompts with images too (the image path once dropped it)."""
+    events = [
+        event
+        async for event in runner.completion(
+            CompletionRequest(
+                prompt="[img-0]the cat is",
+                options={"num_predict": 3, "temperature": 0},
+                images=({"id": 0, "data": PNG},),
+                logprobs=True,
+                top_logprobs=2,
+            )
+        )
+    ]
+    tokens = [lp for event in events if not event.get("done") for lp in event.get("logprobs", [])]
+    assert len(tokens) == events[-1]["eval_count"]
+    for lp in tokens:
+        assert lp["logprob"] <= 0 and len(lp["top_logprobs"]) == 2
