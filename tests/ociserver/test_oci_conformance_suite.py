@@ -16,12 +16,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 import zstandard
 
 from tests.support.checkout_env import ROOT
-from tests.support.registry_process import RegistryProcess
+from tests.support.registry_process import RegistryProcess, locked_down_config
 
 _SUITE = ROOT / "tests" / "ociserver" / "conformance" / "conformance-head.zst"
 
@@ -51,17 +50,7 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[R
     """The registry with auth off, or with bearer or basic auth and no anonymous pull (user alice)."""
     args = ["--root", str(tmp_path / "registry")]
     if request.param != "off":
-        password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
-        config = tmp_path / "registry.toml"
-        config.write_text(f"""
-[auth]
-scheme = "{request.param}"
-anonymous_pull = false
-token_secret = "0123456789abcdef0123456789abcdef"
-[[auth.users]]
-name = "alice"
-password_hash = "{password_hash}"
-""")
+        config = locked_down_config(tmp_path / "registry.toml", request.param)
         args += ["--config", str(config)]
     process = RegistryProcess(*args)
     try:

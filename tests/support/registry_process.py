@@ -8,10 +8,39 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import bcrypt
 
 from tests.support.checkout_env import ROOT, checkout_pythonpath
 
-__all__ = ["RegistryProcess"]
+__all__ = ["RegistryProcess", "locked_down_config"]
+
+
+def locked_down_config(path: Path, scheme: str, repository: str | None = None) -> Path:
+    """Write a registry config with ``scheme`` auth ("bearer" or "basic") and no anonymous pull: one
+    user, alice (password "secret"), who may pull, push and delete ``repository`` (a pattern; None:
+    no rules at all). Returns ``path``."""
+    password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+    rules = (
+        f"""[[auth.rules]]
+repository = "{repository}"
+users = ["alice"]
+actions = ["pull", "push", "delete"]
+"""
+        if repository is not None
+        else ""
+    )
+    path.write_text(f"""
+[auth]
+scheme = "{scheme}"
+anonymous_pull = false
+token_secret = "0123456789abcdef0123456789abcdef"
+[[auth.users]]
+name = "alice"
+password_hash = "{password_hash}"
+{rules}""")
+    return path
 
 
 class RegistryProcess:

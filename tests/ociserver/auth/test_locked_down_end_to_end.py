@@ -15,33 +15,18 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 
 from registry.store.library import Library
 from tests.ociserver.test_real_clients import _oci_layout
 from tests.support.models import make_model
-from tests.support.registry_process import RegistryProcess
+from tests.support.registry_process import RegistryProcess, locked_down_config
 from tests.support.serve_process import cli, cli_env
 
 
 @pytest.fixture(params=["bearer", "basic"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryProcess]:
-    password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
-    config = tmp_path / "registry.toml"
-    config.write_text(f"""
-[auth]
-scheme = "{request.param}"
-anonymous_pull = false
-token_secret = "0123456789abcdef0123456789abcdef"
-[[auth.users]]
-name = "alice"
-password_hash = "{password_hash}"
-[[auth.rules]]
-repository = "team/**"
-users = ["alice"]
-actions = ["pull", "push", "delete"]
-""")
+    config = locked_down_config(tmp_path / "registry.toml", request.param, "team/**")
     process = RegistryProcess("--root", str(tmp_path / "registry"), "--config", str(config))
     try:
         yield process

@@ -15,10 +15,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
 
-from tests.support.registry_process import RegistryProcess
+from tests.support.registry_process import RegistryProcess, locked_down_config
 
 oras_provider = pytest.importorskip("oras.provider")
 
@@ -27,21 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(params=["bearer", "basic"])
 def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, RegistryProcess]]:
-    password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
-    config = tmp_path / "registry.toml"
-    config.write_text(f"""
-[auth]
-scheme = "{request.param}"
-anonymous_pull = false
-token_secret = "0123456789abcdef0123456789abcdef"
-[[auth.users]]
-name = "alice"
-password_hash = "{password_hash}"
-[[auth.rules]]
-repository = "models/**"
-users = ["alice"]
-actions = ["pull", "push", "delete"]
-""")
+    config = locked_down_config(tmp_path / "registry.toml", request.param, "models/**")
     process = RegistryProcess("--root", str(tmp_path / "registry"), "--config", str(config))
     try:
         yield request.param, process
